@@ -1,0 +1,2 @@
+//! Memory management: portable code, unit-tested on the host.
+pub mod addr;
