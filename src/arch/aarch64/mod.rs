@@ -1,0 +1,17 @@
+//! AArch64: boot, exception vectors, system registers, firmware calls.
+pub mod esr;
+
+#[cfg(target_os = "none")]
+pub mod boot;
+#[cfg(target_os = "none")]
+pub mod cpu;
+#[cfg(target_os = "none")]
+pub mod exception;
+#[cfg(target_os = "none")]
+pub mod extable;
+#[cfg(target_os = "none")]
+pub mod psci;
+#[cfg(target_os = "none")]
+pub mod semihosting;
+#[cfg(target_os = "none")]
+pub mod timer;

@@ -1,0 +1,24 @@
+//! The generic timer's virtual counter: time since boot, and EL0 access to it.
+use aarch64_cpu::registers::{Readable, Writeable, CNTFRQ_EL0, CNTKCTL_EL1, CNTVCT_EL0};
+
+/// Counter ticks since power-on (QEMU starts the counter at zero).
+pub fn ticks() -> u64 {
+    CNTVCT_EL0.get()
+}
+
+pub fn frequency() -> u64 {
+    CNTFRQ_EL0.get().max(1)
+}
+
+pub fn uptime_us() -> u64 {
+    (ticks() as u128 * 1_000_000 / frequency() as u128) as u64
+}
+
+pub fn uptime_ns() -> u64 {
+    (ticks() as u128 * 1_000_000_000 / frequency() as u128) as u64
+}
+
+/// Lets EL0 read CNTVCT_EL0 and CNTFRQ_EL0 directly, as Linux does (the vDSO and benchmarks rely on it).
+pub fn allow_el0_counter() {
+    CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
+}

@@ -1,0 +1,150 @@
+//! `kmain`: from the first Rust instruction to the running system.
+use crate::arch::aarch64::{cpu, psci, timer};
+use crate::cmdline::Options;
+use crate::drivers::fdt::{self, MachineInfo, Range, Ranges};
+use crate::mm::addr::{PhysAddr, PAGE_SIZE};
+use crate::mm::frame::{self, FRAMES};
+use crate::mm::layout::{phys_to_virt, virt_to_phys, EARLY_MAP_LIMIT};
+use crate::mm::{addr::VirtAddr, heap};
+use crate::{exit, println};
+
+extern "C" {
+    static __kernel_start: u8;
+    static __kernel_end: u8;
+}
+
+/// The kernel image's physical range, from the linker's symbols.
+fn kernel_image() -> Range {
+    let start = virt_to_phys(VirtAddr(&raw const __kernel_start as usize)).as_usize();
+    let end = virt_to_phys(VirtAddr(&raw const __kernel_end as usize)).as_usize();
+    Range {
+        start,
+        size: end - start,
+    }
+}
+
+/// Maps the device tree blob found at `dtb_pa`; `None` if there is no valid header there.
+fn dtb_blob(dtb_pa: usize) -> Option<&'static [u8]> {
+    if dtb_pa == 0 || dtb_pa % 8 != 0 || dtb_pa + 8 > EARLY_MAP_LIMIT {
+        return None;
+    }
+    let va = phys_to_virt(PhysAddr(dtb_pa)).as_usize();
+    // SAFETY: the early tables map the first EARLY_MAP_LIMIT bytes of the physical address space,
+    // and the loader placed the blob there; its header says how long it is.
+    let header = unsafe { &*(va as *const [u8; 8]) };
+    let size = fdt::header_total_size(header)?;
+    if dtb_pa + size > EARLY_MAP_LIMIT {
+        return None;
+    }
+    // SAFETY: as above, for the whole blob, which the frame allocator never hands out.
+    Some(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
+}
+
+/// Gives every page of RAM that is not the kernel, the DTB or reserved to the frame pool.
+fn init_frames(info: &MachineInfo<'_>, dtb_pa: usize) -> Ranges {
+    let mut reserved = info.reserved;
+    let _ = reserved.push(kernel_image());
+    let _ = reserved.push(Range {
+        start: dtb_pa,
+        size: info.dtb_size,
+    });
+    let mut usable = Ranges::new();
+    for r in info.memory.as_slice() {
+        let end = r.end().min(EARLY_MAP_LIMIT);
+        if r.start < end {
+            let _ = usable.push(Range {
+                start: r.start,
+                size: end - r.start,
+            });
+        }
+        if r.end() > EARLY_MAP_LIMIT {
+            log::warn!(
+                "RAM above {:#x} is not used yet (outside the boot-time map)",
+                EARLY_MAP_LIMIT
+            );
+        }
+    }
+    let mut pool = FRAMES.lock();
+    frame::for_each_free_range(usable.as_slice(), reserved.as_slice(), |s, e| {
+        pool.add_range(s, e)
+    });
+    reserved
+}
+
+/// The first Rust code, entered from `_start` on the boot stack with the MMU on.
+#[no_mangle]
+pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
+    heap::init();
+    let Some(blob) = dtb_blob(dtb_pa) else {
+        // No device tree means no console either; the exit status is all the host will get.
+        exit::exit(exit::STATUS_PANIC);
+    };
+    let info = match MachineInfo::parse(blob) {
+        Ok(info) => info,
+        Err(_) => exit::exit(exit::STATUS_PANIC),
+    };
+    // SAFETY: the UART's registers lie in the first GiB, which the early tables map as device memory.
+    unsafe { crate::console::init(phys_to_virt(PhysAddr(info.uart)).as_usize()) };
+    let opts = Options::parse(info.bootargs);
+    crate::logger::init(opts.log_level);
+    psci::set_conduit(match info.psci {
+        Some(fdt::PsciMethod::Hvc) => psci::Conduit::Hvc,
+        Some(fdt::PsciMethod::Smc) => psci::Conduit::Smc,
+        None => psci::Conduit::None,
+    });
+    timer::allow_el0_counter();
+    let reserved = init_frames(&info, dtb_pa);
+    banner(&info, boot_el, &reserved);
+
+    if let Some(test) = opts.test {
+        crate::selftest::run(test);
+    }
+    log::info!("nothing to run; powering off");
+    exit::exit(0);
+}
+
+fn banner(info: &MachineInfo<'_>, boot_el: u64, reserved: &Ranges) {
+    let midr = cpu::midr();
+    println!(
+        "tidemark {} — an AArch64 kernel whose heap has a tidemark",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!(
+        "cpu: {} (MIDR {:#010x}), {} core(s) in the device tree",
+        cpu::midr_name(midr),
+        midr,
+        info.cpus
+    );
+    println!("entered at EL{boot_el}, running at EL1");
+    for r in info.memory.as_slice() {
+        println!(
+            "ram: [{:#011x}..{:#011x}) {} MiB",
+            r.start,
+            r.end(),
+            r.size >> 20
+        );
+    }
+    println!("ram total: {} MiB", info.memory.total() >> 20);
+    for r in reserved.as_slice() {
+        log::debug!("reserved: [{:#x}..{:#x})", r.start, r.end());
+    }
+    let pool = FRAMES.lock();
+    println!(
+        "frames: {} free of {} ({} MiB free), page size {} KiB",
+        pool.free_frames(),
+        pool.total_frames(),
+        pool.free_frames() * PAGE_SIZE >> 20,
+        PAGE_SIZE >> 10
+    );
+    drop(pool);
+    if let Some(gic) = info.gic {
+        log::info!("GICv{} distributor at {:#x}", gic.version, gic.distributor);
+    }
+    log::info!(
+        "PSCI conduit: {:?}; command line: \"{}\"",
+        psci::conduit(),
+        info.bootargs
+    );
+    let (heap_total, heap_used) = heap::stats();
+    log::debug!("kernel heap: {heap_used} of {heap_total} bytes in use");
+}
