@@ -1,0 +1,142 @@
+//! Shared by the QEMU tests: boot the real image with a given machine and command line, collect
+//! the console output and the exit status.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The image `scripts/build` made; the tests never build it themselves (cargo holds its lock).
+pub fn image() -> PathBuf {
+    let p = root().join("build/tidemark.bin");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/build (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+pub struct Boot {
+    pub machine: String,
+    pub cpu: String,
+    pub mem: String,
+    pub smp: u32,
+    pub args: String,
+    pub extra: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Self {
+            machine: "virt".into(),
+            cpu: std::env::var("QEMU_CPU").unwrap_or_else(|_| "cortex-a72".into()),
+            mem: std::env::var("QEMU_MEM").unwrap_or_else(|_| "512M".into()),
+            smp: 1,
+            args: String::new(),
+            extra: Vec::new(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: Option<i32>,
+    pub output: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn assert_contains(&self, needle: &str) {
+        assert!(
+            self.output.contains(needle),
+            "expected {needle:?} in the console output:\n{}",
+            self.output
+        );
+    }
+    pub fn assert_status(&self, status: i32) {
+        assert_eq!(
+            self.status,
+            Some(status),
+            "unexpected exit status; console output:\n{}",
+            self.output
+        );
+    }
+}
+
+impl Boot {
+    pub fn args(mut self, a: &str) -> Self {
+        self.args = a.into();
+        self
+    }
+    pub fn mem(mut self, m: &str) -> Self {
+        self.mem = m.into();
+        self
+    }
+    pub fn cpu(mut self, c: &str) -> Self {
+        self.cpu = c.into();
+        self
+    }
+
+    pub fn run(&self) -> Outcome {
+        let start = Instant::now();
+        let mut child = Command::new("qemu-system-aarch64")
+            .args([
+                "-machine",
+                &self.machine,
+                "-cpu",
+                &self.cpu,
+                "-m",
+                &self.mem,
+            ])
+            .args([
+                "-smp",
+                &self.smp.to_string(),
+                "-nographic",
+                "-nic",
+                "none",
+                "-semihosting",
+            ])
+            .arg("-kernel")
+            .arg(image())
+            .args(["-append", &self.args])
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("qemu-system-aarch64 could not be started (run scripts/setup)");
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stdout.read_to_end(&mut s);
+            s
+        });
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st.code();
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        let output = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "") + &err;
+        Outcome {
+            status,
+            output,
+            elapsed: start.elapsed(),
+        }
+    }
+}
