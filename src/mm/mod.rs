@@ -1,6 +1,6 @@
 //! Memory management: portable code, unit-tested on the host.
 pub mod addr;
 pub mod frame;
-pub mod layout;
 #[cfg(target_os = "none")]
 pub mod heap;
+pub mod layout;
