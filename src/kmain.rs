@@ -25,7 +25,7 @@ fn kernel_image() -> Range {
 
 /// Maps the device tree blob found at `dtb_pa`; `None` if there is no valid header there.
 fn dtb_blob(dtb_pa: usize) -> Option<&'static [u8]> {
-    if dtb_pa == 0 || dtb_pa % 8 != 0 || dtb_pa + 8 > EARLY_MAP_LIMIT {
+    if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) || dtb_pa + 8 > EARLY_MAP_LIMIT {
         return None;
     }
     let va = phys_to_virt(PhysAddr(dtb_pa)).as_usize();
@@ -133,7 +133,7 @@ fn banner(info: &MachineInfo<'_>, boot_el: u64, reserved: &Ranges) {
         "frames: {} free of {} ({} MiB free), page size {} KiB",
         pool.free_frames(),
         pool.total_frames(),
-        pool.free_frames() * PAGE_SIZE >> 20,
+        (pool.free_frames() * PAGE_SIZE) >> 20,
         PAGE_SIZE >> 10
     );
     drop(pool);

@@ -33,7 +33,7 @@ impl VectorKind {
         self.0 >= 8
     }
     pub const fn is_sync(self) -> bool {
-        self.0 % 4 == 0
+        self.0.is_multiple_of(4)
     }
     pub const fn is_irq(self) -> bool {
         self.0 % 4 == 1
