@@ -12,6 +12,7 @@ pub mod arch;
 pub mod cmdline;
 pub mod drivers;
 pub mod mm;
+pub mod task;
 
 #[cfg(target_os = "none")]
 pub mod console;

@@ -14,6 +14,7 @@ pub fn run(name: &str) {
         "panic" => panic!("deliberate panic requested on the command line"),
         "exit" => crate::exit::exit(42),
         "frames" => frames(),
+        "heap" => heap(),
         other => println!("unknown self-test '{other}'"),
     }
 }
@@ -38,4 +39,17 @@ fn frames() {
     }
     let after = FRAMES.lock().free_frames();
     println!("frames: {before} free before, {after} after");
+}
+
+/// Grows the kernel heap well past its static area and checks the data survives.
+fn heap() {
+    let (before, _) = crate::mm::heap::stats();
+    let blocks: alloc::vec::Vec<alloc::vec::Vec<u64>> =
+        (0..64u64).map(|i| alloc::vec![i; 32 * 1024]).collect();
+    let intact = blocks
+        .iter()
+        .enumerate()
+        .all(|(i, b)| b.iter().all(|&v| v == i as u64));
+    let (after, _) = crate::mm::heap::stats();
+    println!("heap: grew from {before} to {after} bytes, contents intact: {intact}");
 }

@@ -102,3 +102,17 @@ fn frame_pool_runs_dry_without_a_panic_and_recovers() {
     let nums: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
     assert_eq!(nums[0], nums[1], "{line}");
 }
+
+#[test]
+fn kernel_heap_grows_from_the_frame_pool() {
+    let o = Boot::default().args("test=heap").run();
+    o.assert_status(0);
+    let line = o
+        .output
+        .lines()
+        .find(|l| l.starts_with("heap: grew"))
+        .expect("heap line");
+    let nums: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    assert!(nums[1] >= nums[0] + (16 << 20), "{line}");
+    assert!(line.ends_with("contents intact: true"), "{line}");
+}

@@ -1,6 +1,22 @@
 //! Memory management: portable code, unit-tested on the host.
 pub mod addr;
+pub mod asid;
+pub mod brk;
+pub mod error;
+pub mod fault;
 pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;
 pub mod layout;
+pub mod mm_struct;
+pub mod mmap;
+pub mod mprotect;
+pub mod pagetable;
+pub mod phys;
+pub mod populate;
+pub mod proc_fmt;
+#[cfg(test)]
+mod tests;
+pub mod tlb;
+pub mod vma;
+pub mod vma_tree;

@@ -15,3 +15,7 @@ pub mod psci;
 pub mod semihosting;
 #[cfg(target_os = "none")]
 pub mod timer;
+#[cfg(target_os = "none")]
+pub mod tlb;
+#[cfg(target_os = "none")]
+pub mod uaccess;

@@ -1,0 +1,137 @@
+//! The portable half of a user page fault: which VMA serves the address, whether the access is
+//! allowed, and stack growth (Linux `lock_mm_and_find_vma`, `expand_downwards`, `acct_stack_growth`
+//! and the VMA checks of arm64 `do_page_fault`). The arch handler decodes ESR, asks
+//! [`find_vma_for_fault`], then maps a page or raises SIGSEGV with the returned `si_code`.
+use super::addr::{page_align_down, PAGE_SHIFT};
+use super::error::MmError;
+use super::mm_struct::{MmStruct, PageTableOps, MMAP_MIN_ADDR};
+use super::vma::{VmFlags, Vma, VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_READ, VM_WRITE};
+use super::vma_tree::STACK_GUARD_GAP;
+
+/// The kind of access that faulted, as decoded from ESR_EL1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAccess {
+    Read,
+    Write,
+    /// Instruction abort from EL0.
+    Exec,
+}
+
+/// Why a fault becomes SIGSEGV; maps to `si_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No VMA (or the stack could not grow): `SEGV_MAPERR`.
+    MapErr,
+    /// The VMA forbids this access: `SEGV_ACCERR`.
+    AccErr,
+}
+
+impl FaultError {
+    /// Linux `si_code` values.
+    pub const fn si_code(self) -> i32 {
+        match self {
+            FaultError::MapErr => 1,
+            FaultError::AccErr => 2,
+        }
+    }
+}
+
+/// The VMA flags a fault of `access` needs at least one of (arm64 `do_page_fault`): writes need
+/// VM_WRITE, instruction fetches VM_EXEC; reads are allowed by READ or WRITE, and by EXEC too on
+/// CPUs without EPAN, where execute-only memory is readable.
+pub const fn required_flags(access: FaultAccess, cpu_has_epan: bool) -> VmFlags {
+    match access {
+        FaultAccess::Write => VM_WRITE,
+        FaultAccess::Exec => VM_EXEC,
+        FaultAccess::Read if cpu_has_epan => VM_READ.union(VM_WRITE),
+        FaultAccess::Read => VM_READ.union(VM_WRITE).union(VM_EXEC),
+    }
+}
+
+/// Finds the VMA for a fault at `addr`, growing a VM_GROWSDOWN VMA down to it if needed, and checks
+/// the access. Returns a copy of the VMA (after growth) for the arch handler to map from.
+pub fn find_vma_for_fault<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    addr: usize,
+    access: FaultAccess,
+    cpu_has_epan: bool,
+) -> Result<Vma, FaultError> {
+    let vma = mm.find_vma(addr).ok_or(FaultError::MapErr)?;
+    let start = vma.start;
+    if start > addr {
+        if !vma.flags.contains(VM_GROWSDOWN) {
+            return Err(FaultError::MapErr);
+        }
+        expand_downwards(mm, start, addr).map_err(|_| FaultError::MapErr)?;
+    }
+    let vma = mm.find_vma(addr).expect("VMA vanished after expansion");
+    if !vma.flags.intersects(required_flags(access, cpu_has_epan)) {
+        return Err(FaultError::AccErr);
+    }
+    Ok(vma.clone())
+}
+
+/// Limits on growing a stack by `grow` pages to `size` bytes (Linux `acct_stack_growth`).
+fn acct_stack_growth<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    flags: VmFlags,
+    size: usize,
+    grow: usize,
+) -> Result<(), MmError> {
+    if !mm.may_expand_vm(flags, grow) || size > mm.rlimits.stack.cur {
+        return Err(MmError::NoMemory);
+    }
+    if !mm.mlock_future_ok(flags, grow << PAGE_SHIFT) {
+        return Err(MmError::NoMemory);
+    }
+    mm.vm_enough_memory(grow)
+}
+
+/// Grows the VM_GROWSDOWN VMA starting at `vma_start` down to the page of `address` (Linux
+/// `expand_downwards`): refused below `mmap_min_addr`, within `stack_guard_gap` of an accessible
+/// non-stack VMA below, past RLIMIT_STACK/RLIMIT_AS, or over RLIMIT_MEMLOCK when locked.
+pub fn expand_downwards<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    vma_start: usize,
+    address: usize,
+) -> Result<(), MmError> {
+    let vma = mm.tree.get(vma_start).ok_or(MmError::Fault)?;
+    if !vma.flags.contains(VM_GROWSDOWN) {
+        return Err(MmError::Fault);
+    }
+    let (flags, end, pgoff) = (vma.flags, vma.end, vma.pgoff);
+    let address = page_align_down(address);
+    if address < MMAP_MIN_ADDR {
+        return Err(MmError::Permission);
+    }
+    if let Some(prev) = mm.tree.prev_vma(vma_start) {
+        if address < prev.end {
+            return Err(MmError::NoMemory);
+        }
+        if !prev.flags.contains(VM_GROWSDOWN)
+            && prev.flags.is_accessible()
+            && address - prev.end < STACK_GUARD_GAP
+        {
+            return Err(MmError::NoMemory);
+        }
+    }
+    if address >= vma_start {
+        return Ok(());
+    }
+    let size = end - address;
+    let grow = (vma_start - address) >> PAGE_SHIFT;
+    if grow > pgoff {
+        return Err(MmError::NoMemory);
+    }
+    acct_stack_growth(mm, flags, size, grow)?;
+    let mut vma = mm.tree.remove(vma_start).expect("stack VMA vanished");
+    vma.start = address;
+    vma.pgoff -= grow;
+    mm.tree.insert(vma);
+    if flags.contains(VM_LOCKED) {
+        mm.stat.locked_vm += grow;
+    }
+    mm.vm_stat_account(flags, grow as isize);
+    mm.debug_validate();
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! Creating and removing mappings: `get_unmapped_area`, `do_mmap`/`mmap_region` for anonymous memory,
+//! `do_munmap`, and the tree surgery they share (`split_vma`, `vma_merge`). Mirrors Linux 6.x
+//! `mm/mmap.c` and `mm/vma.c`.
+use alloc::sync::Arc;
+
+use super::addr::{is_page_aligned, page_align_up, PAGE_SHIFT, PAGE_SIZE};
+use super::error::MmError;
+use super::mm_struct::{MmStruct, PageTableOps, MMAP_MIN_ADDR, TASK_SIZE, TASK_UNMAPPED_BASE};
+use super::populate::PopulateRange;
+use super::vma::*;
+use super::vma_tree::{vm_end_gap, vm_start_gap};
+
+/// What a successful `do_mmap` returns: the address, and the range the caller must populate after
+/// dropping the mmap lock (MAP_POPULATE, MAP_LOCKED or mlockall(MCL_FUTURE)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MmapResult {
+    pub addr: usize,
+    pub populate: Option<PopulateRange>,
+}
+
+impl<P: PageTableOps> MmStruct<P> {
+    /// Inserts `vma` (already disjoint from the tree) and accounts it; no merging.
+    pub(crate) fn link_vma(&mut self, vma: Vma) {
+        let n = vma.pages();
+        self.vm_stat_account(vma.flags, n as isize);
+        if vma.flags.contains(VM_LOCKED) {
+            self.stat.locked_vm += n;
+        }
+        self.tree.insert(vma);
+    }
+
+    /// Removes the VMA starting at `start` and takes it out of the counters.
+    pub(crate) fn unlink_vma(&mut self, start: usize) -> Vma {
+        let vma = self
+            .tree
+            .remove(start)
+            .expect("unlink_vma: no VMA at start");
+        let n = vma.pages();
+        self.vm_stat_account(vma.flags, -(n as isize));
+        if vma.flags.contains(VM_LOCKED) {
+            self.stat.locked_vm -= n;
+        }
+        vma
+    }
+}
+
+/// Splits the VMA starting at `vma_start` at `addr` into `[start, addr)` and `[addr, end)`, without
+/// the map-count check (Linux `__split_vma`). Counters are unchanged.
+pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usize, addr: usize) {
+    let mut lo = mm.tree.remove(vma_start).expect("split of a missing VMA");
+    debug_assert!(lo.start < addr && addr < lo.end && is_page_aligned(addr));
+    let hi = Vma {
+        start: addr,
+        end: lo.end,
+        flags: lo.flags,
+        pgoff: lo.pgoff + ((addr - lo.start) >> PAGE_SHIFT),
+        file: lo.file.clone(),
+    };
+    lo.end = addr;
+    mm.tree.insert(lo);
+    mm.tree.insert(hi);
+}
+
+/// Splits a VMA at `addr` if the map count allows one more VMA (Linux `split_vma`).
+pub fn split_vma<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    vma_start: usize,
+    addr: usize,
+) -> Result<(), MmError> {
+    if mm.map_count() >= mm.max_map_count {
+        return Err(MmError::NoMemory);
+    }
+    __split_vma(mm, vma_start, addr);
+    mm.debug_validate();
+    Ok(())
+}
+
+/// Merges the VMA starting at `start` with its neighbours on both sides where they are compatible
+/// (the outcome of Linux `vma_merge` for a range just created or changed). Returns the start of the
+/// resulting VMA.
+pub fn vma_merge<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize) -> usize {
+    let mut vma = mm.tree.remove(start).expect("vma_merge: no VMA at start");
+    if let Some(next) = mm.tree.get(vma.end) {
+        if vma.can_merge_with_next(next) {
+            let next = mm.tree.remove(vma.end).expect("next vanished");
+            vma.end = next.end;
+        }
+    }
+    if let Some(prev) = mm.tree.vma_ending_at(vma.start) {
+        if prev.can_merge_with_next(&vma) {
+            let prev_start = prev.start;
+            let prev = mm.tree.get_mut(prev_start).expect("prev vanished");
+            prev.end = vma.end;
+            return prev_start;
+        }
+    }
+    mm.tree.insert(vma);
+    start
+}
+
+/// The highest free range of `len` bytes in `[low, high)` that keeps clear of stack guard gaps
+/// (Linux `unmapped_area_topdown`).
+fn unmapped_area_topdown<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    low: usize,
+    high: usize,
+    len: usize,
+) -> Option<usize> {
+    let low = low.max(MMAP_MIN_ADDR);
+    let mut hi = high;
+    for v in mm.vmas().rev() {
+        if v.end <= hi {
+            let lo = vm_end_gap(v).max(low);
+            if hi >= lo && hi - lo >= len {
+                return Some(hi - len);
+            }
+        }
+        hi = hi.min(vm_start_gap(v));
+        if hi < low {
+            return None;
+        }
+    }
+    (hi >= low && hi - low >= len).then(|| hi - len)
+}
+
+/// The lowest free range of `len` bytes in `[low, high)` (Linux `unmapped_area`, the fallback).
+fn unmapped_area<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    low: usize,
+    high: usize,
+    len: usize,
+) -> Option<usize> {
+    let mut lo = low.max(MMAP_MIN_ADDR);
+    for v in mm.vmas() {
+        let gap_end = vm_start_gap(v).min(high);
+        if gap_end >= lo && gap_end - lo >= len {
+            return Some(lo);
+        }
+        lo = lo.max(vm_end_gap(v));
+        if lo >= high {
+            return None;
+        }
+    }
+    (high >= lo && high - lo >= len).then_some(lo)
+}
+
+/// Chooses where a mapping of `len` (page-aligned) bytes goes (Linux `__get_unmapped_area` +
+/// `generic_get_unmapped_area_topdown`): `MAP_FIXED` takes `addr` as is; otherwise a free, page-aligned
+/// hint is honoured, else the highest gap below `mmap_base`, else the lowest above `TASK_UNMAPPED_BASE`.
+pub fn get_unmapped_area<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    addr: usize,
+    len: usize,
+    flags: u32,
+) -> Result<usize, MmError> {
+    if len > TASK_SIZE || len > TASK_SIZE - MMAP_MIN_ADDR {
+        return Err(MmError::NoMemory);
+    }
+    let addr = if flags & MAP_FIXED != 0 {
+        addr
+    } else {
+        let hint = match page_align_up(addr) {
+            Some(a) if a != 0 => {
+                let (vma, prev) = mm.find_vma_prev(a);
+                let free = TASK_SIZE - len >= a
+                    && a >= MMAP_MIN_ADDR
+                    && vma.is_none_or(|v| a + len <= vm_start_gap(v))
+                    && prev.is_none_or(|p| a >= vm_end_gap(p));
+                free.then_some(a)
+            }
+            _ => None,
+        };
+        match hint {
+            Some(a) => a,
+            None => unmapped_area_topdown(mm, PAGE_SIZE, mm.mmap_base, len)
+                .or_else(|| unmapped_area(mm, TASK_UNMAPPED_BASE, TASK_SIZE, len))
+                .ok_or(MmError::NoMemory)?,
+        }
+    };
+    if addr > TASK_SIZE - len {
+        return Err(MmError::NoMemory);
+    }
+    if !is_page_aligned(addr) {
+        return Err(MmError::Invalid);
+    }
+    // security_mmap_addr / cap_mmap_addr: nobody here holds CAP_SYS_RAWIO.
+    if addr < MMAP_MIN_ADDR {
+        return Err(MmError::Permission);
+    }
+    Ok(addr)
+}
+
+/// Linux `round_hint_to_min`: a non-zero hint below `mmap_min_addr` is raised to it.
+fn round_hint_to_min(hint: usize) -> usize {
+    let hint = hint & !(PAGE_SIZE - 1);
+    if hint != 0 && hint < MMAP_MIN_ADDR {
+        MMAP_MIN_ADDR
+    } else {
+        hint
+    }
+}
+
+/// mmap(2) of anonymous memory (Linux `do_mmap` with `file == NULL`); the syscall layer has already
+/// rejected file mappings and a misaligned offset. Called with the mmap lock held for writing; the
+/// caller populates `populate` after dropping it.
+pub fn do_mmap<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    addr: usize,
+    len: usize,
+    prot: u32,
+    flags: u32,
+) -> Result<MmapResult, MmError> {
+    if len == 0 {
+        return Err(MmError::Invalid);
+    }
+    let mut flags = flags;
+    if flags & MAP_FIXED_NOREPLACE != 0 {
+        flags |= MAP_FIXED;
+    }
+    let addr = if flags & MAP_FIXED == 0 {
+        round_hint_to_min(addr)
+    } else {
+        addr
+    };
+    let len = page_align_up(len).ok_or(MmError::NoMemory)?;
+    if mm.map_count() > mm.max_map_count {
+        return Err(MmError::NoMemory);
+    }
+    let mut vm_flags = calc_vm_prot_bits(prot)
+        | calc_vm_flag_bits(flags)
+        | mm.def_flags
+        | VM_MAYREAD
+        | VM_MAYWRITE
+        | VM_MAYEXEC;
+    let addr = get_unmapped_area(mm, addr, len, flags)?;
+    if flags & MAP_FIXED_NOREPLACE != 0 && mm.find_vma_intersection(addr, addr + len).is_some() {
+        return Err(MmError::Exists);
+    }
+    if flags & MAP_LOCKED != 0 && !mm.can_do_mlock() {
+        return Err(MmError::Permission);
+    }
+    if !mm.mlock_future_ok(vm_flags, len) {
+        return Err(MmError::Again);
+    }
+    let pgoff = match flags & MAP_TYPE {
+        MAP_SHARED => {
+            if vm_flags.contains(VM_GROWSDOWN) {
+                return Err(MmError::Invalid);
+            }
+            vm_flags |= VM_SHARED | VM_MAYSHARE;
+            0
+        }
+        MAP_PRIVATE => addr >> PAGE_SHIFT,
+        _ => return Err(MmError::Invalid),
+    };
+    if flags & MAP_NORESERVE != 0 {
+        vm_flags |= VM_NORESERVE;
+    }
+    let addr = mmap_region(mm, addr, len, vm_flags, pgoff, None)?;
+    let populate =
+        vm_flags.contains(VM_LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
+    Ok(MmapResult {
+        addr,
+        populate: populate.then_some(PopulateRange { start: addr, len }),
+    })
+}
+
+/// Maps `[addr, addr + len)` with `vm_flags`, replacing whatever is there (Linux `mmap_region`).
+/// Also the loader's entry point for ELF segments (`file` = program path, `pgoff` = file page).
+/// All limits are checked before the old mappings are removed, so a failure leaves them intact.
+pub fn mmap_region<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    addr: usize,
+    len: usize,
+    vm_flags: VmFlags,
+    pgoff: usize,
+    file: Option<Arc<str>>,
+) -> Result<usize, MmError> {
+    debug_assert!(is_page_aligned(addr) && is_page_aligned(len) && len > 0);
+    let end = addr
+        .checked_add(len)
+        .filter(|&e| e <= TASK_SIZE)
+        .ok_or(MmError::NoMemory)?;
+    let npages = len >> PAGE_SHIFT;
+    if !mm.may_expand_vm(vm_flags, npages) {
+        let replaced = mm.count_vma_pages_range(addr, end);
+        if !mm.may_expand_vm(vm_flags, npages - replaced) {
+            return Err(MmError::NoMemory);
+        }
+    }
+    let mut vm_flags = vm_flags;
+    if vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE) == VM_WRITE {
+        mm.vm_enough_memory(npages)?;
+        vm_flags |= VM_ACCOUNT;
+    }
+    if mm.find_vma_intersection(addr, end).is_some() {
+        do_vmi_align_munmap(mm, addr, end).map_err(|_| MmError::NoMemory)?;
+    }
+    mm.link_vma(Vma {
+        start: addr,
+        end,
+        flags: vm_flags,
+        pgoff,
+        file,
+    });
+    vma_merge(mm, addr);
+    mm.debug_validate();
+    Ok(addr)
+}
+
+/// munmap(2) (Linux `do_munmap`/`do_vmi_munmap`): `start` must be page-aligned, `len` is rounded up;
+/// unmapping nothing succeeds.
+pub fn do_munmap<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    start: usize,
+    len: usize,
+) -> Result<(), MmError> {
+    if !is_page_aligned(start) || start > TASK_SIZE || len > TASK_SIZE - start {
+        return Err(MmError::Invalid);
+    }
+    let end = start + page_align_up(len).ok_or(MmError::Invalid)?;
+    if end == start {
+        return Err(MmError::Invalid);
+    }
+    if mm.find_vma_intersection(start, end).is_none() {
+        return Ok(());
+    }
+    do_vmi_align_munmap(mm, start, end)
+}
+
+/// Removes every VMA part inside the page-aligned `[start, end)`, which must intersect a VMA
+/// (Linux `do_vmi_align_munmap`). Only a split in the middle of one VMA is refused at the map-count
+/// limit; the page tables are cleared before the tree changes so that a page-table failure leaves
+/// everything as it was.
+pub(crate) fn do_vmi_align_munmap<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    start: usize,
+    end: usize,
+) -> Result<(), MmError> {
+    let first = mm
+        .find_vma_intersection(start, end)
+        .expect("do_vmi_align_munmap: nothing to unmap");
+    let (first_start, first_end) = (first.start, first.end);
+    if start > first_start && end < first_end && mm.map_count() >= mm.max_map_count {
+        return Err(MmError::NoMemory);
+    }
+    mm.pt.unmap_range(start, end)?;
+    if start > first_start {
+        __split_vma(mm, first_start, start);
+    }
+    let last = mm
+        .find_vma(end - 1)
+        .filter(|v| v.start < end)
+        .map(|v| (v.start, v.end));
+    if let Some((ls, le)) = last {
+        if le > end {
+            __split_vma(mm, ls, end);
+        }
+    }
+    while let Some(v) = mm.find_vma_intersection(start, end) {
+        let s = v.start;
+        mm.unlink_vma(s);
+    }
+    mm.debug_validate();
+    Ok(())
+}

@@ -1,0 +1,463 @@
+//! Portable ARMv8-A stage 1 translation tables: 4 KiB granule, 48-bit VA, four levels (L0..L3).
+//!
+//! [`PageTable`] owns its tables (allocated from a [`PhysMem`]) and keeps the architecture's rules
+//! for changing live entries (break-before-make, barriers, TLB maintenance through [`TlbFlush`]),
+//! so the same code runs on the kernel and, against [`crate::mm::phys::sim::SimRam`], on the host.
+//!
+//! Ownership: a leaf mapped with [`Attrs::owned`] set (kept in the `SW_OWNED` descriptor bit) owns
+//! its frames: `unmap` and `Drop` free them (after the TLB flush), at the granularity of the leaf
+//! being removed (order 0 for pages, 9 for 2 MiB, 18 for 1 GiB blocks; a split owned block hands
+//! back its pieces separately). Linear-map and MMIO mappings are mapped unowned and never freed.
+//!
+//! Holes: `unmap` and `protect` skip unmapped pages, like Linux's `zap_pte_range` and
+//! `change_pte_range`, because demand-paged VMAs are only partly populated. `map` refuses to
+//! overwrite anything ([`PtError::AlreadyMapped`]) and has no partial effects on failure.
+use crate::mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use crate::mm::phys::PhysMem;
+use crate::mm::tlb::TlbFlush;
+
+mod descriptor;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_prop;
+#[cfg(test)]
+mod tests_tlb;
+
+pub use descriptor::{
+    Attrs, Descriptor, MemType, MAIR_EL1_VALUE, MAIR_IDX_DEVICE_NGNRE, MAIR_IDX_NORMAL,
+    MAIR_IDX_NORMAL_NC, STAGE1_DESCRIPTOR,
+};
+use walk::{level_shift, level_size, Gather, Lookup, Reserve, ENTRIES};
+
+/// Size of the usable VA space of one table (TCR_EL1.T0SZ/T1SZ = 16).
+pub const VA_BITS: u32 = 48;
+/// Largest output address (TCR_EL1.IPS = 48 bits).
+pub const PA_LIMIT: usize = 1 << 48;
+/// 1 GiB: an L1 block.
+pub const L1_BLOCK_SIZE: usize = 1 << 30;
+/// 2 MiB: an L2 block.
+pub const L2_BLOCK_SIZE: usize = 1 << 21;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PtError {
+    /// VA, PA or length not page aligned.
+    Misaligned,
+    /// Range outside this table's half of the address space, or beyond the 48-bit PA limit.
+    OutOfRange,
+    /// Part of the range is already mapped (`map`), nothing was changed.
+    AlreadyMapped,
+    /// No mapping at the address (single-page operations).
+    NotMapped,
+    /// A table allocation failed; nothing was changed.
+    NoMemory,
+    /// Attributes that are always a bug: user + global, device + exec, user in the kernel half.
+    InvalidAttrs,
+}
+
+impl core::fmt::Display for PtError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = match self {
+            PtError::Misaligned => "misaligned address or length",
+            PtError::OutOfRange => "address range out of range",
+            PtError::AlreadyMapped => "already mapped",
+            PtError::NotMapped => "not mapped",
+            PtError::NoMemory => "out of memory for page tables",
+            PtError::InvalidAttrs => "invalid attribute combination",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Which half of the 64-bit VA space the table translates: TTBR0 (`Lower`, 0..2^48) or TTBR1
+/// (`Upper`, 0xffff_0000_0000_0000..).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VaRange {
+    Lower,
+    Upper,
+}
+
+/// Whether `map` may use blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapSize {
+    /// 1 GiB / 2 MiB blocks wherever VA, PA and remaining length allow, pages elsewhere.
+    Any,
+    /// 4 KiB pages only (e.g. memory whose permissions will change page by page).
+    PagesOnly,
+}
+
+/// The result of [`PageTable::translate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    /// The physical address of the translated byte (page offset included).
+    pub pa: PhysAddr,
+    pub attrs: Attrs,
+    /// Level of the leaf: 1 (1 GiB block), 2 (2 MiB block) or 3 (page).
+    pub level: usize,
+}
+
+impl Translation {
+    pub fn size(&self) -> usize {
+        level_size(self.level)
+    }
+}
+
+/// One leaf, as yielded by [`PageTable::iter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub va: VirtAddr,
+    pub pa: PhysAddr,
+    pub size: usize,
+    pub attrs: Attrs,
+}
+
+/// A four-level translation table tree.
+///
+/// Dropping it frees every table and every owned frame without any TLB maintenance: drop it only
+/// once no TTBR points at it and its ASID has been invalidated (or retired by the ASID allocator).
+pub struct PageTable<M: PhysMem> {
+    mem: M,
+    root: PhysAddr,
+    range: VaRange,
+    asid: Option<u16>,
+}
+
+impl<M: PhysMem> PageTable<M> {
+    /// An empty table. `asid` tags TLB maintenance (user address spaces); `None` means the
+    /// mappings are global kernel ones and are invalidated for all ASIDs.
+    pub fn new(mem: M, range: VaRange, asid: Option<u16>) -> Result<Self, PtError> {
+        // Allocate before constructing: Drop must never see a table without a root.
+        let root = walk::alloc_zeroed_table(&mem)?;
+        Ok(PageTable {
+            mem,
+            root,
+            range,
+            asid,
+        })
+    }
+
+    /// A user address space (TTBR0, non-global mappings tagged with `asid`).
+    pub fn new_user(mem: M, asid: u16) -> Result<Self, PtError> {
+        Self::new(mem, VaRange::Lower, Some(asid))
+    }
+
+    /// The kernel's TTBR1 table (global mappings).
+    pub fn new_kernel(mem: M) -> Result<Self, PtError> {
+        Self::new(mem, VaRange::Upper, None)
+    }
+
+    pub fn root(&self) -> PhysAddr {
+        self.root
+    }
+    pub fn asid(&self) -> Option<u16> {
+        self.asid
+    }
+    pub fn range(&self) -> VaRange {
+        self.range
+    }
+    pub fn phys_mem(&self) -> &M {
+        &self.mem
+    }
+
+    /// The TTBRn_EL1 value: BADDR = root, ASID in bits [63:48] (with TCR_EL1.AS = 1 for 16-bit ASIDs).
+    pub fn ttbr(&self) -> u64 {
+        self.root.as_usize() as u64 | (self.asid.unwrap_or(0) as u64) << 48
+    }
+
+    fn is_kernel(&self) -> bool {
+        self.asid.is_none()
+    }
+
+    /// Validates `[va, va + len)` for this table; returns the inclusive last byte (`None` for an
+    /// empty range).
+    fn check_range(&self, va: VirtAddr, len: usize) -> Result<Option<usize>, PtError> {
+        if !va.is_aligned(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+            return Err(PtError::Misaligned);
+        }
+        let (lo, hi) = match self.range {
+            VaRange::Lower => (0, (1usize << VA_BITS) - 1),
+            VaRange::Upper => (!((1usize << VA_BITS) - 1), usize::MAX),
+        };
+        let va = va.as_usize();
+        if va < lo || va > hi || (len > 0 && len - 1 > hi - va) {
+            return Err(PtError::OutOfRange);
+        }
+        Ok((len > 0).then(|| va + (len - 1)))
+    }
+
+    fn check_attrs(&self, attrs: Attrs) -> Result<(), PtError> {
+        if !attrs.is_sane() || (attrs.user && self.range == VaRange::Upper) {
+            return Err(PtError::InvalidAttrs);
+        }
+        Ok(())
+    }
+
+    fn check_pa(pa: PhysAddr, len: usize) -> Result<(), PtError> {
+        if !pa.is_aligned(PAGE_SIZE) {
+            return Err(PtError::Misaligned);
+        }
+        match pa.as_usize().checked_add(len) {
+            Some(end) if end <= PA_LIMIT => Ok(()),
+            _ => Err(PtError::OutOfRange),
+        }
+    }
+
+    /// Maps `[va, va + len)` to `[pa, pa + len)`. Fails with `AlreadyMapped` if any page in the
+    /// range is mapped; on any error nothing has changed. Ends with one barrier (no TLBI is needed
+    /// for invalid -> valid).
+    pub fn map<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        pa: PhysAddr,
+        len: usize,
+        attrs: Attrs,
+        size: MapSize,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        let Some(last) = self.check_range(va, len)? else {
+            return Ok(());
+        };
+        Self::check_pa(pa, len)?;
+        self.check_attrs(attrs)?;
+        self.check_unmapped(va.as_usize(), last)?;
+        let (va, pa) = (va.as_usize(), pa.as_usize());
+        self.populate_or_rollback(va, last, len, attrs, tlb, |off, v| {
+            let p = pa + off;
+            let level = (1..=2)
+                .find(|&l| {
+                    let s = level_size(l);
+                    size == MapSize::Any && v % s == 0 && p % s == 0 && len - off >= s
+                })
+                .unwrap_or(3);
+            (PhysAddr::new(p), level)
+        })
+    }
+
+    /// Maps a single page.
+    pub fn map_page<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        pa: PhysAddr,
+        attrs: Attrs,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        self.map(va, pa, PAGE_SIZE, attrs, MapSize::PagesOnly, tlb)
+    }
+
+    /// Maps `pages.len()` pages at `va` to arbitrary frames: the PTEs of each L3 table are written
+    /// in one run after one walk, with a single barrier at the end (fast population path).
+    pub fn map_pages<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        pages: &[PhysAddr],
+        attrs: Attrs,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        let len = pages
+            .len()
+            .checked_mul(PAGE_SIZE)
+            .ok_or(PtError::OutOfRange)?;
+        let Some(last) = self.check_range(va, len)? else {
+            return Ok(());
+        };
+        pages
+            .iter()
+            .try_for_each(|&pa| Self::check_pa(pa, PAGE_SIZE))?;
+        self.check_attrs(attrs)?;
+        self.check_unmapped(va.as_usize(), last)?;
+        self.populate_or_rollback(va.as_usize(), last, len, attrs, tlb, |off, _| {
+            (pages[off / PAGE_SIZE], 3)
+        })
+    }
+
+    fn populate_or_rollback<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: usize,
+        last: usize,
+        len: usize,
+        attrs: Attrs,
+        tlb: &F,
+        next: impl FnMut(usize, usize) -> (PhysAddr, usize),
+    ) -> Result<(), PtError> {
+        let mut g = Gather::new(self.asid, tlb);
+        let res = self.populate(va, len, attrs, &mut g, next);
+        if res.is_err() {
+            // The range was empty and only whole leaves inside it were written, so clearing it
+            // (keeping the caller's frames) restores the old state and unlinks the new tables.
+            self.clear_range(self.root, 0, va, last, false, &mut g, &mut Reserve::empty());
+        }
+        g.finish(&self.mem, self.is_kernel());
+        res
+    }
+
+    /// Unmaps every mapped page in `[va, va + len)` (holes are skipped), splitting blocks that
+    /// straddle the ends, freeing owned frames and tables that became empty after the batched TLB
+    /// invalidation. Returns the number of 4 KiB pages that were mapped. Fails only before
+    /// changing anything (`NoMemory` when a needed split table cannot be allocated).
+    pub fn unmap<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        tlb: &F,
+    ) -> Result<usize, PtError> {
+        let Some(last) = self.check_range(va, len)? else {
+            return Ok(0);
+        };
+        let mut r = self.reserve_splits(va.as_usize(), last, None)?;
+        let mut g = Gather::new(self.asid, tlb);
+        self.clear_range(self.root, 0, va.as_usize(), last, true, &mut g, &mut r);
+        r.release(&self.mem);
+        let pages = g.unmapped_pages;
+        g.finish(&self.mem, self.is_kernel());
+        Ok(pages)
+    }
+
+    /// Unmaps the page at `va` (splitting a block around it), returning what was mapped there.
+    pub fn unmap_page<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        tlb: &F,
+    ) -> Result<Translation, PtError> {
+        self.check_range(va, PAGE_SIZE)?;
+        let t = self.translate(va).ok_or(PtError::NotMapped)?;
+        self.unmap(va, PAGE_SIZE, tlb)?;
+        Ok(t)
+    }
+
+    /// Sets the attributes of every mapped page in `[va, va + len)` to `attrs` (each leaf keeps its
+    /// `owned` bit; holes are skipped), splitting blocks that straddle the ends. Permission and AF
+    /// changes are made in place; memory-type or nG changes use break-before-make.
+    pub fn protect<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        attrs: Attrs,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        let Some(last) = self.check_range(va, len)? else {
+            return Ok(());
+        };
+        self.check_attrs(attrs)?;
+        let mut r = self.reserve_splits(va.as_usize(), last, Some(attrs))?;
+        let mut g = Gather::new(self.asid, tlb);
+        self.protect_range(self.root, 0, va.as_usize(), last, attrs, &mut g, &mut r);
+        r.release(&self.mem);
+        g.finish(&self.mem, self.is_kernel());
+        Ok(())
+    }
+
+    /// Sets AF on the leaf mapping `va` (the access-flag fault path). No TLBI: entries that would
+    /// fault (AF clear) are never held in a TLB, so only the store needs publishing.
+    pub fn set_accessed<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        self.check_range(va.align_down(PAGE_SIZE), PAGE_SIZE)?;
+        let Lookup::Leaf {
+            level,
+            desc,
+            table,
+            idx,
+        } = self.lookup(va.as_usize())
+        else {
+            return Err(PtError::NotMapped);
+        };
+        let new = desc.with_af();
+        if new != desc {
+            let mut g = Gather::new(self.asid, tlb);
+            let base = VirtAddr::new(va.as_usize() & !(level_size(level) - 1));
+            self.write_entry(table, idx, base, new, &mut g);
+            g.finish(&self.mem, self.is_kernel());
+        }
+        Ok(())
+    }
+
+    /// What `va` translates to, if anything.
+    pub fn translate(&self, va: VirtAddr) -> Option<Translation> {
+        self.check_range(va.align_down(PAGE_SIZE), PAGE_SIZE).ok()?;
+        match self.lookup(va.as_usize()) {
+            Lookup::Leaf { level, desc, .. } => Some(Translation {
+                pa: desc.output_addr() + (va.as_usize() & (level_size(level) - 1)),
+                attrs: desc.attrs(),
+                level,
+            }),
+            Lookup::Absent { .. } => None,
+        }
+    }
+
+    /// Every leaf in ascending VA order.
+    pub fn iter(&self) -> Mappings<'_, M> {
+        Mappings {
+            pt: self,
+            stack: [(self.root, 0); 4],
+            depth: 1,
+        }
+    }
+
+    /// Calls `f` for every leaf in ascending VA order.
+    pub fn for_each_mapping(&self, f: impl FnMut(Mapping)) {
+        self.iter().for_each(f)
+    }
+
+    /// Table frames in use, root included (Linux's `VmPTE` counts these).
+    pub fn table_frames(&self) -> usize {
+        self.count_tables(self.root, 0)
+    }
+}
+
+impl<M: PhysMem> Drop for PageTable<M> {
+    fn drop(&mut self) {
+        self.free_subtree(self.root, 0);
+        self.mem.free_frames(self.root, 0);
+    }
+}
+
+/// Iterator over the leaves of a [`PageTable`]; see [`PageTable::iter`].
+pub struct Mappings<'a, M: PhysMem> {
+    pt: &'a PageTable<M>,
+    /// (table, next index) per level; `depth` levels are active.
+    stack: [(PhysAddr, usize); 4],
+    depth: usize,
+}
+
+impl<M: PhysMem> Iterator for Mappings<'_, M> {
+    type Item = Mapping;
+
+    fn next(&mut self) -> Option<Mapping> {
+        while self.depth > 0 {
+            let level = self.depth - 1;
+            let (table, idx) = self.stack[level];
+            if idx == ENTRIES {
+                self.depth -= 1;
+                if self.depth > 0 {
+                    self.stack[self.depth - 1].1 += 1;
+                }
+                continue;
+            }
+            let d = self.pt.read(table, idx);
+            if d.is_table(level) {
+                self.stack[level + 1] = (d.output_addr(), 0);
+                self.depth += 1;
+                continue;
+            }
+            if d.is_leaf(level) {
+                let mut va = (0..=level).fold(0, |va, l| va | self.stack[l].1 << level_shift(l));
+                if self.pt.range == VaRange::Upper {
+                    va |= !((1usize << VA_BITS) - 1);
+                }
+                self.stack[level].1 += 1;
+                return Some(Mapping {
+                    va: VirtAddr::new(va),
+                    pa: d.output_addr(),
+                    size: level_size(level),
+                    attrs: d.attrs(),
+                });
+            }
+            self.stack[level].1 += 1;
+        }
+        None
+    }
+}

@@ -1,0 +1,547 @@
+//! Table-walking internals shared by the public operations in `mod.rs`.
+//!
+//! Helpers take `&self`: table memory lives outside the `PageTable` value and is reached through
+//! [`PhysMem::phys_to_virt`]; the public API takes `&mut self` to guarantee exclusive access.
+use super::descriptor::{Attrs, Descriptor};
+use super::{PageTable, PtError};
+use crate::mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use crate::mm::phys::PhysMem;
+use crate::mm::tlb::{TlbBatch, TlbFlush};
+
+pub(super) const ENTRIES: usize = 512;
+
+/// log2 of the span of one entry at `level` (L0: 512 GiB, L1: 1 GiB, L2: 2 MiB, L3: 4 KiB).
+pub(super) const fn level_shift(level: usize) -> u32 {
+    12 + 9 * (3 - level as u32)
+}
+
+pub(super) const fn level_size(level: usize) -> usize {
+    1 << level_shift(level)
+}
+
+pub(super) const fn index(va: usize, level: usize) -> usize {
+    (va >> level_shift(level)) & (ENTRIES - 1)
+}
+
+/// Buddy order of a leaf at `level`, for freeing owned frames.
+const fn leaf_order(level: usize) -> usize {
+    9 * (3 - level)
+}
+
+/// Allocates a zeroed table frame.
+pub(super) fn alloc_zeroed_table<M: PhysMem>(mem: &M) -> Result<PhysAddr, PtError> {
+    let pa = mem.alloc_frames(0).ok_or(PtError::NoMemory)?;
+    // SAFETY: a freshly allocated frame, mapped for PAGE_SIZE bytes by phys_to_virt.
+    unsafe { core::ptr::write_bytes(mem.phys_to_virt(pa), 0, PAGE_SIZE) };
+    Ok(pa)
+}
+
+/// Result of walking to the entry that translates one VA.
+pub(super) enum Lookup {
+    /// The walk hit an invalid entry at `level`, so the whole aligned `level_size(level)` around the
+    /// VA is unmapped.
+    Absent { level: usize },
+    Leaf {
+        level: usize,
+        desc: Descriptor,
+        table: PhysAddr,
+        idx: usize,
+    },
+}
+
+/// Deferred frees per batch; when full, the batch is flushed early (like `tlb_flush_mmu`).
+const MAX_FREES: usize = 64;
+
+/// Per-operation state: pending TLB invalidations plus frames whose freeing must wait until those
+/// invalidations completed (a stale TLB or walk-cache entry must never reach a reused frame), as in
+/// Linux's `mmu_gather`.
+pub(super) struct Gather<'a, F: TlbFlush + ?Sized> {
+    pub batch: TlbBatch,
+    tlb: &'a F,
+    frees: [(PhysAddr, usize); MAX_FREES],
+    nfree: usize,
+    /// Some live descriptor was written, so at least a publish barrier is due.
+    wrote: bool,
+    pub unmapped_pages: usize,
+}
+
+impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
+    pub fn new(asid: Option<u16>, tlb: &'a F) -> Self {
+        Gather {
+            batch: TlbBatch::new(asid),
+            tlb,
+            frees: [(PhysAddr::new(0), 0); MAX_FREES],
+            nfree: 0,
+            wrote: false,
+            unmapped_pages: 0,
+        }
+    }
+
+    fn defer_free<M: PhysMem>(&mut self, mem: &M, pa: PhysAddr, order: usize) {
+        if self.nfree == MAX_FREES {
+            self.flush(mem);
+        }
+        self.frees[self.nfree] = (pa, order);
+        self.nfree += 1;
+    }
+
+    /// Issues pending invalidations (one publish/sync pair) and then frees the deferred frames.
+    pub fn flush<M: PhysMem>(&mut self, mem: &M) {
+        self.batch.flush(self.tlb);
+        self.wrote = false;
+        for &(pa, order) in &self.frees[..self.nfree] {
+            mem.free_frames(pa, order);
+        }
+        self.nfree = 0;
+    }
+
+    /// Ends the operation. Without invalidations, new entries still need a barrier: kernel (global)
+    /// tables get `sync` (DSB ISH + ISB, Linux's `dsb(ishst); isb()` in `__set_pte_complete`) so they
+    /// can be used on return; for user tables `publish` suffices because the exception return
+    /// synchronises context.
+    pub fn finish<M: PhysMem>(mut self, mem: &M, kernel: bool) {
+        if !self.batch.is_empty() {
+            self.batch.flush(self.tlb);
+        } else if self.wrote && kernel {
+            self.tlb.sync();
+        } else if self.wrote {
+            self.tlb.publish();
+        }
+        self.wrote = false;
+        for &(pa, order) in &self.frees[..self.nfree] {
+            mem.free_frames(pa, order);
+        }
+        self.nfree = 0;
+    }
+}
+
+/// Tables allocated up front for block splits, so `unmap`/`protect` either fail with `NoMemory`
+/// before touching anything or run to completion (Linux deposits a pte table with each THP for the
+/// same reason).
+pub(super) struct Reserve {
+    frames: [PhysAddr; 4],
+    n: usize,
+}
+
+impl Reserve {
+    pub fn empty() -> Self {
+        Reserve {
+            frames: [PhysAddr::new(0); 4],
+            n: 0,
+        }
+    }
+
+    fn alloc<M: PhysMem>(mem: &M, n: usize) -> Result<Self, PtError> {
+        let mut r = Self::empty();
+        while r.n < n {
+            match mem.alloc_frames(0) {
+                Some(pa) => {
+                    r.frames[r.n] = pa;
+                    r.n += 1;
+                }
+                None => {
+                    r.release(mem);
+                    return Err(PtError::NoMemory);
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    fn take(&mut self) -> PhysAddr {
+        assert!(self.n > 0, "split without a reserved table");
+        self.n -= 1;
+        self.frames[self.n]
+    }
+
+    pub fn release<M: PhysMem>(mut self, mem: &M) {
+        while self.n > 0 {
+            mem.free_frames(self.take(), 0);
+        }
+    }
+}
+
+impl<M: PhysMem> PageTable<M> {
+    fn slot(&self, table: PhysAddr, idx: usize) -> *mut u64 {
+        debug_assert!(idx < ENTRIES && table.is_aligned(PAGE_SIZE));
+        (self.mem.phys_to_virt(table) as *mut u64).wrapping_add(idx)
+    }
+
+    pub(super) fn read(&self, table: PhysAddr, idx: usize) -> Descriptor {
+        // SAFETY: `table` is a table frame this PageTable owns, mapped by phys_to_virt for the
+        // whole frame; idx < 512 keeps the access inside it. Volatile: the walker is a concurrent
+        // observer and the access must be a single 64-bit load.
+        Descriptor::from_raw(unsafe { self.slot(table, idx).read_volatile() })
+    }
+
+    /// Writes an entry of a table that is not yet reachable by the walker (no ordering rules).
+    fn write_new(&self, table: PhysAddr, idx: usize, d: Descriptor) {
+        // SAFETY: as in `read`; the table is private to this call chain until linked.
+        unsafe { self.slot(table, idx).write_volatile(d.raw()) }
+    }
+
+    /// The single place where descriptors of live (walker-reachable) tables are written.
+    ///
+    /// Break-before-make rule (ARM ARM DDI 0487, D8.16 "Translation table entry changes", the
+    /// break-before-make requirements): replacing a valid entry by another valid one that differs
+    /// in output address, block/table type, memory type, shareability, nG or the contiguous hint
+    /// must go through an invalid entry, a TLBI of that VA, and a completed DSB ISH before the new
+    /// entry is written; otherwise PEs may hold conflicting TLB entries (loss of coherency,
+    /// TLB conflict aborts). Permission changes (AP, PXN, UXN), setting or clearing AF, software
+    /// bits and valid -> invalid may be written in place and invalidated afterwards.
+    /// [`Self::break_before_make`] implements the sequence; this function checks (debug builds)
+    /// that no caller skips it: no BBM-class change of a valid entry, and no invalid -> valid
+    /// write at a VA whose earlier invalidation has not been flushed yet.
+    pub(super) fn write_entry<F>(
+        &self,
+        table: PhysAddr,
+        idx: usize,
+        va: VirtAddr,
+        new: Descriptor,
+        g: &mut Gather<F>,
+    ) where
+        F: TlbFlush + ?Sized,
+    {
+        let old = self.read(table, idx);
+        debug_assert!(
+            !(old.is_valid() && new.is_valid() && old.needs_bbm(new)),
+            "break-before-make violation at {va:?}: {old:?} -> {new:?}"
+        );
+        debug_assert!(
+            old.is_valid() || !new.is_valid() || !g.batch.covers(va),
+            "{va:?} made valid again before its invalidation was flushed"
+        );
+        // SAFETY: as in `read`; a single aligned 64-bit store is single-copy atomic for the walker.
+        unsafe { self.slot(table, idx).write_volatile(new.raw()) };
+        g.wrote = true;
+    }
+
+    /// invalid -> TLBI -> DSB ISH -> new, for a valid entry at `level` covering `va`.
+    fn break_before_make<F>(
+        &self,
+        table: PhysAddr,
+        idx: usize,
+        level: usize,
+        va: VirtAddr,
+        new: Descriptor,
+        g: &mut Gather<F>,
+    ) where
+        F: TlbFlush + ?Sized,
+    {
+        let old = self.read(table, idx);
+        self.write_entry(table, idx, va, Descriptor::INVALID, g);
+        g.batch.add(va, level_size(level));
+        if old.is_table(level) {
+            g.batch.note_freed_table(va, level_size(level));
+        }
+        g.flush(&self.mem);
+        self.write_entry(table, idx, va, new, g);
+    }
+
+    pub(super) fn lookup(&self, va: usize) -> Lookup {
+        let mut table = self.root;
+        for level in 0..4 {
+            let idx = index(va, level);
+            let desc = self.read(table, idx);
+            if !desc.is_valid() {
+                return Lookup::Absent { level };
+            }
+            if desc.is_leaf(level) {
+                debug_assert!(level > 0, "L0 block descriptor");
+                return Lookup::Leaf {
+                    level,
+                    desc,
+                    table,
+                    idx,
+                };
+            }
+            table = desc.output_addr();
+        }
+        unreachable!("level 3 entries are pages or invalid")
+    }
+
+    /// Fails with `AlreadyMapped` if any page in `[va, last]` is mapped; skips holes a whole
+    /// missing table at a time.
+    pub(super) fn check_unmapped(&self, va: usize, last: usize) -> Result<(), PtError> {
+        let mut cur = va;
+        loop {
+            let level = match self.lookup(cur) {
+                Lookup::Leaf { .. } => return Err(PtError::AlreadyMapped),
+                Lookup::Absent { level } => level,
+            };
+            let end = cur | (level_size(level) - 1);
+            if end >= last {
+                return Ok(());
+            }
+            cur = end + 1;
+        }
+    }
+
+    /// Returns the table at `level` that translates `va`, creating missing intermediate tables.
+    fn walk_alloc<F: TlbFlush + ?Sized>(
+        &self,
+        va: usize,
+        level: usize,
+        g: &mut Gather<F>,
+    ) -> Result<PhysAddr, PtError> {
+        let mut table = self.root;
+        for l in 0..level {
+            let idx = index(va, l);
+            let d = self.read(table, idx);
+            table = if d.is_table(l) {
+                d.output_addr()
+            } else if d.is_valid() {
+                return Err(PtError::AlreadyMapped);
+            } else {
+                let t = alloc_zeroed_table(&self.mem)?;
+                // The zeroed contents must be visible to walkers before the pointer to them.
+                g.tlb.publish();
+                let base = VirtAddr::new(va & !(level_size(l) - 1));
+                self.write_entry(table, idx, base, Descriptor::table(t), g);
+                t
+            };
+        }
+        Ok(table)
+    }
+
+    /// Writes leaves for `[va, va + len)`, which must be unmapped; `next(off)` gives the output
+    /// address and level of the leaf at offset `off`. Consecutive leaves in one table reuse the
+    /// walk. On error the caller rolls back with [`Self::clear_range`].
+    pub(super) fn populate<F: TlbFlush + ?Sized>(
+        &self,
+        va: usize,
+        len: usize,
+        attrs: Attrs,
+        g: &mut Gather<F>,
+        mut next: impl FnMut(usize, usize) -> (PhysAddr, usize),
+    ) -> Result<(), PtError> {
+        let mut off = 0;
+        let mut cached: Option<(usize, usize, PhysAddr)> = None;
+        while off < len {
+            let v = va.wrapping_add(off);
+            let (pa, level) = next(off, v);
+            let region = v >> (level_shift(level) + 9);
+            let table = match cached {
+                Some((l, r, t)) if l == level && r == region => t,
+                _ => {
+                    let t = self.walk_alloc(v, level, g)?;
+                    cached = Some((level, region, t));
+                    t
+                }
+            };
+            self.write_entry(
+                table,
+                index(v, level),
+                VirtAddr::new(v),
+                Descriptor::leaf(level, pa, attrs),
+                g,
+            );
+            off += level_size(level);
+        }
+        Ok(())
+    }
+
+    /// Allocates the tables that splitting blocks at the two ends of `[va, last]` may need.
+    /// `protect` passes its target attributes: a block that already has them is left alone.
+    pub(super) fn reserve_splits(
+        &self,
+        va: usize,
+        last: usize,
+        protect: Option<Attrs>,
+    ) -> Result<Reserve, PtError> {
+        let splits_at = |probe: usize, aligned: &dyn Fn(usize) -> bool| match self.lookup(probe) {
+            Lookup::Leaf { desc, .. }
+                if protect
+                    .is_some_and(|a| desc.with_attrs(a.with_owned(desc.is_owned())) == desc) =>
+            {
+                0
+            }
+            Lookup::Leaf { level: 1, .. } if !aligned(level_size(1)) => {
+                1 + !aligned(level_size(2)) as usize
+            }
+            Lookup::Leaf { level: 2, .. } if !aligned(level_size(2)) => 1,
+            _ => 0,
+        };
+        let n =
+            splits_at(va, &|s| va & (s - 1) == 0) + splits_at(last, &|s| last & (s - 1) == s - 1);
+        Reserve::alloc(&self.mem, n)
+    }
+
+    /// Replaces the block at `table[idx]` by a table of 512 next-level leaves with the same output
+    /// addresses and attributes; returns the new table.
+    fn split<F>(
+        &self,
+        table: PhysAddr,
+        idx: usize,
+        level: usize,
+        base: usize,
+        g: &mut Gather<F>,
+        r: &mut Reserve,
+    ) -> PhysAddr
+    where
+        F: TlbFlush + ?Sized,
+    {
+        let block = self.read(table, idx);
+        let child = r.take();
+        let clevel = level + 1;
+        for i in 0..ENTRIES {
+            self.write_new(
+                child,
+                i,
+                block.relocated(clevel, block.output_addr() + i * level_size(clevel)),
+            );
+        }
+        g.tlb.publish();
+        self.break_before_make(
+            table,
+            idx,
+            level,
+            VirtAddr::new(base),
+            Descriptor::table(child),
+            g,
+        );
+        child
+    }
+
+    /// Calls `f(table, idx, level, entry_base, cur, chunk_last)` for each entry of `table`
+    /// (at `level`) that intersects `[va, last]`.
+    fn for_entries(
+        level: usize,
+        va: usize,
+        last: usize,
+        mut f: impl FnMut(usize, usize, usize, usize),
+    ) {
+        let size = level_size(level);
+        let mut cur = va;
+        loop {
+            let base = cur & !(size - 1);
+            let chunk_last = last.min(base + (size - 1));
+            f(index(cur, level), base, cur, chunk_last);
+            if chunk_last == last {
+                return;
+            }
+            cur = chunk_last + 1;
+        }
+    }
+
+    fn is_empty_table(&self, table: PhysAddr) -> bool {
+        (0..ENTRIES).all(|i| !self.read(table, i).is_valid())
+    }
+
+    /// Clears every leaf in `[va, last]` below `table` (at `level`), splitting blocks that are only
+    /// partly covered, freeing owned frames if `free_owned`, and unlinking tables that became
+    /// empty. Returns whether `table` itself is now empty.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn clear_range<F: TlbFlush + ?Sized>(
+        &self,
+        table: PhysAddr,
+        level: usize,
+        va: usize,
+        last: usize,
+        free_owned: bool,
+        g: &mut Gather<F>,
+        r: &mut Reserve,
+    ) -> bool {
+        let size = level_size(level);
+        Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
+            let d = self.read(table, idx);
+            if d.is_leaf(level) {
+                if cur == base && chunk_last == base + (size - 1) {
+                    self.write_entry(table, idx, VirtAddr::new(base), Descriptor::INVALID, g);
+                    g.batch.add(VirtAddr::new(base), size);
+                    g.unmapped_pages += size / PAGE_SIZE;
+                    if free_owned && d.is_owned() {
+                        g.defer_free(&self.mem, d.output_addr(), leaf_order(level));
+                    }
+                } else {
+                    let child = self.split(table, idx, level, base, g, r);
+                    self.clear_range(child, level + 1, cur, chunk_last, free_owned, g, r);
+                }
+            } else if d.is_table(level) {
+                let child = d.output_addr();
+                if self.clear_range(child, level + 1, cur, chunk_last, free_owned, g, r) {
+                    self.write_entry(table, idx, VirtAddr::new(base), Descriptor::INVALID, g);
+                    // A non-leaf TLBI at any VA the table translated drops walk-cache entries for it.
+                    g.batch.note_freed_table(VirtAddr::new(cur), size);
+                    g.defer_free(&self.mem, child, 0);
+                }
+            }
+        });
+        self.is_empty_table(table)
+    }
+
+    /// Applies `attrs` (keeping each leaf's ownership) to every leaf in `[va, last]` below `table`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn protect_range<F: TlbFlush + ?Sized>(
+        &self,
+        table: PhysAddr,
+        level: usize,
+        va: usize,
+        last: usize,
+        attrs: Attrs,
+        g: &mut Gather<F>,
+        r: &mut Reserve,
+    ) {
+        let size = level_size(level);
+        Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
+            let d = self.read(table, idx);
+            if d.is_leaf(level) {
+                let new = d.with_attrs(attrs.with_owned(d.is_owned()));
+                if new == d {
+                    return;
+                }
+                if cur == base && chunk_last == base + (size - 1) {
+                    self.update_leaf(table, idx, level, VirtAddr::new(base), new, g);
+                } else {
+                    let child = self.split(table, idx, level, base, g, r);
+                    self.protect_range(child, level + 1, cur, chunk_last, attrs, g, r);
+                }
+            } else if d.is_table(level) {
+                self.protect_range(d.output_addr(), level + 1, cur, chunk_last, attrs, g, r);
+            }
+        });
+    }
+
+    /// Replaces a valid leaf, with break-before-make only when the change requires it.
+    pub(super) fn update_leaf<F>(
+        &self,
+        table: PhysAddr,
+        idx: usize,
+        level: usize,
+        va: VirtAddr,
+        new: Descriptor,
+        g: &mut Gather<F>,
+    ) where
+        F: TlbFlush + ?Sized,
+    {
+        if self.read(table, idx).needs_bbm(new) {
+            self.break_before_make(table, idx, level, va, new, g);
+        } else {
+            self.write_entry(table, idx, va, new, g);
+            g.batch.add(va, level_size(level));
+        }
+    }
+
+    /// Frees every table below `table` (and owned leaf frames) without TLB maintenance; only for
+    /// tables no TTBR points at any more.
+    pub(super) fn free_subtree(&self, table: PhysAddr, level: usize) {
+        for idx in 0..ENTRIES {
+            let d = self.read(table, idx);
+            if d.is_table(level) {
+                self.free_subtree(d.output_addr(), level + 1);
+                self.mem.free_frames(d.output_addr(), 0);
+            } else if d.is_leaf(level) && d.is_owned() {
+                self.mem.free_frames(d.output_addr(), leaf_order(level));
+            }
+        }
+    }
+
+    /// Number of table frames reachable from `table`, itself included.
+    pub(super) fn count_tables(&self, table: PhysAddr, level: usize) -> usize {
+        1 + (0..ENTRIES)
+            .map(|i| self.read(table, i))
+            .filter(|d| d.is_table(level))
+            .map(|d| self.count_tables(d.output_addr(), level + 1))
+            .sum::<usize>()
+    }
+}

@@ -1,0 +1,188 @@
+//! The ordered set of an address space's VMAs, keyed by start address (Linux: the maple tree).
+//!
+//! A `BTreeMap` gives O(log n) `find_vma`; the tree itself does not check for overlap — callers
+//! (mmap.rs, brk.rs) keep VMAs disjoint and `MmStruct::validate_mm` verifies it.
+use alloc::collections::BTreeMap;
+use core::ops::Bound::{Excluded, Unbounded};
+
+use super::addr::PAGE_SIZE;
+use super::vma::{Vma, VM_GROWSDOWN};
+
+/// Linux `stack_guard_gap`: 256 pages kept free below a VM_GROWSDOWN VMA (Stack Clash fix).
+pub const STACK_GUARD_GAP: usize = 256 * PAGE_SIZE;
+
+/// Lowest address a VMA's neighbours must keep clear of (Linux `vm_start_gap`): its start, minus the
+/// guard gap for stacks, saturating at 0.
+pub fn vm_start_gap(vma: &Vma) -> usize {
+    if vma.flags.contains(VM_GROWSDOWN) {
+        vma.start.saturating_sub(STACK_GUARD_GAP)
+    } else {
+        vma.start
+    }
+}
+
+/// Linux `vm_end_gap`: only upward-growing stacks (not on arm64) have a gap above them.
+pub fn vm_end_gap(vma: &Vma) -> usize {
+    vma.end
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct VmaTree {
+    map: BTreeMap<usize, Vma>,
+}
+
+impl VmaTree {
+    pub const fn new() -> Self {
+        VmaTree {
+            map: BTreeMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// All VMAs in address order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Vma> {
+        self.map.values()
+    }
+
+    /// The first VMA with `end > addr`: the one containing `addr`, or the next above it (Linux `find_vma`).
+    pub fn find_vma(&self, addr: usize) -> Option<&Vma> {
+        if let Some((_, v)) = self.map.range(..=addr).next_back() {
+            if v.end > addr {
+                return Some(v);
+            }
+        }
+        self.map
+            .range((Excluded(addr), Unbounded))
+            .next()
+            .map(|(_, v)| v)
+    }
+
+    /// `find_vma(addr)` and the VMA just before it (the last VMA when nothing lies at or above `addr`)
+    /// (Linux `find_vma_prev`).
+    pub fn find_vma_prev(&self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
+        let vma = self.find_vma(addr);
+        let prev = match vma {
+            Some(v) => self.map.range(..v.start).next_back().map(|(_, p)| p),
+            None => self.map.values().next_back(),
+        };
+        (vma, prev)
+    }
+
+    /// The first VMA overlapping `[start, end)` (Linux `find_vma_intersection`).
+    pub fn find_vma_intersection(&self, start: usize, end: usize) -> Option<&Vma> {
+        self.find_vma(start).filter(|v| v.start < end)
+    }
+
+    /// The VMA that ends exactly at `addr`, if any.
+    pub fn vma_ending_at(&self, addr: usize) -> Option<&Vma> {
+        self.map
+            .range(..addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| v.end == addr)
+    }
+
+    /// The VMA just below the one starting at `start` (Linux `vma_prev`).
+    pub fn prev_vma(&self, start: usize) -> Option<&Vma> {
+        self.map.range(..start).next_back().map(|(_, v)| v)
+    }
+
+    /// VMAs overlapping `[start, end)` in address order.
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &Vma> {
+        let first = self.find_vma(start).map(|v| v.start).unwrap_or(usize::MAX);
+        self.map
+            .range(first..)
+            .map(|(_, v)| v)
+            .take_while(move |v| v.start < end)
+    }
+
+    /// The VMA starting at `start`.
+    pub fn get(&self, start: usize) -> Option<&Vma> {
+        self.map.get(&start)
+    }
+
+    /// Mutable access to the VMA starting at `start`; its `start` must not be changed through it
+    /// (use [`VmaTree::remove`] + [`VmaTree::insert`]).
+    pub fn get_mut(&mut self, start: usize) -> Option<&mut Vma> {
+        self.map.get_mut(&start)
+    }
+
+    pub fn insert(&mut self, vma: Vma) {
+        let old = self.map.insert(vma.start, vma);
+        debug_assert!(old.is_none(), "two VMAs at one start address");
+    }
+
+    pub fn remove(&mut self, start: usize) -> Option<Vma> {
+        self.map.remove(&start)
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::vma::{VM_READ, VM_WRITE};
+
+    fn tree(ranges: &[(usize, usize)]) -> VmaTree {
+        let mut t = VmaTree::new();
+        for &(s, e) in ranges {
+            t.insert(Vma::new_anon(
+                s * PAGE_SIZE,
+                e * PAGE_SIZE,
+                VM_READ | VM_WRITE,
+            ));
+        }
+        t
+    }
+
+    #[test]
+    fn find_vma_returns_containing_or_next() {
+        let t = tree(&[(10, 20), (30, 40)]);
+        let p = PAGE_SIZE;
+        assert_eq!(t.find_vma(0).unwrap().start, 10 * p);
+        assert_eq!(t.find_vma(15 * p).unwrap().start, 10 * p);
+        assert_eq!(t.find_vma(20 * p).unwrap().start, 30 * p);
+        assert_eq!(t.find_vma(20 * p - 1).unwrap().start, 10 * p);
+        assert!(t.find_vma(40 * p).is_none());
+    }
+
+    #[test]
+    fn find_vma_prev_and_intersection() {
+        let t = tree(&[(10, 20), (30, 40)]);
+        let p = PAGE_SIZE;
+        let (v, prev) = t.find_vma_prev(25 * p);
+        assert_eq!((v.unwrap().start, prev.unwrap().start), (30 * p, 10 * p));
+        let (v, prev) = t.find_vma_prev(35 * p);
+        assert_eq!((v.unwrap().start, prev.unwrap().start), (30 * p, 10 * p));
+        let (v, prev) = t.find_vma_prev(50 * p);
+        assert!(v.is_none());
+        assert_eq!(prev.unwrap().start, 30 * p);
+        assert!(t.find_vma_intersection(20 * p, 30 * p).is_none());
+        assert_eq!(
+            t.find_vma_intersection(20 * p, 31 * p).unwrap().start,
+            30 * p
+        );
+        assert_eq!(t.range(15 * p, 35 * p).count(), 2);
+        assert_eq!(t.vma_ending_at(20 * p).unwrap().start, 10 * p);
+        assert!(t.vma_ending_at(19 * p).is_none());
+    }
+
+    #[test]
+    fn start_gap_of_stack_saturates() {
+        let mut v = Vma::new_anon(PAGE_SIZE, 2 * PAGE_SIZE, VM_GROWSDOWN);
+        assert_eq!(vm_start_gap(&v), 0);
+        v.start = 1 << 30;
+        assert_eq!(vm_start_gap(&v), (1 << 30) - STACK_GUARD_GAP);
+        assert_eq!(vm_end_gap(&v), v.end);
+    }
+}

@@ -1,0 +1,7 @@
+//! Programs: turning an executable file into a runnable address-space plan and initial stack.
+//!
+//! `elf` validates a static AArch64 executable and says what to map where; `stack` builds the argv/envp/
+//! auxv image Linux puts at the top of the user stack and computes the hwcaps it advertises. Both are
+//! portable and host-tested: the kernel only copies their output into user pages.
+pub mod elf;
+pub mod stack;
