@@ -1,5 +1,5 @@
 //! `kmain`: from the first Rust instruction to the running system.
-use crate::arch::aarch64::{cpu, psci, timer};
+use crate::arch::aarch64::{cpu, mmu, psci, timer};
 use crate::cmdline::Options;
 use crate::drivers::fdt::{self, MachineInfo, Range, Ranges};
 use crate::mm::addr::{PhysAddr, PAGE_SIZE};
@@ -40,35 +40,33 @@ fn dtb_blob(dtb_pa: usize) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
 }
 
-/// Gives every page of RAM that is not the kernel, the DTB or reserved to the frame pool.
-fn init_frames(info: &MachineInfo<'_>, dtb_pa: usize) -> Ranges {
+/// RAM the frame pool must not hand out: the kernel image, the DTB and the reserved ranges.
+fn reserved_ranges(info: &MachineInfo<'_>, dtb_pa: usize) -> Ranges {
     let mut reserved = info.reserved;
     let _ = reserved.push(kernel_image());
     let _ = reserved.push(Range {
         start: dtb_pa,
         size: info.dtb_size,
     });
+    reserved
+}
+
+/// Gives the free pages of RAM in `[lo, hi)` to the frame pool.
+fn add_frames(info: &MachineInfo<'_>, reserved: &Ranges, lo: usize, hi: usize) {
     let mut usable = Ranges::new();
     for r in info.memory.as_slice() {
-        let end = r.end().min(EARLY_MAP_LIMIT);
-        if r.start < end {
+        let (s, e) = (r.start.max(lo), r.end().min(hi));
+        if s < e {
             let _ = usable.push(Range {
-                start: r.start,
-                size: end - r.start,
+                start: s,
+                size: e - s,
             });
-        }
-        if r.end() > EARLY_MAP_LIMIT {
-            log::warn!(
-                "RAM above {:#x} is not used yet (outside the boot-time map)",
-                EARLY_MAP_LIMIT
-            );
         }
     }
     let mut pool = FRAMES.lock();
     frame::for_each_free_range(usable.as_slice(), reserved.as_slice(), |s, e| {
         pool.add_range(s, e)
     });
-    reserved
 }
 
 /// The first Rust code, entered from `_start` on the boot stack with the MMU on.
@@ -93,7 +91,17 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         None => psci::Conduit::None,
     });
     timer::allow_el0_counter();
-    let reserved = init_frames(&info, dtb_pa);
+    // Frames the boot tables reach first, for the final tables; the rest once those map all RAM.
+    let reserved = reserved_ranges(&info, dtb_pa);
+    add_frames(&info, &reserved, 0, EARLY_MAP_LIMIT);
+    let uart = [Range {
+        start: info.uart,
+        size: PAGE_SIZE,
+    }];
+    if let Err(e) = mmu::init(info.memory.as_slice(), &uart) {
+        panic!("cannot build the kernel's translation tables: {e}");
+    }
+    add_frames(&info, &reserved, EARLY_MAP_LIMIT, usize::MAX);
     banner(&info, boot_el, &reserved);
 
     if let Some(test) = opts.test {

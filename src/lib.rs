@@ -11,7 +11,9 @@ extern crate alloc;
 pub mod arch;
 pub mod cmdline;
 pub mod drivers;
+pub mod fs;
 pub mod mm;
+pub mod syscall;
 pub mod task;
 
 #[cfg(target_os = "none")]

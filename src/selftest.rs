@@ -15,6 +15,20 @@ pub fn run(name: &str) {
         "exit" => crate::exit::exit(42),
         "frames" => frames(),
         "heap" => heap(),
+        // W^X: kernel text is not writable, data is not executable.
+        "write-text" => {
+            let p = run as *const () as *mut u32;
+            // SAFETY: deliberately unsound: must take a permission fault.
+            unsafe { p.write_volatile(0xd503_201f) };
+        }
+        "exec-data" => {
+            static DATA: [u32; 2] = [0xd503_201f, 0xd65f_03c0]; // nop; ret
+                                                                // SAFETY: deliberately unsound: rodata is execute-never, so this must fault.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(DATA.as_ptr()) };
+            f();
+        }
+        "asid" => asid(),
+        "stack-overflow" => println!("recursion depth {}", recurse(0)),
         other => println!("unknown self-test '{other}'"),
     }
 }
@@ -52,4 +66,59 @@ fn heap() {
         .all(|(i, b)| b.iter().all(|&v| v == i as u64));
     let (after, _) = crate::mm::heap::stats();
     println!("heap: grew from {before} to {after} bytes, contents intact: {intact}");
+}
+
+/// Recurses until the stack runs into its guard page (the depth limit is never reached: it only
+/// keeps the compiler from proving the recursion endless and turning it into a loop).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let mut buf = [0u8; 512];
+    buf[depth as usize % 512] = depth as u8;
+    let buf = core::hint::black_box(buf);
+    if core::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1) + buf[0] as u64
+}
+
+/// A page mapped in one address space is invisible in another, and gone after an unmap.
+fn asid() {
+    use crate::arch::aarch64::tlb::HwTlb;
+    use crate::arch::aarch64::uaccess::read_user;
+    use crate::mm::addr::VirtAddr;
+    use crate::mm::address_space::AddressSpace;
+    use crate::mm::frame::{KernelPhys, FRAMES};
+    use crate::mm::pagetable::Attrs;
+    use crate::mm::phys::PhysMem;
+
+    let before = FRAMES.lock().free_frames();
+    let va = 0x40_0000usize;
+    let show = |who: &str| match read_user::<u64>(va) {
+        Ok(v) => println!("asid: {who} reads {v:#x}"),
+        Err(_) => println!("asid: {who} faults"),
+    };
+    {
+        let mut a = AddressSpace::new().expect("address space");
+        let mut b = AddressSpace::new().expect("address space");
+        let frame = KernelPhys.alloc_frames(0).expect("frame");
+        // SAFETY: a fresh frame reached through the linear map.
+        unsafe { (KernelPhys.phys_to_virt(frame) as *mut u64).write(0x7469_6465_6d61_726b) };
+        let attrs = Attrs::user_rw().with_owned(true);
+        a.table()
+            .map_page(VirtAddr(va), frame, attrs, &HwTlb)
+            .expect("map");
+        a.activate();
+        show("A");
+        b.activate();
+        show("B");
+        a.activate();
+        show("A again");
+        a.table()
+            .unmap(VirtAddr(va), crate::mm::addr::PAGE_SIZE, &HwTlb)
+            .expect("unmap");
+        show("A after unmap");
+        AddressSpace::deactivate_all();
+    }
+    let after = FRAMES.lock().free_frames();
+    println!("asid: frames free before {before}, after {after}");
 }

@@ -180,3 +180,21 @@ mod tests {
 
 /// The kernel's one frame pool.
 pub static FRAMES: spin::Mutex<FramePool> = spin::Mutex::new(FramePool::new());
+
+/// The kernel's [`PhysMem`]: frames from [`FRAMES`], reached through the linear map.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelPhys;
+
+impl super::phys::PhysMem for KernelPhys {
+    fn alloc_frames(&self, order: usize) -> Option<PhysAddr> {
+        FRAMES.lock().alloc(1 << order).ok()
+    }
+
+    fn free_frames(&self, pa: PhysAddr, order: usize) {
+        FRAMES.lock().dealloc(pa, 1 << order);
+    }
+
+    fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8 {
+        super::layout::phys_to_virt(pa).as_usize() as *mut u8
+    }
+}

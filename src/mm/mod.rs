@@ -1,5 +1,7 @@
 //! Memory management: portable code, unit-tested on the host.
 pub mod addr;
+#[cfg(target_os = "none")]
+pub mod address_space;
 pub mod asid;
 pub mod brk;
 pub mod error;

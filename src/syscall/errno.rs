@@ -289,7 +289,9 @@ mod tests {
         // Ascending and unique, 1..=133 except the two aliases' gaps (41, 58).
         assert!(ALL.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(ALL.len(), 131);
-        assert!(ALL.iter().all(|e| e.name().is_some() && e.message().is_some()));
+        assert!(ALL
+            .iter()
+            .all(|e| e.name().is_some() && e.message().is_some()));
     }
 
     /// Every `#define E... <number>` in the cross toolchain's uapi headers matches ours.

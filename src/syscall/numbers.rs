@@ -472,9 +472,16 @@ mod tests {
     fn eval_condition(cond: &str) -> bool {
         cond.split("||").any(|alt| {
             alt.split("&&").all(|atom| {
-                let atom = atom.trim().trim_start_matches('(').trim_end_matches(')').trim();
+                let atom = atom
+                    .trim()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .trim();
                 let defined = |a: &str| {
-                    let name = a.trim_start_matches("defined(").trim_end_matches(')').trim();
+                    let name = a
+                        .trim_start_matches("defined(")
+                        .trim_end_matches(')')
+                        .trim();
                     ARM64_WANTS.contains(&name)
                 };
                 match atom {
@@ -525,7 +532,9 @@ mod tests {
                 let (Some(sym), Some(val)) = (w.next(), w.next()) else {
                     continue;
                 };
-                let Ok(nr) = val.parse::<usize>() else { continue };
+                let Ok(nr) = val.parse::<usize>() else {
+                    continue;
+                };
                 let name = if let Some(n) = sym.strip_prefix("__NR3264_") {
                     // The 64-bit names of the "3264" entries (`__NR_newfstatat __NR3264_fstatat`).
                     if n == "fstatat" {

@@ -4,4 +4,6 @@
 //! auxv image Linux puts at the top of the user stack and computes the hwcaps it advertises. Both are
 //! portable and host-tested: the kernel only copies their output into user pages.
 pub mod elf;
+pub mod sigframe;
+pub mod signal;
 pub mod stack;

@@ -38,12 +38,12 @@ static void brk_pair(const struct bench_cfg *cfg, const char *name, uintptr_t st
 
 void bench_brk1(const struct bench_cfg *cfg)
 {
-	brk_pair(cfg, "brk1", PAGE_SIZE, cfg->quick ? 1000 : 10000);
+	brk_pair(cfg, "brk1", PAGE_SIZE, cfg->quick ? 500 : 2000);
 }
 
 void bench_brk128k(const struct bench_cfg *cfg)
 {
-	brk_pair(cfg, "brk128k", 128 * KiB, cfg->quick ? 1000 : 10000);
+	brk_pair(cfg, "brk128k", 128 * KiB, cfg->quick ? 500 : 2000);
 }
 
 void bench_fault(const struct bench_cfg *cfg)

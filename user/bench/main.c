@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -193,6 +194,31 @@ static void env_from_file(const char *key, const char *path)
 	out("bench-env %s=%s\n", key, buf);
 }
 
+/* Prints the kernel log lines that say how the kernel was configured at boot (KASLR, KPTI, THP):
+ * `quiet` keeps them off the console, but they bear on every figure. */
+static void env_from_klog(void)
+{
+	static char log[1 << 17];
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1);
+	if (n <= 0)
+		return;
+	log[n] = 0;
+	static const char *const keys[] = { "page table isolation", "KASLR", "Memory:" };
+	for (char *line = log, *end; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			break;
+		*end = 0;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if (strstr(line, keys[k])) {
+				char *text = strchr(line, ']'); /* drop "<6>[    0.000000] " */
+				out("bench-env klog=%s\n", text ? text + 2 : line);
+				break;
+			}
+		}
+	}
+}
+
 static void run_child(char *self, const char *thp_opt, int quick, const char *name)
 {
 	char *argv[5];
@@ -235,6 +261,7 @@ static void __attribute__((noreturn)) run_suite(char *self, const struct bench_c
 	env_from_file("thp", "/sys/kernel/mm/transparent_hugepage/enabled");
 	env_from_file("meltdown", "/sys/devices/system/cpu/vulnerabilities/meltdown");
 	env_from_file("cmdline", "/proc/cmdline");
+	env_from_klog();
 
 	bench_boot(cfg);
 	static const char *const thp_opts[] = { "--thp=off", "--thp=on" };
@@ -242,6 +269,7 @@ static void __attribute__((noreturn)) run_suite(char *self, const struct bench_c
 		for (size_t i = 0; i < NWORKLOADS; i++) {
 			if (workloads[i].run == bench_boot)
 				continue;
+			out("bench-run %s %s\n", workloads[i].name, thp_opts[t]);
 			run_child(self, thp_opts[t], cfg->quick, workloads[i].name);
 		}
 	}

@@ -27,7 +27,7 @@ static void unmap(uintptr_t p, uintptr_t len)
 void bench_mmap1(const struct bench_cfg *cfg)
 {
 	const uintptr_t len = 128 * MiB;
-	const uint64_t iters = cfg->quick ? 100 : 2000;
+	const uint64_t iters = cfg->quick ? 100 : 1000;
 	struct series s;
 	series_init(&s, "mmap1", "pair", iters);
 	for (int rep = 0; rep <= cfg->reps; rep++) {

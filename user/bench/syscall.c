@@ -4,7 +4,7 @@
 
 void bench_syscall(const struct bench_cfg *cfg)
 {
-	const uint64_t calls = cfg->quick ? 10000 : 100000;
+	const uint64_t calls = cfg->quick ? 5000 : 20000;
 	struct series s;
 	series_init(&s, "syscall", "call", calls);
 	for (int rep = 0; rep <= cfg->reps; rep++) {

@@ -53,7 +53,7 @@ void bench_vma_scale(const struct bench_cfg *cfg)
 	static const long targets[] = { 10, 1000, 60000 };
 	const int ntargets = cfg->quick ? 2 : 3;
 	const uintptr_t fault_len = cfg->quick ? 1 * MiB : 4 * MiB;
-	const uint64_t brk_iters = cfg->quick ? 500 : 2000;
+	const uint64_t brk_iters = cfg->quick ? 250 : 1000;
 
 	long measured = count_vmas();
 	long have = measured >= 0 ? measured : ASSUMED_BASE_VMAS;

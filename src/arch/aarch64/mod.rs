@@ -10,6 +10,8 @@ pub mod exception;
 #[cfg(target_os = "none")]
 pub mod extable;
 #[cfg(target_os = "none")]
+pub mod mmu;
+#[cfg(target_os = "none")]
 pub mod psci;
 #[cfg(target_os = "none")]
 pub mod semihosting;

@@ -154,6 +154,12 @@ impl<M: PhysMem> PageTable<M> {
     pub fn asid(&self) -> Option<u16> {
         self.asid
     }
+    /// Retags a user table after the ASID allocator gave its address space a new ASID (after a
+    /// generation roll-over, which invalidated the whole TLB).
+    pub fn set_asid(&mut self, asid: u16) {
+        debug_assert!(self.asid.is_some(), "kernel tables are global");
+        self.asid = Some(asid);
+    }
     pub fn range(&self) -> VaRange {
         self.range
     }

@@ -1,0 +1,5 @@
+//! File systems. For now only the initramfs: a newc cpio archive that the boot loader (QEMU's
+//! `-initrd`) leaves in RAM, read in place.
+pub mod cpio;
+
+pub use cpio::{CpioError, Entry, Initramfs};

@@ -1,0 +1,583 @@
+//! Structures that cross the syscall boundary, laid out exactly as arm64 Linux's (LP64) uapi headers
+//! lay them out, so the kernel can fill them and copy their bytes to user memory.
+//!
+//! Every structure is declared through `pod_struct!`, which adds `#[repr(C)]`, a compile-time
+//! assertion of the size Linux has (measured with `aarch64-linux-gnu-gcc` + `qemu-aarch64` from the
+//! cross headers; the values are in the declarations below) and a second one that the size equals
+//! the sum of the field sizes, i.e. that there is no implicit padding. Padding Linux has is spelled
+//! out as named fields, so [`Pod::as_bytes`] never exposes uninitialised bytes.
+use core::mem::size_of;
+
+/// Plain old data: a `#[repr(C)]` type made only of integers and arrays of integers, with no
+/// implicit padding, for which every byte pattern is a valid value.
+///
+/// # Safety
+/// Implementors must have no padding bytes and no invalid bit patterns. Only `pod_struct!`
+/// implements it, after asserting both at compile time.
+pub unsafe trait Pod: Copy + 'static {
+    /// The value's bytes, in memory order (little-endian on arm64 and on the hosts tests run on).
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `self` is a valid reference to `size_of::<Self>()` initialised bytes: `Pod` types
+        // have no padding (asserted where they are declared), so every byte is initialised. The
+        // slice borrows `self`, so it cannot outlive it, and `u8` has alignment 1.
+        unsafe {
+            core::slice::from_raw_parts((self as *const Self).cast::<u8>(), size_of::<Self>())
+        }
+    }
+
+    /// Reads a value from the start of `bytes` (which may be unaligned, e.g. a buffer filled by
+    /// copy-from-user). `None` if `bytes` is shorter than the type.
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() < size_of::<Self>() {
+            return None;
+        }
+        // SAFETY: at least `size_of::<Self>()` bytes are readable at `bytes.as_ptr()` (checked
+        // above); `read_unaligned` has no alignment requirement; and every bit pattern is a valid
+        // `Self` because `Pod` types consist of integers only.
+        Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast::<Self>()) })
+    }
+}
+
+/// Declares a `#[repr(C)]` POD structure with the size Linux gives it and proves it has no implicit
+/// padding (size == sum of field sizes), then implements [`Pod`] for it.
+macro_rules! pod_struct {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }
+        linux_size = $size:literal;
+    ) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name { $($(#[$fm])* pub $f: $t,)* }
+
+        const _: () = assert!(size_of::<$name>() == $size, "size differs from arm64 Linux");
+        const _: () = assert!(0 $(+ size_of::<$t>())* == $size, "implicit padding");
+
+        // SAFETY: all fields are integers or integer arrays (or other `Pod` structures), and the
+        // assertions above prove there is no padding.
+        unsafe impl Pod for $name {}
+    };
+}
+
+pod_struct! {
+    /// `struct timespec` (`include/uapi/linux/time_types.h` `__kernel_timespec`): 16 bytes.
+    #[derive(Default)]
+    pub struct Timespec {
+        pub tv_sec: i64,
+        pub tv_nsec: i64,
+    }
+    linux_size = 16;
+}
+
+impl Timespec {
+    /// Whether `tv_nsec` is in `0..1_000_000_000`, as `timespec64_valid` requires (else `EINVAL`).
+    pub const fn is_valid(&self) -> bool {
+        self.tv_sec >= 0 && self.tv_nsec >= 0 && self.tv_nsec < 1_000_000_000
+    }
+
+    /// A non-negative duration in nanoseconds, saturating; `None` if invalid.
+    pub const fn as_nanos(&self) -> Option<u64> {
+        if !self.is_valid() {
+            return None;
+        }
+        Some(
+            (self.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(self.tv_nsec as u64),
+        )
+    }
+
+    pub const fn from_nanos(ns: u64) -> Timespec {
+        Timespec {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_nsec: (ns % 1_000_000_000) as i64,
+        }
+    }
+}
+
+pod_struct! {
+    /// `struct timeval` (`__kernel_old_timeval`, arm64 `long` fields): 16 bytes.
+    #[derive(Default)]
+    pub struct Timeval {
+        pub tv_sec: i64,
+        pub tv_usec: i64,
+    }
+    linux_size = 16;
+}
+
+impl Timeval {
+    pub const fn from_nanos(ns: u64) -> Timeval {
+        Timeval {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_usec: ((ns % 1_000_000_000) / 1000) as i64,
+        }
+    }
+}
+
+/// `RLIM_INFINITY` (`include/uapi/asm-generic/resource.h`): all ones.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+pod_struct! {
+    /// `struct rlimit` / `struct rlimit64` (both two 64-bit words on arm64): 16 bytes.
+    #[derive(Default)]
+    pub struct Rlimit {
+        pub rlim_cur: u64,
+        pub rlim_max: u64,
+    }
+    linux_size = 16;
+}
+
+/// Length of each `struct utsname` field (`__NEW_UTS_LEN + 1`).
+pub const UTS_FIELD_LEN: usize = 65;
+
+pod_struct! {
+    /// `struct new_utsname` (`include/uapi/linux/utsname.h`), what `uname(2)` fills on arm64:
+    /// six NUL-terminated 65-byte fields, 390 bytes.
+    pub struct Utsname {
+        pub sysname: [u8; UTS_FIELD_LEN],
+        pub nodename: [u8; UTS_FIELD_LEN],
+        pub release: [u8; UTS_FIELD_LEN],
+        pub version: [u8; UTS_FIELD_LEN],
+        pub machine: [u8; UTS_FIELD_LEN],
+        pub domainname: [u8; UTS_FIELD_LEN],
+    }
+    linux_size = 390;
+}
+
+impl Utsname {
+    /// Builds the structure from strings, each truncated to 64 bytes so a NUL always follows
+    /// (the kernel's `utsname` strings are NUL-terminated within the field).
+    pub fn new(
+        sysname: &str,
+        nodename: &str,
+        release: &str,
+        version: &str,
+        machine: &str,
+        domainname: &str,
+    ) -> Utsname {
+        fn field(s: &str) -> [u8; UTS_FIELD_LEN] {
+            let mut f = [0u8; UTS_FIELD_LEN];
+            let n = s.len().min(UTS_FIELD_LEN - 1);
+            f[..n].copy_from_slice(&s.as_bytes()[..n]);
+            f
+        }
+        Utsname {
+            sysname: field(sysname),
+            nodename: field(nodename),
+            release: field(release),
+            version: field(version),
+            machine: field(machine),
+            domainname: field(domainname),
+        }
+    }
+}
+
+pod_struct! {
+    /// arm64's `struct stat` = asm-generic's (`include/uapi/asm-generic/stat.h`), filled by
+    /// `fstat(2)` and `newfstatat(2)`: 128 bytes. Offsets (checked against the cross headers):
+    /// st_rdev 32, st_size 48, st_blksize 56, st_atime 72.
+    #[derive(Default)]
+    pub struct Stat {
+        pub st_dev: u64,
+        pub st_ino: u64,
+        pub st_mode: u32,
+        pub st_nlink: u32,
+        pub st_uid: u32,
+        pub st_gid: u32,
+        pub st_rdev: u64,
+        pub __pad1: u64,
+        pub st_size: i64,
+        pub st_blksize: i32,
+        pub __pad2: i32,
+        pub st_blocks: i64,
+        pub st_atime: i64,
+        pub st_atime_nsec: u64,
+        pub st_mtime: i64,
+        pub st_mtime_nsec: u64,
+        pub st_ctime: i64,
+        pub st_ctime_nsec: u64,
+        pub __unused4: u32,
+        pub __unused5: u32,
+    }
+    linux_size = 128;
+}
+
+/// `st_mode` file-type bits (`include/uapi/linux/stat.h`).
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFDIR: u32 = 0o040000;
+
+pod_struct! {
+    /// `struct rusage` (`include/uapi/linux/resource.h`): two timevals and 14 longs, 144 bytes.
+    #[derive(Default)]
+    pub struct Rusage {
+        pub ru_utime: Timeval,
+        pub ru_stime: Timeval,
+        pub ru_maxrss: i64,
+        pub ru_ixrss: i64,
+        pub ru_idrss: i64,
+        pub ru_isrss: i64,
+        pub ru_minflt: i64,
+        pub ru_majflt: i64,
+        pub ru_nswap: i64,
+        pub ru_inblock: i64,
+        pub ru_oublock: i64,
+        pub ru_msgsnd: i64,
+        pub ru_msgrcv: i64,
+        pub ru_nsignals: i64,
+        pub ru_nvcsw: i64,
+        pub ru_nivcsw: i64,
+    }
+    linux_size = 144;
+}
+
+pod_struct! {
+    /// `struct sysinfo` (`include/uapi/linux/sysinfo.h`): 112 bytes on arm64. The C structure has
+    /// 4 bytes of implicit padding after `pad` (so `totalhigh` is at 88) and 4 at the end (the
+    /// `_f` array is empty on 64-bit); both are explicit here.
+    #[derive(Default)]
+    pub struct Sysinfo {
+        pub uptime: i64,
+        pub loads: [u64; 3],
+        pub totalram: u64,
+        pub freeram: u64,
+        pub sharedram: u64,
+        pub bufferram: u64,
+        pub totalswap: u64,
+        pub freeswap: u64,
+        pub procs: u16,
+        pub pad: u16,
+        pub __pad_align: u32,
+        pub totalhigh: u64,
+        pub freehigh: u64,
+        pub mem_unit: u32,
+        pub __pad_end: u32,
+    }
+    linux_size = 112;
+}
+
+pod_struct! {
+    /// `struct iovec` (`include/uapi/linux/uio.h`), the elements of `writev(2)`'s array: 16 bytes.
+    #[derive(Default)]
+    pub struct Iovec {
+        pub iov_base: u64,
+        pub iov_len: u64,
+    }
+    linux_size = 16;
+}
+
+/// `UIO_MAXIOV`: `writev(2)` with more elements fails with `EINVAL`.
+pub const UIO_MAXIOV: usize = 1024;
+
+pod_struct! {
+    /// The `struct sigaction` the raw `rt_sigaction(2)` syscall reads and writes on arm64
+    /// (`include/uapi/asm-generic/signal.h` with `SA_RESTORER` defined): handler, flags, restorer,
+    /// mask; 32 bytes. Not glibc's `struct sigaction`, whose mask is 128 bytes.
+    #[derive(Default)]
+    pub struct SigAction {
+        pub sa_handler: u64,
+        pub sa_flags: u64,
+        pub sa_restorer: u64,
+        pub sa_mask: u64,
+    }
+    linux_size = 32;
+}
+
+pod_struct! {
+    /// `stack_t` (`include/uapi/asm-generic/signal.h` `struct sigaltstack`), used by
+    /// `sigaltstack(2)` and as `uc_stack` in the signal frame: 24 bytes, `ss_flags` at 8,
+    /// `ss_size` at 16.
+    #[derive(Default)]
+    pub struct StackT {
+        pub ss_sp: u64,
+        pub ss_flags: i32,
+        pub __pad: u32,
+        pub ss_size: u64,
+    }
+    linux_size = 24;
+}
+
+/// Number of control characters in the kernel's `struct termios` (`NCCS`).
+pub const NCCS: usize = 19;
+
+pod_struct! {
+    /// The kernel's `struct termios` (`include/uapi/asm-generic/termbits.h`), what `TCGETS`
+    /// returns: 36 bytes, `c_line` at 16, `c_cc` at 17. glibc's user-level `struct termios` is
+    /// larger (it adds speeds) and converts from this one.
+    #[derive(Default)]
+    pub struct Termios {
+        pub c_iflag: u32,
+        pub c_oflag: u32,
+        pub c_cflag: u32,
+        pub c_lflag: u32,
+        pub c_line: u8,
+        pub c_cc: [u8; NCCS],
+    }
+    linux_size = 36;
+}
+
+/// `ioctl` requests on terminals (`include/uapi/asm-generic/ioctls.h`).
+pub const TCGETS: u32 = 0x5401;
+pub const TCSETS: u32 = 0x5402;
+pub const TIOCGWINSZ: u32 = 0x5413;
+
+// termbits flag values used by `Termios::linux_default`.
+const ICRNL: u32 = 0x100;
+const IXON: u32 = 0x400;
+const OPOST: u32 = 0x1;
+const ONLCR: u32 = 0x4;
+const B38400: u32 = 0xf;
+const CS8: u32 = 0x30;
+const CREAD: u32 = 0x80;
+const HUPCL: u32 = 0x400;
+const ISIG: u32 = 0x1;
+const ICANON: u32 = 0x2;
+const ECHO: u32 = 0x8;
+const ECHOE: u32 = 0x10;
+const ECHOK: u32 = 0x20;
+const ECHOCTL: u32 = 0x200;
+const ECHOKE: u32 = 0x800;
+const IEXTEN: u32 = 0x8000;
+
+impl Termios {
+    /// A freshly opened Linux tty's settings (`drivers/tty/tty_io.c` `tty_std_termios`, with
+    /// `INIT_C_CC` from `include/linux/tty.h`), so programs that query the console see a normal
+    /// terminal: cooked mode, echo, CR/NL mapping, ^C/^\/^Z/^D where a shell user expects them.
+    pub const fn linux_default() -> Termios {
+        Termios {
+            c_iflag: ICRNL | IXON,
+            c_oflag: OPOST | ONLCR,
+            c_cflag: B38400 | CS8 | CREAD | HUPCL,
+            c_lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
+            c_line: 0,
+            // VINTR ^C, VQUIT ^\, VERASE DEL, VKILL ^U, VEOF ^D, VTIME 0, VMIN 1, VSWTC 0,
+            // VSTART ^Q, VSTOP ^S, VSUSP ^Z, VEOL 0, VREPRINT ^R, VDISCARD ^O, VWERASE ^W,
+            // VLNEXT ^V, VEOL2 0.
+            c_cc: [
+                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+            ],
+        }
+    }
+}
+
+pod_struct! {
+    /// `struct winsize` (`include/uapi/asm-generic/termios.h`), what `TIOCGWINSZ` returns; musl's
+    /// `isatty` issues that ioctl: 8 bytes.
+    #[derive(Default)]
+    pub struct Winsize {
+        pub ws_row: u16,
+        pub ws_col: u16,
+        pub ws_xpixel: u16,
+        pub ws_ypixel: u16,
+    }
+    linux_size = 8;
+}
+
+/// Measures C layouts on the real target: compiles a program with `aarch64-linux-gnu-gcc -static`
+/// and runs it under `qemu-aarch64` (Debian `gcc-aarch64-linux-gnu`, `qemu-user`). The program
+/// prints `name value` lines; `None` when either tool is missing, so the tests that use it only
+/// add checking where the cross toolchain is installed.
+#[cfg(test)]
+pub(crate) fn c_probe(
+    tag: &str,
+    body: &str,
+) -> Option<alloc::vec::Vec<(alloc::string::String, u64)>> {
+    use std::process::Command;
+    let dir = std::env::temp_dir().join(format!("tidemark-probe-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let src = dir.join("probe.c");
+    let bin = dir.join("probe");
+    let program = format!(
+        "#define _GNU_SOURCE\n#include <stdio.h>\n#include <stddef.h>\n#include <signal.h>\n\
+         #include <sys/stat.h>\n#include <sys/resource.h>\n#include <sys/sysinfo.h>\n\
+         #include <sys/utsname.h>\n#include <sys/uio.h>\n#include <asm/sigcontext.h>\n\
+         #include <asm/termbits.h>\n#define P(n, x) printf(\"%s %lu\\n\", n, (unsigned long)(x))\n\
+         {body}\n"
+    );
+    std::fs::write(&src, program).ok()?;
+    let built = Command::new("aarch64-linux-gnu-gcc")
+        .args(["-static", "-O0", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .ok()?;
+    assert!(
+        built.status.success(),
+        "probe program failed to compile:\n{}",
+        alloc::string::String::from_utf8_lossy(&built.stderr)
+    );
+    let out = Command::new("qemu-aarch64").arg(&bin).output().ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "probe program failed under qemu-aarch64"
+    );
+    let text = alloc::string::String::from_utf8(out.stdout).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                Some((k.into(), v.parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::offset_of;
+
+    /// Offsets measured from the cross headers with `offsetof` (aarch64-linux-gnu-gcc, run under
+    /// qemu-aarch64); sizes are asserted at compile time next to each declaration.
+    #[test]
+    fn field_offsets_match_arm64_linux() {
+        assert_eq!(offset_of!(Stat, st_rdev), 32);
+        assert_eq!(offset_of!(Stat, st_size), 48);
+        assert_eq!(offset_of!(Stat, st_blksize), 56);
+        assert_eq!(offset_of!(Stat, st_atime), 72);
+        assert_eq!(offset_of!(Sysinfo, procs), 80);
+        assert_eq!(offset_of!(Sysinfo, totalhigh), 88);
+        assert_eq!(offset_of!(Sysinfo, mem_unit), 104);
+        assert_eq!(offset_of!(StackT, ss_flags), 8);
+        assert_eq!(offset_of!(StackT, ss_size), 16);
+        assert_eq!(offset_of!(Termios, c_line), 16);
+        assert_eq!(offset_of!(Termios, c_cc), 17);
+        assert_eq!(offset_of!(SigAction, sa_restorer), 16);
+        assert_eq!(offset_of!(SigAction, sa_mask), 24);
+        assert_eq!(offset_of!(Rusage, ru_maxrss), 32);
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let st = StackT {
+            ss_sp: 0x1234_5678_9abc,
+            ss_flags: 2,
+            __pad: 0,
+            ss_size: 8192,
+        };
+        let b = st.as_bytes();
+        assert_eq!(b.len(), 24);
+        assert_eq!(&b[0..8], &0x1234_5678_9abcu64.to_le_bytes());
+        assert_eq!(&b[8..12], &2i32.to_le_bytes());
+        assert_eq!(StackT::from_bytes(b), Some(st));
+        // Unaligned source and short input.
+        let mut buf = [0u8; 25];
+        buf[1..].copy_from_slice(b);
+        assert_eq!(StackT::from_bytes(&buf[1..]), Some(st));
+        assert_eq!(StackT::from_bytes(&b[..23]), None);
+    }
+
+    #[test]
+    fn utsname_fields_are_nul_terminated() {
+        let long = "x".repeat(100);
+        let u = Utsname::new("Linux", &long, "6.1.0", "#1", "aarch64", "(none)");
+        assert_eq!(&u.sysname[..6], b"Linux\0");
+        assert_eq!(u.nodename[63], b'x');
+        assert_eq!(u.nodename[64], 0);
+        assert_eq!(&u.as_bytes()[4 * 65..4 * 65 + 8], b"aarch64\0");
+    }
+
+    #[test]
+    fn termios_default_is_cooked_tty() {
+        let t = Termios::linux_default();
+        assert_eq!(t.c_cc[0], 3); // VINTR = ^C
+        assert_eq!(t.c_cc[6], 1); // VMIN
+        assert_eq!(t.c_lflag & ICANON, ICANON);
+        assert_eq!(t.as_bytes().len(), 36);
+    }
+
+    #[test]
+    fn timespec_validation() {
+        assert_eq!(
+            Timespec {
+                tv_sec: 1,
+                tv_nsec: 5
+            }
+            .as_nanos(),
+            Some(1_000_000_005)
+        );
+        assert_eq!(
+            Timespec {
+                tv_sec: 0,
+                tv_nsec: 1_000_000_000
+            }
+            .as_nanos(),
+            None
+        );
+        assert_eq!(
+            Timespec {
+                tv_sec: -1,
+                tv_nsec: 0
+            }
+            .as_nanos(),
+            None
+        );
+        assert_eq!(
+            Timespec::from_nanos(2_500_000_000),
+            Timespec {
+                tv_sec: 2,
+                tv_nsec: 500_000_000
+            }
+        );
+        assert_eq!(
+            Timeval::from_nanos(2_500_000_999),
+            Timeval {
+                tv_sec: 2,
+                tv_usec: 500_000
+            }
+        );
+    }
+
+    /// The same sizes and offsets, measured live from the cross headers when the tools exist.
+    #[test]
+    fn layouts_match_cross_headers() {
+        let body = r#"
+            struct k_sigaction { void *h; unsigned long f; void *r; unsigned long m; };
+            int main(void) {
+                P("timespec", sizeof(struct timespec)); P("timeval", sizeof(struct timeval));
+                P("rlimit", sizeof(struct rlimit)); P("utsname", sizeof(struct utsname));
+                P("stat", sizeof(struct stat)); P("stat.st_size", offsetof(struct stat, st_size));
+                P("stat.st_blksize", offsetof(struct stat, st_blksize));
+                P("stat.st_atime", offsetof(struct stat, st_atim));
+                P("rusage", sizeof(struct rusage)); P("sysinfo", sizeof(struct sysinfo));
+                P("sysinfo.totalhigh", offsetof(struct sysinfo, totalhigh));
+                P("sysinfo.mem_unit", offsetof(struct sysinfo, mem_unit));
+                P("iovec", sizeof(struct iovec)); P("stack_t", sizeof(stack_t));
+                P("stack_t.ss_size", offsetof(stack_t, ss_size));
+                P("termios", sizeof(struct termios)); P("termios.c_cc", offsetof(struct termios, c_cc));
+                P("k_sigaction", sizeof(struct k_sigaction));
+                return 0;
+            }"#;
+        let Some(m) = c_probe("abi", body) else {
+            return;
+        };
+        let want: &[(&str, usize)] = &[
+            ("timespec", size_of::<Timespec>()),
+            ("timeval", size_of::<Timeval>()),
+            ("rlimit", size_of::<Rlimit>()),
+            ("utsname", size_of::<Utsname>()),
+            ("stat", size_of::<Stat>()),
+            ("stat.st_size", offset_of!(Stat, st_size)),
+            ("stat.st_blksize", offset_of!(Stat, st_blksize)),
+            ("stat.st_atime", offset_of!(Stat, st_atime)),
+            ("rusage", size_of::<Rusage>()),
+            ("sysinfo", size_of::<Sysinfo>()),
+            ("sysinfo.totalhigh", offset_of!(Sysinfo, totalhigh)),
+            ("sysinfo.mem_unit", offset_of!(Sysinfo, mem_unit)),
+            ("iovec", size_of::<Iovec>()),
+            ("stack_t", size_of::<StackT>()),
+            ("stack_t.ss_size", offset_of!(StackT, ss_size)),
+            ("termios", size_of::<Termios>()),
+            ("termios.c_cc", offset_of!(Termios, c_cc)),
+            ("k_sigaction", size_of::<SigAction>()),
+        ];
+        assert_eq!(m.len(), want.len());
+        for (&(name, ours), (cname, theirs)) in want.iter().zip(&m) {
+            assert_eq!(name, cname);
+            assert_eq!(ours as u64, *theirs, "{name}");
+        }
+    }
+}
