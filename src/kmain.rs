@@ -48,6 +48,9 @@ fn reserved_ranges(info: &MachineInfo<'_>, dtb_pa: usize) -> Ranges {
         start: dtb_pa,
         size: info.dtb_size,
     });
+    if let Some(initrd) = info.initrd {
+        let _ = reserved.push(initrd);
+    }
     reserved
 }
 
@@ -102,14 +105,63 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         panic!("cannot build the kernel's translation tables: {e}");
     }
     add_frames(&info, &reserved, EARLY_MAP_LIMIT, usize::MAX);
+    if crate::mm::address_space::init().is_err() {
+        panic!("no frame for the zero page");
+    }
     banner(&info, boot_el, &reserved);
 
     if let Some(test) = opts.test {
         crate::selftest::run(test);
     }
-    log::info!("nothing to run; powering off");
-    exit::exit(0);
+    run_init(&info, &opts);
 }
+
+/// Starts the program named by `init=` (default `init`) from the initramfs; never returns.
+fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
+    let Some(initrd) = info.initrd else {
+        log::info!("no initramfs (QEMU -initrd) and so nothing to run; powering off");
+        exit::exit(0);
+    };
+    // SAFETY: the initramfs lies in RAM, which the linear map covers, and is kept out of the frame
+    // pool for the kernel's lifetime.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(
+            phys_to_virt(PhysAddr(initrd.start)).as_usize() as *const u8,
+            initrd.size,
+        )
+    };
+    let fs = match crate::fs::Initramfs::parse(bytes) {
+        Ok(fs) => fs,
+        Err(e) => {
+            println!("tidemark: the initramfs is unreadable: {e}");
+            exit::exit(EXIT_CANNOT_EXECUTE);
+        }
+    };
+    let name = opts.init.unwrap_or("init");
+    let Some(entry) = fs.find(name).filter(|e| e.is_file()) else {
+        println!("tidemark: no program '{name}' in the initramfs");
+        exit::exit(EXIT_NOT_FOUND);
+    };
+    let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![entry.name.as_bytes()];
+    argv.extend(opts.init_args.split_ascii_whitespace().map(str::as_bytes));
+    let envp: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
+    let path = alloc::format!("/{}", entry.name);
+    let frames_before = FRAMES.lock().free_frames();
+    match crate::task::exec::exec(entry.data, &path, &argv, &envp, !opts.norandmaps) {
+        Ok(p) => {
+            log::info!("running {path}");
+            crate::task::sched::run_first(alloc::boxed::Box::new(p), frames_before)
+        }
+        Err(e) => {
+            println!("tidemark: cannot run {path}: {e}");
+            exit::exit(EXIT_CANNOT_EXECUTE);
+        }
+    }
+}
+
+/// Shell conventions: found but not runnable, and not found.
+const EXIT_CANNOT_EXECUTE: u32 = 126;
+const EXIT_NOT_FOUND: u32 = 127;
 
 fn banner(info: &MachineInfo<'_>, boot_el: u64, reserved: &Ranges) {
     let midr = cpu::midr();

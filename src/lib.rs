@@ -13,6 +13,7 @@ pub mod cmdline;
 pub mod drivers;
 pub mod fs;
 pub mod mm;
+pub mod random;
 pub mod syscall;
 pub mod task;
 

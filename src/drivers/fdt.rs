@@ -100,6 +100,8 @@ pub struct MachineInfo<'a> {
     pub gic: Option<Gic>,
     pub psci: Option<PsciMethod>,
     pub bootargs: &'a str,
+    /// Where QEMU's `-initrd` put the initramfs (`/chosen` `linux,initrd-start`/`-end`).
+    pub initrd: Option<Range>,
     pub cpus: usize,
     pub timer_freq: Option<u32>,
     /// Size of the blob itself (header `totalsize`), so that it can be kept out of the frame pool.
@@ -111,6 +113,17 @@ fn first_reg(node: &fdt::node::FdtNode<'_, '_>) -> Option<Range> {
     Some(Range {
         start: r.starting_address as usize,
         size: r.size.unwrap_or(0),
+    })
+}
+
+/// `/chosen` `linux,initrd-start`/`-end` (end exclusive), written as 32- or 64-bit cells.
+fn initrd(fdt: &Fdt<'_>) -> Option<Range> {
+    let chosen = fdt.find_node("/chosen")?;
+    let start = chosen.property("linux,initrd-start")?.as_usize()?;
+    let end = chosen.property("linux,initrd-end")?.as_usize()?;
+    (start < end).then_some(Range {
+        start,
+        size: end - start,
     })
 }
 
@@ -192,7 +205,12 @@ impl<'a> MachineInfo<'a> {
             uart,
             gic,
             psci,
-            bootargs: fdt.chosen().bootargs().unwrap_or(""),
+            bootargs: fdt
+                .find_node("/chosen")
+                .and_then(|c| c.property("bootargs"))
+                .and_then(|p| p.as_str())
+                .unwrap_or(""),
+            initrd: initrd(&fdt),
             cpus: fdt.cpus().count(),
             timer_freq,
             dtb_size: fdt.total_size(),

@@ -1,32 +1,58 @@
-//! `AddressSpace`: one process's TTBR0 translation table and its ASID.
+//! `AddressSpace`: one process's TTBR0 translation table (with its anonymous pages) and its ASID.
 //!
 //! The table is tagged with the ASID the allocator gives it at activation; after a roll-over the
 //! same address space may come back with another ASID, so the tag lives here and the table is
 //! retagged on activation. Dropping an address space switches TTBR0 away from it if it is live,
 //! invalidates its ASID and frees every table and frame it owns.
+use super::addr::{PhysAddr, PAGE_SIZE};
+use super::anon::UserPages;
 use super::asid::{AsidAllocator, AsidTag};
+use super::error::MmError;
 use super::frame::KernelPhys;
+use super::mm_struct::PageTableOps;
 use super::pagetable::{PageTable, PtError};
+use super::phys::PhysMem;
+use super::vma::VmFlags;
 use crate::arch::aarch64::mmu;
 use crate::arch::aarch64::tlb::HwTlb;
 use crate::mm::tlb::TlbFlush;
 
 static ASIDS: spin::Once<spin::Mutex<AsidAllocator>> = spin::Once::new();
+static ZERO_PAGE: spin::Once<PhysAddr> = spin::Once::new();
 
 fn asids() -> &'static spin::Mutex<AsidAllocator> {
     ASIDS.call_once(|| spin::Mutex::new(AsidAllocator::new(mmu::asid_bits())))
 }
 
+/// Allocates the shared zero page; called once at boot, before any process exists.
+pub fn init() -> Result<(), PtError> {
+    zero_page().map(|_| ())
+}
+
+/// The shared zero page (allocated on first use, never freed).
+fn zero_page() -> Result<PhysAddr, PtError> {
+    if let Some(&pa) = ZERO_PAGE.get() {
+        return Ok(pa);
+    }
+    let pa = KernelPhys.alloc_frames(0).ok_or(PtError::NoMemory)?;
+    // SAFETY: a fresh frame reached through the linear map.
+    unsafe { core::ptr::write_bytes(KernelPhys.phys_to_virt(pa), 0, PAGE_SIZE) };
+    Ok(*ZERO_PAGE.call_once(|| pa))
+}
+
+pub type KernelUserPages = UserPages<KernelPhys, HwTlb>;
+
 pub struct AddressSpace {
-    table: PageTable<KernelPhys>,
+    pub pages: KernelUserPages,
     tag: AsidTag,
 }
 
 impl AddressSpace {
     pub fn new() -> Result<Self, PtError> {
         // ASID 0 is never live for user tables; the real one is set at activation.
+        let pt = PageTable::new_user(KernelPhys, 0)?;
         Ok(Self {
-            table: PageTable::new_user(KernelPhys, 0)?,
+            pages: UserPages::new(pt, HwTlb, zero_page()?),
             tag: AsidTag::NONE,
         })
     }
@@ -38,12 +64,12 @@ impl AddressSpace {
             HwTlb.flush_all();
             HwTlb.sync();
         }
-        self.table.set_asid(a.asid);
-        mmu::set_ttbr0(Some(self.table.ttbr()));
+        self.pages.pt.set_asid(a.asid);
+        mmu::set_ttbr0(Some(self.pages.pt.ttbr()));
     }
 
     pub fn is_active(&self) -> bool {
-        self.table.asid() != Some(0) && mmu::ttbr0() == self.table.ttbr()
+        self.pages.pt.asid() != Some(0) && mmu::ttbr0() == self.pages.pt.ttbr()
     }
 
     /// Leaves the user half empty (no process running).
@@ -52,11 +78,19 @@ impl AddressSpace {
     }
 
     pub fn table(&mut self) -> &mut PageTable<KernelPhys> {
-        &mut self.table
+        &mut self.pages.pt
     }
+}
 
-    pub fn table_ref(&self) -> &PageTable<KernelPhys> {
-        &self.table
+impl PageTableOps for AddressSpace {
+    fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), MmError> {
+        self.pages.unmap_range(start, end)
+    }
+    fn protect_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
+        self.pages.protect_range(start, end, flags)
+    }
+    fn populate_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
+        self.pages.populate_range(start, end, flags)
     }
 }
 

@@ -2,6 +2,7 @@
 pub mod addr;
 #[cfg(target_os = "none")]
 pub mod address_space;
+pub mod anon;
 pub mod asid;
 pub mod brk;
 pub mod error;

@@ -12,8 +12,8 @@ use core::mem::size_of;
 /// implicit padding, for which every byte pattern is a valid value.
 ///
 /// # Safety
-/// Implementors must have no padding bytes and no invalid bit patterns. Only `pod_struct!`
-/// implements it, after asserting both at compile time.
+/// Implementors must have no padding bytes and no invalid bit patterns: primitive integers, and
+/// structures declared with `pod_struct!`, which asserts both at compile time.
 pub unsafe trait Pod: Copy + 'static {
     /// The value's bytes, in memory order (little-endian on arm64 and on the hosts tests run on).
     fn as_bytes(&self) -> &[u8] {
@@ -37,6 +37,13 @@ pub unsafe trait Pod: Copy + 'static {
         Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast::<Self>()) })
     }
 }
+
+// SAFETY: primitive integers have no padding and no invalid bit patterns.
+unsafe impl Pod for u32 {}
+// SAFETY: as above.
+unsafe impl Pod for u64 {}
+// SAFETY: as above.
+unsafe impl Pod for i32 {}
 
 /// Declares a `#[repr(C)]` POD structure with the size Linux gives it and proves it has no implicit
 /// padding (size == sum of field sizes), then implements [`Pod`] for it.

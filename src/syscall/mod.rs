@@ -10,7 +10,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 pub mod abi;
 pub mod errno;
+pub mod fs;
 pub mod numbers;
+#[cfg(target_os = "none")]
+pub mod table;
+pub mod user;
 
 use errno::Errno;
 

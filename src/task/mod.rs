@@ -4,6 +4,14 @@
 //! auxv image Linux puts at the top of the user stack and computes the hwcaps it advertises. Both are
 //! portable and host-tested: the kernel only copies their output into user pages.
 pub mod elf;
+#[cfg(target_os = "none")]
+pub mod exec;
+#[cfg(target_os = "none")]
+pub mod process;
+#[cfg(target_os = "none")]
+pub mod procview;
+#[cfg(target_os = "none")]
+pub mod sched;
 pub mod sigframe;
 pub mod signal;
 pub mod stack;

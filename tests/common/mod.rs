@@ -61,6 +61,29 @@ impl Outcome {
             self.output
         );
     }
+    /// Checks a TAP-reporting test program: no `not ok` line and a summary with 0 failures.
+    pub fn assert_tap(&self, name: &str) {
+        let failures: Vec<&str> = self
+            .output
+            .lines()
+            .filter(|l| l.starts_with("not ok"))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "failed checks:\n{}\n\nconsole:\n{}",
+            failures.join("\n"),
+            self.output
+        );
+        let summary = format!("# {name}: ");
+        let line = self.output.lines().find(|l| l.starts_with(&summary));
+        assert!(
+            line.is_some_and(|l| l.ends_with(" 0 failed")),
+            "no clean summary line for {name}:\n{}",
+            self.output
+        );
+        self.assert_status(0);
+    }
+
     pub fn assert_status(&self, status: i32) {
         assert_eq!(
             self.status,
@@ -82,6 +105,23 @@ impl Boot {
     }
     pub fn cpu(mut self, c: &str) -> Self {
         self.cpu = c.into();
+        self
+    }
+
+    /// Runs `build/initrd/NAME.cpio` (made by scripts/build-user) as the first process, with
+    /// `argv` after `--` on the command line.
+    pub fn program(mut self, name: &str, argv: &str) -> Self {
+        let cpio = root().join("build/initrd").join(format!("{name}.cpio"));
+        assert!(
+            cpio.exists(),
+            "{} is missing: run scripts/build-user",
+            cpio.display()
+        );
+        self.extra.push("-initrd".into());
+        self.extra.push(cpio.to_string_lossy().into_owned());
+        if !argv.is_empty() {
+            self.args = format!("{} -- {argv}", self.args);
+        }
         self
     }
 

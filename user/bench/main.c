@@ -121,7 +121,7 @@ void series_init(struct series *s, const char *name, const char *unit, uint64_t 
 void series_add(struct series *s, int rep, uint64_t insns)
 {
 	if (rep == 0 || s->n == MAX_REPS)
-		return; /* warm-up */
+		return; /* repetition 0 is the warm-up */
 	s->per_op[s->n++] = (double)insns / (double)s->ops;
 }
 
@@ -219,13 +219,16 @@ static void env_from_klog(void)
 	}
 }
 
-static void run_child(char *self, const char *thp_opt, int quick, const char *name)
+static void run_child(char *self, const char *thp_opt, const struct bench_cfg *cfg, const char *name)
 {
-	char *argv[5];
+	char reps[16];
+	snprintf(reps, sizeof(reps), "--reps=%d", cfg->reps);
+	char *argv[6];
 	int argc = 0;
 	argv[argc++] = self;
 	argv[argc++] = (char *)thp_opt;
-	if (quick)
+	argv[argc++] = reps;
+	if (cfg->quick)
 		argv[argc++] = "--quick";
 	argv[argc++] = (char *)name;
 	argv[argc] = NULL;
@@ -259,7 +262,6 @@ static void __attribute__((noreturn)) run_suite(char *self, const struct bench_c
 		out("bench-env kernel=%s %s %s\n", u.sysname, u.release, u.version);
 	out("bench-env cntfrq=%lu\n", (unsigned long)read_cntfrq());
 	env_from_file("thp", "/sys/kernel/mm/transparent_hugepage/enabled");
-	env_from_file("meltdown", "/sys/devices/system/cpu/vulnerabilities/meltdown");
 	env_from_file("cmdline", "/proc/cmdline");
 	env_from_klog();
 
@@ -270,7 +272,7 @@ static void __attribute__((noreturn)) run_suite(char *self, const struct bench_c
 			if (workloads[i].run == bench_boot)
 				continue;
 			out("bench-run %s %s\n", workloads[i].name, thp_opts[t]);
-			run_child(self, thp_opts[t], cfg->quick, workloads[i].name);
+			run_child(self, thp_opts[t], cfg, workloads[i].name);
 		}
 	}
 	out("bench-done\n");

@@ -24,3 +24,24 @@ pub fn midr_name(midr: u64) -> &'static str {
 pub fn midr() -> u64 {
     MIDR_EL1.get()
 }
+
+/// The ID registers that decide AT_HWCAP / AT_HWCAP2 (read by encoding, since not every
+/// assembler knows all of their names).
+pub fn id_registers() -> crate::task::stack::IdRegisters {
+    macro_rules! read {
+        ($enc:literal) => {{
+            let v: u64;
+            // SAFETY: reading an ID register has no side effects and is permitted at EL1.
+            unsafe { core::arch::asm!(concat!("mrs {}, ", $enc), out(reg) v, options(nomem, nostack)) };
+            v
+        }};
+    }
+    crate::task::stack::IdRegisters {
+        id_aa64isar0: read!("S3_0_C0_C6_0"),
+        id_aa64isar1: read!("S3_0_C0_C6_1"),
+        id_aa64isar2: read!("S3_0_C0_C6_2"),
+        id_aa64pfr0: read!("S3_0_C0_C4_0"),
+        id_aa64pfr1: read!("S3_0_C0_C4_1"),
+        id_aa64mmfr2: read!("S3_0_C0_C7_2"),
+    }
+}

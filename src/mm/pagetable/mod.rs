@@ -308,12 +308,34 @@ impl<M: PhysMem> PageTable<M> {
         len: usize,
         tlb: &F,
     ) -> Result<usize, PtError> {
+        self.unmap_inner(va, len, true, tlb)
+    }
+
+    /// Like [`PageTable::unmap`], but owned frames are not freed: their ownership passes to the
+    /// caller, which must map them elsewhere or free them (mremap moves a translation this way).
+    /// Tables that become empty are still freed. Fails only before changing anything.
+    pub fn unmap_keep<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        tlb: &F,
+    ) -> Result<usize, PtError> {
+        self.unmap_inner(va, len, false, tlb)
+    }
+
+    fn unmap_inner<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        free_owned: bool,
+        tlb: &F,
+    ) -> Result<usize, PtError> {
         let Some(last) = self.check_range(va, len)? else {
             return Ok(0);
         };
         let mut r = self.reserve_splits(va.as_usize(), last, None)?;
         let mut g = Gather::new(self.asid, tlb);
-        self.clear_range(self.root, 0, va.as_usize(), last, true, &mut g, &mut r);
+        self.clear_range(self.root, 0, va.as_usize(), last, free_owned, &mut g, &mut r);
         r.release(&self.mem);
         let pages = g.unmapped_pages;
         g.finish(&self.mem, self.is_kernel());

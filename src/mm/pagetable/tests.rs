@@ -440,3 +440,33 @@ fn no_memory_has_no_effect() {
     ram.set_budget(None);
     assert_eq!(ram.allocated_frames(), 1);
 }
+
+#[test]
+fn unmap_keep_hands_owned_frames_to_the_caller() {
+    let ram = SimRam::new(2048);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    let pages: Vec<_> = (0..3).map(|_| ram.alloc_frames(0).unwrap()).collect();
+    let owned = Attrs::user_rw().with_owned(true);
+    pt.map_pages(va(0x1000_0000), &pages, owned, &tlb).unwrap();
+    assert_eq!(pt.unmap_keep(va(0x1000_0000), 4 * P, &tlb).unwrap(), 3);
+    assert_eq!(pt.translate(va(0x1000_0000)), None);
+    assert!(pages.iter().all(|&p| ram.is_allocated(p)), "frames kept");
+    assert_eq!(ram.allocated_frames(), 3 + 1, "empty tables freed, root kept");
+    assert!(tlb.take().iter().any(is_va), "the old translations are invalidated");
+    // A piece of an owned block: the kept pages survive, the rest of the block stays mapped.
+    let block = ram.alloc_frames(9).unwrap();
+    pt.map(va(0x4000_0000), block, M2, owned, MapSize::Any, &tlb)
+        .unwrap();
+    pt.unmap_keep(va(0x4000_0000 + 16 * P), 2 * P, &tlb).unwrap();
+    assert!(ram.is_allocated(block + 16 * P) && ram.is_allocated(block + 17 * P));
+    assert!(pt.translate(va(0x4000_0000 + 16 * P)).is_none());
+    assert!(pt.translate(va(0x4000_0000 + 18 * P)).unwrap().attrs.owned);
+    drop(pt);
+    // The two kept pieces and the three pages are the caller's now.
+    assert_eq!(ram.allocated_frames(), 5);
+    pages.iter().for_each(|&p| ram.free_frames(p, 0));
+    ram.free_frames(block + 16 * P, 0);
+    ram.free_frames(block + 17 * P, 0);
+    assert_eq!(ram.allocated_frames(), 0);
+}

@@ -12,7 +12,9 @@ use super::mmap::mmap_region;
 use super::vma::*;
 
 mod brk_tests;
+mod mlock_tests;
 mod mmap_tests;
+mod mremap_tests;
 mod prop_tests;
 
 pub const P: usize = PAGE_SIZE;
@@ -32,6 +34,7 @@ pub enum Call {
     Unmap(usize, usize),
     Protect(usize, usize, VmFlags),
     Populate(usize, usize, VmFlags),
+    Move(usize, usize, usize),
 }
 
 /// Simulated page tables: which pages are present, and every call made.
@@ -40,6 +43,7 @@ pub struct FakePt {
     pub pages: BTreeMap<usize, Page>,
     pub calls: Vec<Call>,
     pub fail_unmap: bool,
+    pub fail_move: bool,
 }
 
 impl PageTableOps for FakePt {
@@ -66,6 +70,28 @@ impl PageTableOps for FakePt {
             if writable && *e == Page::Zero {
                 *e = Page::Frame(0);
             }
+        }
+        Ok(())
+    }
+    fn move_range(&mut self, old_start: usize, new_start: usize, len: usize) -> Result<(), MmError> {
+        if self.fail_move {
+            return Err(MmError::NoMemory);
+        }
+        self.calls.push(Call::Move(old_start, new_start, len));
+        let moved: Vec<(usize, Page)> = self
+            .pages
+            .range(old_start..old_start + len)
+            .map(|(&a, &p)| (a, p))
+            .collect();
+        for (a, p) in moved {
+            self.pages.remove(&a);
+            self.pages.insert(a - old_start + new_start, p);
+        }
+        Ok(())
+    }
+    fn mincore(&self, start: usize, end: usize, out: &mut [u8]) -> Result<(), MmError> {
+        for (i, a) in (start..end).step_by(PAGE_SIZE).enumerate() {
+            out[i] = u8::from(self.pages.contains_key(&a));
         }
         Ok(())
     }

@@ -1,0 +1,322 @@
+//! A process's file-descriptor table (Linux `struct files_struct` / `fdtable`, fs/file.c).
+//!
+//! Descriptors index a vector of slots; `open` takes the lowest free one below `RLIMIT_NOFILE`
+//! (`alloc_fd`), as POSIX requires and as programs that `close(0); open(...)` rely on. Every
+//! process starts with 0, 1 and 2 on the console, opened read-write like a terminal that `init`
+//! duplicated onto all three.
+use alloc::vec::Vec;
+
+use super::procfs::{Node, ProcFile};
+use crate::syscall::abi::{Termios, Winsize};
+use crate::syscall::errno::{self, Errno};
+
+/// Default `RLIMIT_NOFILE` soft limit (`INR_OPEN_CUR`).
+pub const NR_OPEN_DEFAULT: usize = 1024;
+/// `sysctl_nr_open`: the ceiling `setrlimit(RLIMIT_NOFILE)` may raise the limit to.
+pub const NR_OPEN_MAX: usize = 1024 * 1024;
+
+/// `open(2)` flags as arm64 defines them (`include/uapi/asm-generic/fcntl.h` with arm64's
+/// `asm/fcntl.h` overriding the directory/nofollow/direct/largefile bits).
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_RDONLY: u32 = 0o0;
+pub const O_WRONLY: u32 = 0o1;
+pub const O_RDWR: u32 = 0o2;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DSYNC: u32 = 0o10000;
+pub const FASYNC: u32 = 0o20000;
+pub const O_DIRECTORY: u32 = 0o40000;
+pub const O_NOFOLLOW: u32 = 0o100000;
+pub const O_DIRECT: u32 = 0o200000;
+pub const O_LARGEFILE: u32 = 0o400000;
+pub const O_NOATIME: u32 = 0o1000000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_SYNC: u32 = 0o4010000;
+pub const O_PATH: u32 = 0o10000000;
+/// `__O_TMPFILE`; `O_TMPFILE` is this plus `O_DIRECTORY`.
+pub const O_TMPFILE_BIT: u32 = 0o20000000;
+pub const O_TMPFILE: u32 = O_TMPFILE_BIT | O_DIRECTORY;
+
+/// The console: a character device standing in for a terminal. The kernel plugs its PL011
+/// driver in; tests use a recorder.
+pub trait Console {
+    /// Writes all of `bytes` (the UART driver handles `\n` → `\r\n` as a tty's `ONLCR` would).
+    fn write(&self, bytes: &[u8]);
+    /// Reads up to `buf.len()` bytes of pending input without blocking; 0 means no input, which
+    /// `read(2)` reports as end of file.
+    fn read(&self, buf: &mut [u8]) -> usize;
+}
+
+/// What an open file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// The console terminal.
+    Console,
+    /// A /proc file, its text captured when it was opened (a `seq_file` renders at the first
+    /// read; capturing at open differs only for a file opened long before it is read).
+    Snapshot {
+        file: ProcFile,
+        data: Vec<u8>,
+        pos: u64,
+    },
+    /// A directory opened for `fstat`/`*at` use (no `getdents64` yet).
+    Dir { node: Node, pos: u64 },
+}
+
+/// An open file description (`struct file`): what it is plus its status flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenFile {
+    pub kind: FileKind,
+    /// `O_ACCMODE` bits and the status flags `fcntl(F_GETFL)` reports (`O_APPEND`,
+    /// `O_NONBLOCK`, …).
+    pub flags: u32,
+}
+
+impl OpenFile {
+    pub fn console() -> OpenFile {
+        OpenFile {
+            kind: FileKind::Console,
+            flags: O_RDWR | O_LARGEFILE,
+        }
+    }
+
+    /// `FMODE_READ`: `O_RDONLY` or `O_RDWR`.
+    pub fn readable(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    /// `FMODE_WRITE`: `O_WRONLY` or `O_RDWR`.
+    pub fn writable(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+}
+
+/// One descriptor: the file and the per-descriptor close-on-exec flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdEntry {
+    pub file: OpenFile,
+    pub cloexec: bool,
+}
+
+/// Terminal state the console's ioctls read and write (`tty->termios`, `tty->winsize`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TtyState {
+    pub termios: Termios,
+    pub winsize: Winsize,
+}
+
+impl Default for TtyState {
+    /// A fresh tty (`tty_std_termios`) on a 24×80 screen.
+    fn default() -> TtyState {
+        TtyState {
+            termios: Termios::linux_default(),
+            winsize: Winsize {
+                ws_row: 24,
+                ws_col: 80,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            },
+        }
+    }
+}
+
+/// The descriptor table.
+#[derive(Clone, Debug)]
+pub struct Files {
+    slots: Vec<Option<FdEntry>>,
+    /// `RLIMIT_NOFILE` soft limit: descriptors are `0..nofile`.
+    nofile: usize,
+    /// The console's terminal settings. Kept here because each process is alone on the
+    /// console; with several processes it would move to the console driver.
+    pub tty: TtyState,
+}
+
+impl Default for Files {
+    fn default() -> Files {
+        Files::new()
+    }
+}
+
+impl Files {
+    /// A table with 0, 1, 2 open on the console.
+    pub fn new() -> Files {
+        let mut f = Files::empty();
+        for _ in 0..3 {
+            f.slots.push(Some(FdEntry {
+                file: OpenFile::console(),
+                cloexec: false,
+            }));
+        }
+        f
+    }
+
+    /// A table with nothing open.
+    pub fn empty() -> Files {
+        Files {
+            slots: Vec::new(),
+            nofile: NR_OPEN_DEFAULT,
+            tty: TtyState::default(),
+        }
+    }
+
+    /// The current `RLIMIT_NOFILE` soft limit.
+    pub fn nofile(&self) -> usize {
+        self.nofile
+    }
+
+    /// Sets the soft limit (called by `setrlimit`/`prlimit64`). Linux refuses values above
+    /// `sysctl_nr_open` with `EPERM`; descriptors already open above a lowered limit stay open.
+    pub fn set_nofile(&mut self, limit: u64) -> Result<(), Errno> {
+        if limit > NR_OPEN_MAX as u64 {
+            return Err(errno::EPERM);
+        }
+        self.nofile = limit as usize;
+        Ok(())
+    }
+
+    /// `fdget`: the entry for `fd`, `EBADF` if it is not open.
+    pub fn get(&self, fd: u32) -> Result<&FdEntry, Errno> {
+        self.slots
+            .get(fd as usize)
+            .and_then(Option::as_ref)
+            .ok_or(errno::EBADF)
+    }
+
+    pub fn get_mut(&mut self, fd: u32) -> Result<&mut FdEntry, Errno> {
+        self.slots
+            .get_mut(fd as usize)
+            .and_then(Option::as_mut)
+            .ok_or(errno::EBADF)
+    }
+
+    /// `alloc_fd(0, rlimit(RLIMIT_NOFILE))`'s answer without installing anything: the lowest
+    /// free descriptor, or `EMFILE`. `openat` asks before it looks the path up, so a full table
+    /// is `EMFILE` even for a path that does not exist, as on Linux.
+    pub fn lowest_free(&self) -> Result<u32, Errno> {
+        let limit = self.nofile.min(u32::MAX as usize);
+        let fd = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.slots.len());
+        if fd < limit {
+            Ok(fd as u32)
+        } else {
+            Err(errno::EMFILE)
+        }
+    }
+
+    /// Installs `file` at the lowest free descriptor (`get_unused_fd_flags` + `fd_install`).
+    pub fn alloc(&mut self, file: OpenFile, cloexec: bool) -> Result<u32, Errno> {
+        let fd = self.lowest_free()?;
+        let entry = Some(FdEntry { file, cloexec });
+        match self.slots.get_mut(fd as usize) {
+            Some(slot) => *slot = entry,
+            None => self.slots.push(entry),
+        }
+        Ok(fd)
+    }
+
+    /// `close_fd`: frees the descriptor, `EBADF` if it was not open.
+    pub fn close(&mut self, fd: u32) -> Result<OpenFile, Errno> {
+        let slot = self.slots.get_mut(fd as usize).ok_or(errno::EBADF)?;
+        let entry = slot.take().ok_or(errno::EBADF)?;
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+        Ok(entry.file)
+    }
+
+    /// `do_close_on_exec`: closes every descriptor marked close-on-exec.
+    pub fn close_on_exec(&mut self) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|e| e.cloexec) {
+                *slot = None;
+            }
+        }
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+    }
+
+    /// Open descriptors, ascending.
+    pub fn open_fds(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| i as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap() -> OpenFile {
+        OpenFile {
+            kind: FileKind::Snapshot {
+                file: ProcFile::Maps,
+                data: Vec::new(),
+                pos: 0,
+            },
+            flags: O_RDONLY,
+        }
+    }
+
+    #[test]
+    fn starts_with_console_on_0_1_2() {
+        let f = Files::new();
+        assert_eq!(f.open_fds().collect::<Vec<_>>(), [0, 1, 2]);
+        for fd in 0..3 {
+            let e = f.get(fd).unwrap();
+            assert_eq!(e.file.kind, FileKind::Console);
+            assert!(e.file.readable() && e.file.writable());
+        }
+        assert_eq!(f.get(3), Err(errno::EBADF));
+        assert_eq!(f.get(u32::MAX), Err(errno::EBADF));
+    }
+
+    #[test]
+    fn lowest_free_and_close() {
+        let mut f = Files::new();
+        assert_eq!(f.alloc(snap(), false), Ok(3));
+        assert_eq!(f.alloc(snap(), true), Ok(4));
+        assert!(f.close(0).is_ok());
+        assert_eq!(f.close(0), Err(errno::EBADF));
+        assert_eq!(f.close(99), Err(errno::EBADF));
+        assert_eq!(f.alloc(snap(), false), Ok(0));
+        assert!(f.close(4).is_ok());
+        assert_eq!(f.alloc(snap(), false), Ok(4));
+        f.close_on_exec();
+        assert_eq!(f.open_fds().count(), 5);
+        f.get_mut(3).unwrap().cloexec = true;
+        f.close_on_exec();
+        assert_eq!(f.open_fds().collect::<Vec<_>>(), [0, 1, 2, 4]);
+    }
+
+    #[test]
+    fn rlimit_nofile() {
+        let mut f = Files::new();
+        for want in 3..NR_OPEN_DEFAULT as u32 {
+            assert_eq!(f.alloc(snap(), false), Ok(want));
+        }
+        assert_eq!(f.alloc(snap(), false), Err(errno::EMFILE));
+        assert_eq!(f.lowest_free(), Err(errno::EMFILE));
+        f.close(500).unwrap();
+        assert_eq!(f.alloc(snap(), false), Ok(500));
+        // Lowering the limit keeps open descriptors but stops new ones.
+        f.set_nofile(4).unwrap();
+        f.close(10).unwrap();
+        assert_eq!(f.alloc(snap(), false), Err(errno::EMFILE));
+        assert!(f.get(1000).is_ok());
+        assert_eq!(f.set_nofile(u64::MAX), Err(errno::EPERM));
+        let mut e = Files::empty();
+        e.set_nofile(0).unwrap();
+        assert_eq!(e.alloc(snap(), false), Err(errno::EMFILE));
+    }
+}

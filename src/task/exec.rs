@@ -1,0 +1,224 @@
+//! Starting a program: Linux's `load_elf_binary` and `setup_arg_pages` for static executables.
+//!
+//! Layout of a fresh process (randomised like Linux's `randomize_va_space = 2` unless the kernel
+//! was booted with `norandmaps`):
+//! - the PT_LOAD segments, as private anonymous copies of the file's pages;
+//! - the heap: `start_brk = brk = randomize_page(PAGE_ALIGN(end_bss) + PAGE_SIZE, 1 GiB)`;
+//! - the stack at the top of the user half, less up to 1 GiB, growing down, with argv/envp/auxv;
+//! - `mmap_base` below the stack's reserved gap, less up to 1 GiB; the signal-return page
+//!   ("[sigpage]") is the first mapping placed there.
+use crate::arch::aarch64::cpu;
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::arch::aarch64::timer;
+use crate::mm::addr::{page_align_up, PAGE_SIZE};
+use crate::mm::address_space::AddressSpace;
+use crate::mm::error::MmError;
+use crate::mm::frame::{KernelPhys, FRAMES};
+use crate::mm::mm_struct::{MmStruct, TASK_SIZE};
+use crate::mm::mmap::{get_unmapped_area, mmap_region};
+use crate::mm::phys::PhysMem;
+use crate::mm::vma::{
+    calc_vm_prot_bits, VmFlags, VM_EXEC, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, VM_READ,
+    VM_STACK_FLAGS,
+};
+use crate::random;
+use crate::task::elf::{ElfError, ElfPlan, ELF_ET_DYN_BASE};
+use crate::task::process::{Creds, Process};
+use crate::task::sigframe::{FRAME_BYTES, SIGTRAMP_CODE};
+use crate::task::signal::SignalState;
+use crate::task::stack::{build_initial_stack, elf_hwcaps, AuxvValues, StackError};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Linux's `stack_guard_gap`-independent initial stack extension (`setup_arg_pages`).
+const STACK_EXPAND: usize = 128 << 10;
+/// arm64 `STACK_RND_MASK` for 64-bit tasks: 0x3ffff pages (1 GiB).
+const STACK_RND_RANGE: usize = 0x40000 << 12;
+/// arm64 `mmap_rnd_bits` default (18 bits of pages: 1 GiB).
+const MMAP_RND_RANGE: usize = 1 << 30;
+/// `arch_randomize_brk` range for 64-bit tasks.
+const BRK_RND_RANGE: usize = 1 << 30;
+
+#[derive(Debug)]
+pub enum ExecError {
+    Elf(ElfError),
+    Stack(StackError),
+    Memory(MmError),
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecError::Elf(e) => write!(f, "not a runnable program: {e}"),
+            ExecError::Stack(e) => write!(f, "arguments do not fit: {e:?}"),
+            ExecError::Memory(e) => write!(f, "out of memory while loading: {e:?}"),
+        }
+    }
+}
+
+impl From<MmError> for ExecError {
+    fn from(e: MmError) -> Self {
+        ExecError::Memory(e)
+    }
+}
+
+/// Copies `data` to user address `va` of a not yet running process, page by page through the
+/// linear map (the pages get private frames; their final permissions may be read-only).
+fn fill(
+    mm: &mut MmStruct<AddressSpace>,
+    va: usize,
+    data: &[u8],
+    flags: VmFlags,
+) -> Result<(), MmError> {
+    let mut done = 0;
+    while done < data.len() {
+        let addr = va + done;
+        let off = addr % PAGE_SIZE;
+        let n = (PAGE_SIZE - off).min(data.len() - done);
+        let pa = mm.pt.pages.install_frame(addr, flags)?;
+        // SAFETY: a private frame of this process, reached through the linear map.
+        unsafe {
+            let dst = KernelPhys.phys_to_virt(pa).add(off);
+            core::ptr::copy_nonoverlapping(data[done..].as_ptr(), dst, n);
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// Builds a process from a static executable.
+pub fn exec(
+    image: &[u8],
+    path: &str,
+    argv: &[&[u8]],
+    envp: &[&[u8]],
+    randomize: bool,
+) -> Result<Process, ExecError> {
+    let rnd = |range: usize| {
+        if randomize {
+            random::randomize_page(0, range)
+        } else {
+            0
+        }
+    };
+    let plan =
+        ElfPlan::parse(image, ELF_ET_DYN_BASE + rnd(MMAP_RND_RANGE)).map_err(ExecError::Elf)?;
+    let file: Arc<str> = Arc::from(path);
+
+    let aspace = AddressSpace::new().map_err(|_| MmError::NoMemory)?;
+    let mut mm = MmStruct::new(aspace);
+    mm.totalram_pages = FRAMES.lock().total_frames();
+    mm.arch_pick_mmap_layout();
+    mm.mmap_base -= rnd(MMAP_RND_RANGE);
+
+    for seg in &plan.segments {
+        let flags = calc_vm_prot_bits(seg.prot.bits()) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+        let start = seg.map_start();
+        mmap_region(
+            &mut mm,
+            start,
+            seg.map_end() - start,
+            flags,
+            seg.file_offset / PAGE_SIZE,
+            Some(file.clone()),
+        )?;
+        for chunk in seg.pages(image) {
+            if !chunk.data.is_empty() {
+                fill(&mut mm, chunk.va, chunk.data, flags)?;
+            }
+        }
+    }
+    mm.start_code = plan.start_code;
+    mm.end_code = plan.end_code;
+    mm.start_data = plan.start_data;
+    mm.end_data = plan.end_data;
+    let brk = plan.start_brk();
+    mm.start_brk = if randomize {
+        let base = if plan.is_pie {
+            ELF_ET_DYN_BASE
+        } else {
+            brk + PAGE_SIZE
+        };
+        random::randomize_page(base, BRK_RND_RANGE)
+    } else {
+        brk
+    };
+    mm.brk = mm.start_brk;
+
+    // The signal-return trampoline, for handlers without SA_RESTORER (glibc's).
+    let tramp_flags = VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC;
+    let sigtramp = get_unmapped_area(&mm, 0, PAGE_SIZE, 0)?;
+    mmap_region(
+        &mut mm,
+        sigtramp,
+        PAGE_SIZE,
+        tramp_flags,
+        0,
+        Some(Arc::from("[sigpage]")),
+    )?;
+    let code: Vec<u8> = SIGTRAMP_CODE.iter().flat_map(|i| i.to_le_bytes()).collect();
+    fill(&mut mm, sigtramp, &code, tramp_flags)?;
+
+    // The stack: arguments at the top, then STACK_EXPAND more below for the program to grow into.
+    let stack_top = (TASK_SIZE - rnd(STACK_RND_RANGE)) & !15;
+    let (hwcap, hwcap2) = elf_hwcaps(&cpu::id_registers());
+    let aux = AuxvValues::for_plan(&plan, hwcap, hwcap2, FRAME_BYTES + 16);
+    let mut at_random = [0u8; 16];
+    random::fill(&mut at_random);
+    let stack_limit = mm.rlimits.stack.cur;
+    let st = build_initial_stack(
+        stack_top,
+        argv,
+        envp,
+        path.as_bytes(),
+        at_random,
+        &aux,
+        stack_limit,
+    )
+    .map_err(ExecError::Stack)?;
+    let mut stack_flags = VM_STACK_FLAGS;
+    if plan.stack_exec {
+        stack_flags |= VM_EXEC;
+    }
+    let stack_end = page_align_up(stack_top).ok_or(MmError::NoMemory)?;
+    let stack_start = (st.sp & !(PAGE_SIZE - 1)) - STACK_EXPAND;
+    mmap_region(
+        &mut mm,
+        stack_start,
+        stack_end - stack_start,
+        stack_flags,
+        0,
+        None,
+    )?;
+    fill(&mut mm, st.sp, &st.image, stack_flags)?;
+    mm.start_stack = st.sp;
+
+    let frame = TrapFrame {
+        elr: plan.entry as u64,
+        sp_el0: st.sp as u64,
+        spsr: 0, // EL0t, interrupts unmasked
+        ..Default::default()
+    };
+    Ok(Process {
+        pid: 1,
+        ppid: 0,
+        mm,
+        signals: SignalState::new(),
+        creds: Creds::default(),
+        exe: file.clone(),
+        files: crate::fs::fdtable::Files::new(),
+        minflt: 0,
+        majflt: 0,
+        clear_child_tid: 0,
+        sigtramp,
+        arg_start: st.arg_start,
+        arg_end: st.arg_end,
+        env_start: st.env_start,
+        env_end: st.env_end,
+        start_ticks: timer::ticks(),
+        hiwater_rss: 0,
+        frame,
+        exit: None,
+    })
+}

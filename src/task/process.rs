@@ -1,0 +1,230 @@
+//! A process: its address space and VMAs, signal state, credentials and counters, and the
+//! operations that need all of them at once (user-memory access that faults pages in, the page
+//! fault path, signal delivery and return).
+use crate::arch::aarch64::context::{fp_restore, fp_save};
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::arch::aarch64::uaccess;
+use crate::mm::addr::PAGE_SIZE;
+use crate::mm::address_space::AddressSpace;
+use crate::mm::anon::FaultResult;
+use crate::mm::error::MmError;
+use crate::mm::fault::{find_vma_for_fault, FaultAccess, FaultError};
+use crate::mm::mm_struct::MmStruct;
+use crate::syscall::errno::{self, Errno};
+use crate::task::sigframe::{
+    build_rt_frame, parse_for_sigreturn, sigreturn_frame_addr, FaultRecord, FpState, FrameRequest,
+    UserContext, FRAME_BYTES,
+};
+use crate::task::signal::{self, Deliver, SigInfo, SignalState};
+
+/// Real, effective and saved user and group IDs. tidemark has no capabilities: effective uid 0
+/// stands for all of them (CAP_IPC_LOCK included), any other uid is unprivileged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+}
+
+/// Why a process stopped running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    Exited(i32),
+    Signaled {
+        sig: u32,
+        core: bool,
+    },
+    /// Out of memory in a page fault: no OOM killer, so the faulting program ends.
+    OutOfMemory,
+}
+
+impl ExitReason {
+    /// The status a shell would report: the exit code, or 128 + the signal.
+    pub fn shell_status(self) -> i32 {
+        match self {
+            ExitReason::Exited(code) => code & 0xff,
+            ExitReason::Signaled { sig, .. } => 128 + sig as i32,
+            ExitReason::OutOfMemory => 128 + signal::SIGKILL as i32,
+        }
+    }
+}
+
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub mm: MmStruct<AddressSpace>,
+    pub signals: SignalState,
+    pub creds: Creds,
+    /// The program's path, for /proc/self/exe and the maps.
+    pub exe: alloc::sync::Arc<str>,
+    /// Open files; 0–2 are the console.
+    pub files: crate::fs::fdtable::Files,
+    pub minflt: u64,
+    pub majflt: u64,
+    /// `set_tid_address`.
+    pub clear_child_tid: usize,
+    /// Where the signal return trampoline is mapped.
+    pub sigtramp: usize,
+    pub arg_start: usize,
+    pub arg_end: usize,
+    pub env_start: usize,
+    pub env_end: usize,
+    /// Counter ticks at exec, for /proc/self/stat's start time.
+    pub start_ticks: u64,
+    /// Peak resident pages (VmHWM), updated when /proc reads RSS.
+    pub hiwater_rss: usize,
+    /// Saved user registers (valid while the process is not running).
+    pub frame: TrapFrame,
+    pub exit: Option<ExitReason>,
+}
+
+impl Process {
+    /// Services a user page fault at `addr`: Linux's `do_page_fault` after the arch decoding.
+    pub fn handle_fault(&mut self, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
+        let vma = find_vma_for_fault(&mut self.mm, addr, access, false)?;
+        match self.mm.pt.pages.handle_mm_fault(addr, vma.flags, access) {
+            Ok(FaultResult::Spurious) => Ok(()),
+            Ok(_) => {
+                self.minflt += 1;
+                Ok(())
+            }
+            Err(MmError::NoMemory) => {
+                self.exit.get_or_insert(ExitReason::OutOfMemory);
+                Err(FaultError::MapErr)
+            }
+            Err(_) => Err(FaultError::MapErr),
+        }
+    }
+
+    /// Makes every page of `[addr, addr + len)` accessible for `access`, as the kernel's own
+    /// accesses to user memory fault pages in (`fault_in_user_writeable` and friends).
+    fn fault_in(&mut self, addr: usize, len: usize, access: FaultAccess) -> Result<(), Errno> {
+        let end = addr.checked_add(len).ok_or(errno::EFAULT)?;
+        let mut page = addr & !(PAGE_SIZE - 1);
+        while page < end {
+            self.handle_fault(page.max(addr), access)
+                .map_err(|_| errno::EFAULT)?;
+            page += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    pub fn copy_from_user(&mut self, addr: usize, buf: &mut [u8]) -> Result<(), Errno> {
+        if uaccess::copy_from_user(buf, addr).is_ok() {
+            return Ok(());
+        }
+        self.fault_in(addr, buf.len(), FaultAccess::Read)?;
+        uaccess::copy_from_user(buf, addr).map_err(|_| errno::EFAULT)
+    }
+
+    pub fn copy_to_user(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
+        if uaccess::copy_to_user(addr, bytes).is_ok() {
+            return Ok(());
+        }
+        self.fault_in(addr, bytes.len(), FaultAccess::Write)?;
+        uaccess::copy_to_user(addr, bytes).map_err(|_| errno::EFAULT)
+    }
+
+    /// Queues a synchronous fault signal (`force_sig_fault`).
+    pub fn force_fault(&mut self, sig: u32, code: i32, addr: u64) {
+        self.signals.force_fault(SigInfo::fault(sig, code, addr));
+    }
+
+    /// Delivers pending signals before returning to EL0 (Linux `do_signal`): a handler gets an
+    /// `rt_sigframe` on its stack; a fatal default action ends the process.
+    pub fn do_signal(&mut self, tf: &mut TrapFrame) {
+        while self.exit.is_none() {
+            let Some(d) = self.signals.get_signal() else {
+                return;
+            };
+            match d {
+                Deliver::Ignore => continue,
+                Deliver::Stop { .. } => continue,
+                Deliver::Terminate { sig, core, .. } => {
+                    self.exit = Some(ExitReason::Signaled { sig, core });
+                    return;
+                }
+                Deliver::Handler {
+                    sig,
+                    action,
+                    info,
+                    saved_mask,
+                    altstack,
+                } => {
+                    let mut fp = FpState::default();
+                    fp_save(&mut fp);
+                    let regs = UserContext {
+                        x: tf.x,
+                        sp: tf.sp_el0,
+                        pc: tf.elr,
+                        pstate: tf.spsr,
+                    };
+                    let fault = matches!(
+                        sig,
+                        signal::SIGSEGV
+                            | signal::SIGBUS
+                            | signal::SIGILL
+                            | signal::SIGFPE
+                            | signal::SIGTRAP
+                    )
+                    .then(|| FaultRecord {
+                        address: tf.far,
+                        esr: crate::task::sigframe::user_visible_esr(tf.far, tf.esr),
+                    });
+                    let req = FrameRequest {
+                        sig,
+                        action: &action,
+                        info: &info,
+                        regs: &regs,
+                        fp: &fp,
+                        saved_mask,
+                        altstack,
+                        fault,
+                        sigtramp: self.sigtramp as u64
+                            + crate::task::sigframe::SIGTRAMP_ENTRY_OFFSET,
+                    };
+                    let written = build_rt_frame(&req)
+                        .ok()
+                        .and_then(|f| self.copy_to_user(f.sp as usize, &f.bytes).ok().map(|_| f));
+                    match written {
+                        Some(f) => {
+                            tf.x = f.regs.x;
+                            tf.sp_el0 = f.regs.sp;
+                            tf.elr = f.regs.pc;
+                            tf.spsr = f.regs.pstate;
+                            self.signals.signal_delivered(sig, &action);
+                            // The handler starts with FP/SIMD as interrupted, FPSR/FPCR included,
+                            // like Linux.
+                        }
+                        None => self.signals.force_sigsegv(sig),
+                    }
+                }
+            }
+        }
+    }
+
+    /// rt_sigreturn: restores the context saved by [`do_signal`](Self::do_signal). A frame that
+    /// cannot be read or is not valid ends the program with SIGSEGV, like Linux.
+    pub fn sigreturn(&mut self, tf: &mut TrapFrame) {
+        let restored = sigreturn_frame_addr(tf.sp_el0).ok().and_then(|addr| {
+            let mut bytes = alloc::vec![0u8; FRAME_BYTES];
+            self.copy_from_user(addr as usize, &mut bytes).ok()?;
+            parse_for_sigreturn(&bytes).ok()
+        });
+        match restored {
+            Some(r) => {
+                tf.x = r.regs.x;
+                tf.sp_el0 = r.regs.sp;
+                tf.elr = r.regs.pc;
+                tf.spsr = r.regs.pstate;
+                fp_restore(&r.fp);
+                self.signals.set_blocked(r.mask);
+                self.signals.restore_altstack(r.altstack, r.regs.sp);
+            }
+            None => self.signals.force_sigsegv(signal::SIGSEGV),
+        }
+    }
+}

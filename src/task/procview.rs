@@ -1,0 +1,149 @@
+//! The kernel-side implementations of the traits the portable file syscalls are written against:
+//! user memory and /proc from the current process, the console from the PL011, and sleeping.
+use crate::arch::aarch64::timer;
+use crate::fs::fdtable::Console;
+use crate::fs::procfs::{ProcFile, ProcSource, StatFields};
+use crate::mm::addr::PAGE_SHIFT;
+use crate::mm::proc_fmt::{show_maps, show_status_vm, RssInfo};
+use crate::syscall::errno::Errno;
+use crate::syscall::fs::Sleeper;
+use crate::syscall::user::UserMem;
+use crate::task::process::Process;
+use core::cell::RefCell;
+use core::fmt::Write;
+
+/// The current process shared between the `UserMem` and `ProcSource` roles of one syscall; the
+/// handlers never use both at once, so the `RefCell` borrows never overlap.
+pub struct Shared<'a>(pub RefCell<&'a mut Process>);
+
+pub struct MemView<'s, 'a>(pub &'s Shared<'a>);
+
+impl UserMem for MemView<'_, '_> {
+    fn copy_from_user(&mut self, addr: usize, buf: &mut [u8]) -> Result<(), Errno> {
+        self.0 .0.borrow_mut().copy_from_user(addr, buf)
+    }
+    fn copy_to_user(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
+        self.0 .0.borrow_mut().copy_to_user(addr, bytes)
+    }
+}
+
+pub struct ProcView<'s, 'a> {
+    pub shared: &'s Shared<'a>,
+    pub exe: alloc::sync::Arc<str>,
+    pub pid: i32,
+}
+
+impl ProcSource for ProcView<'_, '_> {
+    fn render(&self, f: ProcFile, out: &mut alloc::string::String) {
+        let mut p = self.shared.0.borrow_mut();
+        let rss = p.mm.pt.pages.rss_pages();
+        p.hiwater_rss = p.hiwater_rss.max(rss);
+        let info = RssInfo {
+            anon: rss,
+            hiwater_rss: p.hiwater_rss,
+            pte_bytes: p.mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
+            ..RssInfo::default()
+        };
+        let _ = match f {
+            ProcFile::Maps => show_maps(out, &p.mm),
+            ProcFile::Status => {
+                let name = p.exe.rsplit('/').next().unwrap_or("").to_owned_name();
+                let _ = write!(
+                    out,
+                    "Name:\t{name}\nUmask:\t0022\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t\n",
+                    pid = p.pid,
+                    ppid = p.ppid,
+                    u = p.creds.uid,
+                    eu = p.creds.euid,
+                    su = p.creds.suid,
+                    g = p.creds.gid,
+                    eg = p.creds.egid,
+                    sg = p.creds.sgid,
+                );
+                let _ = show_status_vm(out, &p.mm, &info);
+                write!(out, "Threads:\t1\nSigQ:\t0/0\nSigPnd:\t{:016x}\nShdPnd:\t0000000000000000\nSigBlk:\t{:016x}\n", p.signals.pending.0, p.signals.blocked.0)
+            }
+            ProcFile::Stat => {
+                let comm = p.exe.rsplit('/').next().unwrap_or("").to_owned_name();
+                let mut s = StatFields::new(p.pid, &comm);
+                let c = p.mm.counters();
+                s.ppid = p.ppid;
+                s.minflt = p.minflt;
+                s.majflt = p.majflt;
+                s.starttime = p.start_ticks * 100 / timer::frequency();
+                s.vsize = (c.total_vm << PAGE_SHIFT) as u64;
+                s.rss = rss as u64;
+                s.startcode = p.mm.start_code as u64;
+                s.endcode = p.mm.end_code as u64;
+                s.startstack = p.mm.start_stack as u64;
+                s.start_data = p.mm.start_data as u64;
+                s.end_data = p.mm.end_data as u64;
+                s.start_brk = p.mm.start_brk as u64;
+                s.arg_start = p.arg_start as u64;
+                s.arg_end = p.arg_end as u64;
+                s.env_start = p.env_start as u64;
+                s.env_end = p.env_end as u64;
+                s.signal = p.signals.pending.0;
+                s.blocked = p.signals.blocked.0;
+                s.write_stat(out)
+            }
+        };
+    }
+
+    fn exe_path(&self) -> &str {
+        &self.exe
+    }
+
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+}
+
+trait OwnedName {
+    fn to_owned_name(&self) -> alloc::string::String;
+}
+
+impl OwnedName for str {
+    /// `comm`: the executable's name cut to 15 bytes (TASK_COMM_LEN - 1).
+    fn to_owned_name(&self) -> alloc::string::String {
+        self.chars().take(15).collect()
+    }
+}
+
+/// The PL011 console as the fd table's console.
+pub struct KernelConsole;
+
+impl Console for KernelConsole {
+    fn write(&self, bytes: &[u8]) {
+        crate::console::write_bytes(bytes);
+    }
+    fn read(&self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            match crate::console::try_read_byte() {
+                Some(b) => {
+                    buf[n] = b;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        n
+    }
+}
+
+/// Sleeping for ppoll: one process, no interrupts, so a timed sleep waits on the counter and an
+/// untimed one would never end (reported as EINTR-free deadlock avoided by returning at once).
+pub struct SpinSleeper;
+
+impl Sleeper for SpinSleeper {
+    fn sleep(&self, ns: Option<u64>, _mask: Option<u64>) -> Result<(), Errno> {
+        if let Some(ns) = ns {
+            let deadline = timer::uptime_ns().saturating_add(ns);
+            while timer::uptime_ns() < deadline {
+                core::hint::spin_loop();
+            }
+        }
+        Ok(())
+    }
+}
