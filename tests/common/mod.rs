@@ -84,6 +84,25 @@ impl Outcome {
         self.assert_status(0);
     }
 
+    /// The program's exit returned every frame it used: the kernel's count after the exit equals
+    /// the count before exec.
+    pub fn assert_no_frame_leak(&self) {
+        let line = self
+            .output
+            .lines()
+            .find(|l| l.contains("frames free after exit:"))
+            .unwrap_or_else(|| panic!("no frame summary in:\n{}", self.output));
+        let nums: Vec<usize> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let n = nums.len();
+        assert!(
+            n >= 2 && nums[n - 2] == nums[n - 1],
+            "frames leaked: {line}"
+        );
+    }
+
     pub fn assert_status(&self, status: i32) {
         assert_eq!(
             self.status,

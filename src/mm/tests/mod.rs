@@ -12,7 +12,6 @@ use super::mmap::mmap_region;
 use super::vma::*;
 
 mod brk_tests;
-mod mlock_tests;
 mod mmap_tests;
 mod mremap_tests;
 mod prop_tests;

@@ -1,0 +1,44 @@
+//! The memory manager on QEMU: Linux's brk semantics item by item (../shared/conformance.md),
+//! allocators, hostile arguments, /proc, and no frame leaks.
+mod common;
+use common::Boot;
+
+#[test]
+fn brk_conformance_without_randomisation() {
+    let o = Boot::default()
+        .args("norandmaps")
+        .program("c-brk_conformance", "")
+        .run();
+    o.assert_tap("brk");
+    o.assert_no_frame_leak();
+}
+
+#[test]
+fn brk_conformance_with_randomisation() {
+    let o = Boot::default().program("c-brk_conformance", "").run();
+    o.assert_tap("brk");
+}
+
+#[test]
+fn allocators_hostile_arguments_and_proc() {
+    let o = Boot::default().program("c-mm", "").run();
+    o.assert_tap("mm");
+    o.assert_no_frame_leak();
+}
+
+#[test]
+fn musl_allocator_with_its_heap_guard_page_leaks_nothing() {
+    // musl's mallocng maps a PROT_NONE page with MAP_FIXED over the first heap page and keeps
+    // growing the break past it (conformance item 19).
+    let o = Boot::default().program("rust-alloc_stress", "").run();
+    o.assert_status(0);
+    o.assert_contains("alloc_stress: ok");
+    o.assert_no_frame_leak();
+}
+
+#[test]
+fn glibc_programs_leak_nothing() {
+    let o = Boot::default().program("c-hello", "").run();
+    o.assert_status(0);
+    o.assert_no_frame_leak();
+}
