@@ -218,13 +218,21 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
     /// the frames ([`PageTable::unmap_keep`]). A failure in either step unmaps (keeping frames)
     /// what the first step added, so nothing changes; the new range held nothing before, and only
     /// pages were mapped there, so that undo never needs a table and cannot fail.
-    fn move_range(&mut self, old_start: usize, new_start: usize, len: usize) -> Result<(), MmError> {
+    fn move_range(
+        &mut self,
+        old_start: usize,
+        new_start: usize,
+        len: usize,
+    ) -> Result<(), MmError> {
         debug_assert!(old_start + len <= new_start || new_start + len <= old_start);
         let mut off = 0;
         while off < len {
             if let Some(t) = self.pt.translate(VirtAddr(old_start + off)) {
                 let pa = t.pa.align_down(PAGE_SIZE);
-                if let Err(e) = self.pt.map_page(VirtAddr(new_start + off), pa, t.attrs, &self.tlb) {
+                if let Err(e) = self
+                    .pt
+                    .map_page(VirtAddr(new_start + off), pa, t.attrs, &self.tlb)
+                {
                     let _ = self.pt.unmap_keep(VirtAddr(new_start), off, &self.tlb);
                     return Err(pt_err(e));
                 }
@@ -399,8 +407,10 @@ mod tests {
         let mut up = setup(&ram);
         let (old, new) = (0x100_0000, 0x300_0000);
         up.populate_range(old, old + 4 * PAGE_SIZE, RW).unwrap();
-        up.unmap_range(old + 2 * PAGE_SIZE, old + 3 * PAGE_SIZE).unwrap();
-        up.handle_mm_fault(old + 5 * PAGE_SIZE, RW, FaultAccess::Read).unwrap();
+        up.unmap_range(old + 2 * PAGE_SIZE, old + 3 * PAGE_SIZE)
+            .unwrap();
+        up.handle_mm_fault(old + 5 * PAGE_SIZE, RW, FaultAccess::Read)
+            .unwrap();
         for i in [0, 1, 3] {
             write_byte(&up, old + i * PAGE_SIZE + 7, 0x10 + i as u8);
         }
@@ -410,8 +420,15 @@ mod tests {
         for i in [0, 1, 3] {
             assert_eq!(read_byte(&up, new + i * PAGE_SIZE + 7), 0x10 + i as u8);
         }
-        assert_eq!(up.pt.translate(VirtAddr(new + PAGE_SIZE)).unwrap().pa, pa1, "not copied");
-        assert!(up.pt.translate(VirtAddr(new + 2 * PAGE_SIZE)).is_none(), "hole stays a hole");
+        assert_eq!(
+            up.pt.translate(VirtAddr(new + PAGE_SIZE)).unwrap().pa,
+            pa1,
+            "not copied"
+        );
+        assert!(
+            up.pt.translate(VirtAddr(new + 2 * PAGE_SIZE)).is_none(),
+            "hole stays a hole"
+        );
         assert!(up.pt.translate(VirtAddr(new + 4 * PAGE_SIZE)).is_none());
         let z = up.pt.translate(VirtAddr(new + 5 * PAGE_SIZE)).unwrap();
         assert!(z.pa == up.zero_page() && !z.attrs.owned && !z.attrs.writable);
@@ -423,7 +440,11 @@ mod tests {
         up.mincore(new, new + 6 * PAGE_SIZE, &mut v).unwrap();
         assert_eq!(v, [1, 1, 0, 1, 0, 1]);
         up.unmap_range(new, new + 6 * PAGE_SIZE).unwrap();
-        assert_eq!(ram.allocated_frames(), 1 + 1, "root table and the zero page");
+        assert_eq!(
+            ram.allocated_frames(),
+            1 + 1,
+            "root table and the zero page"
+        );
     }
 
     #[test]
@@ -440,7 +461,10 @@ mod tests {
         }
         // 1 GiB away: needs a new L2 and L3 table.
         let new = old + (1 << 30);
-        assert_eq!(up.move_range(old, new, 2 * PAGE_SIZE), Err(MmError::NoMemory));
+        assert_eq!(
+            up.move_range(old, new, 2 * PAGE_SIZE),
+            Err(MmError::NoMemory)
+        );
         assert_eq!(read_byte(&up, old), 0x77);
         assert!(up.pt.translate(VirtAddr(new)).is_none());
         hog.iter().for_each(|&pa| ram.free_frames(pa, 0));

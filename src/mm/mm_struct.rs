@@ -49,7 +49,12 @@ pub trait PageTableOps {
     ///
     /// The default refuses (ENOMEM), so an implementation that does not override it makes every
     /// moving mremap fail cleanly; real page tables must override it.
-    fn move_range(&mut self, old_start: usize, new_start: usize, len: usize) -> Result<(), MmError> {
+    fn move_range(
+        &mut self,
+        old_start: usize,
+        new_start: usize,
+        len: usize,
+    ) -> Result<(), MmError> {
         let _ = (old_start, new_start, len);
         Err(MmError::NoMemory)
     }

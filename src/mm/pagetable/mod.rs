@@ -335,7 +335,15 @@ impl<M: PhysMem> PageTable<M> {
         };
         let mut r = self.reserve_splits(va.as_usize(), last, None)?;
         let mut g = Gather::new(self.asid, tlb);
-        self.clear_range(self.root, 0, va.as_usize(), last, free_owned, &mut g, &mut r);
+        self.clear_range(
+            self.root,
+            0,
+            va.as_usize(),
+            last,
+            free_owned,
+            &mut g,
+            &mut r,
+        );
         r.release(&self.mem);
         let pages = g.unmapped_pages;
         g.finish(&self.mem, self.is_kernel());

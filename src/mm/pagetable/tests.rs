@@ -452,13 +452,21 @@ fn unmap_keep_hands_owned_frames_to_the_caller() {
     assert_eq!(pt.unmap_keep(va(0x1000_0000), 4 * P, &tlb).unwrap(), 3);
     assert_eq!(pt.translate(va(0x1000_0000)), None);
     assert!(pages.iter().all(|&p| ram.is_allocated(p)), "frames kept");
-    assert_eq!(ram.allocated_frames(), 3 + 1, "empty tables freed, root kept");
-    assert!(tlb.take().iter().any(is_va), "the old translations are invalidated");
+    assert_eq!(
+        ram.allocated_frames(),
+        3 + 1,
+        "empty tables freed, root kept"
+    );
+    assert!(
+        tlb.take().iter().any(is_va),
+        "the old translations are invalidated"
+    );
     // A piece of an owned block: the kept pages survive, the rest of the block stays mapped.
     let block = ram.alloc_frames(9).unwrap();
     pt.map(va(0x4000_0000), block, M2, owned, MapSize::Any, &tlb)
         .unwrap();
-    pt.unmap_keep(va(0x4000_0000 + 16 * P), 2 * P, &tlb).unwrap();
+    pt.unmap_keep(va(0x4000_0000 + 16 * P), 2 * P, &tlb)
+        .unwrap();
     assert!(ram.is_allocated(block + 16 * P) && ram.is_allocated(block + 17 * P));
     assert!(pt.translate(va(0x4000_0000 + 16 * P)).is_none());
     assert!(pt.translate(va(0x4000_0000 + 18 * P)).unwrap().attrs.owned);

@@ -13,7 +13,6 @@ use super::vma::*;
 
 mod brk_tests;
 mod mmap_tests;
-mod mremap_tests;
 mod prop_tests;
 
 pub const P: usize = PAGE_SIZE;
@@ -72,7 +71,12 @@ impl PageTableOps for FakePt {
         }
         Ok(())
     }
-    fn move_range(&mut self, old_start: usize, new_start: usize, len: usize) -> Result<(), MmError> {
+    fn move_range(
+        &mut self,
+        old_start: usize,
+        new_start: usize,
+        len: usize,
+    ) -> Result<(), MmError> {
         if self.fail_move {
             return Err(MmError::NoMemory);
         }
