@@ -88,8 +88,9 @@ void bench_locked(const struct bench_cfg *cfg)
 	} sizes[] = { { "locked_1m", 1 * MiB }, { "locked_8m", 8 * MiB }, { "locked", 64 * MiB } };
 	enum { NSIZES = sizeof(sizes) / sizeof(sizes[0]) };
 
-	if (raw_syscall1(NR_mlockall, 1 /* MCL_CURRENT */ | 2 /* MCL_FUTURE */) != 0)
-		die("mlockall(MCL_CURRENT | MCL_FUTURE) failed");
+	long r = raw_syscall1(NR_mlockall, 1 /* MCL_CURRENT */ | 2 /* MCL_FUTURE */);
+	if (r != 0)
+		die("mlockall(MCL_CURRENT | MCL_FUTURE) failed: errno %ld", -r);
 	const uintptr_t base = brk_align(HUGE_SIZE);
 	struct series grow[NSIZES], shrink;
 	uintptr_t len[NSIZES];

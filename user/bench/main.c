@@ -194,7 +194,7 @@ static void env_from_file(const char *key, const char *path)
 	out("bench-env %s=%s\n", key, buf);
 }
 
-/* Prints the kernel log lines that say how the kernel was configured at boot (KASLR, KPTI, THP):
+/* Prints the kernel log lines that say how the kernel was configured at boot (KASLR, KPTI):
  * `quiet` keeps them off the console, but they bear on every figure. */
 static void env_from_klog(void)
 {
@@ -203,7 +203,7 @@ static void env_from_klog(void)
 	if (n <= 0)
 		return;
 	log[n] = 0;
-	static const char *const keys[] = { "page table isolation", "KASLR", "Memory:" };
+	static const char *const keys[] = { "page table isolation", "KASLR" };
 	for (char *line = log, *end; *line; line = end + 1) {
 		end = strchr(line, '\n');
 		if (!end)
