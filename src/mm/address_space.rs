@@ -92,6 +92,12 @@ impl PageTableOps for AddressSpace {
     fn populate_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
         self.pages.populate_range(start, end, flags)
     }
+    fn move_range(&mut self, old: usize, new: usize, len: usize) -> Result<(), MmError> {
+        self.pages.move_range(old, new, len)
+    }
+    fn mincore(&self, start: usize, end: usize, out: &mut [u8]) -> Result<(), MmError> {
+        self.pages.mincore(start, end, out)
+    }
 }
 
 impl Drop for AddressSpace {

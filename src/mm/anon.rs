@@ -77,8 +77,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
     fn zeroed_frame(&self) -> Result<PhysAddr, MmError> {
         let mem = self.pt.phys_mem();
         let pa = mem.alloc_frames(0).ok_or(MmError::NoMemory)?;
-        // SAFETY: a frame just allocated, reached through the kernel's view of physical memory.
-        unsafe { core::ptr::write_bytes(mem.phys_to_virt(pa), 0, PAGE_SIZE) };
+        mem.zero_frames(pa, 0);
         Ok(pa)
     }
 

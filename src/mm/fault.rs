@@ -5,7 +5,7 @@
 use super::addr::{page_align_down, PAGE_SHIFT};
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, MMAP_MIN_ADDR};
-use super::vma::{VmFlags, Vma, VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_READ, VM_WRITE};
+use super::vma::{VmFlags, VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_READ, VM_WRITE};
 use super::vma_tree::STACK_GUARD_GAP;
 
 /// The kind of access that faulted, as decoded from ESR_EL1.
@@ -49,26 +49,27 @@ pub const fn required_flags(access: FaultAccess, cpu_has_epan: bool) -> VmFlags 
 }
 
 /// Finds the VMA for a fault at `addr`, growing a VM_GROWSDOWN VMA down to it if needed, and checks
-/// the access. Returns a copy of the VMA (after growth) for the arch handler to map from.
+/// the access. Returns the VMA's flags, which is all the arch handler needs to map the page (no
+/// copy of the VMA on the fault path).
 pub fn find_vma_for_fault<P: PageTableOps>(
     mm: &mut MmStruct<P>,
     addr: usize,
     access: FaultAccess,
     cpu_has_epan: bool,
-) -> Result<Vma, FaultError> {
+) -> Result<VmFlags, FaultError> {
     let vma = mm.find_vma(addr).ok_or(FaultError::MapErr)?;
-    let start = vma.start;
+    let (start, mut flags) = (vma.start, vma.flags);
     if start > addr {
-        if !vma.flags.contains(VM_GROWSDOWN) {
+        if !flags.contains(VM_GROWSDOWN) {
             return Err(FaultError::MapErr);
         }
         expand_downwards(mm, start, addr).map_err(|_| FaultError::MapErr)?;
+        flags = mm.find_vma(addr).ok_or(FaultError::MapErr)?.flags;
     }
-    let vma = mm.find_vma(addr).expect("VMA vanished after expansion");
-    if !vma.flags.intersects(required_flags(access, cpu_has_epan)) {
+    if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Err(FaultError::AccErr);
     }
-    Ok(vma.clone())
+    Ok(flags)
 }
 
 /// Limits on growing a stack by `grow` pages to `size` bytes (Linux `acct_stack_growth`).

@@ -19,10 +19,18 @@ impl core::fmt::Display for OutOfFrames {
     }
 }
 
+/// Single frames kept out of the buddy allocator for fast reuse (Linux's per-CPU page lists):
+/// refilled with one naturally aligned run of [`PCP_BATCH`] frames, drained by half when full.
+const PCP_HIGH: usize = 64;
+const PCP_BATCH: usize = 32;
+
 pub struct FramePool {
     buddy: Buddy,
     total: usize,
+    /// Free frames, those in `pcp` included.
     free: usize,
+    pcp: [usize; PCP_HIGH],
+    pcp_len: usize,
 }
 
 impl Default for FramePool {
@@ -37,6 +45,8 @@ impl FramePool {
             buddy: Buddy::new(),
             total: 0,
             free: 0,
+            pcp: [0; PCP_HIGH],
+            pcp_len: 0,
         }
     }
 
@@ -53,15 +63,59 @@ impl FramePool {
 
     /// Allocates `count` contiguous frames, aligned to `count` rounded up to a power of two.
     pub fn alloc(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
-        let frame = self.buddy.alloc(count).ok_or(OutOfFrames)?;
+        let frame = if count == 1 {
+            self.alloc_one()?
+        } else {
+            match self.buddy.alloc(count) {
+                Some(f) => f,
+                None => {
+                    // Frames parked in the cache may be what keeps a run from coalescing.
+                    self.drain_pcp(self.pcp_len);
+                    self.buddy.alloc(count).ok_or(OutOfFrames)?
+                }
+            }
+        };
         self.free -= count;
         Ok(PhysAddr(frame << PAGE_SHIFT))
     }
 
-    /// Returns frames obtained from [`alloc`](Self::alloc) with the same `count`.
+    fn alloc_one(&mut self) -> Result<usize, OutOfFrames> {
+        if self.pcp_len == 0 {
+            match self.buddy.alloc(PCP_BATCH) {
+                Some(run) => {
+                    // Handed out lowest first, which keeps neighbouring pages physically close.
+                    for (i, slot) in self.pcp[..PCP_BATCH].iter_mut().enumerate() {
+                        *slot = run + PCP_BATCH - 1 - i;
+                    }
+                    self.pcp_len = PCP_BATCH;
+                }
+                None => return self.buddy.alloc(1).ok_or(OutOfFrames),
+            }
+        }
+        self.pcp_len -= 1;
+        Ok(self.pcp[self.pcp_len])
+    }
+
+    fn drain_pcp(&mut self, n: usize) {
+        for _ in 0..n.min(self.pcp_len) {
+            self.pcp_len -= 1;
+            self.buddy.dealloc(self.pcp[self.pcp_len], 1);
+        }
+    }
+
+    /// Returns frames obtained from [`alloc`](Self::alloc) with the same `count` (or a naturally
+    /// aligned part of such a run).
     pub fn dealloc(&mut self, pa: PhysAddr, count: usize) {
         debug_assert!(pa.is_aligned(PAGE_SIZE));
-        self.buddy.dealloc(pa.0 >> PAGE_SHIFT, count);
+        if count == 1 {
+            if self.pcp_len == PCP_HIGH {
+                self.drain_pcp(PCP_HIGH / 2);
+            }
+            self.pcp[self.pcp_len] = pa.0 >> PAGE_SHIFT;
+            self.pcp_len += 1;
+        } else {
+            self.buddy.dealloc(pa.0 >> PAGE_SHIFT, count);
+        }
         self.free += count;
         debug_assert!(self.free <= self.total);
     }
@@ -163,6 +217,26 @@ mod tests {
     }
 
     #[test]
+    fn single_frames_come_from_the_cache_and_large_runs_still_coalesce() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 256 * PAGE_SIZE);
+        let singles: alloc::vec::Vec<PhysAddr> = (0..100).map(|_| pool.alloc(1).unwrap()).collect();
+        let mut sorted = singles.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 100, "no frame handed out twice");
+        assert_eq!(pool.free_frames(), 156);
+        for pa in singles {
+            pool.dealloc(pa, 1);
+        }
+        assert_eq!(pool.free_frames(), 256);
+        // Every frame back in one piece: the cache is drained when a large run needs it.
+        let all = pool.alloc(256).unwrap();
+        assert_eq!(all, PhysAddr(0));
+        pool.dealloc(all, 256);
+    }
+
+    #[test]
     fn exhaustion_is_an_error_not_a_panic() {
         let mut pool = FramePool::new();
         pool.add_range(0, 2 * PAGE_SIZE);
@@ -196,5 +270,12 @@ impl super::phys::PhysMem for KernelPhys {
 
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8 {
         super::layout::phys_to_virt(pa).as_usize() as *mut u8
+    }
+
+    #[cfg(target_os = "none")]
+    fn zero_frames(&self, pa: PhysAddr, order: usize) {
+        let va = self.phys_to_virt(pa);
+        // SAFETY: the caller owns the frames, which the linear map covers.
+        unsafe { crate::arch::aarch64::cache::zero_range(va, PAGE_SIZE << order) };
     }
 }

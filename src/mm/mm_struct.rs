@@ -46,28 +46,12 @@ pub trait PageTableOps {
     /// (Linux `move_page_tables`): the frames keep their contents and change address, nothing is
     /// copied; holes stay holes. The ranges do not overlap and the new one is empty. All-or-nothing:
     /// on `Err` both ranges are as they were. Flushes the TLB for the old range.
-    ///
-    /// The default refuses (ENOMEM), so an implementation that does not override it makes every
-    /// moving mremap fail cleanly; real page tables must override it.
-    fn move_range(
-        &mut self,
-        old_start: usize,
-        new_start: usize,
-        len: usize,
-    ) -> Result<(), MmError> {
-        let _ = (old_start, new_start, len);
-        Err(MmError::NoMemory)
-    }
+    fn move_range(&mut self, old_start: usize, new_start: usize, len: usize)
+        -> Result<(), MmError>;
     /// Residency of `[start, end)` for mincore(2): `out[i]` is 1 when page `i` has a translation
     /// (the shared zero page and PROT_NONE pages count, as `pte_present` does in Linux), else 0.
     /// `out` holds at least `(end - start) / PAGE_SIZE` entries.
-    ///
-    /// The default reports EAGAIN (Linux's answer when mincore cannot get its buffer); real page
-    /// tables must override it.
-    fn mincore(&self, start: usize, end: usize, out: &mut [u8]) -> Result<(), MmError> {
-        let _ = (start, end, out);
-        Err(MmError::Again)
-    }
+    fn mincore(&self, start: usize, end: usize, out: &mut [u8]) -> Result<(), MmError>;
 }
 
 /// A resource limit in bytes; `RLIM_INFINITY` means none.

@@ -11,9 +11,13 @@ pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;
 pub mod layout;
+pub mod madvise;
+pub mod mincore;
+pub mod mlock;
 pub mod mm_struct;
 pub mod mmap;
 pub mod mprotect;
+pub mod mremap;
 pub mod pagetable;
 pub mod phys;
 pub mod populate;

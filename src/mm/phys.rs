@@ -2,7 +2,7 @@
 //!
 //! The kernel implements [`PhysMem`] on top of its frame allocator and linear map; host tests use
 //! [`sim::SimRam`], a heap buffer that pretends to be RAM and counts frames so leaks are caught.
-use crate::mm::addr::PhysAddr;
+use crate::mm::addr::{PhysAddr, PAGE_SIZE};
 
 /// A source of physical frames plus a way to touch them.
 ///
@@ -21,6 +21,13 @@ pub trait PhysMem {
     /// Kernel-accessible pointer to physical memory (the linear map on the kernel, a buffer on the
     /// host). Must be valid for the whole frame containing `pa`.
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8;
+
+    /// Fills 2^`order` frames at `pa` with zeros. The kernel overrides this with `DC ZVA`, which
+    /// clears a cache block per instruction.
+    fn zero_frames(&self, pa: PhysAddr, order: usize) {
+        // SAFETY: `phys_to_virt` is valid for whole frames, and the caller owns these.
+        unsafe { core::ptr::write_bytes(self.phys_to_virt(pa), 0, PAGE_SIZE << order) };
+    }
 }
 
 impl<T: PhysMem + ?Sized> PhysMem for &T {
@@ -32,6 +39,9 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8 {
         (**self).phys_to_virt(pa)
+    }
+    fn zero_frames(&self, pa: PhysAddr, order: usize) {
+        (**self).zero_frames(pa, order)
     }
 }
 

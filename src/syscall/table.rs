@@ -13,9 +13,13 @@ use super::{SysResult, SyscallArgs, UnknownSyscalls};
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
 use crate::mm::brk::sys_brk;
+use crate::mm::madvise::do_madvise;
+use crate::mm::mincore::{mincore_check, mincore_range};
+use crate::mm::mlock::{do_mlock, do_mlockall, do_munlock, do_munlockall, mlock_populate};
 use crate::mm::mm_struct::Rlimit;
 use crate::mm::mmap::{do_mmap, do_munmap};
 use crate::mm::mprotect::do_mprotect;
+use crate::mm::mremap::do_mremap;
 use crate::mm::populate::mm_populate;
 use crate::task::process::{ExitReason, Process};
 use crate::task::signal::{self, SigAction, SigInfo, SigSet};
@@ -144,6 +148,34 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
         SYS_mprotect => do_mprotect(&mut p.mm, a0, a1, a2 as u32)
             .map(|_| 0)
             .map_err(mm_err),
+        SYS_mremap => {
+            let r = do_mremap(&mut p.mm, a0, a1, a2, a3 as u32, a[4] as usize).map_err(mm_err)?;
+            if let Some(range) = r.populate {
+                mm_populate(&mut p.mm, range.start, range.len);
+            }
+            Ok(r.addr)
+        }
+        SYS_madvise => do_madvise(&mut p.mm, a0, a1, a2 as i32)
+            .map(|_| 0)
+            .map_err(mm_err),
+        SYS_mlock | SYS_mlock2 => {
+            let flags = if call.nr == SYS_mlock { 0 } else { a2 as u32 };
+            if let Some(range) = do_mlock(&mut p.mm, a0, a1, flags).map_err(mm_err)? {
+                // mlock(2) reports a failed population (Linux `__mm_populate` without
+                // ignore_errors); mlockall does not.
+                mlock_populate(&mut p.mm, range).map_err(mm_err)?;
+            }
+            Ok(0)
+        }
+        SYS_munlock => do_munlock(&mut p.mm, a0, a1).map(|_| 0).map_err(mm_err),
+        SYS_mlockall => {
+            if let Some(range) = do_mlockall(&mut p.mm, a0 as u32).map_err(mm_err)? {
+                mm_populate(&mut p.mm, range.start, range.len);
+            }
+            Ok(0)
+        }
+        SYS_munlockall => do_munlockall(&mut p.mm).map(|_| 0).map_err(mm_err),
+        SYS_mincore => sys_mincore(p, a0, a1, a2),
         SYS_set_tid_address => {
             p.clear_child_tid = a0;
             Ok(p.pid as usize)
@@ -340,6 +372,30 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
             Err(errno::ENOSYS)
         }
     }
+}
+
+/// mincore(2): the residency vector is produced and copied a chunk at a time, so a hole after
+/// part of the range still leaves the part before it in the user's vector, as on Linux.
+fn sys_mincore(p: &mut Process, start: usize, len: usize, vec: usize) -> SysResult {
+    const CHUNK: usize = 4096;
+    let pages = mincore_check(start, len).map_err(mm_err)?;
+    let mut out = alloc::vec![0u8; pages.min(CHUNK)];
+    let mut done = 0;
+    while done < pages {
+        let n = (pages - done).min(CHUNK);
+        let addr = start + done * crate::mm::addr::PAGE_SIZE;
+        let r = mincore_range(&p.mm, addr, n * crate::mm::addr::PAGE_SIZE, &mut out[..n]);
+        let filled = match r {
+            Ok(()) => n,
+            Err((filled, _)) => filled,
+        };
+        p.copy_to_user(vec + done, &out[..filled])?;
+        if let Err((_, e)) = r {
+            return Err(mm_err(e));
+        }
+        done += n;
+    }
+    Ok(0)
 }
 
 fn rlimit_of(p: &Process, resource: usize) -> Result<Rlimit, Errno> {

@@ -109,6 +109,8 @@ pub fn exec(
     let aspace = AddressSpace::new().map_err(|_| MmError::NoMemory)?;
     let mut mm = MmStruct::new(aspace);
     mm.totalram_pages = FRAMES.lock().total_frames();
+    // The first process runs as root, which stands for CAP_IPC_LOCK (see Creds).
+    mm.privileged = Creds::default().euid == 0;
     mm.arch_pick_mmap_layout();
     mm.mmap_base -= rnd(MMAP_RND_RANGE);
 

@@ -84,8 +84,8 @@ pub struct Process {
 impl Process {
     /// Services a user page fault at `addr`: Linux's `do_page_fault` after the arch decoding.
     pub fn handle_fault(&mut self, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
-        let vma = find_vma_for_fault(&mut self.mm, addr, access, false)?;
-        match self.mm.pt.pages.handle_mm_fault(addr, vma.flags, access) {
+        let flags = find_vma_for_fault(&mut self.mm, addr, access, false)?;
+        match self.mm.pt.pages.handle_mm_fault(addr, flags, access) {
             Ok(FaultResult::Spurious) => Ok(()),
             Ok(_) => {
                 self.minflt += 1;

@@ -241,7 +241,8 @@ impl<M: PhysMem> PageTable<M> {
         })
     }
 
-    /// Maps a single page.
+    /// Maps a single page: the fault path's operation, so it walks once, writes one entry and
+    /// issues one barrier, without the range machinery of [`map`](Self::map).
     pub fn map_page<F: TlbFlush + ?Sized>(
         &mut self,
         va: VirtAddr,
@@ -249,7 +250,22 @@ impl<M: PhysMem> PageTable<M> {
         attrs: Attrs,
         tlb: &F,
     ) -> Result<(), PtError> {
-        self.map(va, pa, PAGE_SIZE, attrs, MapSize::PagesOnly, tlb)
+        self.check_range(va, PAGE_SIZE)?;
+        Self::check_pa(pa, PAGE_SIZE)?;
+        self.check_attrs(attrs)?;
+        let v = va.as_usize();
+        let table = self.walk_alloc_l3(v, tlb)?;
+        let idx = walk::index(v, 3);
+        if self.read(table, idx).is_valid() {
+            return Err(PtError::AlreadyMapped);
+        }
+        self.write_invalid_to_valid(table, idx, Descriptor::leaf(3, pa, attrs));
+        if self.is_kernel() {
+            tlb.sync();
+        } else {
+            tlb.publish();
+        }
+        Ok(())
     }
 
     /// Maps `pages.len()` pages at `va` to arbitrary frames: the PTEs of each L3 table are written

@@ -58,7 +58,8 @@ const MAX_FREES: usize = 64;
 pub(super) struct Gather<'a, F: TlbFlush + ?Sized> {
     pub batch: TlbBatch,
     tlb: &'a F,
-    frees: [(PhysAddr, usize); MAX_FREES],
+    /// `frees[..nfree]` are initialised; the rest is never read (no 1 KiB memset per operation).
+    frees: [core::mem::MaybeUninit<(PhysAddr, usize)>; MAX_FREES],
     nfree: usize,
     /// Some live descriptor was written, so at least a publish barrier is due.
     wrote: bool,
@@ -70,7 +71,7 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
         Gather {
             batch: TlbBatch::new(asid),
             tlb,
-            frees: [(PhysAddr::new(0), 0); MAX_FREES],
+            frees: [const { core::mem::MaybeUninit::uninit() }; MAX_FREES],
             nfree: 0,
             wrote: false,
             unmapped_pages: 0,
@@ -81,7 +82,7 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
         if self.nfree == MAX_FREES {
             self.flush(mem);
         }
-        self.frees[self.nfree] = (pa, order);
+        self.frees[self.nfree].write((pa, order));
         self.nfree += 1;
     }
 
@@ -89,7 +90,13 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
     pub fn flush<M: PhysMem>(&mut self, mem: &M) {
         self.batch.flush(self.tlb);
         self.wrote = false;
-        for &(pa, order) in &self.frees[..self.nfree] {
+        self.release_frees(mem);
+    }
+
+    fn release_frees<M: PhysMem>(&mut self, mem: &M) {
+        for slot in &self.frees[..self.nfree] {
+            // SAFETY: slots below `nfree` were written by `defer_free`.
+            let (pa, order) = unsafe { slot.assume_init() };
             mem.free_frames(pa, order);
         }
         self.nfree = 0;
@@ -108,10 +115,7 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
             self.tlb.publish();
         }
         self.wrote = false;
-        for &(pa, order) in &self.frees[..self.nfree] {
-            mem.free_frames(pa, order);
-        }
-        self.nfree = 0;
+        self.release_frees(mem);
     }
 }
 
@@ -275,6 +279,40 @@ impl<M: PhysMem> PageTable<M> {
             }
             cur = end + 1;
         }
+    }
+
+    /// Links a new entry where the walker sees an invalid one: invalid -> valid needs no TLB
+    /// maintenance, only a publish barrier before the new entry is relied on (the caller's).
+    pub(super) fn write_invalid_to_valid(&self, table: PhysAddr, idx: usize, new: Descriptor) {
+        debug_assert!(!self.read(table, idx).is_valid(), "not an invalid entry");
+        // SAFETY: as in `read`; a single aligned 64-bit store is single-copy atomic for the walker.
+        unsafe { self.slot(table, idx).write_volatile(new.raw()) };
+    }
+
+    /// The level-3 table for `va`, creating missing tables (each published before it is linked);
+    /// `AlreadyMapped` if a block covers `va`. A table created before a later allocation fails
+    /// stays linked and empty; it is reused or freed with the address space.
+    pub(super) fn walk_alloc_l3<F: TlbFlush + ?Sized>(
+        &self,
+        va: usize,
+        tlb: &F,
+    ) -> Result<PhysAddr, PtError> {
+        let mut table = self.root;
+        for l in 0..3 {
+            let idx = index(va, l);
+            let d = self.read(table, idx);
+            table = if d.is_table(l) {
+                d.output_addr()
+            } else if d.is_valid() {
+                return Err(PtError::AlreadyMapped);
+            } else {
+                let t = alloc_zeroed_table(&self.mem)?;
+                tlb.publish();
+                self.write_invalid_to_valid(table, idx, Descriptor::table(t));
+                t
+            };
+        }
+        Ok(table)
     }
 
     /// Returns the table at `level` that translates `va`, creating missing intermediate tables.

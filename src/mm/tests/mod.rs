@@ -12,7 +12,9 @@ use super::mmap::mmap_region;
 use super::vma::*;
 
 mod brk_tests;
+mod mlock_tests;
 mod mmap_tests;
+mod mremap_tests;
 mod prop_tests;
 
 pub const P: usize = PAGE_SIZE;
@@ -165,9 +167,9 @@ pub fn exec_mm() -> Mm {
 
 /// What the arch fault handler would do for an access at `addr`.
 pub fn fault(mm: &mut Mm, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
-    let vma = find_vma_for_fault(mm, addr, access, false)?;
+    let flags = find_vma_for_fault(mm, addr, access, false)?;
     let page = page_align_down(addr);
-    let writable_private = vma.flags & (VM_WRITE | VM_SHARED) == VM_WRITE;
+    let writable_private = flags & (VM_WRITE | VM_SHARED) == VM_WRITE;
     let entry = mm.pt.pages.entry(page).or_insert(Page::Zero);
     if access == FaultAccess::Write && writable_private && *entry == Page::Zero {
         *entry = Page::Frame(0);
