@@ -97,14 +97,36 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     // Frames the boot tables reach first, for the final tables; the rest once those map all RAM.
     let reserved = reserved_ranges(&info, dtb_pa);
     add_frames(&info, &reserved, 0, EARLY_MAP_LIMIT);
-    let uart = [Range {
+    let mut mmio = Ranges::new();
+    let _ = mmio.push(Range {
         start: info.uart,
         size: PAGE_SIZE,
-    }];
-    if let Err(e) = mmu::init(info.memory.as_slice(), &uart) {
+    });
+    let gicv2 = info.gic.filter(|g| g.version == 2);
+    if let Some(g) = gicv2 {
+        let _ = mmio.push(Range {
+            start: g.distributor,
+            size: 0x1_0000,
+        });
+        let _ = mmio.push(Range {
+            start: g.cpu_or_redist,
+            size: 0x1_0000,
+        });
+    }
+    if let Err(e) = mmu::init(info.memory.as_slice(), mmio.as_slice()) {
         panic!("cannot build the kernel's translation tables: {e}");
     }
     add_frames(&info, &reserved, EARLY_MAP_LIMIT, usize::MAX);
+    match gicv2 {
+        // SAFETY: the GIC's registers were just mapped, and nothing else drives them.
+        Some(g) => unsafe {
+            crate::drivers::gic::init(
+                phys_to_virt(PhysAddr(g.distributor)).as_usize(),
+                phys_to_virt(PhysAddr(g.cpu_or_redist)).as_usize(),
+            )
+        },
+        None => log::warn!("no GICv2: no scheduling tick, processes switch only when they block"),
+    }
     if crate::mm::address_space::init().is_err() {
         panic!("no frame for the zero page");
     }

@@ -84,7 +84,7 @@ fn recurse(depth: u64) -> u64 {
 /// A page mapped in one address space is invisible in another, and gone after an unmap.
 fn asid() {
     use crate::arch::aarch64::tlb::HwTlb;
-    use crate::arch::aarch64::uaccess::read_user;
+    use crate::arch::aarch64::uaccess::copy_from_user;
     use crate::mm::addr::VirtAddr;
     use crate::mm::address_space::AddressSpace;
     use crate::mm::frame::{KernelPhys, FRAMES};
@@ -93,9 +93,12 @@ fn asid() {
 
     let before = FRAMES.lock().free_frames();
     let va = 0x40_0000usize;
-    let show = |who: &str| match read_user::<u64>(va) {
-        Ok(v) => println!("asid: {who} reads {v:#x}"),
-        Err(_) => println!("asid: {who} faults"),
+    let show = |who: &str| {
+        let mut v = [0u8; 8];
+        match copy_from_user(&mut v, va) {
+            Ok(()) => println!("asid: {who} reads {:#x}", u64::from_le_bytes(v)),
+            Err(_) => println!("asid: {who} faults"),
+        }
     };
     {
         let mut a = AddressSpace::new().expect("address space");

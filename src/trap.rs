@@ -4,7 +4,7 @@ use crate::arch::aarch64::exception::{TrapFrame, VectorKind};
 use crate::arch::aarch64::extable;
 use crate::mm::fault::FaultAccess;
 use crate::task::process::Process;
-use crate::task::sched::{exit_current, CURRENT};
+use crate::task::sched::{finish_trap, CURRENT};
 use crate::task::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 
 /// Handles what the kernel knows how to handle; `false` means "report and stop".
@@ -28,8 +28,18 @@ pub fn dispatch(tf: &mut TrapFrame, kind: VectorKind) -> bool {
 /// An exception from EL0: a syscall, a page fault, or something that becomes a signal.
 fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     if !kind.is_sync() {
-        // No device interrupts are enabled; an IRQ/FIQ/SError from EL0 is spurious here.
-        return kind.is_irq();
+        if !kind.is_irq() {
+            return false;
+        }
+        // The timer tick: preempt the running process if another one is waiting, and act on
+        // signals that arrived while it ran (a process that never enters the kernel still dies
+        // of SIGKILL).
+        let preempt = crate::drivers::gic::handle_irq();
+        if let Some(p) = CURRENT.lock().as_mut() {
+            p.do_signal(tf);
+        }
+        finish_trap(tf, preempt);
+        return true;
     }
     let mut guard = CURRENT.lock();
     let Some(p) = guard.as_mut() else {
@@ -46,10 +56,8 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
         _ => p.force_fault(SIGILL, signal::ILL_ILLOPC, tf.elr),
     }
     p.do_signal(tf);
-    if let Some(reason) = p.exit {
-        drop(guard);
-        exit_current(reason);
-    }
+    drop(guard);
+    finish_trap(tf, false);
     true
 }
 

@@ -62,3 +62,14 @@ fn malformed_programs_are_refused_cleanly() {
     o.assert_status(126);
     o.assert_contains("cannot run /init: not a runnable program");
 }
+
+#[test]
+fn running_out_of_memory_in_a_fault_ends_the_program_not_the_kernel() {
+    let o = Boot::default()
+        .mem("128M")
+        .program("c-exitcode", "oom")
+        .run();
+    o.assert_status(137);
+    o.assert_contains("killed: out of memory in a page fault");
+    o.assert_no_frame_leak();
+}

@@ -3,4 +3,6 @@
 pub mod fdt;
 
 #[cfg(target_os = "none")]
+pub mod gic;
+#[cfg(target_os = "none")]
 pub mod pl011;

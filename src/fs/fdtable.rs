@@ -4,8 +4,16 @@
 //! (`alloc_fd`), as POSIX requires and as programs that `close(0); open(...)` rely on. Every
 //! process starts with 0, 1 and 2 on the console, opened read-write like a terminal that `init`
 //! duplicated onto all three.
+//!
+//! As on Linux, a descriptor points at an *open file description* ([`FileRef`], `struct file`)
+//! that `dup`, `dup3`, `fcntl(F_DUPFD)` and `fork` share: the file position and the status flags
+//! (`O_NONBLOCK`, `O_APPEND`) are the description's, so a change through one descriptor is
+//! seen through the others; only close-on-exec belongs to the descriptor. The description goes
+//! away (closing a pipe end) when its last descriptor in any process is closed.
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::pipe::{PipeReader, PipeWriter};
 use super::procfs::{Node, ProcFile};
 use crate::syscall::abi::{Termios, Winsize};
 use crate::syscall::errno::{self, Errno};
@@ -65,9 +73,15 @@ pub enum FileKind {
     },
     /// A directory opened for `fstat`/`*at` use (no `getdents64` yet).
     Dir { node: Node, pos: u64 },
+    /// The read end of a pipe (`pipe2`).
+    PipeRead(PipeReader),
+    /// The write end of a pipe.
+    PipeWrite(PipeWriter),
 }
 
-/// An open file description (`struct file`): what it is plus its status flags.
+/// An open file description (`struct file`): what it is plus its status flags. Cloning one makes
+/// a second, independent description of the same file (for a pipe end: one more reader or
+/// writer); sharing goes through [`FileRef`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenFile {
     pub kind: FileKind,
@@ -93,12 +107,26 @@ impl OpenFile {
     pub fn writable(&self) -> bool {
         matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
     }
+
+    /// Whether `O_NONBLOCK` is set.
+    pub fn nonblock(&self) -> bool {
+        self.flags & O_NONBLOCK != 0
+    }
+
+    /// Wraps the description for installing in a table.
+    pub fn into_ref(self) -> FileRef {
+        Arc::new(spin::Mutex::new(self))
+    }
 }
 
+/// A shared open file description: what descriptors (in one process after `dup`, in several
+/// after `fork`) point at. Lock it for the length of one operation; never hold two at once.
+pub type FileRef = Arc<spin::Mutex<OpenFile>>;
+
 /// One descriptor: the file and the per-descriptor close-on-exec flag.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct FdEntry {
-    pub file: OpenFile,
+    pub file: FileRef,
     pub cloexec: bool,
 }
 
@@ -124,7 +152,7 @@ impl Default for TtyState {
     }
 }
 
-/// The descriptor table.
+/// The descriptor table. `Clone` is [`Files::fork_clone`]: the descriptions are shared.
 #[derive(Clone, Debug)]
 pub struct Files {
     slots: Vec<Option<FdEntry>>,
@@ -147,7 +175,7 @@ impl Files {
         let mut f = Files::empty();
         for _ in 0..3 {
             f.slots.push(Some(FdEntry {
-                file: OpenFile::console(),
+                file: OpenFile::console().into_ref(),
                 cloexec: false,
             }));
         }
@@ -161,6 +189,14 @@ impl Files {
             nofile: NR_OPEN_DEFAULT,
             tty: TtyState::default(),
         }
+    }
+
+    /// The child's table for `fork` (`dup_fd`): the same descriptors with the same close-on-exec
+    /// flags, pointing at the *same* open file descriptions (shared positions and status flags;
+    /// no pipe end is opened or closed by forking), the same limit, and a copy of the terminal
+    /// settings.
+    pub fn fork_clone(&self) -> Files {
+        self.clone()
     }
 
     /// The current `RLIMIT_NOFILE` soft limit.
@@ -197,12 +233,21 @@ impl Files {
     /// free descriptor, or `EMFILE`. `openat` asks before it looks the path up, so a full table
     /// is `EMFILE` even for a path that does not exist, as on Linux.
     pub fn lowest_free(&self) -> Result<u32, Errno> {
+        self.lowest_free_from(0)
+    }
+
+    /// `alloc_fd(start, rlimit(RLIMIT_NOFILE))`: the lowest free descriptor at or above `start`,
+    /// or `EMFILE`.
+    pub fn lowest_free_from(&self, start: u32) -> Result<u32, Errno> {
         let limit = self.nofile.min(u32::MAX as usize);
+        let start = start as usize;
         let fd = self
             .slots
             .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.slots.len());
+            .enumerate()
+            .skip(start)
+            .find(|(_, s)| s.is_none())
+            .map_or(self.slots.len().max(start), |(i, _)| i);
         if fd < limit {
             Ok(fd as u32)
         } else {
@@ -212,17 +257,32 @@ impl Files {
 
     /// Installs `file` at the lowest free descriptor (`get_unused_fd_flags` + `fd_install`).
     pub fn alloc(&mut self, file: OpenFile, cloexec: bool) -> Result<u32, Errno> {
-        let fd = self.lowest_free()?;
-        let entry = Some(FdEntry { file, cloexec });
-        match self.slots.get_mut(fd as usize) {
-            Some(slot) => *slot = entry,
-            None => self.slots.push(entry),
-        }
+        self.alloc_ref(file.into_ref(), cloexec, 0)
+    }
+
+    /// Installs an existing description at the lowest free descriptor at or above `start`
+    /// (`dup`, `F_DUPFD`).
+    pub fn alloc_ref(&mut self, file: FileRef, cloexec: bool, start: u32) -> Result<u32, Errno> {
+        let fd = self.lowest_free_from(start)?;
+        self.install(fd, file, cloexec);
         Ok(fd)
     }
 
-    /// `close_fd`: frees the descriptor, `EBADF` if it was not open.
-    pub fn close(&mut self, fd: u32) -> Result<OpenFile, Errno> {
+    /// `do_dup2`'s install: puts `file` at `fd` (below the limit; the caller checks), returning
+    /// the description that was there, which the caller drops (the silent close of `dup3`).
+    pub fn install(&mut self, fd: u32, file: FileRef, cloexec: bool) -> Option<FileRef> {
+        let fd = fd as usize;
+        if self.slots.len() <= fd {
+            self.slots.resize_with(fd + 1, || None);
+        }
+        self.slots[fd]
+            .replace(FdEntry { file, cloexec })
+            .map(|e| e.file)
+    }
+
+    /// `close_fd`: frees the descriptor, `EBADF` if it was not open. Returns the description;
+    /// dropping the last reference closes it (a pipe end's count goes down then).
+    pub fn close(&mut self, fd: u32) -> Result<FileRef, Errno> {
         let slot = self.slots.get_mut(fd as usize).ok_or(errno::EBADF)?;
         let entry = slot.take().ok_or(errno::EBADF)?;
         while self.slots.last().is_some_and(Option::is_none) {
@@ -257,6 +317,8 @@ impl Files {
 mod tests {
     use super::*;
 
+    use crate::fs::pipe::Pipe;
+
     fn snap() -> OpenFile {
         OpenFile {
             kind: FileKind::Snapshot {
@@ -273,12 +335,12 @@ mod tests {
         let f = Files::new();
         assert_eq!(f.open_fds().collect::<Vec<_>>(), [0, 1, 2]);
         for fd in 0..3 {
-            let e = f.get(fd).unwrap();
-            assert_eq!(e.file.kind, FileKind::Console);
-            assert!(e.file.readable() && e.file.writable());
+            let e = f.get(fd).unwrap().file.lock();
+            assert_eq!(e.kind, FileKind::Console);
+            assert!(e.readable() && e.writable());
         }
-        assert_eq!(f.get(3), Err(errno::EBADF));
-        assert_eq!(f.get(u32::MAX), Err(errno::EBADF));
+        assert_eq!(f.get(3).err(), Some(errno::EBADF));
+        assert_eq!(f.get(u32::MAX).err(), Some(errno::EBADF));
     }
 
     #[test]
@@ -287,8 +349,8 @@ mod tests {
         assert_eq!(f.alloc(snap(), false), Ok(3));
         assert_eq!(f.alloc(snap(), true), Ok(4));
         assert!(f.close(0).is_ok());
-        assert_eq!(f.close(0), Err(errno::EBADF));
-        assert_eq!(f.close(99), Err(errno::EBADF));
+        assert_eq!(f.close(0).err(), Some(errno::EBADF));
+        assert_eq!(f.close(99).err(), Some(errno::EBADF));
         assert_eq!(f.alloc(snap(), false), Ok(0));
         assert!(f.close(4).is_ok());
         assert_eq!(f.alloc(snap(), false), Ok(4));
@@ -318,5 +380,65 @@ mod tests {
         let mut e = Files::empty();
         e.set_nofile(0).unwrap();
         assert_eq!(e.alloc(snap(), false), Err(errno::EMFILE));
+    }
+
+    #[test]
+    fn alloc_from_and_install() {
+        let mut f = Files::new();
+        assert_eq!(f.lowest_free_from(10), Ok(10));
+        let c = f.get(1).unwrap().file.clone();
+        assert_eq!(f.alloc_ref(c.clone(), true, 10), Ok(10));
+        assert_eq!(f.alloc_ref(c.clone(), false, 1), Ok(3));
+        assert_eq!(f.alloc_ref(c.clone(), false, 0), Ok(4));
+        assert_eq!(f.lowest_free_from(10), Ok(11));
+        assert!(f.get(10).unwrap().cloexec);
+        assert!(f.install(20, c.clone(), false).is_none());
+        assert!(f.install(20, c, true).is_some());
+        assert_eq!(f.open_fds().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 10, 20]);
+        f.set_nofile(5).unwrap();
+        assert_eq!(f.lowest_free_from(3), Err(errno::EMFILE));
+        assert_eq!(f.lowest_free_from(u32::MAX), Err(errno::EMFILE));
+    }
+
+    #[test]
+    fn fork_clone_shares_descriptions_and_pipe_ends() {
+        let (r, w) = Pipe::new();
+        let pipe = r.pipe().clone();
+        let mut parent = Files::new();
+        let rfd = parent
+            .alloc(
+                OpenFile {
+                    kind: FileKind::PipeRead(r),
+                    flags: O_RDONLY,
+                },
+                false,
+            )
+            .unwrap();
+        let wfd = parent
+            .alloc(
+                OpenFile {
+                    kind: FileKind::PipeWrite(w),
+                    flags: O_WRONLY,
+                },
+                true,
+            )
+            .unwrap();
+        let mut child = parent.fork_clone();
+        // Forking opens no new ends.
+        assert_eq!(pipe.ends(), (1, 1));
+        assert!(child.get(wfd).unwrap().cloexec);
+        // Status flags are the description's: set in the child, seen in the parent.
+        child.get(rfd).unwrap().file.lock().flags |= O_NONBLOCK;
+        assert!(parent.get(rfd).unwrap().file.lock().nonblock());
+        // Only the last close of a description closes the end.
+        drop(child.close(wfd).unwrap());
+        assert_eq!(pipe.ends(), (1, 1));
+        child.close_on_exec();
+        drop(parent.close(wfd).unwrap());
+        assert_eq!(pipe.ends(), (1, 0));
+        drop(parent);
+        assert_eq!(pipe.ends(), (1, 0));
+        drop(child);
+        assert_eq!(pipe.ends(), (0, 0));
     }
 }

@@ -2,6 +2,7 @@
 //! `-initrd`) leaves in RAM, read in place.
 pub mod cpio;
 pub mod fdtable;
+pub mod pipe;
 pub mod procfs;
 
 pub use cpio::{CpioError, Entry, Initramfs};

@@ -1,5 +1,5 @@
 //! The slice of procfs tidemark serves: `/proc/self` (and `/proc/<own pid>`) with `maps`,
-//! `status`, `stat` and the `exe` link, plus the directories on the way there.
+//! `status`, `stat`, `smaps_rollup` and the `exe` link, plus the directories on the way there.
 //!
 //! Path lookup mirrors `link_path_walk`/`walk_component` in fs/namei.c on a tiny fixed tree:
 //! `.` and `..` are components (so `maps/.` is `ENOTDIR`), `self` is a symlink to the pid
@@ -23,6 +23,10 @@ pub enum ProcFile {
     Status,
     /// `/proc/<pid>/stat` (`do_task_stat` in fs/proc/array.c); see [`StatFields`].
     Stat,
+    /// `/proc/<pid>/smaps_rollup` (`show_smaps_rollup` in fs/proc/task_mmu.c); see
+    /// [`SmapsRollup`]. The one place a program can see how much of its memory is mapped by
+    /// 2 MiB blocks (`AnonHugePages`) and how much of it is locked and resident (`Locked`).
+    SmapsRollup,
 }
 
 impl ProcFile {
@@ -32,10 +36,16 @@ impl ProcFile {
             ProcFile::Maps => "maps",
             ProcFile::Status => "status",
             ProcFile::Stat => "stat",
+            ProcFile::SmapsRollup => "smaps_rollup",
         }
     }
 
-    const ALL: [ProcFile; 3] = [ProcFile::Maps, ProcFile::Status, ProcFile::Stat];
+    const ALL: [ProcFile; 4] = [
+        ProcFile::Maps,
+        ProcFile::Status,
+        ProcFile::Stat,
+        ProcFile::SmapsRollup,
+    ];
 }
 
 /// A symbolic link in the tree.
@@ -84,7 +94,8 @@ impl Node {
 pub trait ProcSource {
     /// Appends the whole text of `f`, as a read from offset 0 to EOF would return it. The kernel
     /// uses `mm::proc_fmt::show_maps` for [`ProcFile::Maps`], `show_status_vm` inside the status
-    /// text, and [`StatFields::write_stat`] for [`ProcFile::Stat`].
+    /// text, [`StatFields::write_stat`] for [`ProcFile::Stat`] and [`SmapsRollup::write`] for
+    /// [`ProcFile::SmapsRollup`].
     fn render(&self, f: ProcFile, out: &mut String);
     /// The executable's absolute path, the target of `/proc/self/exe`.
     fn exe_path(&self) -> &str;
@@ -388,6 +399,82 @@ impl StatFields {
     }
 }
 
+/// The figures of `/proc/<pid>/smaps_rollup`, in pages: the sums over every VMA that
+/// `smap_gather_stats` collects. tidemark has only private anonymous memory and no swap, so the
+/// figures Linux splits by sharing, file backing, swap or hugetlb are 0 and the rest follow from
+/// three numbers: every resident page is private, dirty (a fresh anonymous page is mapped dirty by
+/// `do_anonymous_page`) and referenced, and its proportional share is the whole page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmapsRollup {
+    /// Start of the first VMA and end of the last (the header's range; 0-0 with no VMA).
+    pub start: usize,
+    pub end: usize,
+    /// Resident private pages (the shared zero page does not count, as `vm_normal_page` skips it).
+    pub rss_pages: usize,
+    /// The part of `rss_pages` mapped by 2 MiB blocks (`AnonHugePages`).
+    pub block_pages: usize,
+    /// The part of `rss_pages` inside VM_LOCKED VMAs (`Locked`, Linux's `pss_locked`).
+    pub locked_pages: usize,
+}
+
+impl SmapsRollup {
+    /// The text Linux 6.x prints: the header (`show_vma_header_prefix` with no flags, offset,
+    /// device or inode, padded to the name column, then `[rollup]`) and the `__show_smap` lines
+    /// of rollup mode, each value in kB right-aligned to 8 columns after a 16-column label.
+    pub fn write<W: Write>(&self, w: &mut W) -> fmt::Result {
+        /// Where `show_vma_header_prefix` puts the name (`25 + sizeof(void *) * 6 - 1`).
+        const NAME_COLUMN: usize = 72;
+        let mut header = String::new();
+        write!(
+            header,
+            "{:08x}-{:08x} ---p 00000000 00:00 0 ",
+            self.start, self.end
+        )?;
+        while header.len() < NAME_COLUMN {
+            header.push(' ');
+        }
+        writeln!(w, "{header} [rollup]")?;
+        let kb = |pages: usize| pages * (crate::mm::addr::PAGE_SIZE >> 10);
+        let (rss, huge, locked) = (
+            kb(self.rss_pages),
+            kb(self.block_pages),
+            kb(self.locked_pages),
+        );
+        let lines: [(&str, usize); 22] = [
+            ("Rss", rss),
+            ("Pss", rss),
+            ("Pss_Dirty", rss),
+            ("Pss_Anon", rss),
+            ("Pss_File", 0),
+            ("Pss_Shmem", 0),
+            ("Shared_Clean", 0),
+            ("Shared_Dirty", 0),
+            ("Private_Clean", 0),
+            ("Private_Dirty", rss),
+            ("Referenced", rss),
+            ("Anonymous", rss),
+            ("KSM", 0),
+            ("LazyFree", 0),
+            ("AnonHugePages", huge),
+            ("ShmemPmdMapped", 0),
+            ("FilePmdMapped", 0),
+            ("Shared_Hugetlb", 0),
+            ("Private_Hugetlb", 0),
+            ("Swap", 0),
+            ("SwapPss", 0),
+            ("Locked", locked),
+        ];
+        for (name, value) in lines {
+            // `SEQ_PUT_DEC`: the label with its colon padded to 16, the value to 8; the one label
+            // longer than that (Private_Hugetlb) takes a column from the value, as in Linux.
+            let label = alloc::format!("{name}:");
+            let width = 24usize.saturating_sub(label.len().max(16)).max(1);
+            writeln!(w, "{label:<16}{value:>width$} kB")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,5 +568,33 @@ mod tests {
         let mut s = String::new();
         f.write_stat(&mut s).unwrap();
         assert!(s.starts_with("1 (ééééééé) R"));
+    }
+
+    #[test]
+    fn smaps_rollup_layout() {
+        let r = SmapsRollup {
+            start: 0x40_0000,
+            end: 0xffff_ffff_f000,
+            rss_pages: 1024,
+            block_pages: 512,
+            locked_pages: 600,
+        };
+        let mut s = String::new();
+        r.write(&mut s).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(
+            lines[0],
+            "00400000-fffffffff000 ---p 00000000 00:00 0                              [rollup]"
+        );
+        assert_eq!(lines[1], "Rss:                4096 kB");
+        assert_eq!(lines[15], "AnonHugePages:      2048 kB");
+        assert_eq!(lines[19], "Private_Hugetlb:       0 kB");
+        assert_eq!(lines[22], "Locked:             2400 kB");
+        assert_eq!(lines.len(), 23);
+        assert!(lines[1..].iter().all(|l| l.len() == 27), "{s}");
+        assert_eq!(
+            look("/proc/self/smaps_rollup"),
+            Ok(Node::File(ProcFile::SmapsRollup))
+        );
     }
 }

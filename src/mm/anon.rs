@@ -10,13 +10,42 @@ use super::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use super::error::MmError;
 use super::fault::FaultAccess;
 use super::mm_struct::PageTableOps;
-use super::pagetable::{Attrs, PageTable, PtError};
+use super::pagetable::{Attrs, MapSize, PageTable, PtError, L2_BLOCK_SIZE};
 use super::phys::PhysMem;
 use super::tlb::TlbFlush;
-use super::vma::{VmFlags, VM_ACCESS_FLAGS, VM_EXEC, VM_WRITE};
+use super::vma::{
+    VmFlags, VM_ACCESS_FLAGS, VM_EXEC, VM_LOCKED, VM_LOCKONFAULT, VM_MAYSHARE, VM_SHARED, VM_WRITE,
+};
 
-/// Pages written per `map_pages` batch during population.
+/// Zero-page entries written per `map_pages` batch during population of read-only memory.
 const POPULATE_BATCH: usize = 64;
+/// The largest run of frames (1 MiB) page population asks the allocator for at once: one buddy
+/// allocation, one zeroing call and one `map` per run. Runs need no array of addresses, so they
+/// can be larger than [`POPULATE_BATCH`]; the allocator's per-call cost (its free lists are
+/// trees) then spreads over 256 pages instead of 64.
+const PAGE_RUN_ORDER: usize = 8;
+/// Buddy order of an L2 block's frames.
+const BLOCK_ORDER: usize = (L2_BLOCK_SIZE / PAGE_SIZE).trailing_zeros() as usize;
+
+/// Whether population may map whole 2 MiB blocks in a VMA with `flags`: memory that is locked
+/// and populated eagerly (not VM_LOCKONFAULT), writable and private. Locked memory is never
+/// reclaimed and is written anyway, so one block costs nothing a page would not, and it saves 511
+/// descriptors, 511 TLB entries and most of the per-page work; anything else stays demand-paged
+/// in 4 KiB pages, as Linux with THP disabled.
+pub fn wants_blocks(flags: VmFlags) -> bool {
+    flags.contains(VM_LOCKED | VM_WRITE)
+        && !flags.intersects(VM_LOCKONFAULT.union(VM_SHARED).union(VM_MAYSHARE))
+}
+
+/// Resident owned memory (what VmRSS and `Rss:` count; the zero page is not), in pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resident {
+    pub pages: usize,
+    /// The part of `pages` mapped by blocks (`AnonHugePages:`).
+    pub block_pages: usize,
+    /// The part of `pages` inside VM_LOCKED VMAs (`Locked:`), for [`UserPages::resident_by_vma`].
+    pub locked_pages: usize,
+}
 
 /// The leaf attributes a VMA's flags give an anonymous page.
 pub fn pte_attrs(flags: VmFlags) -> Attrs {
@@ -50,8 +79,11 @@ pub enum FaultResult {
     ZeroPage,
     /// A zeroed frame was mapped.
     NewPage,
-    /// Nothing was missing: another path mapped it, or a stale TLB entry faulted.
+    /// Nothing was missing: another path mapped it, or a stale TLB entry faulted (or, after a
+    /// fork, this process was the last sharer of a frame and took it over writable).
     Spurious,
+    /// A write to a frame shared since a fork made a private copy.
+    CowCopy,
 }
 
 pub struct UserPages<M: PhysMem, T: TlbFlush> {
@@ -79,10 +111,6 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         let pa = mem.alloc_frames(0).ok_or(MmError::NoMemory)?;
         mem.zero_frames(pa, 0);
         Ok(pa)
-    }
-
-    fn is_present(&self, va: usize) -> bool {
-        self.pt.translate(VirtAddr(va)).is_some()
     }
 
     /// Resolves a fault at `addr` in a VMA with `flags` that allows `access` (the caller checked
@@ -127,6 +155,33 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
             Some(t) if t.attrs.user && (access != FaultAccess::Write || t.attrs.writable) => {
                 Ok(FaultResult::Spurious)
             }
+            Some(t)
+                if access == FaultAccess::Write
+                    && t.level == 3
+                    && t.attrs.owned
+                    && self.pt.phys_mem().frame_refs(t.pa.align_down(PAGE_SIZE)) > 1 =>
+            {
+                // Copy-on-write (Linux `wp_page_copy`): the frame is shared since a fork; this
+                // process gets a private copy and drops its reference to the shared one. The last
+                // sharer finds the count at one and takes the frame over below, without a copy.
+                let old = t.pa.align_down(PAGE_SIZE);
+                let mem = self.pt.phys_mem();
+                let pa = mem.alloc_frames(0).ok_or(MmError::NoMemory)?;
+                // SAFETY: two distinct frames, both reached through the kernel's view of RAM.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        mem.phys_to_virt(old),
+                        mem.phys_to_virt(pa),
+                        PAGE_SIZE,
+                    )
+                };
+                self.pt.unmap_page(va, &self.tlb).map_err(pt_err)?;
+                if let Err(e) = self.pt.map_page(va, pa, attrs, &self.tlb) {
+                    self.pt.phys_mem().free_frames(pa, 0);
+                    return Err(pt_err(e));
+                }
+                Ok(FaultResult::CowCopy)
+            }
             Some(_) => {
                 // The VMA allows the access but the entry does not (e.g. it predates an mprotect
                 // that raced with a fault): bring the entry in line with the VMA.
@@ -156,25 +211,165 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         Ok(pa)
     }
 
-    /// Resident anonymous pages (owned frames mapped), for VmRSS.
+    /// Resident anonymous pages (owned frames mapped, a block counting as all its pages), for
+    /// VmRSS.
     pub fn rss_pages(&self) -> usize {
-        let mut pages = 0;
-        self.pt.for_each_mapping(|m| {
-            if m.attrs.owned {
-                pages += m.size / PAGE_SIZE;
-            }
-        });
-        pages
+        self.resident().pages
     }
 
-    /// Maps `pas` at `va` with `attrs`, freeing owned frames if that fails.
-    fn map_batch(&mut self, va: usize, pas: &[PhysAddr], attrs: Attrs) -> Result<(), MmError> {
-        if let Err(e) = self.pt.map_pages(VirtAddr(va), pas, attrs, &self.tlb) {
-            if attrs.owned {
-                pas.iter()
-                    .for_each(|&pa| self.pt.phys_mem().free_frames(pa, 0));
+    /// Resident anonymous pages, and how many of them blocks map.
+    pub fn resident(&self) -> Resident {
+        let mut r = Resident::default();
+        self.pt.for_each_mapping(|m| {
+            if m.attrs.owned {
+                r.pages += m.size / PAGE_SIZE;
+                if m.size > PAGE_SIZE {
+                    r.block_pages += m.size / PAGE_SIZE;
+                }
             }
-            return Err(pt_err(e));
+        });
+        r
+    }
+
+    /// [`resident`](Self::resident) with `locked_pages` filled in from `vmas` (`(start, end,
+    /// flags)` in ascending order, as the VMA tree yields them), for smaps_rollup. A leaf is
+    /// counted for the part of it each VMA covers: a block can straddle a VMA boundary after
+    /// munlock or madvise split the VMA but left the block whole.
+    pub fn resident_by_vma(&self, vmas: &[(usize, usize, VmFlags)]) -> Resident {
+        let mut r = Resident::default();
+        let mut first = 0;
+        self.pt.for_each_mapping(|m| {
+            if !m.attrs.owned {
+                return;
+            }
+            let (start, end) = (m.va.as_usize(), m.va.as_usize() + m.size);
+            r.pages += m.size / PAGE_SIZE;
+            if m.size > PAGE_SIZE {
+                r.block_pages += m.size / PAGE_SIZE;
+            }
+            while first < vmas.len() && vmas[first].1 <= start {
+                first += 1;
+            }
+            for &(vs, ve, flags) in vmas[first..].iter().take_while(|v| v.0 < end) {
+                if flags.contains(VM_LOCKED) {
+                    r.locked_pages += (ve.min(end) - vs.max(start)) / PAGE_SIZE;
+                }
+            }
+        });
+        r
+    }
+
+    /// Maps the page of frame `pa` at `dst` for [`move_range`](PageTableOps::move_range); returns
+    /// the bytes moved.
+    fn move_page(&mut self, pa: PhysAddr, dst: usize, attrs: Attrs) -> Result<usize, PtError> {
+        self.pt
+            .map_page(VirtAddr(dst), pa.align_down(PAGE_SIZE), attrs, &self.tlb)
+            .map(|()| PAGE_SIZE)
+    }
+
+    /// Maps the shared zero page read-only and unowned over the unmapped `[start, end)`, in
+    /// `map_pages` batches (what a read fault would give each page).
+    fn fill_zero_page(&mut self, start: usize, end: usize, attrs: Attrs) -> Result<(), MmError> {
+        let attrs = attrs.with_writable(false).with_owned(false);
+        let batch = [self.zero_page; POPULATE_BATCH];
+        let mut va = start;
+        while va < end {
+            let n = ((end - va) / PAGE_SIZE).min(POPULATE_BATCH);
+            self.pt
+                .map_pages(VirtAddr(va), &batch[..n], attrs, &self.tlb)
+                .map_err(pt_err)?;
+            va += n * PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Fills the unmapped `[start, end)` with zeroed private frames mapped with `attrs`: 2 MiB
+    /// blocks where `blocks` allows and the allocator has an aligned 512-frame run, pages
+    /// elsewhere. Pages go up to the next 2 MiB boundary at a time so that every aligned chunk
+    /// gets its chance at a block; after the first refused run the rest is pages (the allocator
+    /// will not find one a moment later either).
+    fn fill_private(
+        &mut self,
+        start: usize,
+        end: usize,
+        attrs: Attrs,
+        mut blocks: bool,
+    ) -> Result<(), MmError> {
+        let mut va = start;
+        while va < end {
+            if blocks && va.is_multiple_of(L2_BLOCK_SIZE) && end - va >= L2_BLOCK_SIZE {
+                if self.try_block(va, attrs) {
+                    va += L2_BLOCK_SIZE;
+                    continue;
+                }
+                blocks = false;
+            }
+            let stop = if blocks {
+                end.min((va | (L2_BLOCK_SIZE - 1)) + 1)
+            } else {
+                end
+            };
+            self.fill_pages(va, stop, attrs)?;
+            va = stop;
+        }
+        Ok(())
+    }
+
+    /// Maps a zeroed 2 MiB block at the aligned `va` if the allocator has a run for it and the L2
+    /// slot is free (no leaf, no table, so that no break-before-make is needed). Zeroes before
+    /// mapping: the frames must never be visible with old contents. `false` leaves nothing
+    /// changed (a table created on the way stays, empty, as with any failed map).
+    fn try_block(&mut self, va: usize, attrs: Attrs) -> bool {
+        let e = self.pt.extent(VirtAddr(va));
+        if e.mapped || e.level > 2 {
+            return false;
+        }
+        let mem = self.pt.phys_mem();
+        let Some(pa) = mem.alloc_frames(BLOCK_ORDER) else {
+            return false;
+        };
+        mem.zero_frames(pa, BLOCK_ORDER);
+        if self
+            .pt
+            .map_block(VirtAddr(va), pa, attrs, &self.tlb)
+            .is_err()
+        {
+            self.pt.phys_mem().free_frames(pa, BLOCK_ORDER);
+            return false;
+        }
+        true
+    }
+
+    /// Fills the unmapped `[start, end)` with zeroed pages in batches: each batch is one run of up
+    /// to 2^[`PAGE_RUN_ORDER`] contiguous frames (smaller runs, down to single frames, when memory is
+    /// fragmented or short), zeroed by one `zero_frames` call and mapped by one `map` whose
+    /// entries are written in a loop with a single barrier. Owned pages of a run are later freed
+    /// one by one, which `PhysMem` allows for any aligned part of an allocation.
+    fn fill_pages(&mut self, start: usize, end: usize, attrs: Attrs) -> Result<(), MmError> {
+        let mut va = start;
+        while va < end {
+            let pages = (end - va) / PAGE_SIZE;
+            let mut order = PAGE_RUN_ORDER.min(pages.ilog2() as usize);
+            let mem = self.pt.phys_mem();
+            let pa = loop {
+                if let Some(pa) = mem.alloc_frames(order) {
+                    break pa;
+                }
+                if order == 0 {
+                    return Err(MmError::NoMemory);
+                }
+                order -= 1;
+            };
+            mem.zero_frames(pa, order);
+            let len = PAGE_SIZE << order;
+            if let Err(e) = self
+                .pt
+                .map(VirtAddr(va), pa, len, attrs, MapSize::PagesOnly, &self.tlb)
+            {
+                self.pt.phys_mem().free_frames(pa, order);
+                return Err(pt_err(e));
+            }
+            va += len;
         }
         Ok(())
     }
@@ -193,12 +388,15 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
             .protect(VirtAddr(start), end - start, pte_attrs(flags), &self.tlb)
             .map_err(pt_err)?;
         if flags.contains(VM_WRITE) {
-            // The zero page stays read-only whatever the VMA says; a write faults and copies.
+            // The zero page and frames shared since a fork stay read-only whatever the VMA says;
+            // a write faults and copies (Linux's `can_change_pte_writable`).
             let zero = self.zero_page;
+            let mem = self.pt.phys_mem();
             let mut zero_pages = alloc::vec::Vec::new();
             self.pt.for_each_mapping(|m| {
                 let va = m.va.as_usize();
-                if va >= start && va < end && m.pa == zero {
+                let shared = m.attrs.owned && m.size == PAGE_SIZE && mem.frame_refs(m.pa) > 1;
+                if va >= start && va < end && (m.pa == zero || shared) {
                     zero_pages.push(va);
                 }
             });
@@ -214,9 +412,12 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
 
     /// Maps every present page of the old range at the new address to the same frame with the
     /// same attributes (ownership included), then removes the old translations without freeing
-    /// the frames ([`PageTable::unmap_keep`]). A failure in either step unmaps (keeping frames)
-    /// what the first step added, so nothing changes; the new range held nothing before, and only
-    /// pages were mapped there, so that undo never needs a table and cannot fail.
+    /// the frames ([`PageTable::unmap_keep`]). A block wholly inside the range moves as a block
+    /// when the new address keeps it 2 MiB aligned (and its L2 slot is free), else as its 512
+    /// pages, which then own their frames piecewise. A failure in either step unmaps (keeping
+    /// frames) what the first step added, so nothing changes; the new range held nothing before,
+    /// and only whole leaves were mapped there, so that undo never splits a block, needs no table
+    /// and cannot fail.
     fn move_range(
         &mut self,
         old_start: usize,
@@ -224,19 +425,38 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
         len: usize,
     ) -> Result<(), MmError> {
         debug_assert!(old_start + len <= new_start || new_start + len <= old_start);
+        let old_end = old_start + len;
         let mut off = 0;
         while off < len {
-            if let Some(t) = self.pt.translate(VirtAddr(old_start + off)) {
-                let pa = t.pa.align_down(PAGE_SIZE);
-                if let Err(e) = self
-                    .pt
-                    .map_page(VirtAddr(new_start + off), pa, t.attrs, &self.tlb)
-                {
+            let va = old_start + off;
+            let e = self.pt.extent(VirtAddr(va));
+            if !e.mapped {
+                off = e.end.min(old_end) - old_start;
+                continue;
+            }
+            let t = self.pt.translate(VirtAddr(va)).expect("extent said mapped");
+            let dst = new_start + off;
+            let whole_block = t.level == 2
+                && va.is_multiple_of(L2_BLOCK_SIZE)
+                && e.end <= old_end
+                && dst.is_multiple_of(L2_BLOCK_SIZE);
+            let moved = if whole_block {
+                match self.pt.map_block(VirtAddr(dst), t.pa, t.attrs, &self.tlb) {
+                    Ok(()) => Ok(L2_BLOCK_SIZE),
+                    // An empty L3 table left in the slot: move the block as pages.
+                    Err(PtError::AlreadyMapped) => self.move_page(t.pa, dst, t.attrs),
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.move_page(t.pa, dst, t.attrs)
+            };
+            match moved {
+                Ok(step) => off += step,
+                Err(e) => {
                     let _ = self.pt.unmap_keep(VirtAddr(new_start), off, &self.tlb);
                     return Err(pt_err(e));
                 }
             }
-            off += PAGE_SIZE;
         }
         if let Err(e) = self.pt.unmap_keep(VirtAddr(old_start), len, &self.tlb) {
             let _ = self.pt.unmap_keep(VirtAddr(new_start), len, &self.tlb);
@@ -245,54 +465,92 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
         Ok(())
     }
 
+    /// One walk per leaf or hole ([`PageTable::extent`]), so a block or a missing table fills
+    /// its whole span of `out` at once.
     fn mincore(&self, start: usize, end: usize, out: &mut [u8]) -> Result<(), MmError> {
-        for (i, va) in (start..end).step_by(PAGE_SIZE).enumerate() {
-            out[i] = u8::from(self.is_present(va));
+        let mut va = start;
+        while va < end {
+            let e = self.pt.extent(VirtAddr(va));
+            let stop = e.end.min(end);
+            out[(va - start) / PAGE_SIZE..(stop - start) / PAGE_SIZE].fill(u8::from(e.mapped));
+            va = stop;
         }
         Ok(())
     }
 
     /// Writable memory gets zeroed frames, the rest the zero page, as a write or read fault
-    /// would (`populate_vma_page_range` touches writable mappings with writes). Runs of absent
-    /// pages are mapped in batches, one barrier per batch.
+    /// would (`populate_vma_page_range` touches writable mappings with writes). Each run of
+    /// absent pages ([`PageTable::next_hole`]; present pages, blocks included, are left alone) is
+    /// filled in batches with one barrier per batch; for locked private memory 2 MiB-aligned parts
+    /// become blocks where the allocator has the frames ([`wants_blocks`]).
     fn populate_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
         let write = flags.contains(VM_WRITE);
-        let attrs = if write {
-            pte_attrs(flags)
-        } else {
-            pte_attrs(flags).with_writable(false).with_owned(false)
-        };
-        let mut batch: [PhysAddr; POPULATE_BATCH] = [PhysAddr(0); POPULATE_BATCH];
+        let blocks = wants_blocks(flags);
         let mut va = start;
-        while va < end {
-            if self.is_present(va) {
-                va += PAGE_SIZE;
-                continue;
+        while let Some((hole, len)) = self.pt.next_hole(VirtAddr(va), VirtAddr(end)) {
+            let (hs, he) = (hole.as_usize(), hole.as_usize() + len);
+            if write {
+                self.fill_private(hs, he, pte_attrs(flags), blocks)?;
+            } else {
+                self.fill_zero_page(hs, he, pte_attrs(flags))?;
             }
-            let mut n = 0;
-            while n < POPULATE_BATCH
-                && va + n * PAGE_SIZE < end
-                && !self.is_present(va + n * PAGE_SIZE)
-            {
-                batch[n] = if write {
-                    match self.zeroed_frame() {
-                        Ok(pa) => pa,
-                        Err(e) => {
-                            batch[..n]
-                                .iter()
-                                .for_each(|&pa| self.pt.phys_mem().free_frames(pa, 0));
-                            return Err(e);
-                        }
-                    }
-                } else {
-                    self.zero_page
-                };
-                n += 1;
-            }
-            self.map_batch(va, &batch[..n], attrs)?;
-            va += n * PAGE_SIZE;
+            va = he;
         }
         Ok(())
+    }
+}
+
+impl<M: PhysMem + Clone, T: TlbFlush> UserPages<M, T> {
+    /// Copies this address space's pages into `child` for fork (Linux `copy_page_range`): every
+    /// private page becomes shared copy-on-write — read-only on both sides, one more reference on
+    /// the frame — and the zero page stays shared. Blocks (2 MiB runs, used for locked memory,
+    /// which a child does not inherit locked) are copied outright: a COW break of a block would
+    /// have to split it anyway. Returns the number of pages shared.
+    pub fn fork_into(&mut self, child: &mut UserPages<M, T>) -> Result<usize, MmError> {
+        let mut leaves = alloc::vec::Vec::new();
+        self.pt.for_each_mapping(|m| leaves.push(m));
+        let mem = self.pt.phys_mem().clone();
+        let mut shared = 0;
+        for m in leaves {
+            let ro = m.attrs.with_writable(false);
+            if !m.attrs.owned {
+                child
+                    .pt
+                    .map_page(m.va, m.pa, ro, &child.tlb)
+                    .map_err(pt_err)?;
+            } else if m.size == PAGE_SIZE {
+                if m.attrs.writable {
+                    self.pt
+                        .protect(m.va, PAGE_SIZE, ro, &self.tlb)
+                        .map_err(pt_err)?;
+                }
+                mem.get_frame(m.pa);
+                if let Err(e) = child.pt.map_page(m.va, m.pa, ro, &child.tlb) {
+                    mem.free_frames(m.pa, 0);
+                    return Err(pt_err(e));
+                }
+                shared += 1;
+            } else {
+                let order = (m.size / PAGE_SIZE).trailing_zeros() as usize;
+                let pa = mem.alloc_frames(order).ok_or(MmError::NoMemory)?;
+                // SAFETY: two distinct runs of `m.size` bytes, reached through the kernel's view.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        mem.phys_to_virt(m.pa),
+                        mem.phys_to_virt(pa),
+                        m.size,
+                    )
+                };
+                let r = child
+                    .pt
+                    .map(m.va, pa, m.size, m.attrs, MapSize::Any, &child.tlb);
+                if let Err(e) = r {
+                    mem.free_frames(pa, order);
+                    return Err(pt_err(e));
+                }
+            }
+        }
+        Ok(shared)
     }
 }
 
@@ -479,5 +737,294 @@ mod tests {
         up.handle_mm_fault(va, VM_READ, FaultAccess::Read).unwrap();
         up.protect_range(va, va + PAGE_SIZE, RW).unwrap();
         assert!(!up.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
+    }
+
+    #[test]
+    fn fork_shares_pages_copy_on_write_and_returns_every_frame() {
+        let ram = SimRam::new(512);
+        let base = ram.allocated_frames();
+        {
+            let mut parent = setup(&ram);
+            let zero = parent.zero_page();
+            let va = 0x40_0000;
+            let pa = parent.install_frame(va, RW).unwrap();
+            // SAFETY: the frame just installed.
+            unsafe { *ram.phys_to_virt(pa) = 7 };
+            parent
+                .handle_mm_fault(va + PAGE_SIZE, RW, FaultAccess::Read)
+                .unwrap();
+            let mut child = UserPages::new(
+                PageTable::new_user(&ram, 2).unwrap(),
+                RecordingTlb::new(),
+                zero,
+            );
+            assert_eq!(parent.fork_into(&mut child), Ok(1));
+            assert_eq!(ram.frame_refs(pa), 2);
+            assert!(!parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
+            assert_eq!(
+                child.pt.translate(VirtAddr(va + PAGE_SIZE)).unwrap().pa,
+                zero
+            );
+            // A read in the child copies nothing.
+            assert_eq!(
+                child.handle_mm_fault(va, RW, FaultAccess::Read),
+                Ok(FaultResult::Spurious)
+            );
+            assert_eq!(read_byte(&child, va), 7);
+            // The child's write copies; the parent keeps its data and, as last sharer, takes the
+            // frame over without a copy.
+            assert_eq!(
+                child.handle_mm_fault(va, RW, FaultAccess::Write),
+                Ok(FaultResult::CowCopy)
+            );
+            let cpa = child.pt.translate(VirtAddr(va)).unwrap().pa;
+            assert_ne!(cpa, pa);
+            // SAFETY: the child's private copy.
+            unsafe { *ram.phys_to_virt(cpa) = 9 };
+            assert_eq!(read_byte(&parent, va), 7);
+            assert_eq!(ram.frame_refs(pa), 1);
+            assert_eq!(
+                parent.handle_mm_fault(va, RW, FaultAccess::Write),
+                Ok(FaultResult::Spurious)
+            );
+            assert_eq!(parent.pt.translate(VirtAddr(va)).unwrap().pa, pa);
+            assert!(parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
+            // mprotect(RW) must not make a shared frame writable.
+            let mut child2 = UserPages::new(
+                PageTable::new_user(&ram, 3).unwrap(),
+                RecordingTlb::new(),
+                zero,
+            );
+            parent.fork_into(&mut child2).unwrap();
+            parent.protect_range(va, va + PAGE_SIZE, RW).unwrap();
+            assert!(!parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
+            drop(child2);
+            assert_eq!(ram.frame_refs(pa), 1);
+            ram.free_frames(zero, 0);
+        }
+        assert_eq!(ram.allocated_frames(), base);
+    }
+
+    const LOCKED: VmFlags = RW.union(VM_LOCKED);
+    const MB2: usize = L2_BLOCK_SIZE;
+
+    fn level_at(up: &UserPages<&SimRam, RecordingTlb>, va: usize) -> usize {
+        up.pt.translate(VirtAddr(va)).unwrap().level
+    }
+
+    #[test]
+    fn locked_population_maps_aligned_parts_as_blocks_and_the_rest_as_pages() {
+        let ram = SimRam::new(4096);
+        let mut up = setup(&ram);
+        let base = ram.allocated_frames();
+        let (start, end) = (MB2 - 3 * PAGE_SIZE, 3 * MB2 + 5 * PAGE_SIZE);
+        up.populate_range(start, end, LOCKED).unwrap();
+        assert_eq!(level_at(&up, start), 3);
+        assert_eq!(level_at(&up, MB2), 2);
+        assert_eq!(level_at(&up, 2 * MB2 + 12345), 2);
+        assert_eq!(level_at(&up, 3 * MB2), 3);
+        assert!(up.pt.translate(VirtAddr(end)).is_none());
+        let r = up.resident();
+        assert_eq!(r.pages, (end - start) / PAGE_SIZE);
+        assert_eq!(r.block_pages, 1024);
+        assert!((start..end)
+            .step_by(PAGE_SIZE * 7)
+            .all(|va| read_byte(&up, va + 100) == 0));
+        let mut v = alloc::vec![9u8; (end - start) / PAGE_SIZE + 2];
+        up.mincore(start - PAGE_SIZE, end + PAGE_SIZE, &mut v)
+            .unwrap();
+        assert!(v[0] == 0 && v[v.len() - 1] == 0 && v[1..v.len() - 1].iter().all(|&b| b == 1));
+        // Populating again finds nothing missing and changes nothing.
+        let frames = ram.allocated_frames();
+        up.populate_range(start, end, LOCKED).unwrap();
+        assert_eq!(ram.allocated_frames(), frames);
+        up.unmap_range(start, end).unwrap();
+        assert_eq!(
+            ram.allocated_frames(),
+            base,
+            "frames and tables all returned"
+        );
+    }
+
+    #[test]
+    fn no_blocks_unless_locked_eagerly_and_privately_writable() {
+        for flags in [
+            RW,
+            LOCKED.union(VM_LOCKONFAULT),
+            LOCKED.union(VM_SHARED).union(VM_MAYSHARE),
+        ] {
+            assert!(!wants_blocks(flags), "{flags:?}");
+        }
+        let ram = SimRam::new(2048);
+        let mut up = setup(&ram);
+        up.populate_range(MB2, 2 * MB2, RW).unwrap();
+        assert_eq!(level_at(&up, MB2), 3);
+        assert_eq!(up.resident().block_pages, 0);
+    }
+
+    #[test]
+    fn pages_when_no_aligned_run_is_free() {
+        let ram = SimRam::new(1024);
+        let mut up = setup(&ram);
+        // Frames 0 and 1 hold the zero page and the root table; pin one frame of the only other
+        // aligned 512-frame run.
+        let pin = ram.alloc_frames(9).unwrap();
+        ram.free_frames(pin + PAGE_SIZE, 0);
+        for i in 2..512 {
+            ram.free_frames(pin + i * PAGE_SIZE, 0);
+        }
+        let base = ram.allocated_frames();
+        up.populate_range(MB2, 2 * MB2, LOCKED).unwrap();
+        up.populate_range(4 * MB2, 4 * MB2 + 100 * PAGE_SIZE, LOCKED)
+            .unwrap();
+        assert_eq!(up.rss_pages(), 612);
+        assert_eq!(up.resident().block_pages, 0);
+        up.unmap_range(0, 5 * MB2).unwrap();
+        assert_eq!(ram.allocated_frames(), base);
+        ram.free_frames(pin, 0);
+    }
+
+    #[test]
+    fn partial_unmap_splits_a_block_keeps_contents_and_frees_piecewise() {
+        let ram = SimRam::new(2048);
+        let mut up = setup(&ram);
+        let base = ram.allocated_frames();
+        up.populate_range(MB2, 2 * MB2, LOCKED).unwrap();
+        let block_pa = up.pt.translate(VirtAddr(MB2)).unwrap().pa;
+        for i in 0..512 {
+            write_byte(&up, MB2 + i * PAGE_SIZE + 9, i as u8 ^ 0x5a);
+        }
+        // brk shrink from the top: the upper part goes, the lower part stays.
+        up.unmap_range(MB2 + 300 * PAGE_SIZE, 2 * MB2).unwrap();
+        assert_eq!(level_at(&up, MB2), 3, "split");
+        assert_eq!(up.rss_pages(), 300);
+        assert_eq!(up.resident().block_pages, 0);
+        assert_eq!(
+            up.pt.translate(VirtAddr(MB2 + PAGE_SIZE)).unwrap().pa,
+            block_pa + PAGE_SIZE
+        );
+        assert!((0..300).all(|i| read_byte(&up, MB2 + i * PAGE_SIZE + 9) == i as u8 ^ 0x5a));
+        assert!(
+            !ram.is_allocated(block_pa + 300 * PAGE_SIZE),
+            "tail returned"
+        );
+        assert!(ram.is_allocated(block_pa + 299 * PAGE_SIZE));
+        // munmap of a hole in the middle.
+        up.unmap_range(MB2 + 10 * PAGE_SIZE, MB2 + 20 * PAGE_SIZE)
+            .unwrap();
+        assert_eq!(up.rss_pages(), 290);
+        assert_eq!(read_byte(&up, MB2 + 20 * PAGE_SIZE + 9), 20 ^ 0x5a);
+        up.unmap_range(MB2, 2 * MB2).unwrap();
+        assert_eq!(ram.allocated_frames(), base, "every piece returned");
+    }
+
+    #[test]
+    fn protect_splits_a_block_and_a_fault_on_a_block_is_spurious() {
+        let ram = SimRam::new(2048);
+        let mut up = setup(&ram);
+        up.populate_range(MB2, 2 * MB2, LOCKED).unwrap();
+        assert_eq!(
+            up.handle_mm_fault(MB2 + 77 * PAGE_SIZE + 5, LOCKED, FaultAccess::Write),
+            Ok(FaultResult::Spurious)
+        );
+        assert_eq!(
+            level_at(&up, MB2),
+            2,
+            "a spurious fault leaves the block whole"
+        );
+        write_byte(&up, MB2 + 5 * PAGE_SIZE, 0x42);
+        up.protect_range(MB2 + 4 * PAGE_SIZE, MB2 + 8 * PAGE_SIZE, VM_READ)
+            .unwrap();
+        assert_eq!(level_at(&up, MB2), 3);
+        assert!(
+            !up.pt
+                .translate(VirtAddr(MB2 + 5 * PAGE_SIZE))
+                .unwrap()
+                .attrs
+                .writable
+        );
+        assert!(
+            up.pt
+                .translate(VirtAddr(MB2 + 8 * PAGE_SIZE))
+                .unwrap()
+                .attrs
+                .writable
+        );
+        assert_eq!(read_byte(&up, MB2 + 5 * PAGE_SIZE), 0x42);
+        // The VMA allows writing again but the entry does not: the fault fixes the entry.
+        assert_eq!(
+            up.handle_mm_fault(MB2 + 5 * PAGE_SIZE, LOCKED, FaultAccess::Write),
+            Ok(FaultResult::Spurious)
+        );
+        assert!(
+            up.pt
+                .translate(VirtAddr(MB2 + 5 * PAGE_SIZE))
+                .unwrap()
+                .attrs
+                .writable
+        );
+        assert_eq!(up.rss_pages(), 512);
+    }
+
+    #[test]
+    fn move_range_keeps_blocks_where_alignment_allows() {
+        let ram = SimRam::new(4096);
+        let mut up = setup(&ram);
+        let base = ram.allocated_frames();
+        up.populate_range(MB2, 3 * MB2, LOCKED).unwrap();
+        write_byte(&up, MB2 + 3, 0x31);
+        write_byte(&up, 2 * MB2 + 4 * PAGE_SIZE, 0x32);
+        let pa = up.pt.translate(VirtAddr(MB2)).unwrap().pa;
+        // Aligned destination: both blocks stay blocks, same frames.
+        up.move_range(MB2, 8 * MB2, 2 * MB2).unwrap();
+        assert_eq!(level_at(&up, 8 * MB2), 2);
+        assert_eq!(up.pt.translate(VirtAddr(8 * MB2)).unwrap().pa, pa);
+        assert_eq!(read_byte(&up, 8 * MB2 + 3), 0x31);
+        assert!(up.pt.translate(VirtAddr(MB2)).is_none());
+        // Unaligned destination: pages of the same frames.
+        up.move_range(8 * MB2, 12 * MB2 + PAGE_SIZE, 2 * MB2)
+            .unwrap();
+        assert_eq!(level_at(&up, 12 * MB2 + PAGE_SIZE), 3);
+        assert_eq!(read_byte(&up, 12 * MB2 + PAGE_SIZE + 3), 0x31);
+        assert_eq!(read_byte(&up, 13 * MB2 + 5 * PAGE_SIZE), 0x32);
+        assert_eq!(up.rss_pages(), 1024);
+        up.unmap_range(12 * MB2, 15 * MB2).unwrap();
+        assert_eq!(ram.allocated_frames(), base);
+    }
+
+    #[test]
+    fn locked_population_out_of_memory_leaks_nothing() {
+        let ram = SimRam::new(1024);
+        let mut up = setup(&ram);
+        let base = ram.allocated_frames();
+        assert_eq!(
+            up.populate_range(0, 8 * MB2, LOCKED),
+            Err(MmError::NoMemory)
+        );
+        assert!(
+            up.rss_pages() > 512,
+            "a block and pages were mapped before memory ran out"
+        );
+        up.unmap_range(0, 8 * MB2).unwrap();
+        assert_eq!(ram.allocated_frames(), base);
+    }
+
+    #[test]
+    fn resident_by_vma_counts_the_locked_part_of_a_straddling_block() {
+        let ram = SimRam::new(2048);
+        let mut up = setup(&ram);
+        up.populate_range(MB2, 2 * MB2, LOCKED).unwrap();
+        up.handle_mm_fault(4 * MB2, RW, FaultAccess::Write).unwrap();
+        // munlock of the upper half split the VMA but not the block.
+        let mid = MB2 + 100 * PAGE_SIZE;
+        let vmas = [
+            (MB2, mid, LOCKED),
+            (mid, 2 * MB2, RW),
+            (4 * MB2, 5 * MB2, LOCKED),
+        ];
+        let r = up.resident_by_vma(&vmas);
+        assert_eq!(r.pages, 513);
+        assert_eq!(r.block_pages, 512);
+        assert_eq!(r.locked_pages, 101);
     }
 }

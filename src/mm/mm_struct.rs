@@ -24,6 +24,9 @@ pub const RLIM_INFINITY: usize = usize::MAX;
 /// Linux `_STK_LIM` and `MLOCK_LIMIT` (both 8 MiB in 6.x).
 pub const DEFAULT_STACK_LIMIT: usize = 8 << 20;
 pub const DEFAULT_MEMLOCK_LIMIT: usize = 8 << 20;
+/// Linux sets RLIMIT_NPROC from RAM at boot (`max_threads / 2`); tidemark's process table is
+/// bounded at 4096, which serves as the default.
+pub const DEFAULT_NPROC_LIMIT: usize = 4096;
 /// Bounds on the gap left for the stack below `mmap_base` (Linux `MIN_GAP`/`MAX_GAP` in mm/util.c).
 const MIN_GAP: usize = 128 << 20;
 const MAX_GAP: usize = TASK_SIZE / 6 * 5;
@@ -75,6 +78,8 @@ pub struct Rlimits {
     pub address_space: Rlimit,
     pub stack: Rlimit,
     pub memlock: Rlimit,
+    /// RLIMIT_NPROC: kept with the others for getrlimit/setrlimit and enforced by fork.
+    pub nproc: Rlimit,
 }
 
 impl Default for Rlimits {
@@ -89,6 +94,10 @@ impl Default for Rlimits {
             memlock: Rlimit {
                 cur: DEFAULT_MEMLOCK_LIMIT,
                 max: DEFAULT_MEMLOCK_LIMIT,
+            },
+            nproc: Rlimit {
+                cur: DEFAULT_NPROC_LIMIT,
+                max: DEFAULT_NPROC_LIMIT,
             },
         }
     }

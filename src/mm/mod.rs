@@ -7,6 +7,7 @@ pub mod asid;
 pub mod brk;
 pub mod error;
 pub mod fault;
+pub mod fork;
 pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;

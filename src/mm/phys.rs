@@ -28,6 +28,13 @@ pub trait PhysMem {
         // SAFETY: `phys_to_virt` is valid for whole frames, and the caller owns these.
         unsafe { core::ptr::write_bytes(self.phys_to_virt(pa), 0, PAGE_SIZE << order) };
     }
+
+    /// Adds a reference to the single frame `pa` (copy-on-write sharing after fork). Each
+    /// reference is dropped by one `free_frames(pa, 0)`; the frame is freed with the last one.
+    fn get_frame(&self, pa: PhysAddr);
+
+    /// How many references the single frame `pa` has: 1 when it is not shared.
+    fn frame_refs(&self, pa: PhysAddr) -> usize;
 }
 
 impl<T: PhysMem + ?Sized> PhysMem for &T {
@@ -42,6 +49,12 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn zero_frames(&self, pa: PhysAddr, order: usize) {
         (**self).zero_frames(pa, order)
+    }
+    fn get_frame(&self, pa: PhysAddr) {
+        (**self).get_frame(pa)
+    }
+    fn frame_refs(&self, pa: PhysAddr) -> usize {
+        (**self).frame_refs(pa)
     }
 }
 
@@ -62,6 +75,8 @@ pub mod sim {
         count: usize,
         /// `Some(n)`: only `n` more allocations succeed (to exercise NoMemory paths).
         budget: Option<usize>,
+        /// Extra references of shared frames (frame index -> references - 1).
+        shared: std::collections::HashMap<usize, usize>,
     }
 
     /// A contiguous range of fake RAM at `base`, with a first-fit allocator that tracks every frame.
@@ -85,6 +100,7 @@ pub mod sim {
                     allocated: vec![false; frames],
                     count: 0,
                     budget: None,
+                    shared: std::collections::HashMap::new(),
                 }),
             }
         }
@@ -143,6 +159,15 @@ pub mod sim {
             assert!(self.contains(pa), "free of {pa:?} outside SimRam");
             let first = (pa - self.base) / PAGE_SIZE;
             let mut st = self.state.lock().unwrap();
+            if n == 1 {
+                if let Some(extra) = st.shared.get_mut(&first) {
+                    *extra -= 1;
+                    if *extra == 0 {
+                        st.shared.remove(&first);
+                    }
+                    return;
+                }
+            }
             for f in first..first + n {
                 assert!(
                     st.allocated[f],
@@ -153,6 +178,25 @@ pub mod sim {
             st.count -= n;
             drop(st);
             self.poison(first, n);
+        }
+
+        fn get_frame(&self, pa: PhysAddr) {
+            let f = (pa - self.base) / PAGE_SIZE;
+            let mut st = self.state.lock().unwrap();
+            assert!(st.allocated[f], "reference to an unallocated frame {pa:?}");
+            *st.shared.entry(f).or_insert(0) += 1;
+        }
+
+        fn frame_refs(&self, pa: PhysAddr) -> usize {
+            let f = (pa - self.base) / PAGE_SIZE;
+            1 + self
+                .state
+                .lock()
+                .unwrap()
+                .shared
+                .get(&f)
+                .copied()
+                .unwrap_or(0)
         }
 
         fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8 {

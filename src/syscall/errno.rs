@@ -28,6 +28,7 @@ macro_rules! errnos {
                     ERESTARTNOINTR_NR => Some("ERESTARTNOINTR"),
                     ERESTARTNOHAND_NR => Some("ERESTARTNOHAND"),
                     ERESTART_RESTARTBLOCK_NR => Some("ERESTART_RESTARTBLOCK"),
+                    EWOULDBLOCK_RESTART_NR => Some("EWOULDBLOCK_RESTART"),
                     _ => None,
                 }
             }
@@ -190,6 +191,9 @@ const ERESTARTSYS_NR: i32 = 512;
 const ERESTARTNOINTR_NR: i32 = 513;
 const ERESTARTNOHAND_NR: i32 = 514;
 const ERESTART_RESTARTBLOCK_NR: i32 = 516;
+/// Not a Linux number: a free value in the kernel-internal range (512 and up) that Linux leaves
+/// unused.
+const EWOULDBLOCK_RESTART_NR: i32 = 600;
 
 /// Kernel-internal (`include/linux/errno.h`): "restart if the handler has `SA_RESTART`, else
 /// `EINTR`". Never reaches user space: signal delivery rewrites it (see
@@ -201,6 +205,26 @@ pub const ERESTARTNOINTR: Errno = Errno(ERESTARTNOINTR_NR);
 pub const ERESTARTNOHAND: Errno = Errno(ERESTARTNOHAND_NR);
 /// Kernel-internal: restart through `restart_syscall(2)` if no handler runs, `EINTR` if one does.
 pub const ERESTART_RESTARTBLOCK: Errno = Errno(ERESTART_RESTARTBLOCK_NR);
+
+/// tidemark-internal: "this call must sleep". The portable handlers cannot sleep, so where Linux
+/// would wait (a `read` of an empty pipe that still has writers, a `write` to a full pipe, a
+/// `ppoll` without timeout whose pipes are not ready) they return this having changed nothing
+/// at all: no byte moved, no user memory written. The kernel must then:
+///
+/// 1. If a signal is deliverable to the caller, treat the result exactly as [`ERESTARTSYS`]
+///    (what Linux's `pipe_read`/`pipe_write` return when a signal interrupts the wait;
+///    `crate::syscall::fs::interrupted_errno` gives the right code per syscall, e.g.
+///    [`ERESTARTNOHAND`] for `ppoll`) and run the usual signal-delivery restart logic.
+/// 2. Otherwise park the caller until `crate::fs::pipe::events()` differs from the value it
+///    sampled *before* dispatching the syscall (sampling first means a change made while the
+///    handler ran wakes the caller at once: no lost wake-up), or until a signal arrives; then
+///    run the same syscall again from scratch with the original arguments (the arm64 way:
+///    `pc -= 4`, `x0 = orig_x0`, or simply re-dispatch). A spurious wake-up is harmless: the
+///    rerun returns this code again and the caller parks again.
+///
+/// Never reaches user space; [`Errno::is_restart`] counts it so a leak is caught by the same
+/// checks.
+pub const EWOULDBLOCK_RESTART: Errno = Errno(EWOULDBLOCK_RESTART_NR);
 
 /// Largest error number a syscall may return: libc treats `-4095..=-1` as `-errno` (`MAX_ERRNO`).
 pub const MAX_ERRNO: i32 = 4095;
@@ -225,7 +249,11 @@ impl Errno {
     pub const fn is_restart(self) -> bool {
         matches!(
             self.0,
-            ERESTARTSYS_NR | ERESTARTNOINTR_NR | ERESTARTNOHAND_NR | ERESTART_RESTARTBLOCK_NR
+            ERESTARTSYS_NR
+                | ERESTARTNOINTR_NR
+                | ERESTARTNOHAND_NR
+                | ERESTART_RESTARTBLOCK_NR
+                | EWOULDBLOCK_RESTART_NR
         )
     }
 }
@@ -286,6 +314,9 @@ mod tests {
         assert_eq!(format!("{}", Errno(999)), "errno 999");
         assert_eq!(ERESTARTSYS.name(), Some("ERESTARTSYS"));
         assert!(ERESTARTSYS.is_restart() && !EINTR.is_restart());
+        assert!(EWOULDBLOCK_RESTART.is_restart());
+        assert_eq!(EWOULDBLOCK_RESTART.name(), Some("EWOULDBLOCK_RESTART"));
+        assert!(!ALL.contains(&EWOULDBLOCK_RESTART) && EWOULDBLOCK_RESTART != EWOULDBLOCK);
         // Ascending and unique, 1..=133 except the two aliases' gaps (41, 58).
         assert!(ALL.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(ALL.len(), 131);

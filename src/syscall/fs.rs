@@ -1,5 +1,5 @@
 //! File-descriptor system calls: read, write, readv, writev, openat, close, lseek, fstat,
-//! newfstatat, ioctl, readlinkat, ppoll, faccessat/faccessat2.
+//! newfstatat, ioctl, readlinkat, ppoll, faccessat/faccessat2, pipe2, dup, dup3, fcntl.
 //!
 //! Each handler takes the raw register values and narrows them the way Linux's
 //! `SYSCALL_DEFINE` wrappers do (an `unsigned int fd` ignores the upper 32 bits, an `int` flag
@@ -7,6 +7,21 @@
 //! does, so the same hostile call gets the same error. Everything the handlers touch is behind
 //! [`FsCtx`]: user memory, the descriptor table, the console, the process behind `/proc/self`,
 //! and a way to sleep; the kernel supplies the real ones, tests supply fakes.
+//!
+//! # What the kernel must do around [`dispatch`]
+//!
+//! * **Blocking.** Sample [`crate::fs::pipe::events`] before dispatching. A result of
+//!   [`errno::EWOULDBLOCK_RESTART`] means the call did nothing and must sleep: if a signal is
+//!   deliverable, replace the result with [`interrupted_errno`] and deliver as usual; otherwise
+//!   park the caller until `pipe::events()` differs from the sample (or a signal arrives), then
+//!   re-run the same syscall with the same arguments. Calls that can return it: `read`, `readv`,
+//!   `write`, `writev` on pipes, and `ppoll` without a timeout on pipes.
+//! * **SIGPIPE.** When [`raises_sigpipe`] says so (a write-family call failed with `EPIPE`,
+//!   which only a pipe without readers produces), send `SIGPIPE` to the caller (`send_sig(SIGPIPE,
+//!   current, 0)`: `SI_USER` from the caller itself in Linux; `SigInfo::kernel` is close enough),
+//!   then return `EPIPE` as usual; the default action kills the process.
+//! * **fork.** Give the child `files.fork_clone()`; the descriptions (and so pipe ends, offsets
+//!   and status flags) are shared. **exit** drops the table, closing every end.
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -19,6 +34,7 @@ use super::numbers::*;
 use super::user::{access_ok, user_chunks, UserMem, UserMemExt, PATH_MAX, USER_CHUNK};
 use super::SysResult;
 use crate::fs::fdtable::*;
+use crate::fs::pipe::{Pipe, PIPE_SIZE};
 use crate::fs::procfs::{self, Node, ProcFile, ProcLink, ProcSource};
 
 /// `MAX_RW_COUNT` (`INT_MAX & PAGE_MASK`): one read or write transfers at most this much;
@@ -73,8 +89,47 @@ pub const X_OK: u32 = 1;
 pub const W_OK: u32 = 2;
 pub const R_OK: u32 = 4;
 
-/// `S_IFLNK` (`include/uapi/linux/stat.h`).
+/// `S_IFLNK` and `S_IFIFO` (`include/uapi/linux/stat.h`).
 pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFIFO: u32 = 0o010000;
+
+/// `FIONREAD`: bytes available to read (answered by pipes).
+pub const FIONREAD: u32 = 0x541b;
+
+/// `fcntl` commands (`include/uapi/asm-generic/fcntl.h`, `include/uapi/linux/fcntl.h`).
+pub const F_DUPFD: u32 = 0;
+pub const F_GETFD: u32 = 1;
+pub const F_SETFD: u32 = 2;
+pub const F_GETFL: u32 = 3;
+pub const F_SETFL: u32 = 4;
+pub const F_DUPFD_CLOEXEC: u32 = 1030;
+pub const F_SETPIPE_SZ: u32 = 1031;
+pub const F_GETPIPE_SZ: u32 = 1032;
+/// The one descriptor flag.
+pub const FD_CLOEXEC: u32 = 1;
+
+/// Whether the kernel must send `SIGPIPE` to the caller for this result: a write-family call
+/// that failed with `EPIPE` (only a pipe with no readers left produces it, and Linux's
+/// `pipe_write` sends the signal whenever it does).
+#[allow(non_upper_case_globals)]
+pub fn raises_sigpipe(nr: usize, result: &SysResult) -> bool {
+    matches!(
+        nr,
+        SYS_write | SYS_writev | SYS_pwrite64 | SYS_pwritev | SYS_pwritev2
+    ) && *result == Err(errno::EPIPE)
+}
+
+/// What a call that returned [`errno::EWOULDBLOCK_RESTART`] becomes when a signal interrupts
+/// its sleep, as Linux returns it from the wait: `ERESTARTNOHAND` for `ppoll`/`pselect6` (never
+/// restarted after a handler), `ERESTARTSYS` for everything else (restarted under
+/// `SA_RESTART`, else `EINTR`).
+#[allow(non_upper_case_globals)]
+pub fn interrupted_errno(nr: usize) -> Errno {
+    match nr {
+        SYS_ppoll | SYS_pselect6 => errno::ERESTARTNOHAND,
+        _ => errno::ERESTARTSYS,
+    }
+}
 
 /// Blocking on behalf of `ppoll` when nothing is ready.
 pub trait Sleeper {
@@ -112,6 +167,10 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_ppoll => sys_ppoll(ctx, a[0], a[1], a[2], a[3], a[4]),
         SYS_faccessat => sys_faccessat2(ctx, a[0], a[1], a[2], 0),
         SYS_faccessat2 => sys_faccessat2(ctx, a[0], a[1], a[2], a[3]),
+        SYS_pipe2 => sys_pipe2(ctx, a[0], a[1]),
+        SYS_dup => sys_dup(ctx, a[0]),
+        SYS_dup3 => sys_dup3(ctx, a[0], a[1], a[2]),
+        SYS_fcntl => sys_fcntl(ctx, a[0], a[1], a[2]),
         _ => return None,
     })
 }
@@ -126,6 +185,91 @@ fn int(v: u64) -> i32 {
     v as u32 as i32
 }
 
+/// Stores `src` into the user buffer made of `segs` (an iovec), starting `off` bytes into it,
+/// page by page; returns how many bytes landed before the first fault.
+fn copy_out_segs(mem: &mut dyn UserMem, segs: &[(usize, usize)], off: usize, src: &[u8]) -> usize {
+    let mut done = 0;
+    let mut skip = off;
+    for &(base, len) in segs {
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = (len - skip).min(src.len() - done);
+        for (a, o, m) in user_chunks(base + skip, n) {
+            if mem.copy_to_user(a, &src[done + o..done + o + m]).is_err() {
+                return done + o;
+            }
+        }
+        done += n;
+        skip = 0;
+        if done == src.len() {
+            break;
+        }
+    }
+    done
+}
+
+/// Loads `dst` from the user buffer made of `segs`, starting `off` bytes into it; returns how
+/// many bytes were loaded before the first fault.
+fn copy_in_segs(
+    mem: &mut dyn UserMem,
+    segs: &[(usize, usize)],
+    off: usize,
+    dst: &mut [u8],
+) -> usize {
+    let mut done = 0;
+    let mut skip = off;
+    for &(base, len) in segs {
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = (len - skip).min(dst.len() - done);
+        for (a, o, m) in user_chunks(base + skip, n) {
+            if mem
+                .copy_from_user(a, &mut dst[done + o..done + o + m])
+                .is_err()
+            {
+                return done + o;
+            }
+        }
+        done += n;
+        skip = 0;
+        if done == dst.len() {
+            break;
+        }
+    }
+    done
+}
+
+/// `pipe_read` into the user segments `segs` (one for `read`, the vector for `readv`).
+fn read_pipe(
+    pipe: &Pipe,
+    nonblock: bool,
+    mem: &mut dyn UserMem,
+    segs: &[(usize, usize)],
+) -> SysResult {
+    let total = segs.iter().map(|s| s.1).sum();
+    pipe.read_with(total, nonblock, &mut |off, src| {
+        copy_out_segs(mem, segs, off, src)
+    })
+}
+
+/// `pipe_write` from the user segments `segs`: one write, so a vector of at most `PIPE_BUF`
+/// bytes in total is atomic as on Linux.
+fn write_pipe(
+    pipe: &Pipe,
+    nonblock: bool,
+    mem: &mut dyn UserMem,
+    segs: &[(usize, usize)],
+) -> SysResult {
+    let total = segs.iter().map(|s| s.1).sum();
+    pipe.write_with(total, nonblock, &mut |off, dst| {
+        copy_in_segs(mem, segs, off, dst)
+    })
+}
+
 /// Reads from `file` into user `[buf, buf + count)`: the `f_op->read` step of `vfs_read`,
 /// after the checks. Copies page by page so a buffer that turns bad part-way returns the bytes
 /// that landed (Linux's short-copy rule); `EFAULT` only when none did.
@@ -137,6 +281,7 @@ fn read_file(
     count: usize,
 ) -> SysResult {
     let mut done = 0;
+    let nonblock = file.nonblock();
     match &mut file.kind {
         FileKind::Console => {
             // `n_tty_read` without blocking: whatever input is pending, 0 (EOF) if none.
@@ -177,6 +322,9 @@ fn read_file(
         }
         // `generic_read_dir`.
         FileKind::Dir { .. } => return Err(errno::EISDIR),
+        FileKind::PipeRead(p) => return read_pipe(p, nonblock, mem, &[(buf, count)]),
+        // Opened write-only: `vfs_read` refuses it before getting here.
+        FileKind::PipeWrite(_) => return Err(errno::EBADF),
     }
     Ok(done)
 }
@@ -191,7 +339,7 @@ fn write_file(
     buf: usize,
     count: usize,
 ) -> SysResult {
-    match file.kind {
+    match &file.kind {
         FileKind::Console => {
             let mut tmp = [0u8; USER_CHUNK];
             let mut done = 0;
@@ -211,6 +359,9 @@ fn write_file(
         // No `write` method: `vfs_write` refuses with `EINVAL` (`FMODE_CAN_WRITE` unset). Not
         // reachable through `openat`, which never opens these for writing.
         FileKind::Snapshot { .. } | FileKind::Dir { .. } => Err(errno::EINVAL),
+        FileKind::PipeWrite(p) => write_pipe(p, file.nonblock(), mem, &[(buf, count)]),
+        // Opened read-only: `vfs_write` refuses it before getting here.
+        FileKind::PipeRead(_) => Err(errno::EBADF),
     }
 }
 
@@ -219,15 +370,16 @@ fn write_file(
 /// directory; counts above [`MAX_RW_COUNT`] are clamped. Console input at its end reads 0 bytes.
 pub fn sys_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult {
     let (buf, count) = (buf as usize, count as usize);
-    let entry = ctx.files.get_mut(ufd(fd))?;
-    if !entry.file.readable() {
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let mut file = file.lock();
+    if !file.readable() {
         return Err(errno::EBADF);
     }
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
     }
     read_file(
-        &mut entry.file,
+        &mut file,
         ctx.mem,
         ctx.console,
         buf,
@@ -239,20 +391,15 @@ pub fn sys_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult
 /// buffer outside user space, partial count if the buffer goes bad part-way.
 pub fn sys_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult {
     let (buf, count) = (buf as usize, count as usize);
-    let entry = ctx.files.get(ufd(fd))?;
-    if !entry.file.writable() {
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let file = file.lock();
+    if !file.writable() {
         return Err(errno::EBADF);
     }
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
     }
-    write_file(
-        &entry.file,
-        ctx.mem,
-        ctx.console,
-        buf,
-        count.min(MAX_RW_COUNT),
-    )
+    write_file(&file, ctx.mem, ctx.console, buf, count.min(MAX_RW_COUNT))
 }
 
 /// `import_iovec`: reads and validates the vector, returning `(base, len)` segments with the
@@ -306,17 +453,21 @@ fn import_iovec(mem: &mut dyn UserMem, iov: usize, nr: u32) -> Result<Vec<(usize
 /// ([`import_iovec`]), then the segments in order as one write: if a segment's memory turns out
 /// unmapped, the bytes already written are returned, `EFAULT` only if there were none.
 pub fn sys_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
-    let entry = ctx.files.get(ufd(fd))?;
-    if !entry.file.writable() {
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let file = file.lock();
+    if !file.writable() {
         return Err(errno::EBADF);
     }
     let segs = import_iovec(ctx.mem, iov as usize, iovcnt as u32)?;
+    if let FileKind::PipeWrite(p) = &file.kind {
+        return write_pipe(p, file.nonblock(), ctx.mem, &segs);
+    }
     let mut done = 0;
     for (base, len) in segs {
         if len == 0 {
             continue;
         }
-        match write_file(&entry.file, ctx.mem, ctx.console, base, len) {
+        match write_file(&file, ctx.mem, ctx.console, base, len) {
             Ok(n) => {
                 done += n;
                 if n < len {
@@ -332,20 +483,24 @@ pub fn sys_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysRes
 /// `readv(2)` (`do_readv` → `vfs_readv`): like [`sys_writev`] in the other direction; stops at
 /// the first segment that is not filled (end of file, or no more console input).
 pub fn sys_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
-    let entry = ctx.files.get_mut(ufd(fd))?;
-    if !entry.file.readable() {
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let mut file = file.lock();
+    if !file.readable() {
         return Err(errno::EBADF);
     }
     let segs = import_iovec(ctx.mem, iov as usize, iovcnt as u32)?;
-    if matches!(entry.file.kind, FileKind::Dir { .. }) && segs.iter().any(|s| s.1 > 0) {
+    if matches!(file.kind, FileKind::Dir { .. }) && segs.iter().any(|s| s.1 > 0) {
         return Err(errno::EISDIR);
+    }
+    if let FileKind::PipeRead(p) = &file.kind {
+        return read_pipe(p, file.nonblock(), ctx.mem, &segs);
     }
     let mut done = 0;
     for (base, len) in segs {
         if len == 0 {
             continue;
         }
-        match read_file(&mut entry.file, ctx.mem, ctx.console, base, len) {
+        match read_file(&mut file, ctx.mem, ctx.console, base, len) {
             Ok(n) => {
                 done += n;
                 if n < len {
@@ -378,7 +533,7 @@ fn start_node(files: &Files, dfd: i32, path: &[u8]) -> Result<Node, Errno> {
     if dfd < 0 {
         return Err(errno::EBADF);
     }
-    match files.get(dfd as u32)?.file.kind {
+    match files.get(dfd as u32)?.file.lock().kind {
         FileKind::Dir { node, .. } => Ok(node),
         _ => Err(errno::ENOTDIR),
     }
@@ -516,7 +671,9 @@ pub fn sys_openat(ctx: &mut FsCtx<'_>, dirfd: u64, path: u64, flags: u64, _mode:
 /// `close(2)` (`close_fd`): `EBADF` if `fd` is not open. `fd` is `unsigned int`, so the upper
 /// 32 bits of the register are ignored.
 pub fn sys_close(ctx: &mut FsCtx<'_>, fd: u64) -> SysResult {
-    ctx.files.close(ufd(fd))?;
+    // Dropping the description here closes it if this was its last descriptor anywhere (a
+    // pipe end's reader or writer count goes down, waking the other side).
+    drop(ctx.files.close(ufd(fd))?);
     Ok(0)
 }
 
@@ -529,12 +686,15 @@ pub fn sys_close(ctx: &mut FsCtx<'_>, fd: u64) -> SysResult {
 pub fn sys_lseek(ctx: &mut FsCtx<'_>, fd: u64, offset: u64, whence: u64) -> SysResult {
     let offset = offset as i64;
     let whence = whence as u32;
-    let entry = ctx.files.get_mut(ufd(fd))?;
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let mut file = file.lock();
     if whence > SEEK_HOLE {
         return Err(errno::EINVAL);
     }
-    let (pos, end_ok) = match &mut entry.file.kind {
-        FileKind::Console => return Err(errno::ESPIPE),
+    let (pos, end_ok) = match &mut file.kind {
+        FileKind::Console | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => {
+            return Err(errno::ESPIPE)
+        }
         FileKind::Snapshot { pos, .. } => (pos, false),
         FileKind::Dir { pos, .. } => (pos, true),
     };
@@ -583,6 +743,7 @@ fn node_ino(node: Node) -> u64 {
         Node::File(ProcFile::Maps) => 0x103,
         Node::File(ProcFile::Status) => 0x104,
         Node::File(ProcFile::Stat) => 0x105,
+        Node::File(ProcFile::SmapsRollup) => 0x106,
     }
 }
 
@@ -622,18 +783,37 @@ pub fn stat_console() -> Stat {
     }
 }
 
+/// `st_dev` of pipefs (an anonymous device, as on Linux).
+pub const PIPEFS_DEV: u64 = makedev(0, 14);
+
+/// A pipe's attributes (pipefs's inode): `S_IFIFO | 0600`, owned by root (the only user a
+/// pipe's creator can be here), one link, size 0, `st_blksize` one page; `st_ino` is the
+/// pipe's own, the same for both ends.
+pub fn stat_pipe(pipe: &Pipe) -> Stat {
+    Stat {
+        st_dev: PIPEFS_DEV,
+        st_ino: pipe.ino(),
+        st_mode: S_IFIFO | 0o600,
+        st_nlink: 1,
+        st_blksize: 4096,
+        ..Stat::default()
+    }
+}
+
 fn stat_file(file: &OpenFile) -> Stat {
     match &file.kind {
         FileKind::Console => stat_console(),
         FileKind::Snapshot { file, .. } => stat_node(Node::File(*file)),
         FileKind::Dir { node, .. } => stat_node(*node),
+        FileKind::PipeRead(p) => stat_pipe(p),
+        FileKind::PipeWrite(p) => stat_pipe(p),
     }
 }
 
 /// `fstat(2)` (`vfs_fstat` + `cp_new_stat`): `EBADF`, then `EFAULT` if `statbuf` cannot be
 /// written.
 pub fn sys_fstat(ctx: &mut FsCtx<'_>, fd: u64, statbuf: u64) -> SysResult {
-    let st = stat_file(&ctx.files.get(ufd(fd))?.file);
+    let st = stat_file(&ctx.files.get(ufd(fd))?.file.lock());
     ctx.mem.write_pod(statbuf as usize, &st)?;
     Ok(0)
 }
@@ -658,7 +838,7 @@ pub fn sys_newfstatat(
         getname(ctx.mem, path, empty_ok)?
     };
     let st = if name.is_empty() && dfd >= 0 {
-        stat_file(&ctx.files.get(dfd as u32)?.file)
+        stat_file(&ctx.files.get(dfd as u32)?.file.lock())
     } else {
         if flag & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0
         {
@@ -677,11 +857,13 @@ pub fn sys_newfstatat(
 /// sets `O_NONBLOCK`. Then the console answers as `tty_ioctl` does: `TCGETS` (the current
 /// termios, initially [`Termios::linux_default`]), `TCSETS`/`TCSETSW`/`TCSETSF` (store it),
 /// `TIOCGWINSZ` (24×80 unless set) and `TIOCSWINSZ`; anything else is `ENOTTY`, and every
-/// non-terminal answers `ENOTTY` (no `unlocked_ioctl`), which is what `isatty` tests for.
+/// non-terminal answers `ENOTTY` (no `unlocked_ioctl`), which is what `isatty` tests for,
+/// except that pipes answer `FIONREAD` (`pipe_ioctl`: the bytes waiting, as an `int`).
 pub fn sys_ioctl(ctx: &mut FsCtx<'_>, fd: u64, req: u64, arg: u64) -> SysResult {
     let cmd = req as u32;
     let arg = arg as usize;
     let entry = ctx.files.get_mut(ufd(fd))?;
+    let file = entry.file.clone();
     match cmd {
         FIOCLEX => {
             entry.cloexec = true;
@@ -694,17 +876,27 @@ pub fn sys_ioctl(ctx: &mut FsCtx<'_>, fd: u64, req: u64, arg: u64) -> SysResult 
         FIONBIO => {
             let mut v = [0u8; 4];
             ctx.mem.copy_from_user(arg, &mut v)?;
+            let mut f = file.lock();
             if i32::from_le_bytes(v) != 0 {
-                entry.file.flags |= O_NONBLOCK;
+                f.flags |= O_NONBLOCK;
             } else {
-                entry.file.flags &= !O_NONBLOCK;
+                f.flags &= !O_NONBLOCK;
             }
             return Ok(0);
         }
         _ => {}
     }
-    if entry.file.kind != FileKind::Console {
-        return Err(errno::ENOTTY);
+    match &file.lock().kind {
+        FileKind::Console => {}
+        FileKind::PipeRead(p) if cmd == FIONREAD => {
+            ctx.mem.write_pod(arg, &(p.len() as i32))?;
+            return Ok(0);
+        }
+        FileKind::PipeWrite(p) if cmd == FIONREAD => {
+            ctx.mem.write_pod(arg, &(p.len() as i32))?;
+            return Ok(0);
+        }
+        _ => return Err(errno::ENOTTY),
     }
     let tty = &mut ctx.files.tty;
     match cmd {
@@ -740,7 +932,7 @@ pub fn sys_readlinkat(
         } else if dfd < 0 {
             return Err(errno::EBADF);
         } else {
-            match &ctx.files.get(dfd as u32)?.file.kind {
+            match &ctx.files.get(dfd as u32)?.file.lock().kind {
                 FileKind::Dir { node, .. } => *node,
                 _ => return Err(errno::ENOENT),
             }
@@ -769,11 +961,17 @@ pub fn sys_readlinkat(
 /// `tv_nsec` is in range and `tv_sec >= 0`), the signal mask (`EINVAL` unless `sigsetsize` is
 /// 8; `EFAULT`), `nfds` above `RLIMIT_NOFILE` (`EINVAL`), the array (`EFAULT`). Each entry gets
 /// `revents`: 0 for a negative fd, `POLLNVAL` for one that is not open, otherwise the file's
-/// mask (always [`DEFAULT_POLLMASK`]: the console never blocks, /proc files have no `poll`)
-/// filtered by `events | POLLERR | POLLHUP`. Returns how many entries have non-zero `revents`.
-/// When none do and the timeout is not zero, it sleeps through [`Sleeper`] (nothing here can
-/// become ready later) and, having slept, stores the remaining time (zero) back as Linux's
-/// `poll_select_finish` does, ignoring a fault there.
+/// mask ([`poll_mask`]) filtered by `events | POLLERR | POLLHUP`. Returns how many entries have
+/// non-zero `revents`.
+///
+/// When none do and the timeout is not zero: if a pipe is among the descriptors and there is no
+/// timeout, returns [`errno::EWOULDBLOCK_RESTART`] without writing anything (the kernel sleeps
+/// until a pipe changes and runs the call again; for the duration of that sleep it should apply
+/// the `sigmask` argument as ppoll's temporary mask). Otherwise it sleeps through [`Sleeper`]
+/// and, having slept, stores the remaining time (zero) back as Linux's `poll_select_finish`
+/// does, ignoring a fault there. Limitation: a finite timeout with pipes sleeps the whole time
+/// through the `Sleeper` (a kernel whose sleeper lets other processes run still reports the
+/// pipe only when the time is up, as 0 ready).
 pub fn sys_ppoll(
     ctx: &mut FsCtx<'_>,
     fds: u64,
@@ -807,15 +1005,18 @@ pub fn sys_ppoll(
         ctx.mem.copy_from_user(fds as usize, &mut raw)?;
     }
     let mut count = 0;
+    let mut pipes = false;
     for p in raw.chunks_exact_mut(POLLFD_SIZE) {
         let fd = i32::from_le_bytes([p[0], p[1], p[2], p[3]]);
         let events = u16::from_le_bytes([p[4], p[5]]);
         let revents = if fd < 0 {
             0
-        } else if ctx.files.get(fd as u32).is_err() {
-            POLLNVAL
+        } else if let Ok(entry) = ctx.files.get(fd as u32) {
+            let f = entry.file.lock();
+            pipes |= matches!(f.kind, FileKind::PipeRead(_) | FileKind::PipeWrite(_));
+            poll_mask(&f) & (events | POLLERR | POLLHUP)
         } else {
-            DEFAULT_POLLMASK & (events | POLLERR | POLLHUP)
+            POLLNVAL
         };
         if revents != 0 {
             count += 1;
@@ -823,6 +1024,9 @@ pub fn sys_ppoll(
         p[6..8].copy_from_slice(&revents.to_le_bytes());
     }
     let mut result = Ok(count);
+    if count == 0 && pipes && timeout.is_none() {
+        return Err(errno::EWOULDBLOCK_RESTART);
+    }
     if count == 0 && timeout != Some(0) {
         match ctx.sleeper.sleep(timeout, mask) {
             Ok(()) => {
@@ -837,6 +1041,141 @@ pub fn sys_ppoll(
         ctx.mem.copy_to_user(fds as usize, &raw)?;
     }
     result
+}
+
+/// A file's `poll` answer before filtering by the requested events: [`DEFAULT_POLLMASK`] for the
+/// console (its reads never block) and /proc files (no `poll` method); `pipe_poll` for pipes:
+/// a read end is `POLLIN | POLLRDNORM` with bytes waiting and `POLLHUP` once no writer
+/// remains (an empty pipe without writers is `POLLHUP` alone, as on Linux); a write end is
+/// `POLLOUT | POLLWRNORM` with at least `PIPE_BUF` bytes free and `POLLERR` once no reader
+/// remains.
+pub fn poll_mask(file: &OpenFile) -> u16 {
+    match &file.kind {
+        FileKind::PipeRead(p) => {
+            let (data, hup) = p.poll_read();
+            (if data { POLLIN | POLLRDNORM } else { 0 }) | (if hup { POLLHUP } else { 0 })
+        }
+        FileKind::PipeWrite(p) => {
+            let (room, err) = p.poll_write();
+            (if room { POLLOUT | POLLWRNORM } else { 0 }) | (if err { POLLERR } else { 0 })
+        }
+        _ => DEFAULT_POLLMASK,
+    }
+}
+
+/// `pipe2(2)` (`do_pipe2`): `EINVAL` for flags other than `O_CLOEXEC` and `O_NONBLOCK`
+/// (packet mode, `O_DIRECT`, and notification pipes are not supported), `EMFILE` without two
+/// free descriptors, then the two descriptors (read end first, both the lowest free) are
+/// stored as `int fds[2]`; if that faults, both are closed again and the call is `EFAULT`.
+/// The ends' status flags are `O_RDONLY`/`O_WRONLY` plus `O_NONBLOCK` if asked (no
+/// `O_LARGEFILE`, as Linux's `create_pipe_files`).
+pub fn sys_pipe2(ctx: &mut FsCtx<'_>, fds: u64, flags: u64) -> SysResult {
+    let flags = int(flags) as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(errno::EINVAL);
+    }
+    let status = flags & O_NONBLOCK;
+    let cloexec = flags & O_CLOEXEC != 0;
+    let (r, w) = Pipe::new();
+    let read = OpenFile {
+        kind: FileKind::PipeRead(r),
+        flags: O_RDONLY | status,
+    };
+    let write = OpenFile {
+        kind: FileKind::PipeWrite(w),
+        flags: O_WRONLY | status,
+    };
+    let rfd = ctx.files.alloc(read, cloexec)?;
+    let wfd = match ctx.files.alloc(write, cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            drop(ctx.files.close(rfd));
+            return Err(e);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&rfd.to_le_bytes());
+    out[4..].copy_from_slice(&wfd.to_le_bytes());
+    if let Err(e) = ctx.mem.copy_to_user(fds as usize, &out) {
+        drop(ctx.files.close(wfd));
+        drop(ctx.files.close(rfd));
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `dup(2)`: the lowest free descriptor, sharing `fd`'s open file description (offset and
+/// status flags), close-on-exec clear. `EBADF`, `EMFILE`.
+pub fn sys_dup(ctx: &mut FsCtx<'_>, fd: u64) -> SysResult {
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    Ok(ctx.files.alloc_ref(file, false, 0)? as usize)
+}
+
+/// `dup3(2)` (`ksys_dup3`), in Linux's order: `EINVAL` for flags other than `O_CLOEXEC`, then
+/// for `oldfd == newfd`; `EBADF` for `newfd` at or above `RLIMIT_NOFILE`, then for `oldfd` not
+/// open. Whatever was open at `newfd` is closed silently (its errors are lost, as on Linux).
+pub fn sys_dup3(ctx: &mut FsCtx<'_>, oldfd: u64, newfd: u64, flags: u64) -> SysResult {
+    let (old, new, flags) = (ufd(oldfd), ufd(newfd), int(flags) as u32);
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(errno::EINVAL);
+    }
+    if new as usize >= ctx.files.nofile() {
+        return Err(errno::EBADF);
+    }
+    let file = ctx.files.get(old)?.file.clone();
+    drop(ctx.files.install(new, file, flags & O_CLOEXEC != 0));
+    Ok(new as usize)
+}
+
+/// `fcntl(2)` (`do_fcntl`): `EBADF` for a descriptor that is not open, then by command:
+///
+/// * `F_DUPFD`, `F_DUPFD_CLOEXEC`: the lowest free descriptor at or above `arg` (an `int`
+///   reinterpreted as `unsigned`, so negative is huge): `EINVAL` if `arg` is at or above
+///   `RLIMIT_NOFILE`, `EMFILE` if nothing is free below it.
+/// * `F_GETFD` / `F_SETFD`: the close-on-exec flag as `FD_CLOEXEC`.
+/// * `F_GETFL`: the description's access mode and status flags. `F_SETFL`: changes
+///   `O_APPEND`, `O_NONBLOCK` and `O_NOATIME` and ignores the other bits, as Linux does;
+///   `O_DIRECT` (no direct I/O or packet mode here) and `FASYNC` (no `SIGIO`) are `EINVAL`.
+/// * `F_GETPIPE_SZ`: a pipe's capacity, `EBADF` for anything else.
+/// * Every other command (locks, leases, owners, seals, `F_SETPIPE_SZ`): `EINVAL`.
+pub fn sys_fcntl(ctx: &mut FsCtx<'_>, fd: u64, cmd: u64, arg: u64) -> SysResult {
+    let cmd = cmd as u32;
+    let entry = ctx.files.get_mut(ufd(fd))?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let from = arg as u32;
+            let file = entry.file.clone();
+            if from as usize >= ctx.files.nofile() {
+                return Err(errno::EINVAL);
+            }
+            Ok(ctx.files.alloc_ref(file, cmd == F_DUPFD_CLOEXEC, from)? as usize)
+        }
+        F_GETFD => Ok(if entry.cloexec {
+            FD_CLOEXEC as usize
+        } else {
+            0
+        }),
+        F_SETFD => {
+            entry.cloexec = arg as u32 & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        F_GETFL => Ok(entry.file.lock().flags as usize),
+        F_SETFL => {
+            let arg = arg as u32;
+            if arg & (O_DIRECT | FASYNC) != 0 {
+                return Err(errno::EINVAL);
+            }
+            const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_NOATIME;
+            let mut f = entry.file.lock();
+            f.flags = (arg & SETFL_MASK) | (f.flags & !SETFL_MASK);
+            Ok(0)
+        }
+        F_GETPIPE_SZ => match entry.file.lock().kind {
+            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(PIPE_SIZE),
+            _ => Err(errno::EBADF),
+        },
+        _ => Err(errno::EINVAL),
+    }
 }
 
 /// `faccessat2(2)` (`do_faccessat`; `faccessat` is this with `flags` 0): `EINVAL` for mode bits
@@ -866,7 +1205,7 @@ pub fn sys_faccessat2(
         if dfd < 0 {
             return Err(errno::EBADF);
         }
-        stat_file(&ctx.files.get(dfd as u32)?.file)
+        stat_file(&ctx.files.get(dfd as u32)?.file.lock())
     } else {
         let start = start_node(ctx.files, dfd, &name)?;
         let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
@@ -885,7 +1224,7 @@ pub fn sys_faccessat2(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::procfs::StatFields;
+    use crate::fs::procfs::{SmapsRollup, StatFields};
     use crate::syscall::errno::ERESTARTNOHAND;
     use crate::syscall::user::FakeUserMem;
     use alloc::collections::VecDeque;
@@ -942,6 +1281,7 @@ mod tests {
                 ProcFile::Maps => out.push_str(&maps_text()),
                 ProcFile::Status => out.push_str("Name:\thello\nVmSize:\t     100 kB\n"),
                 ProcFile::Stat => StatFields::new(PID, "hello").write_stat(out).unwrap(),
+                ProcFile::SmapsRollup => SmapsRollup::default().write(out).unwrap(),
             }
         }
         fn exe_path(&self) -> &str {
@@ -1205,7 +1545,7 @@ mod tests {
         let d = e.open("/proc/self", O_RDONLY | O_DIRECTORY).unwrap() as i64;
         let m = e.openat(d, "maps", O_RDONLY).unwrap();
         assert!(matches!(
-            e.files.get(m as u32).unwrap().file.kind,
+            e.files.get(m as u32).unwrap().file.lock().kind,
             FileKind::Snapshot {
                 file: ProcFile::Maps,
                 ..
@@ -1222,7 +1562,7 @@ mod tests {
         // O_CLOEXEC lands on the descriptor, not the file flags.
         let c = e.open("/proc/self/maps", O_RDONLY | O_CLOEXEC).unwrap();
         let ent = e.files.get(c as u32).unwrap();
-        assert!(ent.cloexec && ent.file.flags & O_CLOEXEC == 0);
+        assert!(ent.cloexec && ent.file.lock().flags & O_CLOEXEC == 0);
     }
 
     #[test]
@@ -1406,7 +1746,7 @@ mod tests {
         assert!(!e.files.get(fd as u32).unwrap().cloexec);
         e.mem.put(U + 0x2000, &1i32.to_le_bytes());
         assert_eq!(e.call(|c| sys_ioctl(c, 1, FIONBIO as u64, a)), Ok(0));
-        assert_ne!(e.files.get(1).unwrap().file.flags & O_NONBLOCK, 0);
+        assert_ne!(e.files.get(1).unwrap().file.lock().flags & O_NONBLOCK, 0);
         assert_eq!(
             e.call(|c| sys_ioctl(c, 1, FIONBIO as u64, 0)),
             Err(errno::EFAULT)
@@ -1692,6 +2032,447 @@ mod tests {
             e.call(|c| dispatch(c, SYS_close, [3, 0, 0, 0, 0, 0])),
             Some(Ok(0))
         );
+    }
+
+    /// Where the pipe tests keep `int fds[2]` and their 16 KiB data buffer.
+    use crate::fs::pipe::PIPE_BUF;
+
+    const FDS: usize = U + 0x9000;
+    const DATA: usize = U + 0xa000;
+    const DATA_LEN: usize = 0x4000;
+
+    impl Env {
+        /// `pipe2(fds, flags)`, returning the two descriptors.
+        fn pipe(&mut self, flags: u32) -> (u64, u64) {
+            assert_eq!(self.call(|c| sys_pipe2(c, FDS as u64, flags as u64)), Ok(0));
+            let b = self.mem.bytes(FDS, 8);
+            let r = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let w = i32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            (r as u64, w as u64)
+        }
+
+        fn write(&mut self, fd: u64, buf: usize, n: usize) -> SysResult {
+            self.call(|c| sys_write(c, fd, buf as u64, n as u64))
+        }
+
+        fn fcntl(&mut self, fd: u64, cmd: u32, arg: u64) -> SysResult {
+            self.call(|c| sys_fcntl(c, fd, cmd as u64, arg))
+        }
+
+        /// Writes `total` bytes of `byte` to `fd` in `DATA_LEN` pieces.
+        fn fill(&mut self, fd: u64, total: usize, byte: u8) {
+            self.mem.put(DATA, &[byte; DATA_LEN]);
+            let mut left = total;
+            while left > 0 {
+                let n = left.min(DATA_LEN);
+                assert_eq!(self.write(fd, DATA, n), Ok(n));
+                left -= n;
+            }
+        }
+
+        /// Reads everything available from a non-empty pipe; returns the byte count.
+        fn drain(&mut self, fd: u64) -> usize {
+            let mut total = 0;
+            loop {
+                match self.read(fd, DATA as u64, DATA_LEN as u64) {
+                    Ok(0) => return total,
+                    Ok(n) => total += n,
+                    Err(_) => return total,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pipe_round_trip_and_end_checks() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(0);
+        assert_eq!((r, w), (3, 4));
+        assert!(!e.files.get(3).unwrap().cloexec && !e.files.get(4).unwrap().cloexec);
+        e.mem.put(U + 0x100, b"hello, pipe");
+        assert_eq!(e.write(w, U + 0x100, 11), Ok(11));
+        // FIONREAD on either end.
+        let a = (U + 0xf000) as u64;
+        assert_eq!(e.call(|c| sys_ioctl(c, r, FIONREAD as u64, a)), Ok(0));
+        assert_eq!(e.mem.bytes(U + 0xf000, 4), &11i32.to_le_bytes());
+        assert_eq!(
+            e.call(|c| sys_ioctl(c, r, TCGETS as u64, a)),
+            Err(errno::ENOTTY)
+        );
+        assert_eq!(e.read(r, (U + 0x200) as u64, 5), Ok(5));
+        assert_eq!(e.read(r, (U + 0x205) as u64, 100), Ok(6));
+        assert_eq!(e.mem.bytes(U + 0x200, 11), b"hello, pipe");
+        // Each end only works its own way; neither seeks.
+        assert_eq!(e.read(w, U as u64, 1), Err(errno::EBADF));
+        assert_eq!(e.write(r, U, 1), Err(errno::EBADF));
+        assert_eq!(
+            e.call(|c| sys_lseek(c, r, 0, SEEK_CUR as u64)),
+            Err(errno::ESPIPE)
+        );
+        assert_eq!(
+            e.call(|c| sys_lseek(c, w, 0, SEEK_SET as u64)),
+            Err(errno::ESPIPE)
+        );
+        // Status flags: no O_LARGEFILE on pipes.
+        assert_eq!(e.fcntl(r, F_GETFL, 0), Ok(O_RDONLY as usize));
+        assert_eq!(e.fcntl(w, F_GETFL, 0), Ok(O_WRONLY as usize));
+        assert_eq!(e.fcntl(w, F_GETPIPE_SZ, 0), Ok(65536));
+        assert_eq!(e.fcntl(1, F_GETPIPE_SZ, 0), Err(errno::EBADF));
+        // fstat: a FIFO, both ends the same inode; fstatat(AT_EMPTY_PATH) agrees.
+        let sb = (U + 0x3000) as u64;
+        assert_eq!(e.call(|c| sys_fstat(c, r, sb)), Ok(0));
+        let st = e.stat_at(0x3000);
+        assert_eq!(st.st_mode, S_IFIFO | 0o600);
+        assert_eq!((st.st_blksize, st.st_nlink, st.st_size), (4096, 1, 0));
+        let empty = e.cstr(0x100, "");
+        assert_eq!(
+            e.call(|c| sys_newfstatat(c, w, empty, sb, AT_EMPTY_PATH as u64)),
+            Ok(0)
+        );
+        assert_eq!(e.stat_at(0x3000), st);
+        // Count 0 reads and writes nothing, even with bad buffers in user space.
+        assert_eq!(e.read(r, 0, 0), Ok(0));
+        assert_eq!(e.write(w, 0, 0), Ok(0));
+        assert_eq!(e.read(r, KERNEL, 1), Err(errno::EFAULT));
+        // Through dispatch.
+        let r2 = e.call(|c| dispatch(c, SYS_pipe2, [FDS as u64, 0, 0, 0, 0, 0]));
+        assert_eq!(r2, Some(Ok(0)));
+        assert_eq!(e.mem.bytes(FDS, 8), &[5, 0, 0, 0, 6, 0, 0, 0]);
+    }
+
+    #[test]
+    fn pipe_eof_and_epipe() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(0);
+        e.mem.put(U, b"abc");
+        assert_eq!(e.write(w, U, 3), Ok(3));
+        // A dup of the write end keeps the writer alive.
+        let w2 = e.call(|c| sys_dup(c, w)).unwrap() as u64;
+        e.call(|c| sys_close(c, w)).unwrap();
+        assert_eq!(e.read(r, (U + 0x100) as u64, 10), Ok(3));
+        assert_eq!(
+            e.read(r, (U + 0x100) as u64, 10),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        e.call(|c| sys_close(c, w2)).unwrap();
+        // Now end of file, blocking or not.
+        assert_eq!(e.read(r, (U + 0x100) as u64, 10), Ok(0));
+        e.call(|c| sys_fcntl(c, r, F_SETFL as u64, O_NONBLOCK as u64))
+            .unwrap();
+        assert_eq!(e.read(r, (U + 0x100) as u64, 10), Ok(0));
+
+        let (r, w) = e.pipe(O_NONBLOCK);
+        e.call(|c| sys_close(c, r)).unwrap();
+        let res = e.write(w, U, 3);
+        assert_eq!(res, Err(errno::EPIPE));
+        assert!(raises_sigpipe(SYS_write, &res));
+        let iov = e.iovs(0x1000, &[(U as u64, 3)]);
+        let res = e.call(|c| dispatch(c, SYS_writev, [w, iov, 1, 0, 0, 0]).unwrap());
+        assert_eq!(res, Err(errno::EPIPE));
+        assert!(raises_sigpipe(SYS_writev, &res));
+        assert!(!raises_sigpipe(SYS_read, &res));
+        assert!(!raises_sigpipe(SYS_write, &Err(errno::EAGAIN)));
+        // A null write succeeds even without readers (no signal either).
+        assert_eq!(e.write(w, U, 0), Ok(0));
+    }
+
+    #[test]
+    fn pipe_blocking_sentinel_and_nonblock() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(0);
+        // Empty, writer open: the read must sleep, and nothing was written to the buffer.
+        e.mem.put(U + 0x100, &[0xaa; 8]);
+        let ev = crate::fs::pipe::events();
+        assert_eq!(
+            e.read(r, (U + 0x100) as u64, 8),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        assert_eq!(e.mem.bytes(U + 0x100, 8), &[0xaa; 8]);
+        assert_eq!(interrupted_errno(SYS_read), errno::ERESTARTSYS);
+        assert_eq!(interrupted_errno(SYS_ppoll), errno::ERESTARTNOHAND);
+        // A write is the event that wakes it; the restarted read then succeeds.
+        e.mem.put(U, b"xyz");
+        assert_eq!(e.write(w, U, 3), Ok(3));
+        assert_ne!(crate::fs::pipe::events(), ev);
+        assert_eq!(e.read(r, (U + 0x100) as u64, 8), Ok(3));
+        // Fill it: 64 KiB fit, then writers must sleep (or get EAGAIN).
+        e.fill(w, PIPE_SIZE, 7);
+        assert_eq!(e.write(w, U, 1), Err(errno::EWOULDBLOCK_RESTART));
+        assert_eq!(e.write(w, DATA, DATA_LEN), Err(errno::EWOULDBLOCK_RESTART));
+        e.fcntl(w, F_SETFL, O_NONBLOCK as u64).unwrap();
+        assert_eq!(e.fcntl(w, F_GETFL, 0), Ok((O_WRONLY | O_NONBLOCK) as usize));
+        assert_eq!(e.write(w, U, 1), Err(errno::EAGAIN));
+        // The flag belongs to the description: the read end is still blocking.
+        assert_eq!(e.drain(r), PIPE_SIZE);
+        assert_eq!(
+            e.read(r, (U + 0x100) as u64, 8),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        // FIONBIO sets it too.
+        e.mem.put(U + 0xf000, &1i32.to_le_bytes());
+        assert_eq!(
+            e.call(|c| sys_ioctl(c, r, FIONBIO as u64, (U + 0xf000) as u64)),
+            Ok(0)
+        );
+        assert_eq!(e.read(r, (U + 0x100) as u64, 8), Err(errno::EAGAIN));
+    }
+
+    #[test]
+    fn pipe_buf_atomicity_and_big_writes() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(O_NONBLOCK);
+        // Leave PIPE_BUF - 1 bytes free.
+        e.fill(w, PIPE_SIZE - (PIPE_BUF - 1), 1);
+        e.mem.put(DATA, &[2; DATA_LEN]);
+        // An atomic write that does not fit goes nowhere...
+        assert_eq!(e.write(w, DATA, PIPE_BUF), Err(errno::EAGAIN));
+        e.fcntl(w, F_SETFL, 0).unwrap();
+        assert_eq!(e.write(w, DATA, PIPE_BUF), Err(errno::EWOULDBLOCK_RESTART));
+        // ... a bigger one writes what fits and returns the short count (blocking or not).
+        assert_eq!(e.write(w, DATA, PIPE_BUF + 1), Ok(PIPE_BUF - 1));
+        assert_eq!(e.drain(r), PIPE_SIZE);
+        // A small write that fits goes in whole.
+        assert_eq!(e.write(w, DATA, PIPE_BUF), Ok(PIPE_BUF));
+        // A buffer running off the end of the mapping: the bytes before the hole count.
+        e.drain(r);
+        let tail = U + LEN - 100;
+        assert_eq!(e.write(w, tail, 5000), Ok(100));
+        assert_eq!(e.write(w, UNMAPPED as usize, 10), Err(errno::EFAULT));
+        // A read into a buffer that ends early keeps the rest in the pipe.
+        assert_eq!(e.read(r, (U + LEN - 30) as u64, 100), Ok(30));
+        assert_eq!(e.read(r, UNMAPPED, 100), Err(errno::EFAULT));
+        assert_eq!(e.drain(r), 70);
+    }
+
+    #[test]
+    fn pipe_readv_writev() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(0);
+        e.mem.put(U + 0x100, b"hello, ");
+        e.mem.put(U + 0x200, b"world");
+        let (a, b) = ((U + 0x100) as u64, (U + 0x200) as u64);
+        let iov = e.iovs(0x1000, &[(a, 7), (0, 0), (b, 5)]);
+        assert_eq!(e.call(|c| sys_writev(c, w, iov, 3)), Ok(12));
+        // Scatter the 12 bytes over 5 + 5 + 10.
+        let (x, y, z) = ((U + 0x300) as u64, (U + 0x400) as u64, (U + 0x500) as u64);
+        let iov = e.iovs(0x1000, &[(x, 5), (y, 5), (z, 10)]);
+        assert_eq!(e.call(|c| sys_readv(c, r, iov, 3)), Ok(12));
+        assert_eq!(e.mem.bytes(U + 0x300, 5), b"hello");
+        assert_eq!(e.mem.bytes(U + 0x400, 5), b", wor");
+        assert_eq!(e.mem.bytes(U + 0x500, 2), b"ld");
+        assert_eq!(
+            e.call(|c| sys_readv(c, r, iov, 3)),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        // A gathered write of at most PIPE_BUF bytes is atomic as a whole.
+        e.fill(w, PIPE_SIZE - 3000, 1);
+        let d = DATA as u64;
+        let iov = e.iovs(0x1000, &[(d, 2000), (d, 2000)]);
+        assert_eq!(
+            e.call(|c| sys_writev(c, w, iov, 2)),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        let iov = e.iovs(0x1000, &[(d, 1000), (d, 2000)]);
+        assert_eq!(e.call(|c| sys_writev(c, w, iov, 2)), Ok(3000));
+    }
+
+    #[test]
+    fn pipe2_flags_and_failures() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(O_CLOEXEC | O_NONBLOCK);
+        assert_eq!(e.fcntl(r, F_GETFD, 0), Ok(FD_CLOEXEC as usize));
+        assert_eq!(e.fcntl(w, F_GETFD, 0), Ok(FD_CLOEXEC as usize));
+        assert_eq!(e.fcntl(r, F_GETFL, 0), Ok((O_RDONLY | O_NONBLOCK) as usize));
+        assert_eq!(e.read(r, U as u64, 1), Err(errno::EAGAIN));
+        let p2 = |e: &mut Env, fds: u64, flags: u64| e.call(|c| sys_pipe2(c, fds, flags));
+        for bad in [O_DIRECT, O_EXCL, 1, O_APPEND, 0x8000_0000] {
+            assert_eq!(p2(&mut e, FDS as u64, bad as u64), Err(errno::EINVAL));
+        }
+        // `int flags`: upper bits ignored.
+        assert_eq!(p2(&mut e, FDS as u64, 1 << 32), Ok(0));
+        let before: Vec<u32> = e.files.open_fds().collect();
+        // An unwritable fds array: both descriptors are closed again.
+        assert_eq!(p2(&mut e, UNMAPPED, 0), Err(errno::EFAULT));
+        assert_eq!(p2(&mut e, KERNEL, 0), Err(errno::EFAULT));
+        assert_eq!(p2(&mut e, (U + LEN - 4) as u64, 0), Err(errno::EFAULT));
+        assert_eq!(e.files.open_fds().collect::<Vec<_>>(), before);
+        // Room for only one descriptor: EMFILE and nothing left behind.
+        e.files.set_nofile(before.len() as u64 + 1).unwrap();
+        assert_eq!(p2(&mut e, FDS as u64, 0), Err(errno::EMFILE));
+        assert_eq!(e.files.open_fds().collect::<Vec<_>>(), before);
+    }
+
+    #[test]
+    fn dup_dup3_and_shared_offsets() {
+        let mut e = Env::new();
+        let fd = e.open("/proc/self/maps", O_RDONLY).unwrap() as u64;
+        assert_eq!(e.read(fd, U as u64, 10), Ok(10));
+        let d = e.call(|c| sys_dup(c, fd)).unwrap() as u64;
+        assert_eq!(d, 4);
+        // One open file description: the offset moves for both.
+        assert_eq!(e.call(|c| sys_lseek(c, d, 0, SEEK_CUR as u64)), Ok(10));
+        assert_eq!(e.read(d, U as u64, 5), Ok(5));
+        assert_eq!(e.call(|c| sys_lseek(c, fd, 0, SEEK_CUR as u64)), Ok(15));
+        assert_eq!(e.call(|c| sys_dup(c, 99)), Err(errno::EBADF));
+        assert_eq!(e.call(|c| sys_dup(c, (1 << 32) | fd)), Ok(5));
+        // dup3: onto a free slot far up, with close-on-exec.
+        let dup3 = |e: &mut Env, o: u64, n: u64, f: u64| e.call(|c| sys_dup3(c, o, n, f));
+        assert_eq!(dup3(&mut e, fd, 100, O_CLOEXEC as u64), Ok(100));
+        assert!(e.files.get(100).unwrap().cloexec);
+        assert_eq!(e.call(|c| sys_lseek(c, 100, 0, SEEK_CUR as u64)), Ok(15));
+        // Onto an open descriptor: it is closed silently, no cloexec.
+        assert_eq!(dup3(&mut e, fd, 1, 0), Ok(1));
+        assert!(!e.files.get(1).unwrap().cloexec);
+        assert_eq!(e.call(|c| sys_lseek(c, 1, 0, SEEK_CUR as u64)), Ok(15));
+        // Errors, in Linux's order.
+        assert_eq!(dup3(&mut e, fd, fd, 0), Err(errno::EINVAL));
+        assert_eq!(dup3(&mut e, 99, 99, 0), Err(errno::EINVAL));
+        assert_eq!(dup3(&mut e, 99, 7, O_NONBLOCK as u64), Err(errno::EINVAL));
+        assert_eq!(dup3(&mut e, 99, 1024, 0), Err(errno::EBADF));
+        assert_eq!(dup3(&mut e, fd, 1024, 0), Err(errno::EBADF));
+        assert_eq!(dup3(&mut e, 99, 7, 0), Err(errno::EBADF));
+        assert!(e.files.get(7).is_err());
+        // dup of the lowest free slot and EMFILE.
+        e.files.set_nofile(6).unwrap();
+        assert_eq!(e.call(|c| sys_dup(c, fd)), Err(errno::EMFILE));
+        assert_eq!(dup3(&mut e, fd, 6, 0), Err(errno::EBADF));
+        // Through dispatch.
+        e.files.set_nofile(1024).unwrap();
+        assert_eq!(
+            e.call(|c| dispatch(c, SYS_dup3, [fd, 50, 0, 0, 0, 0])),
+            Some(Ok(50))
+        );
+        assert_eq!(
+            e.call(|c| dispatch(c, SYS_dup, [fd, 0, 0, 0, 0, 0])),
+            Some(Ok(6))
+        );
+    }
+
+    #[test]
+    fn fcntl_commands() {
+        let mut e = Env::new();
+        let fd = e.open("/proc/self/maps", O_RDONLY | O_CLOEXEC).unwrap() as u64;
+        assert_eq!(e.fcntl(fd, F_GETFD, 0), Ok(1));
+        assert_eq!(e.fcntl(fd, F_SETFD, 0), Ok(0));
+        assert_eq!(e.fcntl(fd, F_GETFD, 0), Ok(0));
+        assert_eq!(e.fcntl(fd, F_SETFD, 3), Ok(0));
+        assert_eq!(e.fcntl(fd, F_GETFD, 0), Ok(1));
+        // F_DUPFD: lowest at or above arg; the dup's cloexec is clear unless _CLOEXEC.
+        assert_eq!(e.fcntl(fd, F_DUPFD, 0), Ok(4));
+        assert_eq!(e.fcntl(fd, F_DUPFD, 10), Ok(10));
+        assert_eq!(e.fcntl(fd, F_DUPFD, 10), Ok(11));
+        assert_eq!(e.fcntl(4, F_GETFD, 0), Ok(0));
+        assert_eq!(e.fcntl(fd, F_DUPFD_CLOEXEC, 10), Ok(12));
+        assert_eq!(e.fcntl(12, F_GETFD, 0), Ok(1));
+        assert_eq!(e.fcntl(fd, F_DUPFD, 1024), Err(errno::EINVAL));
+        assert_eq!(e.fcntl(fd, F_DUPFD, neg(-1)), Err(errno::EINVAL));
+        // `int arg`: the upper half is dropped.
+        assert_eq!(e.fcntl(fd, F_DUPFD, (1 << 32) | 20), Ok(20));
+        e.files.set_nofile(13).unwrap();
+        assert_eq!(e.fcntl(fd, F_DUPFD, 10), Err(errno::EMFILE));
+        e.files.set_nofile(1024).unwrap();
+        // F_GETFL / F_SETFL: shared by dups; only the settable bits change.
+        assert_eq!(
+            e.fcntl(fd, F_GETFL, 0),
+            Ok((O_RDONLY | O_LARGEFILE) as usize)
+        );
+        let set = O_NONBLOCK | O_APPEND | O_RDWR | O_CREAT | O_TRUNC;
+        assert_eq!(e.fcntl(fd, F_SETFL, set as u64), Ok(0));
+        assert_eq!(
+            e.fcntl(4, F_GETFL, 0),
+            Ok((O_RDONLY | O_LARGEFILE | O_NONBLOCK | O_APPEND) as usize)
+        );
+        assert_eq!(e.fcntl(fd, F_SETFL, O_DIRECT as u64), Err(errno::EINVAL));
+        assert_eq!(e.fcntl(fd, F_SETFL, FASYNC as u64), Err(errno::EINVAL));
+        assert_eq!(e.fcntl(fd, F_SETFL, 0), Ok(0));
+        assert_eq!(
+            e.fcntl(4, F_GETFL, 0),
+            Ok((O_RDONLY | O_LARGEFILE) as usize)
+        );
+        // Unknown commands, and EBADF before anything.
+        for cmd in [5, 6, 7, 8, 9, 1024, 1031, 1033, 0xffff] {
+            assert_eq!(e.fcntl(fd, cmd, 0), Err(errno::EINVAL), "cmd {cmd}");
+        }
+        assert_eq!(e.fcntl(99, F_GETFD, 0), Err(errno::EBADF));
+        assert_eq!(e.fcntl(99, 0xffff, 0), Err(errno::EBADF));
+        assert_eq!(
+            e.call(|c| dispatch(c, SYS_fcntl, [fd, F_GETFD as u64, 0, 0, 0, 0])),
+            Some(Ok(1))
+        );
+    }
+
+    #[test]
+    fn ppoll_on_pipes() {
+        let mut e = Env::new();
+        let (r, w) = e.pipe(0);
+        let ts = put_ts(&mut e, 0, 0);
+        let ev = POLLIN | POLLOUT;
+        let fds = pollfds(&mut e, &[(r as i32, ev), (w as i32, ev)]);
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 2, ts, 0, 8)), Ok(1));
+        assert_eq!([revents(&e, 0), revents(&e, 1)], [0, POLLOUT]);
+        e.mem.put(U, b"x");
+        e.write(w, U, 1).unwrap();
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 2, ts, 0, 8)), Ok(2));
+        assert_eq!([revents(&e, 0), revents(&e, 1)], [POLLIN, POLLOUT]);
+        // Full: no POLLOUT; and not even with less than PIPE_BUF free.
+        e.fill(w, PIPE_SIZE - 1 - 100, 0);
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 2, ts, 0, 8)), Ok(1));
+        assert_eq!([revents(&e, 0), revents(&e, 1)], [POLLIN, 0]);
+        // Not ready and no timeout: sleep until a pipe changes (nothing written back).
+        let fds = pollfds(&mut e, &[(w as i32, POLLOUT)]);
+        assert_eq!(
+            e.call(|c| sys_ppoll(c, fds, 1, 0, 0, 8)),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        assert_eq!(revents(&e, 0), 0xffff);
+        // A finite timeout still sleeps through the Sleeper.
+        let t = put_ts(&mut e, 0, 1000);
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 1, t, 0, 8)), Ok(0));
+        assert_eq!(e.sleep.calls.borrow().len(), 1);
+        // Writer gone: POLLHUP alone once drained, POLLIN | POLLHUP while bytes remain.
+        e.call(|c| sys_close(c, w)).unwrap();
+        let fds = pollfds(&mut e, &[(r as i32, POLLIN)]);
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 1, ts, 0, 8)), Ok(1));
+        assert_eq!(revents(&e, 0), POLLIN | POLLHUP);
+        e.drain(r);
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 1, 0, 0, 8)), Ok(1));
+        assert_eq!(revents(&e, 0), POLLHUP);
+        // Reader gone: POLLERR on the write end, even if not asked for.
+        let (r, w) = e.pipe(0);
+        e.call(|c| sys_close(c, r)).unwrap();
+        let fds = pollfds(&mut e, &[(w as i32, 0)]);
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 1, ts, 0, 8)), Ok(1));
+        assert_eq!(revents(&e, 0), POLLERR);
+    }
+
+    #[test]
+    fn fork_clone_shares_pipes_between_processes() {
+        let mut parent = Env::new();
+        let (r, w) = parent.pipe(0);
+        let mut child = Env::new();
+        child.files = parent.files.fork_clone();
+        // Child: close the read end, write, exit. Parent: close the write end, read to EOF.
+        child.call(|c| sys_close(c, r)).unwrap();
+        child.mem.put(U, b"status 7");
+        assert_eq!(child.write(w, U, 8), Ok(8));
+        parent.call(|c| sys_close(c, w)).unwrap();
+        assert_eq!(parent.read(r, U as u64, 64), Ok(8));
+        assert_eq!(parent.mem.bytes(U, 8), b"status 7");
+        // The child's write end still counts: the parent must wait, not see EOF.
+        assert_eq!(
+            parent.read(r, U as u64, 64),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        let ev = crate::fs::pipe::events();
+        drop(child); // exit
+        assert_ne!(crate::fs::pipe::events(), ev);
+        assert_eq!(parent.read(r, U as u64, 64), Ok(0));
+        // Offsets are shared across fork too.
+        let fd = parent.open("/proc/self/maps", O_RDONLY).unwrap() as u64;
+        let mut child = Env::new();
+        child.files = parent.files.fork_clone();
+        assert_eq!(child.read(fd, U as u64, 7), Ok(7));
+        assert_eq!(parent.call(|c| sys_lseek(c, fd, 0, SEEK_CUR as u64)), Ok(7));
     }
 
     #[test]

@@ -6,9 +6,10 @@
 // Linux spells the syscall numbers `SYS_read`, `SYS_brk`: matching on them keeps that spelling.
 #![allow(non_upper_case_globals)]
 
-use super::abi::{self, Pod};
+use super::abi;
 use super::errno::{self, Errno};
 use super::numbers::*;
+use super::user::UserMemExt;
 use super::{SysResult, SyscallArgs, UnknownSyscalls};
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
@@ -22,38 +23,26 @@ use crate::mm::mprotect::do_mprotect;
 use crate::mm::mremap::do_mremap;
 use crate::mm::populate::mm_populate;
 use crate::task::process::{ExitReason, Process};
+use crate::task::sched::{WaitFor, TASKS};
 use crate::task::signal::{self, SigAction, SigInfo, SigSet};
 
 static UNKNOWN: UnknownSyscalls = UnknownSyscalls::new();
 
 const RLIMIT_STACK: usize = 3;
 const RLIMIT_DATA: usize = 2;
+const RLIMIT_NPROC: usize = 6;
 const RLIMIT_NOFILE: usize = 7;
 const RLIMIT_MEMLOCK: usize = 8;
 const RLIMIT_AS: usize = 9;
 const RLIM_NLIMITS: usize = 16;
 
-impl Process {
-    pub fn read_pod<T: Pod + Default>(&mut self, addr: usize) -> Result<T, Errno> {
-        let mut v = T::default();
-        let mut buf = alloc::vec![0u8; core::mem::size_of::<T>()];
-        self.copy_from_user(addr, &mut buf)?;
-        if let Some(x) = T::from_bytes(&buf) {
-            v = x;
-        }
-        Ok(v)
-    }
-
-    pub fn write_pod<T: Pod>(&mut self, addr: usize, v: &T) -> Result<(), Errno> {
-        self.copy_to_user(addr, v.as_bytes())
-    }
-}
-
 fn mm_err(e: crate::mm::error::MmError) -> Errno {
     Errno(e.to_errno())
 }
 
-/// Runs the syscall in `tf` for `p` and stores the result in x0.
+/// Runs the syscall in `tf` for `p` and stores the result in x0. Never inlined: it is the place to
+/// stop in GDB for any syscall (`tbreak *tidemark::syscall::table::dispatch if ...`).
+#[inline(never)]
 pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
     let call = SyscallArgs::from_regs(&tf.x);
     if call.nr == SYS_rt_sigreturn {
@@ -61,7 +50,38 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
         p.sigreturn(tf);
         return;
     }
-    let ret = handle(p, &call);
+    let since = crate::fs::pipe::events();
+    let mut ret = handle(p, &call, tf);
+    if ret == Err(errno::EWOULDBLOCK_RESTART) {
+        if p.signals.next_deliverable().is_none() {
+            // Block: leave the registers as they are and rewind to the `svc`, so that the call
+            // runs again from scratch when the process is woken (see task::sched).
+            p.wait.get_or_insert(WaitFor::Pipe(since));
+            tf.elr -= 4;
+            return;
+        }
+        p.wait = None;
+        p.sleep_deadline = None;
+        ret = Err(super::fs::interrupted_errno(call.nr));
+    }
+    if let Err(e) = ret {
+        if e.is_restart() {
+            // A signal interrupted a call that would have waited: restart it after the handler
+            // (SA_RESTART) or report EINTR, as arm64's `do_signal` decides.
+            match signal::syscall_restart(e.as_ret(), pending_handler_flags(p)) {
+                signal::Restart::Restart | signal::Restart::RestartBlock => {
+                    tf.elr -= 4;
+                    return;
+                }
+                _ => ret = Err(errno::EINTR),
+            }
+        }
+    }
+    if super::fs::raises_sigpipe(call.nr, &ret) {
+        let _ = p
+            .signals
+            .send(signal::SIGPIPE, SigInfo::kernel(signal::SIGPIPE));
+    }
     log::trace!(
         "{}({:#x}, {:#x}, {:#x}) = {:?}",
         call.name(),
@@ -71,6 +91,14 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
         ret
     );
     tf.x[0] = SyscallArgs::ret(ret);
+}
+
+/// The `sa_flags` of the handler the next deliverable signal will run, if it runs one. A function
+/// of its own, so that `dispatch` has no closures: GDB would take `dispatch` for a namespace.
+fn pending_handler_flags(p: &Process) -> Option<u64> {
+    let sig = p.signals.next_deliverable()?;
+    let a = p.signals.action(sig);
+    (a.handler != signal::SIG_DFL && a.handler != signal::SIG_IGN).then_some(a.flags)
 }
 
 /// The file syscalls, through the portable handlers in `syscall::fs`.
@@ -97,10 +125,14 @@ fn fs_call(p: &mut Process, call: &SyscallArgs) -> Option<SysResult> {
     r
 }
 
-fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
+fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
     if matches!(
         call.nr,
         SYS_read
+            | SYS_pipe2
+            | SYS_dup
+            | SYS_dup3
+            | SYS_fcntl
             | SYS_write
             | SYS_readv
             | SYS_writev
@@ -126,6 +158,9 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
             p.exit = Some(ExitReason::Exited(a0 as i32));
             Ok(0)
         }
+        SYS_clone => sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
+        SYS_wait4 => sys_wait4(p, a0 as i32, a1, a2, a3),
+        SYS_reboot => sys_reboot(p, a0 as u32, a1 as u32, a2 as u32),
         SYS_brk => {
             let r = sys_brk(&mut p.mm, a0);
             if let Some(range) = r.populate {
@@ -188,10 +223,52 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
         }
         SYS_getpid | SYS_gettid => Ok(p.pid as usize),
         SYS_getppid => Ok(p.ppid as usize),
+        SYS_prctl => {
+            const PR_SET_NAME: usize = 15;
+            const PR_GET_NAME: usize = 16;
+            const PR_SET_THP_DISABLE: usize = 41;
+            const PR_GET_THP_DISABLE: usize = 42;
+            match a0 {
+                PR_SET_NAME => Ok(0),
+                PR_GET_NAME => {
+                    let mut name = [0u8; 16];
+                    let exe = p.exe.rsplit('/').next().unwrap_or("").as_bytes();
+                    let n = exe.len().min(15);
+                    name[..n].copy_from_slice(&exe[..n]);
+                    p.copy_to_user(a1, &name).map(|_| 0)
+                }
+                PR_SET_THP_DISABLE => Ok(0),
+                PR_GET_THP_DISABLE => Ok(0),
+                _ => Err(errno::EINVAL),
+            }
+        }
+        SYS_mount => Ok(0),
         SYS_getuid => Ok(p.creds.uid as usize),
         SYS_geteuid => Ok(p.creds.euid as usize),
         SYS_getgid => Ok(p.creds.gid as usize),
         SYS_getegid => Ok(p.creds.egid as usize),
+        SYS_getresuid | SYS_getresgid => {
+            let c = p.creds;
+            let ids = if call.nr == SYS_getresuid {
+                [c.uid, c.euid, c.suid]
+            } else {
+                [c.gid, c.egid, c.sgid]
+            };
+            for (addr, id) in [a0, a1, a2].into_iter().zip(ids) {
+                p.write_pod(addr, &id)?;
+            }
+            Ok(0)
+        }
+        SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid => {
+            set_ids(p, call.nr, [a0 as u32, a1 as u32, a2 as u32]).map(|_| 0)
+        }
+        SYS_getgroups => Ok(0),
+        SYS_setgroups => {
+            if p.creds.euid != 0 {
+                return Err(errno::EPERM);
+            }
+            Ok(0)
+        }
         SYS_sched_yield => Ok(0),
         SYS_uname => {
             let u = abi::Utsname::new(
@@ -258,6 +335,15 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         SYS_nanosleep | SYS_clock_nanosleep => {
+            // A restarted call (after the process was woken) finds its deadline here.
+            if let Some(deadline) = p.sleep_deadline {
+                if timer::uptime_ns() >= deadline {
+                    p.sleep_deadline = None;
+                    return Ok(0);
+                }
+                p.wait = Some(WaitFor::Until(deadline));
+                return Err(errno::EWOULDBLOCK_RESTART);
+            }
             let ts_addr = if call.nr == SYS_nanosleep { a0 } else { a2 };
             let ts: abi::Timespec = p.read_pod(ts_addr)?;
             if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
@@ -265,16 +351,17 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
             }
             const TIMER_ABSTIME: usize = 1;
             let now = timer::uptime_ns();
-            let ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-            let deadline = if call.nr == SYS_clock_nanosleep && a1 & TIMER_ABSTIME != 0 {
-                ns
-            } else {
-                now + ns
-            };
-            while timer::uptime_ns() < deadline {
-                core::hint::spin_loop();
+            let ns = (ts.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(ts.tv_nsec as u64);
+            let absolute = call.nr == SYS_clock_nanosleep && a1 & TIMER_ABSTIME != 0;
+            let deadline = if absolute { ns } else { now.saturating_add(ns) };
+            if deadline <= now {
+                return Ok(0);
             }
-            Ok(0)
+            p.sleep_deadline = Some(deadline);
+            p.wait = Some(WaitFor::Until(deadline));
+            Err(errno::EWOULDBLOCK_RESTART)
         }
         SYS_getrlimit => get_rlimit(p, a0, a1),
         SYS_setrlimit => set_rlimit(p, a0, a1),
@@ -338,18 +425,45 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
             let (target, sig, code) = match call.nr {
                 SYS_kill => (a0 as i32, a1 as u32, signal::SI_USER),
                 SYS_tkill => (a0 as i32, a1 as u32, signal::SI_TKILL),
-                _ => {
-                    if a0 as i32 != p.pid {
-                        return Err(errno::ESRCH);
-                    }
-                    (a1 as i32, a2 as u32, signal::SI_TKILL)
-                }
+                _ => (a1 as i32, a2 as u32, signal::SI_TKILL),
             };
-            if target != p.pid && !(call.nr == SYS_kill && (target == 0 || target == -1)) {
+            if call.nr == SYS_tgkill && a0 as i32 != target {
                 return Err(errno::ESRCH);
             }
             let info = SigInfo::user(sig, code, p.pid as u32, p.creds.uid);
-            p.signals.send(sig, info).map(|_| 0)
+            if target == p.pid || (call.nr == SYS_kill && (target == 0 || target == -1)) {
+                if call.nr == SYS_kill && target == -1 {
+                    let mut tasks = TASKS.lock();
+                    let pids: alloc::vec::Vec<i32> = tasks.pids().collect();
+                    for pid in pids.into_iter().filter(|&pid| pid != 1) {
+                        let _ = send_to(&mut tasks, pid, sig, info);
+                    }
+                }
+                return p.signals.send(sig, info).map(|_| 0);
+            }
+            if target <= 0 {
+                return Err(errno::ESRCH);
+            }
+            let mut tasks = TASKS.lock();
+            if tasks.get_mut(target).is_none() {
+                return Err(errno::ESRCH);
+            }
+            send_to(&mut tasks, target, sig, info)
+        }
+        SYS_sysinfo => {
+            let (free, total) = {
+                let f = crate::mm::frame::FRAMES.lock();
+                (f.free_frames(), f.total_frames())
+            };
+            let info = abi::Sysinfo {
+                uptime: (timer::uptime_ns() / 1_000_000_000) as i64,
+                totalram: total as u64,
+                freeram: free as u64,
+                procs: TASKS.lock().process_count() as u16,
+                mem_unit: crate::mm::addr::PAGE_SIZE as u32,
+                ..Default::default()
+            };
+            p.write_pod(a0, &info).map(|_| 0)
         }
         SYS_getrusage => {
             let ru = abi::Rusage {
@@ -372,6 +486,214 @@ fn handle(p: &mut Process, call: &SyscallArgs) -> SysResult {
             Err(errno::ENOSYS)
         }
     }
+}
+
+/// Sends `sig` to a process that is not running, waking it so that it can act on it.
+fn send_to(tasks: &mut crate::task::sched::Tasks, pid: i32, sig: u32, info: SigInfo) -> SysResult {
+    let Some(t) = tasks.get_mut(pid) else {
+        return Err(errno::ESRCH);
+    };
+    t.signals.send(sig, info)?;
+    if sig != 0 && t.signals.next_deliverable().is_some() {
+        tasks.wake(pid);
+    }
+    Ok(0)
+}
+
+/// clone(2) without CLONE_VM: fork. tidemark has no threads, so thread-making flags are refused.
+fn sys_clone(
+    p: &mut Process,
+    tf: &TrapFrame,
+    flags: usize,
+    newsp: usize,
+    parent_tid: usize,
+    tls: usize,
+    child_tid: usize,
+) -> SysResult {
+    const CSIGNAL: usize = 0xff;
+    const CLONE_VM: usize = 0x100;
+    const CLONE_FS: usize = 0x200;
+    const CLONE_FILES: usize = 0x400;
+    const CLONE_SIGHAND: usize = 0x800;
+    const CLONE_VFORK: usize = 0x4000;
+    const CLONE_THREAD: usize = 0x1_0000;
+    const CLONE_SETTLS: usize = 0x8_0000;
+    const CLONE_PARENT_SETTID: usize = 0x10_0000;
+    const CLONE_CHILD_CLEARTID: usize = 0x20_0000;
+    const CLONE_CHILD_SETTID: usize = 0x100_0000;
+    if flags & (CLONE_VM | CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0 {
+        if UNKNOWN.first_time(SYS_clone) {
+            log::warn!(
+                "clone with shared memory or files (threads, vfork) is not supported: {flags:#x}"
+            );
+        }
+        return Err(errno::ENOSYS);
+    }
+    let _ = (CSIGNAL, CLONE_VFORK);
+    let mut tasks = TASKS.lock();
+    // RLIMIT_NPROC counts the user's processes; root is exempt (CAP_SYS_RESOURCE/ADMIN).
+    if p.creds.euid != 0 && 1 + tasks.count_uid(p.creds.uid) >= p.mm.rlimits.nproc.cur {
+        return Err(errno::EAGAIN);
+    }
+    let pid = tasks.alloc_pid().ok_or(errno::EAGAIN)?;
+    drop(tasks);
+    let mut child = match p.fork(tf, pid) {
+        Ok(c) => c,
+        Err(e) => {
+            TASKS.lock().free_pid();
+            return Err(e);
+        }
+    };
+    if newsp != 0 {
+        child.frame.sp_el0 = newsp as u64;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        child.tpidr = tls as u64;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = child_tid;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        child.poke_inactive(child_tid, &pid.to_le_bytes())?;
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        p.write_pod(parent_tid, &(pid as u32))?;
+    }
+    TASKS.lock().add(child);
+    Ok(pid as usize)
+}
+
+/// wait4(2): reaps a zombie child, or blocks until one exists (the call is re-run when a child
+/// exits), with Linux's status word.
+fn sys_wait4(
+    p: &mut Process,
+    pid: i32,
+    wstatus: usize,
+    options: usize,
+    rusage: usize,
+) -> SysResult {
+    const WNOHANG: usize = 1;
+    const WUNTRACED: usize = 2;
+    const WCONTINUED: usize = 8;
+    const WNOTHREAD: usize = 0x2000_0000;
+    const WALL: usize = 0x4000_0000;
+    const WCLONE: usize = 0x8000_0000;
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(errno::EINVAL);
+    }
+    if pid == i32::MIN {
+        return Err(errno::ESRCH);
+    }
+    let mut tasks = TASKS.lock();
+    if tasks.no_such_child(p.pid, pid) {
+        return Err(errno::ECHILD);
+    }
+    let Some((child, z)) = tasks.reap(p.pid, pid) else {
+        if options & WNOHANG != 0 {
+            return Ok(0);
+        }
+        p.wait = Some(WaitFor::Child);
+        return Err(errno::EWOULDBLOCK_RESTART);
+    };
+    drop(tasks);
+    if wstatus != 0 {
+        let status: i32 = match z.reason {
+            ExitReason::Exited(code) => (code & 0xff) << 8,
+            ExitReason::Signaled { sig, .. } => sig as i32,
+            ExitReason::OutOfMemory => signal::SIGKILL as i32,
+        };
+        p.write_pod(wstatus, &status)?;
+    }
+    if rusage != 0 {
+        let ru = abi::Rusage {
+            ru_minflt: z.minflt as i64,
+            ..Default::default()
+        };
+        p.write_pod(rusage, &ru)?;
+    }
+    Ok(child as usize)
+}
+
+/// reboot(2): power-off and restart for root (the run ends with status 0), EPERM otherwise.
+fn sys_reboot(p: &mut Process, magic1: u32, magic2: u32, cmd: u32) -> SysResult {
+    const MAGIC1: u32 = 0xfee1_dead;
+    const MAGIC2: [u32; 4] = [672274793, 85072278, 369367448, 537993216];
+    const CMD_RESTART: u32 = 0x0123_4567;
+    const CMD_HALT: u32 = 0xcdef_0123;
+    const CMD_POWER_OFF: u32 = 0x4321_fedc;
+    const CMD_CAD_ON: u32 = 0x89ab_cdef;
+    const CMD_CAD_OFF: u32 = 0;
+    if p.creds.euid != 0 {
+        return Err(errno::EPERM);
+    }
+    if magic1 != MAGIC1 || !MAGIC2.contains(&magic2) {
+        return Err(errno::EINVAL);
+    }
+    match cmd {
+        CMD_CAD_ON | CMD_CAD_OFF => Ok(0),
+        CMD_POWER_OFF | CMD_HALT | CMD_RESTART => {
+            log::info!("reboot(2) by pid {}: powering off", p.pid);
+            crate::exit::exit(0)
+        }
+        _ => Err(errno::EINVAL),
+    }
+}
+
+/// The set*id family with Linux's rules (kernel/sys.c): root may set anything; others may only
+/// switch among their real, effective and saved ids. `-1` (as u32) leaves an id unchanged.
+/// Effective uid 0 is tidemark's stand-in for every capability, CAP_IPC_LOCK included, so the
+/// address space's `privileged` follows it.
+fn set_ids(p: &mut Process, nr: usize, a: [u32; 3]) -> Result<(), Errno> {
+    const KEEP: u32 = u32::MAX;
+    let c = &mut p.creds;
+    let root = c.euid == 0;
+    let user = matches!(nr, SYS_setuid | SYS_setreuid | SYS_setresuid);
+    let (r, e, s) = if user {
+        (c.uid, c.euid, c.suid)
+    } else {
+        (c.gid, c.egid, c.sgid)
+    };
+    let allowed = |id: u32| id == KEEP || root || id == r || id == e || id == s;
+    let (nr_, ne, ns) = match nr {
+        // setuid: root sets all three; others only the effective id, to the real or saved one.
+        SYS_setuid | SYS_setgid => {
+            if root {
+                (a[0], a[0], a[0])
+            } else if a[0] == r || a[0] == s {
+                (KEEP, a[0], KEEP)
+            } else {
+                return Err(errno::EPERM);
+            }
+        }
+        SYS_setreuid | SYS_setregid => {
+            if !(a[0] == KEEP || root || a[0] == r || a[0] == e) || !allowed(a[1]) {
+                return Err(errno::EPERM);
+            }
+            // The saved id follows the effective one when the real id is set or the effective one
+            // differs from the old real id.
+            let new_e = if a[1] == KEEP { e } else { a[1] };
+            let save = if a[0] != KEEP || (a[1] != KEEP && a[1] != r) {
+                new_e
+            } else {
+                KEEP
+            };
+            (a[0], a[1], save)
+        }
+        _ => {
+            if !(allowed(a[0]) && allowed(a[1]) && allowed(a[2])) {
+                return Err(errno::EPERM);
+            }
+            (a[0], a[1], a[2])
+        }
+    };
+    let pick = |new: u32, old: u32| if new == KEEP { old } else { new };
+    if user {
+        (c.uid, c.euid, c.suid) = (pick(nr_, r), pick(ne, e), pick(ns, s));
+    } else {
+        (c.gid, c.egid, c.sgid) = (pick(nr_, r), pick(ne, e), pick(ns, s));
+    }
+    p.mm.privileged = p.creds.euid == 0;
+    Ok(())
 }
 
 /// mincore(2): the residency vector is produced and copied a chunk at a time, so a hole after
@@ -447,6 +769,7 @@ fn apply_rlimit(p: &mut Process, resource: usize, l: abi::Rlimit) -> Result<(), 
         RLIMIT_STACK => r.stack = new,
         RLIMIT_MEMLOCK => r.memlock = new,
         RLIMIT_AS => r.address_space = new,
+        RLIMIT_NPROC => r.nproc = new,
         _ => {}
     }
     Ok(())

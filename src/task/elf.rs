@@ -6,10 +6,19 @@
 //! hostile files are tested on the host. Only `ET_EXEC` and static-pie `ET_DYN` are accepted: tidemark
 //! has no dynamic loader, so a `PT_INTERP` is refused rather than half-loaded.
 //!
-//! Reads use bounds-checked little-endian accessors and checked arithmetic throughout: no input makes
-//! this module panic (a property test feeds it random bytes and mutated executables).
+//! The ELF and program headers are decoded by the `elf` crate (fuzzed, bounds-checked); this module
+//! applies Linux's rules to them with checked arithmetic throughout: no input makes it panic (a property
+//! test feeds it random bytes and mutated executables).
 use alloc::vec::Vec;
 use core::fmt;
+
+use elf::abi::{
+    EI_ABIVERSION, EI_CLASS, EI_DATA, EI_NIDENT, EI_OSABI, ELFCLASS64, ELFDATA2LSB, ELFMAGIC,
+    ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_GNU_STACK, PT_INTERP, PT_LOAD,
+};
+use elf::endian::LittleEndian;
+use elf::file::{Class, FileHeader, ELF64_EHDR_TAILSIZE};
+use elf::segment::{ProgramHeader, SegmentTable};
 
 use crate::mm::addr::{page_align_down, PAGE_SIZE};
 
@@ -22,24 +31,12 @@ pub const ELF_ET_DYN_BASE: usize = 2 * TASK_SIZE / 3;
 
 /// `sizeof(Elf64_Phdr)`: the value of `AT_PHENT`, and the only `e_phentsize` Linux accepts.
 pub const PHDR_SIZE: usize = 56;
-const EHDR_SIZE: usize = 64;
+const EHDR_SIZE: usize = EI_NIDENT + ELF64_EHDR_TAILSIZE;
 /// Linux refuses program header tables larger than 64 KiB (`e_phnum > 65536 / sizeof(phdr)`).
 const MAX_PHDR_TABLE: usize = 65536;
 
-const ELFCLASS64: u8 = 2;
-const ELFDATA2LSB: u8 = 1;
-const ET_EXEC: u16 = 2;
-const ET_DYN: u16 = 3;
 /// `EM_AARCH64`.
-pub const EM_AARCH64: u16 = 183;
-
-const PT_LOAD: u32 = 1;
-const PT_INTERP: u32 = 3;
-const PT_GNU_STACK: u32 = 0x6474_e551;
-
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const PF_R: u32 = 4;
+pub const EM_AARCH64: u16 = elf::abi::EM_AARCH64;
 
 /// Why a file cannot be loaded. Indices count program headers in file order, as `readelf -l` shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,47 +278,58 @@ pub struct ElfPlan {
     pub max_align: usize,
 }
 
-/// Raw fields of one program header.
-#[derive(Clone, Copy)]
-struct Phdr {
-    p_type: u32,
-    p_flags: u32,
-    p_offset: u64,
-    p_vaddr: u64,
-    p_filesz: u64,
-    p_memsz: u64,
-    p_align: u64,
+/// The ELF header. Linux's checks on `e_ident` come first and are made here (magic, then class and
+/// byte order; like `load_elf_binary`, `EI_VERSION` is not looked at, which is why the crate's
+/// `parse_ident`, which insists on `EV_CURRENT`, is not used); the crate decodes the rest. Not
+/// `ElfBytes::minimal_parse` either: it also demands a well-formed section header table, which a
+/// loader must ignore (Linux runs files whose section headers are missing or garbage).
+fn file_header(file: &[u8]) -> Result<FileHeader<LittleEndian>, ElfError> {
+    if file.get(..ELFMAGIC.len()) != Some(ELFMAGIC.as_slice()) {
+        return Err(ElfError::NotElf);
+    }
+    let (ident, tail) = file
+        .get(..EHDR_SIZE)
+        .ok_or(ElfError::TruncatedHeaders)?
+        .split_at(EI_NIDENT);
+    match (ident[EI_CLASS], ident[EI_DATA]) {
+        (ELFCLASS64, ELFDATA2LSB) => {}
+        (ELFCLASS64, data) => return Err(ElfError::WrongEndian(data)),
+        (class, _) => return Err(ElfError::WrongClass(class)),
+    }
+    let ident = (
+        LittleEndian,
+        Class::ELF64,
+        ident[EI_OSABI],
+        ident[EI_ABIVERSION],
+    );
+    // The crate can only fail on a short buffer, and `tail` has exactly the 64-bit header's size.
+    FileHeader::parse_tail(ident, tail).map_err(|_| ElfError::TruncatedHeaders)
 }
 
-fn read_u16(b: &[u8], off: usize) -> Option<u16> {
-    let bytes = b.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([bytes[0], bytes[1]]))
-}
-
-fn read_u32(b: &[u8], off: usize) -> Option<u32> {
-    let bytes = b.get(off..off.checked_add(4)?)?;
-    let mut a = [0u8; 4];
-    a.copy_from_slice(bytes);
-    Some(u32::from_le_bytes(a))
-}
-
-fn read_u64(b: &[u8], off: usize) -> Option<u64> {
-    let bytes = b.get(off..off.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(bytes);
-    Some(u64::from_le_bytes(a))
-}
-
-fn read_phdr(b: &[u8]) -> Option<Phdr> {
-    Some(Phdr {
-        p_type: read_u32(b, 0)?,
-        p_flags: read_u32(b, 4)?,
-        p_offset: read_u64(b, 8)?,
-        p_vaddr: read_u64(b, 16)?,
-        p_filesz: read_u64(b, 32)?,
-        p_memsz: read_u64(b, 40)?,
-        p_align: read_u64(b, 48)?,
-    })
+/// The program header table, with the limits on its shape of Linux's `load_elf_phdrs`. The crate
+/// decodes the entries.
+fn program_headers(
+    file: &[u8],
+    ehdr: &FileHeader<LittleEndian>,
+) -> Result<Vec<ProgramHeader>, ElfError> {
+    let (phentsize, phnum) = (ehdr.e_phentsize, ehdr.e_phnum);
+    // At most 65535 * 56 bytes: no overflow.
+    let size = usize::from(phnum) * PHDR_SIZE;
+    if usize::from(phentsize) != PHDR_SIZE || phnum == 0 || size > MAX_PHDR_TABLE {
+        return Err(ElfError::BadProgramHeaderTable { phentsize, phnum });
+    }
+    let table = usize::try_from(ehdr.e_phoff)
+        .ok()
+        .and_then(|start| file.get(start..start.checked_add(size)?))
+        .ok_or(ElfError::TruncatedHeaders)?;
+    let phdrs: Vec<ProgramHeader> = SegmentTable::new(LittleEndian, Class::ELF64, table)
+        .iter()
+        .collect();
+    // The iterator stops at the first entry it cannot decode; none can fail in a table this size.
+    if phdrs.len() != usize::from(phnum) {
+        return Err(ElfError::TruncatedHeaders);
+    }
+    Ok(phdrs)
 }
 
 impl ElfPlan {
@@ -331,50 +339,16 @@ impl ElfPlan {
     /// [`ElfPlan::max_align`] (as Linux aligns `load_bias` since 5.10); [`ELF_ET_DYN_BASE`] is a good
     /// default. `pie_base` is ignored for `ET_EXEC`.
     pub fn parse(file: &[u8], pie_base: usize) -> Result<Self, ElfError> {
-        if file.get(..4) != Some(b"\x7fELF".as_slice()) {
-            return Err(ElfError::NotElf);
-        }
-        if file.len() < EHDR_SIZE {
-            return Err(ElfError::TruncatedHeaders);
-        }
-        if file[4] != ELFCLASS64 {
-            return Err(ElfError::WrongClass(file[4]));
-        }
-        if file[5] != ELFDATA2LSB {
-            return Err(ElfError::WrongEndian(file[5]));
-        }
-        let trunc = ElfError::TruncatedHeaders;
-        let e_type = read_u16(file, 16).ok_or(trunc)?;
-        let e_machine = read_u16(file, 18).ok_or(trunc)?;
-        let e_entry = read_u64(file, 24).ok_or(trunc)?;
-        let e_phoff = read_u64(file, 32).ok_or(trunc)?;
-        let e_phentsize = read_u16(file, 54).ok_or(trunc)?;
-        let e_phnum = read_u16(file, 56).ok_or(trunc)?;
-
-        let is_pie = match e_type {
+        let ehdr = file_header(file)?;
+        let is_pie = match ehdr.e_type {
             ET_EXEC => false,
             ET_DYN => true,
             t => return Err(ElfError::NotExecutable(t)),
         };
-        if e_machine != EM_AARCH64 {
-            return Err(ElfError::WrongMachine(e_machine));
+        if ehdr.e_machine != EM_AARCH64 {
+            return Err(ElfError::WrongMachine(ehdr.e_machine));
         }
-        let phnum = usize::from(e_phnum);
-        if usize::from(e_phentsize) != PHDR_SIZE || phnum == 0 || phnum * PHDR_SIZE > MAX_PHDR_TABLE
-        {
-            return Err(ElfError::BadProgramHeaderTable {
-                phentsize: e_phentsize,
-                phnum: e_phnum,
-            });
-        }
-        let table_start = usize::try_from(e_phoff).map_err(|_| trunc)?;
-        let table_end = table_start.checked_add(phnum * PHDR_SIZE).ok_or(trunc)?;
-        let table = file.get(table_start..table_end).ok_or(trunc)?;
-        let phdrs: Vec<Phdr> = table
-            .chunks_exact(PHDR_SIZE)
-            .map(read_phdr)
-            .collect::<Option<_>>()
-            .ok_or(trunc)?;
+        let phdrs = program_headers(file, &ehdr)?;
 
         // Linux looks for PT_INTERP first: a dynamic program is refused before its segments are judged.
         if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
@@ -386,7 +360,7 @@ impl ElfPlan {
             .rev()
             .find(|p| p.p_type == PT_GNU_STACK)
             .is_some_and(|p| p.p_flags & PF_X != 0);
-        let loads: Vec<(usize, &Phdr)> = phdrs
+        let loads: Vec<(usize, &ProgramHeader)> = phdrs
             .iter()
             .enumerate()
             .filter(|(_, p)| p.p_type == PT_LOAD)
@@ -471,14 +445,15 @@ impl ElfPlan {
             }
         }
 
-        let entry = relocate(e_entry)
+        let entry = relocate(ehdr.e_entry)
             .filter(|&e| e < TASK_SIZE)
             .ok_or(ElfError::EntryOutOfRange)?;
 
         let mut phdr_vaddr = 0;
         for (&(_, p), seg) in loads.iter().zip(&segments) {
-            if p.p_offset <= e_phoff && e_phoff - p.p_offset < p.p_filesz {
-                phdr_vaddr = seg.vaddr + (e_phoff - p.p_offset) as usize;
+            // `e_phoff - p_offset < p_filesz <= p_memsz` and `vaddr + p_memsz <= TASK_SIZE`: no overflow.
+            if p.p_offset <= ehdr.e_phoff && ehdr.e_phoff - p.p_offset < p.p_filesz {
+                phdr_vaddr = seg.vaddr + (ehdr.e_phoff - p.p_offset) as usize;
             }
         }
 
@@ -489,7 +464,7 @@ impl ElfPlan {
             load_bias,
             phdr_vaddr,
             phent: PHDR_SIZE,
-            phnum,
+            phnum: phdrs.len(),
             start_code: exec().map(|s| s.vaddr).min().unwrap_or(0),
             end_code: exec().map(file_end).max().unwrap_or(0),
             start_data: segments.iter().map(|s| s.vaddr).max().unwrap_or(0),
@@ -727,6 +702,16 @@ pub(crate) mod tests {
             err(&patch(good, 32, &u64::MAX.to_le_bytes())),
             ElfError::TruncatedHeaders
         );
+    }
+
+    /// Like `load_elf_binary`, and unlike the crate's `ElfBytes::minimal_parse`: `EI_VERSION` and the
+    /// section header table (here garbage, past the end of the file) are not looked at.
+    #[test]
+    fn ignores_what_linux_ignores() {
+        let mut f = patch(glibc_like(), 6, &[0]);
+        f = patch(f, 40, &u64::MAX.to_le_bytes());
+        f = patch(f, 58, &[7, 0, 0xff, 0xff]);
+        assert_eq!(ElfPlan::parse(&f, 0), ElfPlan::parse(&glibc_like(), 0));
     }
 
     fn one(ph: &[Ph]) -> ElfError {

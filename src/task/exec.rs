@@ -221,6 +221,10 @@ pub fn exec(
         start_ticks: timer::ticks(),
         hiwater_rss: 0,
         frame,
+        fp: crate::task::sigframe::FpState::default(),
+        tpidr: 0,
+        wait: None,
+        sleep_deadline: None,
         exit: None,
     })
 }

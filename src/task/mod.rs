@@ -15,3 +15,4 @@ pub mod sched;
 pub mod sigframe;
 pub mod signal;
 pub mod stack;
+pub mod wait;

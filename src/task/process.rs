@@ -16,6 +16,7 @@ use crate::task::sigframe::{
     UserContext, FRAME_BYTES,
 };
 use crate::task::signal::{self, Deliver, SigInfo, SignalState};
+use aarch64_cpu::registers::Readable;
 
 /// Real, effective and saved user and group IDs. tidemark has no capabilities: effective uid 0
 /// stands for all of them (CAP_IPC_LOCK included), any other uid is unprivileged.
@@ -78,6 +79,13 @@ pub struct Process {
     pub hiwater_rss: usize,
     /// Saved user registers (valid while the process is not running).
     pub frame: TrapFrame,
+    /// Saved FP/SIMD registers and TPIDR_EL0 (the thread pointer), likewise.
+    pub fp: FpState,
+    pub tpidr: u64,
+    /// Set while the process is blocked; it re-runs its syscall when woken.
+    pub wait: Option<crate::task::sched::WaitFor>,
+    /// The deadline of a nanosleep in progress, so that the restarted call does not start over.
+    pub sleep_deadline: Option<u64>,
     pub exit: Option<ExitReason>,
 }
 
@@ -126,6 +134,73 @@ impl Process {
         }
         self.fault_in(addr, bytes.len(), FaultAccess::Write)?;
         uaccess::copy_to_user(addr, bytes).map_err(|_| errno::EFAULT)
+    }
+
+    /// Writes into this process's memory while it is not the running one (fork's
+    /// CLONE_CHILD_SETTID): faults the page in for writing through its own page table and writes
+    /// through the linear map.
+    pub fn poke_inactive(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
+        use crate::mm::frame::KernelPhys;
+        use crate::mm::phys::PhysMem;
+        for (i, &b) in bytes.iter().enumerate() {
+            let a = addr.checked_add(i).ok_or(errno::EFAULT)?;
+            self.handle_fault(a, FaultAccess::Write)
+                .map_err(|_| errno::EFAULT)?;
+            let t = self
+                .mm
+                .pt
+                .pages
+                .pt
+                .translate(crate::mm::addr::VirtAddr(a))
+                .ok_or(errno::EFAULT)?;
+            // SAFETY: a private, writable frame of this process, reached through the linear map.
+            unsafe { *KernelPhys.phys_to_virt(t.pa) = b };
+        }
+        Ok(())
+    }
+
+    /// fork (Linux `copy_process` without CLONE_VM): a new process with a copy-on-write copy of
+    /// this address space, the same files, signal dispositions and credentials, and `tf` as its
+    /// registers with x0 = 0.
+    pub fn fork(&mut self, tf: &TrapFrame, pid: i32) -> Result<alloc::boxed::Box<Process>, Errno> {
+        let aspace = AddressSpace::new().map_err(|_| errno::ENOMEM)?;
+        let mut mm = crate::mm::fork::dup_mmap(&self.mm, aspace);
+        self.mm
+            .pt
+            .pages
+            .fork_into(&mut mm.pt.pages)
+            .map_err(|_| errno::ENOMEM)?;
+        let mut signals = self.signals.clone();
+        signals.pending = crate::task::signal::SigSet(0);
+        let mut frame = tf.clone();
+        frame.x[0] = 0;
+        let mut fp = FpState::default();
+        fp_save(&mut fp);
+        Ok(alloc::boxed::Box::new(Process {
+            pid,
+            ppid: self.pid,
+            mm,
+            signals,
+            creds: self.creds,
+            exe: self.exe.clone(),
+            files: self.files.fork_clone(),
+            minflt: 0,
+            majflt: 0,
+            clear_child_tid: 0,
+            sigtramp: self.sigtramp,
+            arg_start: self.arg_start,
+            arg_end: self.arg_end,
+            env_start: self.env_start,
+            env_end: self.env_end,
+            start_ticks: crate::arch::aarch64::timer::ticks(),
+            hiwater_rss: 0,
+            frame,
+            fp,
+            tpidr: aarch64_cpu::registers::TPIDR_EL0.get(),
+            wait: None,
+            sleep_deadline: None,
+            exit: None,
+        }))
     }
 
     /// Queues a synchronous fault signal (`force_sig_fault`).
@@ -226,5 +301,16 @@ impl Process {
             }
             None => self.signals.force_sigsegv(signal::SIGSEGV),
         }
+    }
+}
+
+/// Syscall handlers reach the process's memory through this (and the typed helpers of
+/// `UserMemExt`): user copies that fault pages in on the way.
+impl crate::syscall::user::UserMem for Process {
+    fn copy_from_user(&mut self, addr: usize, buf: &mut [u8]) -> Result<(), Errno> {
+        Process::copy_from_user(self, addr, buf)
+    }
+    fn copy_to_user(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
+        Process::copy_to_user(self, addr, bytes)
     }
 }

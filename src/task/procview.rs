@@ -2,7 +2,7 @@
 //! user memory and /proc from the current process, the console from the PL011, and sleeping.
 use crate::arch::aarch64::timer;
 use crate::fs::fdtable::Console;
-use crate::fs::procfs::{ProcFile, ProcSource, StatFields};
+use crate::fs::procfs::{ProcFile, ProcSource, SmapsRollup, StatFields};
 use crate::mm::addr::PAGE_SHIFT;
 use crate::mm::proc_fmt::{show_maps, show_status_vm, RssInfo};
 use crate::syscall::errno::Errno;
@@ -86,6 +86,21 @@ impl ProcSource for ProcView<'_, '_> {
                 s.signal = p.signals.pending.0;
                 s.blocked = p.signals.blocked.0;
                 s.write_stat(out)
+            }
+            ProcFile::SmapsRollup => {
+                // One pass over the leaves against the VMAs in order: `Locked` needs to know
+                // which VMA each resident page is in.
+                let vmas: alloc::vec::Vec<_> =
+                    p.mm.vmas().map(|v| (v.start, v.end, v.flags)).collect();
+                let r = p.mm.pt.pages.resident_by_vma(&vmas);
+                SmapsRollup {
+                    start: vmas.first().map_or(0, |v| v.0),
+                    end: vmas.last().map_or(0, |v| v.1),
+                    rss_pages: r.pages,
+                    block_pages: r.block_pages,
+                    locked_pages: r.locked_pages,
+                }
+                .write(out)
             }
         };
     }

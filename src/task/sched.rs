@@ -1,20 +1,210 @@
-//! The running process and the end of its life.
+//! Processes on one CPU: the running one, the others, and the switches between them.
 //!
-//! tidemark runs one process at a time on one core and never preempts the kernel, so the process
-//! lives behind one lock taken for the length of a trap; it is saved in its `frame` while not
-//! running.
-use crate::arch::aarch64::context::enter_user;
+//! The running process lives in [`CURRENT`], the rest in [`TASKS`] (runnable ones in a FIFO run
+//! queue, blocked ones waiting for a child, a pipe or a deadline, and zombies until their parent
+//! reaps them). The kernel is never preempted and keeps no per-process kernel stack: a process
+//! is switched only at the end of a trap from EL0, by saving the trap frame (plus the FP/SIMD
+//! registers and TPIDR_EL0, which the soft-float kernel never touches) into the process and
+//! loading another's in its place. A syscall that must wait does not sleep inside the kernel: it
+//! leaves its registers untouched, rewinds the PC to its `svc`, and is run again from scratch when
+//! woken (Linux's `-ERESTARTSYS` made the only way to block).
+//!
+//! Lock order: CURRENT, then TASKS.
+use crate::arch::aarch64::context::{enter_user, fp_restore, fp_save};
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::arch::aarch64::timer;
 use crate::mm::address_space::AddressSpace;
 use crate::mm::frame::FRAMES;
 use crate::println;
 use crate::task::process::{ExitReason, Process};
-use crate::task::signal::signal_name;
+use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
+use aarch64_cpu::registers::{Readable, Writeable, TPIDR_EL0};
 use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
 
 pub static CURRENT: spin::Mutex<Option<Box<Process>>> = spin::Mutex::new(None);
+pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
 
-/// Free frames before the first program was loaded, to show that its exit returned them all.
+/// `si_code` values of SIGCHLD (`include/uapi/asm-generic/siginfo.h`).
+const CLD_EXITED: i32 = 1;
+const CLD_KILLED: i32 = 2;
+
+/// Free frames before the first program was loaded, to show that the run returned them all.
 static FRAMES_BEFORE: spin::Once<usize> = spin::Once::new();
+
+/// Why a process is not runnable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFor {
+    /// wait4/waitid for a child to change state.
+    Child,
+    /// Some pipe to change state: `pipe::events()` to move on from this value.
+    Pipe(u64),
+    /// A deadline on the uptime clock, in nanoseconds (nanosleep).
+    Until(u64),
+}
+
+/// What a reaped or reapable child left behind.
+#[derive(Clone, Copy, Debug)]
+pub struct Zombie {
+    pub ppid: i32,
+    pub reason: ExitReason,
+    pub minflt: u64,
+}
+
+pub struct Tasks {
+    /// Every process but the running one.
+    procs: BTreeMap<i32, Box<Process>>,
+    run_queue: VecDeque<i32>,
+    zombies: BTreeMap<i32, Zombie>,
+    next_pid: i32,
+    /// Processes alive or zombie, for RLIMIT_NPROC.
+    count: usize,
+}
+
+impl Default for Tasks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// RLIMIT_NPROC for everybody (Linux derives it from RAM; a fixed, generous bound here).
+pub const MAX_PROCS: usize = 4096;
+
+impl Tasks {
+    pub const fn new() -> Self {
+        Self {
+            procs: BTreeMap::new(),
+            run_queue: VecDeque::new(),
+            zombies: BTreeMap::new(),
+            next_pid: 2,
+            count: 1,
+        }
+    }
+
+    pub fn alloc_pid(&mut self) -> Option<i32> {
+        if self.count >= MAX_PROCS {
+            return None;
+        }
+        while self.procs.contains_key(&self.next_pid) || self.zombies.contains_key(&self.next_pid) {
+            self.next_pid += 1;
+        }
+        let pid = self.next_pid;
+        self.next_pid = if pid >= 32767 { 2 } else { pid + 1 };
+        self.count += 1;
+        Some(pid)
+    }
+
+    /// Gives back a pid from [`alloc_pid`](Self::alloc_pid) that was not used.
+    pub fn free_pid(&mut self) {
+        self.count -= 1;
+    }
+
+    /// Processes (not running, not zombie) of user `uid`.
+    pub fn count_uid(&self, uid: u32) -> usize {
+        self.procs.values().filter(|p| p.creds.uid == uid).count()
+    }
+
+    /// Processes alive or zombie.
+    pub fn process_count(&self) -> usize {
+        self.count
+    }
+
+    /// Every process that is not running.
+    pub fn pids(&self) -> impl Iterator<Item = i32> + '_ {
+        self.procs.keys().copied()
+    }
+
+    /// Adds a new runnable process (a fork child).
+    pub fn add(&mut self, p: Box<Process>) {
+        self.run_queue.push_back(p.pid);
+        self.procs.insert(p.pid, p);
+    }
+
+    pub fn get_mut(&mut self, pid: i32) -> Option<&mut Box<Process>> {
+        self.procs.get_mut(&pid)
+    }
+
+    /// Makes a blocked process runnable again (it re-runs the syscall it blocked in).
+    pub fn wake(&mut self, pid: i32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            if p.wait.take().is_some() {
+                self.run_queue.push_back(pid);
+            }
+        }
+    }
+
+    fn has_children(&self, ppid: i32, pid: i32) -> bool {
+        let matches = |child: i32, parent: i32| parent == ppid && (pid <= 0 || pid == child);
+        self.procs.values().any(|p| matches(p.pid, p.ppid))
+            || self.zombies.iter().any(|(&c, z)| matches(c, z.ppid))
+    }
+
+    /// Reaps a zombie child of `ppid` matching `pid` (-1 or 0: any), if there is one.
+    pub fn reap(&mut self, ppid: i32, pid: i32) -> Option<(i32, Zombie)> {
+        let found = self
+            .zombies
+            .iter()
+            .find(|(&c, z)| z.ppid == ppid && (pid <= 0 || pid == c))
+            .map(|(&c, _)| c)?;
+        self.count -= 1;
+        self.zombies.remove(&found).map(|z| (found, z))
+    }
+
+    /// A zombie child matching, without reaping it (WNOWAIT).
+    pub fn peek_zombie(&self, ppid: i32, pid: i32) -> Option<(i32, Zombie)> {
+        self.zombies
+            .iter()
+            .find(|(&c, z)| z.ppid == ppid && (pid <= 0 || pid == c))
+            .map(|(&c, z)| (c, *z))
+    }
+
+    /// `Err(ECHILD)`-worthy: no child of `ppid` matches `pid`.
+    pub fn no_such_child(&self, ppid: i32, pid: i32) -> bool {
+        !self.has_children(ppid, pid)
+    }
+
+    /// Next process to run, waking expired sleepers; waits for the earliest deadline if nothing
+    /// else can run. `None` when every process is blocked for good.
+    /// Makes runnable the sleepers whose deadline has passed and the pipe waiters for whom some
+    /// pipe changed (they re-run their call and block again if it was not theirs).
+    fn wake_expired(&mut self) {
+        let now = timer::uptime_ns();
+        let events = crate::fs::pipe::events();
+        let expired: alloc::vec::Vec<i32> = self
+            .procs
+            .values()
+            .filter(|p| match p.wait {
+                Some(WaitFor::Until(d)) => d <= now,
+                Some(WaitFor::Pipe(since)) => since != events,
+                _ => false,
+            })
+            .map(|p| p.pid)
+            .collect();
+        expired.into_iter().for_each(|pid| self.wake(pid));
+    }
+
+    fn pick_next(&mut self) -> Option<Box<Process>> {
+        loop {
+            self.wake_expired();
+            while let Some(pid) = self.run_queue.pop_front() {
+                if let Some(p) = self.procs.remove(&pid) {
+                    return Some(p);
+                }
+            }
+            let earliest = self
+                .procs
+                .values()
+                .filter_map(|p| match p.wait {
+                    Some(WaitFor::Until(d)) => Some(d),
+                    _ => None,
+                })
+                .min()?;
+            while timer::uptime_ns() < earliest {
+                core::hint::spin_loop();
+            }
+        }
+    }
+}
 
 /// Runs `p` as the first process; never returns.
 pub fn run_first(mut p: Box<Process>, frames_before: usize) -> ! {
@@ -25,26 +215,135 @@ pub fn run_first(mut p: Box<Process>, frames_before: usize) -> ! {
     enter_user(&frame)
 }
 
-/// Ends the current process: reports how, frees its address space, and (it being the only one)
-/// ends the machine with its status.
-pub fn exit_current(reason: ExitReason) -> ! {
-    let p = CURRENT.lock().take();
-    if let Some(p) = p {
-        let exe = p.exe.clone();
-        drop(p);
-        AddressSpace::deactivate_all();
-        match reason {
-            ExitReason::Exited(code) => log::info!("{exe} exited with status {}", code & 0xff),
-            ExitReason::Signaled { sig, core } => println!(
-                "tidemark: {exe} killed by {}{}",
-                signal_name(sig),
-                if core { " (core dumped)" } else { "" }
-            ),
-            ExitReason::OutOfMemory => {
-                println!("tidemark: {exe} killed: out of memory in a page fault (no swap, no OOM killer)")
-            }
+fn save_context(p: &mut Process, tf: &TrapFrame) {
+    p.frame = tf.clone();
+    fp_save(&mut p.fp);
+    p.tpidr = TPIDR_EL0.get();
+}
+
+fn load_context(p: &mut Process, tf: &mut TrapFrame) {
+    fp_restore(&p.fp);
+    TPIDR_EL0.set(p.tpidr);
+    p.mm.pt.activate();
+    *tf = p.frame.clone();
+}
+
+/// Called at the end of every trap from EL0 with the current process: switches away when it
+/// blocked, was preempted or exited. Returns only to run a process (the same or another) with `tf`.
+pub fn finish_trap(tf: &mut TrapFrame, preempt: bool) {
+    let mut cur = CURRENT.lock();
+    let Some(p) = cur.as_mut() else { return };
+    if p.exit.is_some() {
+        let p = cur.take().expect("current process");
+        drop(cur);
+        exit_process(p, tf);
+        return;
+    }
+    if p.wait.is_none() && !preempt {
+        return;
+    }
+    let mut tasks = TASKS.lock();
+    tasks.wake_expired();
+    if p.wait.is_none() && tasks.run_queue.is_empty() {
+        return; // preempted, but nobody else wants the CPU
+    }
+    let mut p = cur.take().expect("current process");
+    save_context(&mut p, tf);
+    let runnable = p.wait.is_none();
+    let pid = p.pid;
+    tasks.procs.insert(pid, p);
+    if runnable {
+        tasks.run_queue.push_back(pid);
+    }
+    switch_to_next(tasks, cur, tf);
+}
+
+fn switch_to_next(
+    mut tasks: spin::MutexGuard<'_, Tasks>,
+    mut cur: spin::MutexGuard<'_, Option<Box<Process>>>,
+    tf: &mut TrapFrame,
+) {
+    match tasks.pick_next() {
+        Some(mut next) => {
+            drop(tasks);
+            load_context(&mut next, tf);
+            *cur = Some(next);
+        }
+        None => {
+            drop(tasks);
+            drop(cur);
+            println!("tidemark: deadlock: every process is blocked and nothing can wake one");
+            end_of_run(ExitReason::Exited(1));
         }
     }
+}
+
+/// A process ends: its memory and files go at once; a zombie keeps its status for the parent,
+/// which gets SIGCHLD and is woken; its children are re-parented to the first process. The first
+/// process ending ends the run.
+fn exit_process(p: Box<Process>, tf: &mut TrapFrame) {
+    let reason = p.exit.expect("exiting process");
+    let (pid, ppid, minflt) = (p.pid, p.ppid, p.minflt);
+    // No core is ever dumped, so the report never says so, whatever the signal's default.
+    if let ExitReason::Signaled { sig, .. } = reason {
+        println!(
+            "tidemark: {} (pid {pid}) killed by {}",
+            p.exe,
+            signal_name(sig)
+        );
+    } else if reason == ExitReason::OutOfMemory {
+        println!("tidemark: {} (pid {pid}) killed: out of memory in a page fault (no swap, no OOM killer)", p.exe);
+    } else {
+        log::info!(
+            "{} (pid {pid}) exited with status {}",
+            p.exe,
+            reason.shell_status()
+        );
+    }
+    AddressSpace::deactivate_all();
+    drop(p);
+    if pid == 1 {
+        end_of_run(reason);
+    }
+    let mut tasks = TASKS.lock();
+    for child in tasks.procs.values_mut().filter(|c| c.ppid == pid) {
+        child.ppid = 1;
+    }
+    for z in tasks.zombies.values_mut().filter(|z| z.ppid == pid) {
+        z.ppid = 1;
+    }
+    tasks.zombies.insert(
+        pid,
+        Zombie {
+            ppid,
+            reason,
+            minflt,
+        },
+    );
+    if let Some(parent) = tasks.get_mut(ppid) {
+        let code = match reason {
+            ExitReason::Exited(_) => CLD_EXITED,
+            _ => CLD_KILLED,
+        };
+        let _ = parent
+            .signals
+            .send(SIGCHLD, SigInfo::user(SIGCHLD, code, pid as u32, 0));
+        if parent.wait == Some(WaitFor::Child) {
+            tasks.wake(ppid);
+        }
+    }
+    tasks.wake_expired();
+    let cur = CURRENT.lock();
+    switch_to_next(tasks, cur, tf);
+}
+
+/// The first process ended: every other process is discarded, the frame count is reported
+/// against the one before the first exec, and the machine ends with the first process's status.
+fn end_of_run(reason: ExitReason) -> ! {
+    let others = core::mem::take(&mut TASKS.lock().procs);
+    drop(others);
+    drop(CURRENT.lock().take());
+    AddressSpace::deactivate_all();
     let free = FRAMES.lock().free_frames();
     log::info!(
         "frames free after exit: {free} (before exec: {})",

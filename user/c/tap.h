@@ -24,15 +24,16 @@ static void tap_out(const char *fmt, ...)
 
 #define CHECK(cond, ...)                                                           \
 	do {                                                                       \
+		int tap_ok = !!(cond);                                             \
 		tap_n++;                                                           \
-		if (cond) {                                                        \
+		if (tap_ok) {                                                      \
 			tap_out("ok %d - ", tap_n);                                \
 		} else {                                                           \
 			tap_failed++;                                              \
 			tap_out("not ok %d - ", tap_n);                            \
 		}                                                                  \
 		tap_out(__VA_ARGS__);                                              \
-		tap_out("%s\n", (cond) ? "" : "  <-- " #cond);                     \
+		tap_out("%s\n", tap_ok ? "" : "  <-- " #cond);                    \
 	} while (0)
 
 static int tap_done(const char *name)

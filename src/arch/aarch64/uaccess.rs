@@ -145,15 +145,3 @@ pub fn strncpy_from_user(buf: &mut [u8], src: usize) -> Result<Option<usize>, Ef
     }
     Ok(None)
 }
-
-/// Reads a plain-old-data value from user memory.
-pub fn read_user<T: Copy + Default>(src: usize) -> Result<T, Efault> {
-    let mut v = T::default();
-    // SAFETY: `T` is `Copy` plain data and every bit pattern the user supplies is accepted by the
-    // callers' types (integers and structs of integers).
-    let bytes = unsafe {
-        core::slice::from_raw_parts_mut((&raw mut v).cast::<u8>(), core::mem::size_of::<T>())
-    };
-    copy_from_user(bytes, src)?;
-    Ok(v)
-}

@@ -104,6 +104,17 @@ impl Translation {
     }
 }
 
+/// The result of [`PageTable::extent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    /// A leaf maps the page.
+    pub mapped: bool,
+    /// Level of that leaf, or of the invalid entry the walk stopped at.
+    pub level: usize,
+    /// End (exclusive, saturating) of the naturally aligned region at `level` around the page.
+    pub end: usize,
+}
+
 /// One leaf, as yielded by [`PageTable::iter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mapping {
@@ -266,6 +277,38 @@ impl<M: PhysMem> PageTable<M> {
             tlb.publish();
         }
         Ok(())
+    }
+
+    /// Maps one 2 MiB L2 block `va` -> `pa` (both 2 MiB aligned): the population path's way to
+    /// give a locked region one descriptor and one TLB entry per 2 MiB instead of 512. The L2 slot
+    /// must be invalid: `AlreadyMapped` if a leaf covers `va` or an L3 table sits in the slot,
+    /// even an empty one (replacing a table needs break-before-make and a walk-cache flush, which
+    /// callers avoid by falling back to pages). Missing L0/L1 tables are created; one barrier.
+    pub fn map_block<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        pa: PhysAddr,
+        attrs: Attrs,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        if !va.is_aligned(L2_BLOCK_SIZE) || !pa.is_aligned(L2_BLOCK_SIZE) {
+            return Err(PtError::Misaligned);
+        }
+        self.check_range(va, L2_BLOCK_SIZE)?;
+        Self::check_pa(pa, L2_BLOCK_SIZE)?;
+        self.check_attrs(attrs)?;
+        let v = va.as_usize();
+        let mut g = Gather::new(self.asid, tlb);
+        let res = self.walk_alloc(v, 2, &mut g).and_then(|table| {
+            let idx = walk::index(v, 2);
+            if self.read(table, idx).is_valid() {
+                return Err(PtError::AlreadyMapped);
+            }
+            self.write_entry(table, idx, va, Descriptor::leaf(2, pa, attrs), &mut g);
+            Ok(())
+        });
+        g.finish(&self.mem, self.is_kernel());
+        res
     }
 
     /// Maps `pages.len()` pages at `va` to arbitrary frames: the PTEs of each L3 table are written
@@ -438,6 +481,49 @@ impl<M: PhysMem> PageTable<M> {
             }),
             Lookup::Absent { .. } => None,
         }
+    }
+
+    /// The state of the address space around `va` as one walk sees it: whether a leaf maps the
+    /// page, and the end of the aligned region that shares that state (the leaf itself, or the span
+    /// of the invalid entry the walk stopped at). Lets range scans (population, mincore, mremap)
+    /// step over a missing table or a block in one go instead of walking every page.
+    pub fn extent(&self, va: VirtAddr) -> Extent {
+        let v = va.as_usize() & !(PAGE_SIZE - 1);
+        let (mapped, level) = match self.lookup(v) {
+            Lookup::Leaf { level, .. } => (true, level),
+            Lookup::Absent { level } => (false, level),
+        };
+        Extent {
+            mapped,
+            level,
+            end: (v | (level_size(level) - 1)).saturating_add(1),
+        }
+    }
+
+    /// The first run of unmapped pages in `[va, end)`: its start and length, or `None` if every
+    /// page there is mapped. Steps by [`extent`](Self::extent), so large holes and blocks cost one
+    /// walk each.
+    pub fn next_hole(&self, va: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, usize)> {
+        let (mut cur, end) = (va.as_usize(), end.as_usize());
+        loop {
+            if cur >= end {
+                return None;
+            }
+            let e = self.extent(VirtAddr::new(cur));
+            if !e.mapped {
+                break;
+            }
+            cur = e.end;
+        }
+        let start = cur;
+        while cur < end {
+            let e = self.extent(VirtAddr::new(cur));
+            if e.mapped {
+                break;
+            }
+            cur = e.end;
+        }
+        Some((VirtAddr::new(start), cur.min(end) - start))
     }
 
     /// Every leaf in ascending VA order.

@@ -31,8 +31,9 @@ const fn leaf_order(level: usize) -> usize {
 /// Allocates a zeroed table frame.
 pub(super) fn alloc_zeroed_table<M: PhysMem>(mem: &M) -> Result<PhysAddr, PtError> {
     let pa = mem.alloc_frames(0).ok_or(PtError::NoMemory)?;
-    // SAFETY: a freshly allocated frame, mapped for PAGE_SIZE bytes by phys_to_virt.
-    unsafe { core::ptr::write_bytes(mem.phys_to_virt(pa), 0, PAGE_SIZE) };
+    // `zero_frames` (DC ZVA on the kernel) rather than a byte loop: population creates a table per
+    // 2 MiB of pages, and a memset of it cost as much as the entries written into it.
+    mem.zero_frames(pa, 0);
     Ok(pa)
 }
 
@@ -206,15 +207,22 @@ impl<M: PhysMem> PageTable<M> {
     ) where
         F: TlbFlush + ?Sized,
     {
-        let old = self.read(table, idx);
-        debug_assert!(
-            !(old.is_valid() && new.is_valid() && old.needs_bbm(new)),
-            "break-before-make violation at {va:?}: {old:?} -> {new:?}"
-        );
-        debug_assert!(
-            old.is_valid() || !new.is_valid() || !g.batch.covers(va),
-            "{va:?} made valid again before its invalidation was flushed"
-        );
+        // Only the checks read the old entry; a volatile load would stay in release builds, on
+        // the population path's per-page loop.
+        #[cfg(debug_assertions)]
+        {
+            let old = self.read(table, idx);
+            debug_assert!(
+                !(old.is_valid() && new.is_valid() && old.needs_bbm(new)),
+                "break-before-make violation at {va:?}: {old:?} -> {new:?}"
+            );
+            debug_assert!(
+                old.is_valid() || !new.is_valid() || !g.batch.covers(va),
+                "{va:?} made valid again before its invalidation was flushed"
+            );
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = va;
         // SAFETY: as in `read`; a single aligned 64-bit store is single-copy atomic for the walker.
         unsafe { self.slot(table, idx).write_volatile(new.raw()) };
         g.wrote = true;
@@ -316,7 +324,7 @@ impl<M: PhysMem> PageTable<M> {
     }
 
     /// Returns the table at `level` that translates `va`, creating missing intermediate tables.
-    fn walk_alloc<F: TlbFlush + ?Sized>(
+    pub(super) fn walk_alloc<F: TlbFlush + ?Sized>(
         &self,
         va: usize,
         level: usize,
@@ -353,6 +361,10 @@ impl<M: PhysMem> PageTable<M> {
         g: &mut Gather<F>,
         mut next: impl FnMut(usize, usize) -> (PhysAddr, usize),
     ) -> Result<(), PtError> {
+        // Each level's leaf descriptor with output address 0, built once: a leaf is then its
+        // template ORed with the (aligned, in-range) output address, which keeps the encoding of
+        // `attrs` out of the per-page loop.
+        let templates = [1, 2, 3].map(|l| Descriptor::leaf(l, PhysAddr::new(0), attrs).raw());
         let mut off = 0;
         let mut cached: Option<(usize, usize, PhysAddr)> = None;
         while off < len {
@@ -367,13 +379,25 @@ impl<M: PhysMem> PageTable<M> {
                     t
                 }
             };
-            self.write_entry(
-                table,
-                index(v, level),
-                VirtAddr::new(v),
-                Descriptor::leaf(level, pa, attrs),
-                g,
-            );
+            if level == 3 {
+                // Pages to the end of this L3 table are all pages (a block can only start where a
+                // table's span does), so they are written in a loop without the per-leaf level
+                // and table checks: the population path's inner loop.
+                let first = index(v, 3);
+                let n = (ENTRIES - first).min((len - off) / PAGE_SIZE);
+                for i in 0..n {
+                    let (o, va_i) = (off + i * PAGE_SIZE, v.wrapping_add(i * PAGE_SIZE));
+                    let (pa, _) = next(o, va_i);
+                    let leaf = Descriptor::from_raw(templates[2] | pa.as_usize() as u64);
+                    debug_assert_eq!(leaf, Descriptor::leaf(3, pa, attrs));
+                    self.write_entry(table, first + i, VirtAddr::new(va_i), leaf, g);
+                }
+                off += n * PAGE_SIZE;
+                continue;
+            }
+            let leaf = Descriptor::from_raw(templates[level - 1] | pa.as_usize() as u64);
+            debug_assert_eq!(leaf, Descriptor::leaf(level, pa, attrs));
+            self.write_entry(table, index(v, level), VirtAddr::new(v), leaf, g);
             off += level_size(level);
         }
         Ok(())

@@ -1,0 +1,99 @@
+//! Arm GICv2 (Arm IHI 0048B) and the EL1 virtual timer: the tick that preempts a process which
+//! never enters the kernel.
+//!
+//! Only the timer's private interrupt is enabled. The kernel runs with interrupts masked (every
+//! exception entry sets PSTATE.I and nothing clears it), so the tick is always taken from EL0,
+//! at the boundary where the scheduler can switch. A GICv3 machine (`-machine gic-version=3`) gets
+//! no tick: processes then switch only when they block or exit.
+use aarch64_cpu::registers::{Writeable, CNTV_CTL_EL0, CNTV_TVAL_EL0};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use tock_registers::interfaces::Readable as _;
+use tock_registers::register_structs;
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+
+register_structs! {
+    #[allow(non_snake_case)]
+    Distributor {
+        (0x000 => CTLR: ReadWrite<u32>),
+        (0x004 => _reserved0),
+        (0x100 => ISENABLER: [ReadWrite<u32>; 32]),
+        (0x180 => _reserved1),
+        (0x400 => IPRIORITYR: [ReadWrite<u32>; 255]),
+        (0x7fc => _reserved2),
+        (0x800 => @END),
+    }
+}
+
+register_structs! {
+    #[allow(non_snake_case)]
+    CpuInterface {
+        (0x000 => CTLR: ReadWrite<u32>),
+        (0x004 => PMR: ReadWrite<u32>),
+        (0x008 => _reserved0),
+        (0x00c => IAR: ReadOnly<u32>),
+        (0x010 => EOIR: WriteOnly<u32>),
+        (0x014 => @END),
+    }
+}
+
+/// The EL1 virtual timer's private peripheral interrupt (PPI 11).
+const VTIMER_INTID: usize = 27;
+const SPURIOUS: u32 = 1023;
+/// Scheduling tick: 10 ms of the counter (100 Hz, Linux's HZ on many configurations).
+const TICK_HZ: u64 = 100;
+
+static GICC: AtomicUsize = AtomicUsize::new(0);
+
+fn gicc() -> Option<&'static CpuInterface> {
+    let base = GICC.load(Ordering::Relaxed);
+    // SAFETY: set once by `init` to the mapped CPU interface; device memory, volatile accesses.
+    (base != 0).then(|| unsafe { &*(base as *const CpuInterface) })
+}
+
+fn arm_timer() {
+    CNTV_TVAL_EL0.set(crate::arch::aarch64::timer::frequency() / TICK_HZ);
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Enables the timer interrupt. `dist` and `cpu` are the mapped register blocks of a GICv2.
+///
+/// # Safety
+/// Both addresses must map a GICv2 that nothing else drives.
+pub unsafe fn init(dist: usize, cpu: usize) {
+    // SAFETY: forwarded from the caller.
+    let (d, c) = unsafe {
+        (
+            &*(dist as *const Distributor),
+            &*(cpu as *const CpuInterface),
+        )
+    };
+    d.CTLR.set(0);
+    let reg = VTIMER_INTID / 4;
+    let shift = (VTIMER_INTID % 4) * 8;
+    let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
+    d.IPRIORITYR[reg].set(prio | (0x80 << shift));
+    d.ISENABLER[VTIMER_INTID / 32].set(1 << (VTIMER_INTID % 32));
+    d.CTLR.set(1);
+    c.PMR.set(0xff);
+    c.CTLR.set(1);
+    GICC.store(cpu, Ordering::Relaxed);
+    arm_timer();
+}
+
+/// Acknowledges a pending interrupt; `true` when it was the scheduling tick.
+pub fn handle_irq() -> bool {
+    let Some(c) = gicc() else {
+        return false;
+    };
+    let iar = c.IAR.get();
+    let intid = iar & 0x3ff;
+    if intid == SPURIOUS {
+        return false;
+    }
+    let tick = intid as usize == VTIMER_INTID;
+    if tick {
+        arm_timer();
+    }
+    c.EOIR.set(iar);
+    tick
+}

@@ -1,0 +1,22 @@
+//! More than one process: fork with copy-on-write, wait4, pipes, signals between processes,
+//! preemption by the timer, RLIMIT_NPROC, and no frame leaked once everything has exited.
+mod common;
+use common::Boot;
+
+#[test]
+fn fork_cow_wait_pipes_preemption_and_limits() {
+    let o = Boot::default().program("c-fork", "").run();
+    o.assert_tap("fork");
+    o.assert_no_frame_leak();
+}
+
+#[test]
+fn fork_on_a_small_machine_and_another_cpu() {
+    let o = Boot::default()
+        .mem("128M")
+        .cpu("cortex-a53")
+        .program("c-fork", "")
+        .run();
+    o.assert_tap("fork");
+    o.assert_no_frame_leak();
+}
