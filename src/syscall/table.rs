@@ -24,6 +24,10 @@ use crate::mm::mremap::do_mremap;
 use crate::mm::populate::mm_populate;
 use crate::task::process::{ExitReason, Process};
 use crate::task::sched::{WaitFor, TASKS};
+use crate::task::wait::{
+    wait4_args, wait_status, waitid_args, ChildState, WaitOptions, WaitTarget, WaitidInfo,
+    SIGINFO_SIZE as WAIT_SIGINFO_SIZE, WAITID_INFO_LEN,
+};
 use crate::task::signal::{self, SigAction, SigInfo, SigSet};
 
 static UNKNOWN: UnknownSyscalls = UnknownSyscalls::new();
@@ -160,6 +164,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         }
         SYS_clone => sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
         SYS_wait4 => sys_wait4(p, a0 as i32, a1, a2, a3),
+        SYS_waitid => sys_waitid(p, a0 as u32, a1 as i32, a2, a3),
         SYS_reboot => sys_reboot(p, a0 as u32, a1 as u32, a2 as u32),
         SYS_brk => {
             let r = sys_brk(&mut p.mm, a0);
@@ -563,46 +568,53 @@ fn sys_clone(
     Ok(pid as usize)
 }
 
-/// wait4(2): reaps a zombie child, or blocks until one exists (the call is re-run when a child
-/// exits), with Linux's status word.
-fn sys_wait4(
+fn child_state(reason: ExitReason) -> ChildState {
+    match reason {
+        ExitReason::Exited(code) => ChildState::Exited(code),
+        ExitReason::Signaled { sig, .. } => ChildState::Killed(sig),
+        ExitReason::OutOfMemory => ChildState::Killed(signal::SIGKILL),
+    }
+}
+
+/// The common part of wait4 and waitid: a zombie child matching `target` (reaped unless
+/// WNOWAIT), `None` with WNOHANG when none has exited yet, or block until a child exits (the call
+/// is re-run then). tidemark has one process group, so a group target means any child.
+fn wait_for_child(
     p: &mut Process,
-    pid: i32,
-    wstatus: usize,
-    options: usize,
-    rusage: usize,
-) -> SysResult {
-    const WNOHANG: usize = 1;
-    const WUNTRACED: usize = 2;
-    const WCONTINUED: usize = 8;
-    const WNOTHREAD: usize = 0x2000_0000;
-    const WALL: usize = 0x4000_0000;
-    const WCLONE: usize = 0x8000_0000;
-    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
-        return Err(errno::EINVAL);
-    }
-    if pid == i32::MIN {
-        return Err(errno::ESRCH);
-    }
+    target: WaitTarget,
+    opts: WaitOptions,
+) -> Result<Option<(i32, crate::task::sched::Zombie)>, Errno> {
+    let pid = match target {
+        WaitTarget::Pid(pid) => pid,
+        WaitTarget::Any | WaitTarget::Pgid(_) => -1,
+    };
     let mut tasks = TASKS.lock();
     if tasks.no_such_child(p.pid, pid) {
         return Err(errno::ECHILD);
     }
-    let Some((child, z)) = tasks.reap(p.pid, pid) else {
-        if options & WNOHANG != 0 {
-            return Ok(0);
-        }
-        p.wait = Some(WaitFor::Child);
-        return Err(errno::EWOULDBLOCK_RESTART);
+    let found = if opts.nowait() {
+        tasks.peek_zombie(p.pid, pid)
+    } else {
+        tasks.reap(p.pid, pid)
     };
-    drop(tasks);
+    match found {
+        Some(z) => Ok(Some(z)),
+        None if opts.nohang() => Ok(None),
+        None => {
+            p.wait = Some(WaitFor::Child);
+            Err(errno::EWOULDBLOCK_RESTART)
+        }
+    }
+}
+
+/// wait4(2) with Linux's status word.
+fn sys_wait4(p: &mut Process, pid: i32, wstatus: usize, options: usize, rusage: usize) -> SysResult {
+    let (target, opts) = wait4_args(pid, options as i32)?;
+    let Some((child, z)) = wait_for_child(p, target, opts)? else {
+        return Ok(0);
+    };
     if wstatus != 0 {
-        let status: i32 = match z.reason {
-            ExitReason::Exited(code) => (code & 0xff) << 8,
-            ExitReason::Signaled { sig, .. } => sig as i32,
-            ExitReason::OutOfMemory => signal::SIGKILL as i32,
-        };
-        p.write_pod(wstatus, &status)?;
+        p.write_pod(wstatus, &wait_status(child_state(z.reason)))?;
     }
     if rusage != 0 {
         let ru = abi::Rusage {
@@ -612,6 +624,19 @@ fn sys_wait4(
         p.write_pod(rusage, &ru)?;
     }
     Ok(child as usize)
+}
+
+/// waitid(2): the child's state in a `siginfo_t` (all of which must be writable).
+fn sys_waitid(p: &mut Process, idtype: u32, id: i32, infop: usize, options: usize) -> SysResult {
+    let (target, opts) = waitid_args(idtype, id, options as i32)?;
+    let found = wait_for_child(p, target, opts)?;
+    if infop != 0 {
+        let info = WaitidInfo::new(found.map(|(child, z)| (child, 0, child_state(z.reason))));
+        let mut si = [0u8; WAIT_SIGINFO_SIZE];
+        si[..WAITID_INFO_LEN].copy_from_slice(&info.to_bytes());
+        p.copy_to_user(infop, &si)?;
+    }
+    Ok(0)
 }
 
 /// reboot(2): power-off and restart for root (the run ends with status 0), EPERM otherwise.

@@ -111,6 +111,16 @@ int main(void)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a child that writes takes one copy-on-write fault per page");
 	CHECK(heap[200] == 0, "the parent's pages are untouched by the child's writes");
 
+	pid_t w = fork();
+	if (w == 0)
+		_exit(5);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	CHECK(waitid(P_PID, w, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == w && si.si_code == CLD_EXITED &&
+		      si.si_status == 5,
+	      "waitid with WNOWAIT reports the exit and leaves the zombie");
+	CHECK(waitpid(w, &st, 0) == w && WEXITSTATUS(st) == 5, "then wait4 reaps it");
+
 	errno = 0;
 	CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "wait with no children: ECHILD");
 	pid_t p = fork();

@@ -110,6 +110,38 @@ int main(void)
 	CHECK(err(raw(SYS_read, 0, KERNEL_ADDR, 8, 0, 0, 0)) == -EFAULT || raw(SYS_read, 0, KERNEL_ADDR, 8, 0, 0, 0) == 0,
 	      "read into a kernel address: EFAULT (or EOF first)");
 
+	/* mremap: glibc's realloc of a large block, and the raw call. */
+	unsigned char *blk = malloc(1 * MiB);
+	for (unsigned long i = 0; i < MiB; i += PAGE)
+		blk[i] = (unsigned char)(i / PAGE);
+	unsigned char *grown = realloc(blk, 32 * MiB);
+	int same = grown != NULL;
+	for (unsigned long i = 0; same && i < MiB; i += PAGE)
+		same = grown[i] == (unsigned char)(i / PAGE);
+	CHECK(same, "realloc of an mmap'd block to 32 MiB (mremap) keeps its contents");
+	free(grown);
+	char *m = (char *)raw(SYS_mmap, 0, 4 * PAGE, PROT_READ | PROT_WRITE, anon, -1, 0);
+	m[0] = 'm';
+	m[3 * PAGE] = 'n';
+	char *moved = (char *)raw(SYS_mremap, (long)m, 4 * PAGE, 64 * PAGE, MREMAP_MAYMOVE, 0, 0);
+	CHECK(moved != MAP_FAILED && moved[0] == 'm' && moved[3 * PAGE] == 'n' && moved[63 * PAGE] == 0,
+	      "mremap MAYMOVE grows with the contents");
+	CHECK(err(raw(SYS_mremap, (long)moved + 1, PAGE, 2 * PAGE, 0, 0, 0)) == -EINVAL, "mremap unaligned: EINVAL");
+	CHECK(err(raw(SYS_mremap, (long)moved, 64 * PAGE, 128 * PAGE, 0x80, 0, 0)) == -EINVAL,
+	      "mremap unknown flag: EINVAL");
+	CHECK(raw(SYS_mremap, (long)moved, 64 * PAGE, 2 * PAGE, 0, 0, 0) == (long)moved, "mremap shrinks in place");
+
+	/* madvise(MADV_DONTNEED) drops pages: they read zero afterwards. mincore sees it. */
+	moved[PAGE] = 'x';
+	unsigned char vec[2] = { 0, 0 };
+	CHECK(mincore(moved, 2 * PAGE, vec) == 0 && (vec[0] & 1) && (vec[1] & 1), "mincore: both pages resident");
+	CHECK(madvise(moved, 2 * PAGE, MADV_DONTNEED) == 0 && moved[PAGE] == 0 && moved[0] == 0,
+	      "MADV_DONTNEED: the pages read zero again");
+	CHECK(err(raw(SYS_madvise, (long)moved + 1, PAGE, MADV_DONTNEED, 0, 0, 0)) == -EINVAL, "madvise unaligned: EINVAL");
+	CHECK(err(raw(SYS_mincore, (long)moved + 1, PAGE, (long)vec, 0, 0, 0)) == -EINVAL, "mincore unaligned: EINVAL");
+	munmap(moved, 2 * PAGE);
+	CHECK(err(raw(SYS_mincore, (long)moved, PAGE, (long)vec, 0, 0, 0)) == -ENOMEM, "mincore of unmapped memory: ENOMEM");
+
 	/* /proc/self/stat agrees. */
 	static char stat[1024];
 	int fd = open("/proc/self/stat", O_RDONLY);
