@@ -24,11 +24,11 @@ use crate::mm::mremap::do_mremap;
 use crate::mm::populate::mm_populate;
 use crate::task::process::{ExitReason, Process};
 use crate::task::sched::{WaitFor, TASKS};
+use crate::task::signal::{self, SigAction, SigInfo, SigSet};
 use crate::task::wait::{
     wait4_args, wait_status, waitid_args, ChildState, WaitOptions, WaitTarget, WaitidInfo,
     SIGINFO_SIZE as WAIT_SIGINFO_SIZE, WAITID_INFO_LEN,
 };
-use crate::task::signal::{self, SigAction, SigInfo, SigSet};
 
 static UNKNOWN: UnknownSyscalls = UnknownSyscalls::new();
 
@@ -608,7 +608,13 @@ fn wait_for_child(
 }
 
 /// wait4(2) with Linux's status word.
-fn sys_wait4(p: &mut Process, pid: i32, wstatus: usize, options: usize, rusage: usize) -> SysResult {
+fn sys_wait4(
+    p: &mut Process,
+    pid: i32,
+    wstatus: usize,
+    options: usize,
+    rusage: usize,
+) -> SysResult {
     let (target, opts) = wait4_args(pid, options as i32)?;
     let Some((child, z)) = wait_for_child(p, target, opts)? else {
         return Ok(0);
