@@ -28,6 +28,7 @@ pub fn run(name: &str) {
             f();
         }
         "asid" => asid(),
+        "pan" => pan(),
         "stack-overflow" => println!("recursion depth {}", recurse(0)),
         other => println!("unknown self-test '{other}'"),
     }
@@ -124,4 +125,28 @@ fn asid() {
     }
     let after = FRAMES.lock().free_frames();
     println!("asid: frames free before {before}, after {after}");
+}
+
+/// With FEAT_PAN, an ordinary kernel load from a mapped user page faults (only LDTR/STTR may
+/// touch user memory); without it the load succeeds, which the message says.
+fn pan() {
+    use crate::arch::aarch64::mmu;
+    use crate::arch::aarch64::tlb::HwTlb;
+    use crate::mm::addr::VirtAddr;
+    use crate::mm::address_space::AddressSpace;
+    use crate::mm::frame::KernelPhys;
+    use crate::mm::pagetable::Attrs;
+    use crate::mm::phys::PhysMem;
+
+    let va = 0x40_0000usize;
+    let mut a = AddressSpace::new().expect("address space");
+    let frame = KernelPhys.alloc_frames(0).expect("frame");
+    let attrs = Attrs::user_rw().with_owned(true);
+    a.table().map_page(VirtAddr(va), frame, attrs, &HwTlb).expect("map");
+    a.activate();
+    println!("pan: FEAT_PAN {}; privileged load from a user page", if mmu::has_pan() { "on" } else { "absent" });
+    // SAFETY: deliberately touches user memory with a privileged load: with PAN this faults.
+    let v = unsafe { (va as *const u64).read_volatile() };
+    println!("pan: the load succeeded ({v:#x}): no PAN on this CPU");
+    AddressSpace::deactivate_all();
 }

@@ -12,34 +12,12 @@
 #include <sys/syscall.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "selfinfo.h"
 
 #define MiB (1UL << 20)
 #define PAGE 4096UL
 
-static char *brk_to(char *addr) { return (char *)syscall(SYS_brk, addr); }
 
-static long minflt(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
-/* The value of a "Name:   N kB" line of /proc/self/status. */
-static long status_kb(const char *name)
-{
-	static char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strstr(buf, name);
-	return p ? atol(p + strlen(name)) : -1;
-}
 
 static void show(const char *step)
 {

@@ -4,6 +4,7 @@
  * 100 forks leave the free memory where it was; a fork bomb ends in EAGAIN, not a crash. */
 #define _GNU_SOURCE
 #include "tap.h"
+#include "selfinfo.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -16,14 +17,6 @@
 
 #define PAGE 4096UL
 
-static char *brk_to(char *addr) { return (char *)syscall(SYS_brk, addr); }
-
-static long minflt(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
 
 static unsigned long free_ram(void)
 {

@@ -4,6 +4,7 @@
  * stat and status agree with what the program did. */
 #define _GNU_SOURCE
 #include "tap.h"
+#include "selfinfo.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -25,19 +26,6 @@ static long raw(long nr, long a, long b, long c, long d, long e, long f)
 /* -errno of a raw syscall, or 0 on success. */
 static long err(long r) { return r == -1 ? -errno : 0; }
 
-static long status_kb(const char *name)
-{
-	static char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strstr(buf, name);
-	return p ? atol(p + strlen(name)) : -1;
-}
 
 int main(void)
 {

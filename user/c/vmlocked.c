@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "selfinfo.h"
 
 #define KiB 1024UL
 #define MiB (1024 * KiB)
@@ -78,12 +79,6 @@ static long vmlck(void) { return proc_kb("/proc/self/status", "VmLck"); }
 static long vmrss(void) { return proc_kb("/proc/self/status", "VmRSS"); }
 static long huge_kb(void) { return proc_kb("/proc/self/smaps_rollup", "AnonHugePages"); }
 
-static long minflt(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
 
 static unsigned char vec[256 * MiB / PAGE];
 

@@ -1,0 +1,40 @@
+/* What a test program reads about itself: the raw break, the minor-fault count, and /proc/self
+ * figures. Shared by the C test programs and the demo. */
+#ifndef SELFINFO_H
+#define SELFINFO_H
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The raw brk syscall: returns the (new or old) break, never -1. */
+static inline char *brk_to(char *addr) { return (char *)syscall(SYS_brk, addr); }
+
+static inline long minflt(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* The number after `name` in the text of `path` (e.g. "VmRSS:" in /proc/self/status), -1 if absent. */
+static inline long proc_value(const char *path, const char *name)
+{
+	static char buf[8192];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strstr(buf, name);
+	return p ? atol(p + strlen(name)) : -1;
+}
+
+/* A "Name:   N kB" line of /proc/self/status. */
+static inline long status_kb(const char *name) { return proc_value("/proc/self/status", name); }
+#endif
