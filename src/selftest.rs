@@ -142,9 +142,14 @@ fn pan() {
     let mut a = AddressSpace::new().expect("address space");
     let frame = KernelPhys.alloc_frames(0).expect("frame");
     let attrs = Attrs::user_rw().with_owned(true);
-    a.table().map_page(VirtAddr(va), frame, attrs, &HwTlb).expect("map");
+    a.table()
+        .map_page(VirtAddr(va), frame, attrs, &HwTlb)
+        .expect("map");
     a.activate();
-    println!("pan: FEAT_PAN {}; privileged load from a user page", if mmu::has_pan() { "on" } else { "absent" });
+    println!(
+        "pan: FEAT_PAN {}; privileged load from a user page",
+        if mmu::has_pan() { "on" } else { "absent" }
+    );
     // SAFETY: deliberately touches user memory with a privileged load: with PAN this faults.
     let v = unsafe { (va as *const u64).read_volatile() };
     println!("pan: the load succeeded ({v:#x}): no PAN on this CPU");

@@ -4,10 +4,16 @@ use crate::arch::aarch64::exception::{TrapFrame, VectorKind};
 use crate::arch::aarch64::extable;
 use crate::mm::fault::FaultAccess;
 use crate::task::process::Process;
-use crate::task::sched::{finish_trap, CURRENT};
+use crate::task::sched::{finish_trap, must_switch, CURRENT};
 use crate::task::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 
-/// Handles what the kernel knows how to handle; `false` means "report and stop".
+/// ESR_EL1.EC of an `svc` from AArch64 (`ExceptionClass::Svc64`), tested before the full decode:
+/// system calls are the hot path.
+const EC_SVC64: u64 = 0x15;
+
+/// Handles what the kernel knows how to handle; `false` means "report and stop". Synchronous
+/// exceptions from EL0 come through [`el0_sync`] instead (their own vector entry).
+#[inline]
 pub fn dispatch(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     if kind.from_lower_el() {
         return user_trap(tf, kind);
@@ -25,40 +31,66 @@ pub fn dispatch(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     false
 }
 
-/// An exception from EL0: a syscall, a page fault, or something that becomes a signal.
+/// An asynchronous exception from EL0: the timer tick (or a kind the kernel does not handle).
 fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
-    if !kind.is_sync() {
-        if !kind.is_irq() {
-            return false;
-        }
-        // The timer tick: preempt the running process if another one is waiting, and act on
-        // signals that arrived while it ran (a process that never enters the kernel still dies
-        // of SIGKILL).
-        let preempt = crate::drivers::gic::handle_irq();
-        if let Some(p) = CURRENT.lock().as_mut() {
+    if kind.is_sync() {
+        return el0_sync(tf);
+    }
+    if !kind.is_irq() {
+        return false;
+    }
+    // The timer tick: preempt the running process if another one is waiting, and act on
+    // signals that arrived while it ran (a process that never enters the kernel still dies
+    // of SIGKILL).
+    let preempt = crate::drivers::gic::handle_irq();
+    if let Some(p) = CURRENT.lock().as_mut() {
+        if signal_work(p) {
             p.do_signal(tf);
         }
-        finish_trap(tf, preempt);
-        return true;
     }
+    finish_trap(tf, preempt);
+    true
+}
+
+/// A synchronous exception from EL0 (AArch64): a syscall, a page fault, or something that
+/// becomes a signal. The syscall is tested first: it is the hot path.
+#[inline]
+pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     let mut guard = CURRENT.lock();
     let Some(p) = guard.as_mut() else {
         return false;
     };
     p.frame.sp_el0 = tf.sp_el0;
-    match ExceptionClass::from_esr(tf.esr) {
-        ExceptionClass::Svc64 => crate::syscall::table::dispatch(p, tf),
-        ExceptionClass::DataAbortLower | ExceptionClass::InstrAbortLower => user_abort(p, tf),
-        ExceptionClass::Brk64 => p.force_fault(SIGTRAP, signal::TRAP_BRKPT, tf.elr),
-        ExceptionClass::PcAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.far),
-        ExceptionClass::SpAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.sp_el0),
-        ExceptionClass::Fp64 => p.force_fault(SIGFPE, signal::FPE_FLTUNK, tf.elr),
-        _ => p.force_fault(SIGILL, signal::ILL_ILLOPC, tf.elr),
+    if (tf.esr >> 26) & 0x3f == EC_SVC64 {
+        crate::syscall::table::dispatch(p, tf);
+    } else {
+        match ExceptionClass::from_esr(tf.esr) {
+            ExceptionClass::DataAbortLower | ExceptionClass::InstrAbortLower => user_abort(p, tf),
+            ExceptionClass::Brk64 => p.force_fault(SIGTRAP, signal::TRAP_BRKPT, tf.elr),
+            ExceptionClass::PcAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.far),
+            ExceptionClass::SpAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.sp_el0),
+            ExceptionClass::Fp64 => p.force_fault(SIGFPE, signal::FPE_FLTUNK, tf.elr),
+            _ => p.force_fault(SIGILL, signal::ILL_ILLOPC, tf.elr),
+        }
     }
-    p.do_signal(tf);
+    if signal_work(p) {
+        p.do_signal(tf);
+    }
+    // The common case, no switch, returns with the one CURRENT round trip of this trap.
+    let switch = must_switch(p, false);
     drop(guard);
-    finish_trap(tf, false);
+    if switch {
+        finish_trap(tf, false);
+    }
     true
+}
+
+/// Whether `do_signal` has anything to do (Linux's `_TIF_SIGPENDING` test before `do_signal`):
+/// a signal is pending and not blocked. `do_signal` itself does nothing for an exiting process
+/// or when no signal is deliverable, so skipping it otherwise changes nothing but the cost.
+#[inline]
+fn signal_work(p: &Process) -> bool {
+    p.exit.is_none() && p.signals.next_deliverable().is_some()
 }
 
 /// A data or instruction abort from EL0 (arm64 `do_mem_abort` → `do_page_fault`).

@@ -7,7 +7,9 @@ use common::Boot;
 #[test]
 fn random_syscalls_with_hostile_arguments_leave_the_kernel_running() {
     for seed in ["1", "0x5eed"] {
-        let o = Boot::default().program("c-fuzz", &format!("{seed} 300")).run();
+        let o = Boot::default()
+            .program("c-fuzz", &format!("{seed} 300"))
+            .run();
         o.assert_tap("fuzz");
         o.assert_no_frame_leak();
     }

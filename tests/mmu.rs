@@ -75,7 +75,9 @@ fn pan_stops_privileged_access_to_user_memory_on_max() {
     let o = Boot::default().cpu("max").args("test=pan").run();
     o.assert_status(102);
     o.assert_contains("pan: FEAT_PAN on");
-    o.assert_contains("abort: permission fault, level 3 (FSC 0x0f), read at FAR 0x0000000000400000");
+    o.assert_contains(
+        "abort: permission fault, level 3 (FSC 0x0f), read at FAR 0x0000000000400000",
+    );
     // Without FEAT_PAN (Cortex-A72) the same load goes through.
     let o = Boot::default().cpu("cortex-a72").args("test=pan").run();
     o.assert_status(0);

@@ -54,13 +54,28 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
         p.sigreturn(tf);
         return;
     }
-    let since = crate::fs::pipe::events();
-    let mut ret = handle(p, &call, tf);
-    if ret == Err(errno::EWOULDBLOCK_RESTART) {
+    match handle(p, &call, tf) {
+        Ok(v) => {
+            trace_call(&call, &Ok(v));
+            tf.x[0] = v as u64;
+        }
+        Err(e) => finish_error(p, tf, &call, e),
+    }
+}
+
+/// The error half of [`dispatch`], out of line so that the common `Ok` return stays short: a
+/// call that would block sleeps, a restartable one is restarted or becomes EINTR, EPIPE raises
+/// SIGPIPE, and the errno goes to x0.
+#[inline(never)]
+fn finish_error(p: &mut Process, tf: &mut TrapFrame, call: &SyscallArgs, e: Errno) {
+    let mut ret: SysResult = Err(e);
+    if e == errno::EWOULDBLOCK_RESTART {
         if p.signals.next_deliverable().is_none() {
             // Block: leave the registers as they are and rewind to the `svc`, so that the call
-            // runs again from scratch when the process is woken (see task::sched).
-            p.wait.get_or_insert(WaitFor::Pipe(since));
+            // runs again from scratch when the process is woken (see task::sched). A pipe
+            // wait was recorded by `fs_call` with the pipe events as they were before the call.
+            p.wait
+                .get_or_insert_with(|| WaitFor::Pipe(crate::fs::pipe::events()));
             tf.elr -= 4;
             return;
         }
@@ -86,6 +101,13 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
             .signals
             .send(signal::SIGPIPE, SigInfo::kernel(signal::SIGPIPE));
     }
+    trace_call(call, &ret);
+    tf.x[0] = SyscallArgs::ret(ret);
+}
+
+/// The `trace`-level log line of a finished call (compiled to one level test when tracing is off).
+#[inline(always)]
+fn trace_call(call: &SyscallArgs, ret: &SysResult) {
     log::trace!(
         "{}({:#x}, {:#x}, {:#x}) = {:?}",
         call.name(),
@@ -94,7 +116,6 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
         call.args[2],
         ret
     );
-    tf.x[0] = SyscallArgs::ret(ret);
 }
 
 /// The `sa_flags` of the handler the next deliverable signal will run, if it runs one. A function
@@ -105,9 +126,12 @@ fn pending_handler_flags(p: &Process) -> Option<u64> {
     (a.handler != signal::SIG_DFL && a.handler != signal::SIG_IGN).then_some(a.flags)
 }
 
-/// The file syscalls, through the portable handlers in `syscall::fs`.
+/// The file syscalls, through the portable handlers in `syscall::fs`. A call that must wait
+/// ([`errno::EWOULDBLOCK_RESTART`] without a wait of its own) waits for the pipes to move on from
+/// their state before the call.
 fn fs_call(p: &mut Process, call: &SyscallArgs) -> Option<SysResult> {
     use crate::task::procview::{KernelConsole, MemView, ProcView, Shared, SpinSleeper};
+    let since = crate::fs::pipe::events();
     let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());
     let (exe, pid) = (p.exe.clone(), p.pid);
     let shared = Shared(core::cell::RefCell::new(p));
@@ -125,39 +149,26 @@ fn fs_call(p: &mut Process, call: &SyscallArgs) -> Option<SysResult> {
         sleeper: &SpinSleeper,
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
-    shared.0.into_inner().files = files;
+    let p = shared.0.into_inner();
+    p.files = files;
+    if r == Some(Err(errno::EWOULDBLOCK_RESTART)) {
+        p.wait.get_or_insert(WaitFor::Pipe(since));
+    }
     r
 }
 
 fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
-    if matches!(
-        call.nr,
-        SYS_read
-            | SYS_pipe2
-            | SYS_dup
-            | SYS_dup3
-            | SYS_fcntl
-            | SYS_write
-            | SYS_readv
-            | SYS_writev
-            | SYS_openat
-            | SYS_close
-            | SYS_lseek
-            | SYS_fstat
-            | SYS_newfstatat
-            | SYS_ioctl
-            | SYS_readlinkat
-            | SYS_ppoll
-            | SYS_faccessat
-            | SYS_faccessat2
-    ) {
-        if let Some(r) = fs_call(p, call) {
-            return r;
-        }
-    }
     let a = call.args;
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
     match call.nr {
+        SYS_read | SYS_pipe2 | SYS_dup | SYS_dup3 | SYS_fcntl | SYS_write | SYS_readv
+        | SYS_writev | SYS_openat | SYS_close | SYS_lseek | SYS_fstat | SYS_newfstatat
+        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_faccessat | SYS_faccessat2 => {
+            match fs_call(p, call) {
+                Some(r) => r,
+                None => unimplemented(call),
+            }
+        }
         SYS_exit | SYS_exit_group => {
             p.exit = Some(ExitReason::Exited(a0 as i32));
             Ok(0)
@@ -413,6 +424,10 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
             }
             Ok(0)
         }
+        SYS_rt_sigpending => {
+            let set = p.signals.sigpending(a1)?;
+            p.copy_to_user(a0, &set.0.to_le_bytes()[..a1]).map(|_| 0)
+        }
         SYS_sigaltstack => {
             let new = if a0 != 0 {
                 Some(p.read_pod::<abi::StackT>(a0)?)
@@ -480,17 +495,20 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
             p.write_pod(a1, &ru).map(|_| 0)
         }
         SYS_rseq => Err(errno::ENOSYS),
-        _ => {
-            if UNKNOWN.first_time(call.nr) {
-                log::warn!(
-                    "unimplemented syscall {} ({}) returns ENOSYS",
-                    call.name(),
-                    call.nr
-                );
-            }
-            Err(errno::ENOSYS)
-        }
+        _ => unimplemented(call),
     }
+}
+
+/// ENOSYS, logged by name the first time each number is seen.
+fn unimplemented(call: &SyscallArgs) -> SysResult {
+    if UNKNOWN.first_time(call.nr) {
+        log::warn!(
+            "unimplemented syscall {} ({}) returns ENOSYS",
+            call.name(),
+            call.nr
+        );
+    }
+    Err(errno::ENOSYS)
 }
 
 /// Sends `sig` to a process that is not running, waking it so that it can act on it.

@@ -237,18 +237,16 @@ impl Process {
                         pc: tf.elr,
                         pstate: tf.spsr,
                     };
-                    let fault = matches!(
-                        sig,
-                        signal::SIGSEGV
-                            | signal::SIGBUS
-                            | signal::SIGILL
-                            | signal::SIGFPE
-                            | signal::SIGTRAP
-                    )
-                    .then(|| FaultRecord {
-                        address: tf.far,
-                        esr: crate::task::sigframe::user_visible_esr(tf.far, tf.esr),
-                    });
+                    // Fault siginfo is only ever forced by the exception being handled now
+                    // (synchronous signals go first and are unblocked when forced), so `tf`
+                    // describes the fault. A kill(2)ed SIGSEGV or a SIGFPE from raise(3) has
+                    // no fault: its frame must not describe the `svc` as one.
+                    let fault: Option<FaultRecord> = match info.fields {
+                        signal::SigFields::Fault { .. } => {
+                            crate::task::sigframe::fault_record(tf.esr, tf.far)
+                        }
+                        signal::SigFields::Kill { .. } => None,
+                    };
                     let req = FrameRequest {
                         sig,
                         action: &action,

@@ -228,18 +228,26 @@ fn load_context(p: &mut Process, tf: &mut TrapFrame) {
     *tf = p.frame.clone();
 }
 
+/// Whether the end of a trap has work for [`finish_trap`]: `p` exited or blocked, or the tick
+/// asked to preempt it. When `false`, `finish_trap` would return at once, and a trap that already
+/// holds `CURRENT` may skip it (the syscall fast path).
+#[inline]
+pub fn must_switch(p: &Process, preempt: bool) -> bool {
+    p.exit.is_some() || p.wait.is_some() || preempt
+}
+
 /// Called at the end of every trap from EL0 with the current process: switches away when it
 /// blocked, was preempted or exited. Returns only to run a process (the same or another) with `tf`.
 pub fn finish_trap(tf: &mut TrapFrame, preempt: bool) {
     let mut cur = CURRENT.lock();
     let Some(p) = cur.as_mut() else { return };
+    if !must_switch(p, preempt) {
+        return;
+    }
     if p.exit.is_some() {
         let p = cur.take().expect("current process");
         drop(cur);
         exit_process(p, tf);
-        return;
-    }
-    if p.wait.is_none() && !preempt {
         return;
     }
     let mut tasks = TASKS.lock();

@@ -262,6 +262,27 @@ pub fn user_visible_esr(address: u64, esr: u64) -> u64 {
     }
 }
 
+const ESR_EC_PC_ALIGN: u64 = 0x22;
+const ESR_EC_SP_ALIGN: u64 = 0x26;
+
+/// The fault record (`thread.fault_address`, `thread.fault_code`) Linux puts in the frame of a
+/// signal that the exception with syndrome `esr` and fault address `far` raised: aborts from EL0
+/// record FAR and the (sanitised) ESR (`set_thread_esr`); PC and SP alignment faults record
+/// address 0 and the raw ESR (`arm64_notify_die`); everything else (undefined instructions, BRK,
+/// FP traps, and a syscall or interrupt, which raise no fault) records nothing, as Linux 6.1
+/// does for `udf` (`force_signal_inject(..., 0)`). Only for signals that carry fault siginfo:
+/// a signal sent by kill/tgkill or raised by the kernel gets no fault record.
+pub fn fault_record(esr: u64, far: u64) -> Option<FaultRecord> {
+    match (esr & ESR_EC_MASK) >> ESR_EC_SHIFT {
+        ESR_EC_DABT_LOW | ESR_EC_IABT_LOW => Some(FaultRecord {
+            address: far,
+            esr: user_visible_esr(far, esr),
+        }),
+        ESR_EC_PC_ALIGN | ESR_EC_SP_ALIGN => Some(FaultRecord { address: 0, esr }),
+        _ => None,
+    }
+}
+
 fn put_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
@@ -817,6 +838,30 @@ mod tests {
             (0x20 << 26) | (1 << 25) | 4
         );
         assert_eq!(user_visible_esr(0xffff_8000_0000_0000, 0x15 << 26), 0);
+    }
+
+    #[test]
+    fn fault_records_follow_linux() {
+        let dabt = (0x24u64 << 26) | (1 << 25) | (1 << 6) | 0x06;
+        assert_eq!(
+            fault_record(dabt, 0x1234),
+            Some(FaultRecord {
+                address: 0x1234,
+                esr: dabt
+            })
+        );
+        let pc_align = 0x22u64 << 26 | (1 << 25);
+        assert_eq!(
+            fault_record(pc_align, 0x401f32),
+            Some(FaultRecord {
+                address: 0,
+                esr: pc_align
+            })
+        );
+        // Undefined instruction, BRK, SVC (a signal delivered on the way out of a syscall).
+        assert_eq!(fault_record(1 << 25, 0x401f30), None);
+        assert_eq!(fault_record((0x3c << 26) | (1 << 25), 0x401f38), None);
+        assert_eq!(fault_record((0x15 << 26) | (1 << 25), 0xdead), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The `VBAR_EL1` vector table, the trap frame, and the report for exceptions nobody handles.
 //!
 //! Every entry saves the full integer state into a [`TrapFrame`] on the current `SP_EL1` stack and
-//! calls [`handle_exception`]. Entries taken from EL1 first check for a kernel stack overflow: kernel
+//! calls [`handle_exception`], except the synchronous one from AArch64 EL0 (system calls and user
+//! page faults), which calls [`handle_el0_sync`] straight away. Entries taken from EL1 first check for a kernel stack overflow: kernel
 //! stacks are 64 KiB at 128 KiB-aligned bases, so a frame pushed below a stack's base has bit 16 of
 //! SP set, and that entry switches to a dedicated overflow stack before reporting (Linux's VMAP stack
 //! check, `kernel_ventry`).
@@ -66,7 +67,7 @@ global_asm!(
 .equ FRAME_SIZE, 288
 .equ STACK_SHIFT, 16
 
-.macro VENTRY kind, check_stack
+.macro VENTRY kind, check_stack, entry=trap_common
 .balign 0x80
     sub     sp, sp, #FRAME_SIZE
 .if \check_stack
@@ -78,31 +79,13 @@ global_asm!(
 .endif
     stp     x0, x1, [sp, #16 * 0]
     mov     x1, #\kind
-    b       trap_common
+    b       \entry
 .endm
 
-.section .text.vectors, "ax"
-.balign 0x800
-.global exception_vectors
-exception_vectors:
-    VENTRY 0, 1
-    VENTRY 1, 1
-    VENTRY 2, 1
-    VENTRY 3, 1
-    VENTRY 4, 1
-    VENTRY 5, 1
-    VENTRY 6, 1
-    VENTRY 7, 1
-    VENTRY 8, 0
-    VENTRY 9, 0
-    VENTRY 10, 0
-    VENTRY 11, 0
-    VENTRY 12, 0
-    VENTRY 13, 0
-    VENTRY 14, 0
-    VENTRY 15, 0
-
-trap_common:
+// Saves x2-x30, SP_EL0, ELR, SPSR, ESR and FAR below the x0/x1 pair the entry stored, pushes a
+// frame record so that backtraces continue through the trap into the interrupted code, and
+// leaves x0 pointing to the frame.
+.macro SAVE_FRAME
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
@@ -122,15 +105,44 @@ trap_common:
     mrs     x2, elr_el1
     mrs     x3, spsr_el1
     stp     x2, x3, [sp, #16 * 16]
-    mrs     x2, esr_el1
+    mrs     x4, esr_el1
     mrs     x3, far_el1
-    stp     x2, x3, [sp, #16 * 17]
-    // A frame record, so that backtraces continue through the trap into the interrupted code.
-    ldr     x2, [sp, #16 * 16]
+    stp     x4, x3, [sp, #16 * 17]
     stp     x29, x2, [sp, #-16]!
     mov     x29, sp
     add     x0, sp, #16
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    VENTRY 0, 1
+    VENTRY 1, 1
+    VENTRY 2, 1
+    VENTRY 3, 1
+    VENTRY 4, 1
+    VENTRY 5, 1
+    VENTRY 6, 1
+    VENTRY 7, 1
+    VENTRY 8, 0, trap_el0_sync
+    VENTRY 9, 0
+    VENTRY 10, 0
+    VENTRY 11, 0
+    VENTRY 12, 0
+    VENTRY 13, 0
+    VENTRY 14, 0
+    VENTRY 15, 0
+
+trap_common:
+    SAVE_FRAME
     bl      handle_exception
+    add     sp, sp, #16
+    b       trap_return
+
+trap_el0_sync:
+    SAVE_FRAME
+    bl      handle_el0_sync
     add     sp, sp, #16
 .global trap_return
 trap_return:
@@ -226,6 +238,17 @@ extern "C" fn handle_exception(tf: &mut TrapFrame, kind: u64) {
     }
     let mut out = crate::console::ConsoleWriter;
     let _ = write_report(&mut out, tf, kind);
+    crate::exit::exit(crate::exit::STATUS_FATAL_EXCEPTION);
+}
+
+/// Entered from `trap_el0_sync` with the saved frame: the synchronous entry from AArch64 EL0.
+#[no_mangle]
+extern "C" fn handle_el0_sync(tf: &mut TrapFrame) {
+    if crate::trap::el0_sync(tf) {
+        return;
+    }
+    let mut out = crate::console::ConsoleWriter;
+    let _ = write_report(&mut out, tf, VectorKind(8));
     crate::exit::exit(crate::exit::STATUS_FATAL_EXCEPTION);
 }
 

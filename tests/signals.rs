@@ -1,0 +1,19 @@
+//! Linux signal semantics at EL0: `user/c/signals.c` (static glibc) checks faults with their
+//! siginfo and ucontext, FP/SIMD state across handlers, sigaltstack, SA_NODEFER / SA_RESETHAND /
+//! SA_RESTART, masks, pending and ignored signals, kill/tgkill, deaths by signal and siglongjmp.
+mod common;
+use common::Boot;
+
+#[test]
+fn signals_behave_as_on_linux() {
+    let o = Boot::default().program("c-signals", "").run();
+    o.assert_tap("signals");
+}
+
+/// The same on the `max` CPU (newer architecture features: BTI, PAC, MTE, SVE, SME in the ID
+/// registers), where the frame and the FP/SIMD state must still be plain `fpsimd_context`.
+#[test]
+fn signals_behave_as_on_linux_on_cpu_max() {
+    let o = Boot::default().cpu("max").program("c-signals", "").run();
+    o.assert_tap("signals");
+}
