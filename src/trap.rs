@@ -7,9 +7,11 @@ use crate::task::process::Process;
 use crate::task::sched::{finish_trap, must_switch, CURRENT};
 use crate::task::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 
-/// ESR_EL1.EC of an `svc` from AArch64 (`ExceptionClass::Svc64`), tested before the full decode:
-/// system calls are the hot path.
+/// ESR_EL1.EC values tested before the full decode, for the hot paths: an `svc` from AArch64
+/// (`ExceptionClass::Svc64`) and aborts from EL0 (`InstrAbortLower`, `DataAbortLower`).
 const EC_SVC64: u64 = 0x15;
+const EC_IABT_LOW: u64 = 0x20;
+const EC_DABT_LOW: u64 = 0x24;
 
 /// Handles what the kernel knows how to handle; `false` means "report and stop". Synchronous
 /// exceptions from EL0 come through [`el0_sync`] instead (their own vector entry).
@@ -60,29 +62,43 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     let Some(p) = guard.as_mut() else {
         return false;
     };
-    p.frame.sp_el0 = tf.sp_el0;
     if (tf.esr >> 26) & 0x3f == EC_SVC64 {
         crate::syscall::table::dispatch(p, tf);
     } else {
-        match ExceptionClass::from_esr(tf.esr) {
-            ExceptionClass::DataAbortLower | ExceptionClass::InstrAbortLower => user_abort(p, tf),
-            ExceptionClass::Brk64 => p.force_fault(SIGTRAP, signal::TRAP_BRKPT, tf.elr),
-            ExceptionClass::PcAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.far),
-            ExceptionClass::SpAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.sp_el0),
-            ExceptionClass::Fp64 => p.force_fault(SIGFPE, signal::FPE_FLTUNK, tf.elr),
-            _ => p.force_fault(SIGILL, signal::ILL_ILLOPC, tf.elr),
-        }
+        user_exception(p, tf);
+    }
+    // The common case, no signal to deliver and no switch, returns with the one CURRENT round
+    // trip of this trap.
+    if p.exit.is_none() && p.wait.is_none() && p.signals.next_deliverable().is_none() {
+        return true;
     }
     if signal_work(p) {
         p.do_signal(tf);
     }
-    // The common case, no switch, returns with the one CURRENT round trip of this trap.
     let switch = must_switch(p, false);
     drop(guard);
     if switch {
         finish_trap(tf, false);
     }
     true
+}
+
+/// A synchronous exception from EL0 other than a syscall: a page fault (tested first, by its
+/// exception class), or something that becomes a signal. Out of line, so that the syscall path
+/// does not test for it.
+#[inline(never)]
+fn user_exception(p: &mut Process, tf: &mut TrapFrame) {
+    let ec = (tf.esr >> 26) & 0x3f;
+    if ec == EC_DABT_LOW || ec == EC_IABT_LOW {
+        return user_abort(p, tf, ec == EC_IABT_LOW);
+    }
+    match ExceptionClass::from_esr(tf.esr) {
+        ExceptionClass::Brk64 => p.force_fault(SIGTRAP, signal::TRAP_BRKPT, tf.elr),
+        ExceptionClass::PcAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.far),
+        ExceptionClass::SpAlignment => p.force_fault(SIGBUS, signal::BUS_ADRALN, tf.sp_el0),
+        ExceptionClass::Fp64 => p.force_fault(SIGFPE, signal::FPE_FLTUNK, tf.elr),
+        _ => p.force_fault(SIGILL, signal::ILL_ILLOPC, tf.elr),
+    }
 }
 
 /// Whether `do_signal` has anything to do (Linux's `_TIF_SIGPENDING` test before `do_signal`):
@@ -94,10 +110,10 @@ fn signal_work(p: &Process) -> bool {
 }
 
 /// A data or instruction abort from EL0 (arm64 `do_mem_abort` → `do_page_fault`).
-fn user_abort(p: &mut Process, tf: &mut TrapFrame) {
+fn user_abort(p: &mut Process, tf: &mut TrapFrame, instr: bool) {
     let s = AbortSyndrome::decode(tf.esr);
     let addr = tf.far as usize;
-    let access = if ExceptionClass::from_esr(tf.esr) == ExceptionClass::InstrAbortLower {
+    let access = if instr {
         FaultAccess::Exec
     } else if s.write {
         FaultAccess::Write

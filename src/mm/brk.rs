@@ -3,7 +3,7 @@
 use super::addr::{page_align_up, PAGE_SHIFT, PAGE_SIZE};
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, RLIM_INFINITY};
-use super::mmap::{do_vmi_align_munmap, get_unmapped_area};
+use super::mmap::{get_unmapped_area, vmi_align_munmap_from};
 use super::populate::PopulateRange;
 use super::vma::{VmFlags, Vma, MAP_FIXED, VM_ACCOUNT, VM_DATA_DEFAULT_FLAGS, VM_LOCKED};
 use super::vma_tree::vm_start_gap;
@@ -68,18 +68,21 @@ pub fn do_brk_flags<P: PageTableOps>(
     }
     mm.vm_enough_memory(npages)?;
     let candidate = Vma::new_anon(addr, addr + len, flags);
-    let expand = brkvma
-        .and_then(|s| mm.tree.get(s))
-        .is_some_and(|v| v.can_merge_with_next(&candidate));
-    match brkvma {
-        Some(s) if expand => {
-            mm.tree.get_mut(s).expect("brkvma vanished").end = addr + len;
-            mm.vm_stat_account(flags, npages as isize);
-            if flags.contains(VM_LOCKED) {
-                mm.stat.locked_vm += npages;
-            }
+    // Expanding in place changes only the VMA's end, not its key: one lookup, no re-insertion.
+    let expanded = match brkvma.and_then(|s| mm.tree.get_mut(s)) {
+        Some(v) if v.can_merge_with_next(&candidate) => {
+            v.end = addr + len;
+            true
         }
-        _ => mm.link_vma(candidate),
+        _ => false,
+    };
+    if expanded {
+        mm.vm_stat_account(flags, npages as isize);
+        if flags.contains(VM_LOCKED) {
+            mm.stat.locked_vm += npages;
+        }
+    } else {
+        mm.link_vma(candidate);
     }
     mm.debug_validate();
     Ok(())
@@ -127,24 +130,24 @@ fn brk_locked<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> Option<Optio
     if brk <= mm.brk {
         // Shrink: there must be something to unmap in [newbrk, oldbrk) (6.x), and everything there
         // goes, including mappings the user placed inside the heap range.
-        mm.find_vma_intersection(newbrk, oldbrk)?;
+        let first = mm
+            .find_vma_intersection(newbrk, oldbrk)
+            .map(|v| (v.start, v.end))?;
         mm.brk = brk;
-        do_vmi_align_munmap(mm, newbrk, oldbrk).ok()?;
+        vmi_align_munmap_from(mm, first, newbrk, oldbrk).ok()?;
         return Some(None);
     }
     check_brk_limits(mm, oldbrk, newbrk - oldbrk).ok()?;
+    // One look at the tree around oldbrk: the next VMA (find_vma) and the heap below it.
+    let (ending, next) = mm.tree.ending_at_and_next(oldbrk);
     // Keep one page, or the stack guard gap, free below the next VMA.
-    if let Some(next) = mm.find_vma(oldbrk) {
+    if let Some(next) = next {
         if newbrk + PAGE_SIZE > vm_start_gap(next) {
             return None;
         }
     }
     // vma_prev_limit(start_brk): only a VMA reaching above start_brk can be the heap to expand.
-    let brkvma = mm
-        .tree
-        .vma_ending_at(oldbrk)
-        .filter(|v| v.end > mm.start_brk)
-        .map(|v| v.start);
+    let brkvma = ending.filter(|v| v.end > mm.start_brk).map(|v| v.start);
     do_brk_flags(mm, brkvma, oldbrk, newbrk - oldbrk, VmFlags::empty()).ok()?;
     mm.brk = brk;
     let populate = mm.def_flags.contains(VM_LOCKED).then_some(PopulateRange {

@@ -31,6 +31,9 @@ pub struct FramePool {
     free: usize,
     pcp: [usize; PCP_HIGH],
     pcp_len: usize,
+    /// `pcp[..pcp_sorted]` is in ascending order (what the last drain left, less what was taken
+    /// since); the frames freed after it follow, in the order they came.
+    pcp_sorted: usize,
 }
 
 impl Default for FramePool {
@@ -47,6 +50,7 @@ impl FramePool {
             free: 0,
             pcp: [0; PCP_HIGH],
             pcp_len: 0,
+            pcp_sorted: 0,
         }
     }
 
@@ -93,14 +97,68 @@ impl FramePool {
             }
         }
         self.pcp_len -= 1;
+        self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
         Ok(self.pcp[self.pcp_len])
     }
 
+    /// Gives at least `n` cached frames (all, if fewer) back to the buddy allocator, the lowest
+    /// ones. Frames freed together (a heap or mapping torn down in address order) are mostly
+    /// whole naturally aligned runs of the batches they were taken from; each such run goes back
+    /// as one block: one buddy insertion instead of one per frame with a merge at every order.
+    /// The cache is sorted for that: the frames freed since the last drain by insertion (nearly
+    /// linear: they mostly come back in address order), then merged with the sorted rest.
     fn drain_pcp(&mut self, n: usize) {
-        for _ in 0..n.min(self.pcp_len) {
-            self.pcp_len -= 1;
-            self.buddy.dealloc(self.pcp[self.pcp_len], 1);
+        let len = self.pcp_len;
+        let n = n.min(len);
+        if n == 0 {
+            return;
         }
+        let sorted = self.pcp_sorted;
+        let pcp = &mut self.pcp[..len];
+        for i in sorted + 1..len {
+            let v = pcp[i];
+            let mut j = i;
+            while j > sorted && pcp[j - 1] > v {
+                pcp[j] = pcp[j - 1];
+                j -= 1;
+            }
+            pcp[j] = v;
+        }
+        if sorted > 0 && sorted < len && pcp[sorted - 1] > pcp[sorted] {
+            let mut merged = [0usize; PCP_HIGH];
+            let (mut a, mut b) = (0, sorted);
+            for slot in &mut merged[..len] {
+                if b == len || (a < sorted && pcp[a] <= pcp[b]) {
+                    *slot = pcp[a];
+                    a += 1;
+                } else {
+                    *slot = pcp[b];
+                    b += 1;
+                }
+            }
+            pcp.copy_from_slice(&merged[..len]);
+        }
+        debug_assert!(pcp.windows(2).all(|w| w[0] < w[1]), "a frame cached twice");
+        // From the lowest frame up: the largest aligned run starting at each position goes as
+        // one block, until `n` frames have gone.
+        let mut i = 0;
+        while i < n {
+            let f = pcp[i];
+            let mut size = 1;
+            while size < PCP_BATCH
+                && f.is_multiple_of(2 * size)
+                && i + 2 * size <= len
+                && pcp[i + 2 * size - 1] == f + 2 * size - 1
+            {
+                size *= 2;
+            }
+            debug_assert!(pcp[i..i + size].windows(2).all(|w| w[1] == w[0] + 1));
+            self.buddy.dealloc(f, size);
+            i += size;
+        }
+        self.pcp.copy_within(i..len, 0);
+        self.pcp_len = len - i;
+        self.pcp_sorted = self.pcp_len;
     }
 
     /// Returns frames obtained from [`alloc`](Self::alloc) with the same `count` (or a naturally
@@ -234,6 +292,21 @@ mod tests {
         let all = pool.alloc(256).unwrap();
         assert_eq!(all, PhysAddr(0));
         pool.dealloc(all, 256);
+    }
+
+    #[test]
+    fn drained_runs_go_back_whole() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 1024 * PAGE_SIZE);
+        let singles: alloc::vec::Vec<PhysAddr> = (0..512).map(|_| pool.alloc(1).unwrap()).collect();
+        // Freed in a scrambled order: every drain still finds the runs among what it holds.
+        for k in (0..singles.len()).rev() {
+            pool.dealloc(singles[k ^ 5], 1);
+        }
+        assert_eq!(pool.free_frames(), 1024);
+        pool.drain_pcp(PCP_HIGH);
+        assert_eq!(pool.pcp_len, 0);
+        assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
     }
 
     #[test]

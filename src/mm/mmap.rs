@@ -61,6 +61,21 @@ pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usiz
     mm.tree.insert(hi);
 }
 
+/// Ends the VMA starting at `vma_start` at `addr` (inside it, page-aligned) and takes the pages
+/// above out of the counters: the outcome of `__split_vma` at `addr` followed by `unlink_vma` of
+/// the upper part.
+fn trim_vma_end<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usize, addr: usize) {
+    let vma = mm.tree.get_mut(vma_start).expect("trim of a missing VMA");
+    debug_assert!(vma.start < addr && addr < vma.end && is_page_aligned(addr));
+    let n = (vma.end - addr) >> PAGE_SHIFT;
+    let flags = vma.flags;
+    vma.end = addr;
+    mm.vm_stat_account(flags, -(n as isize));
+    if flags.contains(VM_LOCKED) {
+        mm.stat.locked_vm -= n;
+    }
+}
+
 /// Splits a VMA at `addr` if the map count allows one more VMA (Linux `split_vma`).
 pub fn split_vma<P: PageTableOps>(
     mm: &mut MmStruct<P>,
@@ -340,11 +355,36 @@ pub(crate) fn do_vmi_align_munmap<P: PageTableOps>(
     let first = mm
         .find_vma_intersection(start, end)
         .expect("do_vmi_align_munmap: nothing to unmap");
-    let (first_start, first_end) = (first.start, first.end);
+    let first = (first.start, first.end);
+    vmi_align_munmap_from(mm, first, start, end)
+}
+
+/// [`do_vmi_align_munmap`] for a caller that already looked up `first`, the `(start, end)` of
+/// the first VMA intersecting `[start, end)` (brk shrinking).
+pub(crate) fn vmi_align_munmap_from<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    first: (usize, usize),
+    start: usize,
+    end: usize,
+) -> Result<(), MmError> {
+    let (first_start, first_end) = first;
+    debug_assert_eq!(
+        mm.find_vma_intersection(start, end)
+            .map(|v| (v.start, v.end)),
+        Some(first)
+    );
     if start > first_start && end < first_end && mm.map_count() >= mm.max_map_count {
         return Err(MmError::NoMemory);
     }
     mm.pt.unmap_range(start, end)?;
+    if start > first_start && end == first_end {
+        // The tail of one VMA (brk shrinking the heap, munmap of a mapping's end): nothing else
+        // intersects the range, so splitting at `start` and unlinking the upper part comes down
+        // to moving this VMA's end. Done in place: no re-keying, no second VMA.
+        trim_vma_end(mm, first_start, start);
+        mm.debug_validate();
+        return Ok(());
+    }
     if start > first_start {
         __split_vma(mm, first_start, start);
     }

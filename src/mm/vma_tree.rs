@@ -89,6 +89,19 @@ impl VmaTree {
             .filter(|v| v.end == addr)
     }
 
+    /// `(vma_ending_at(addr), find_vma(addr))` in two tree searches instead of three or four: the
+    /// VMA that ends exactly at `addr`, and the first VMA with `end > addr`.
+    pub fn ending_at_and_next(&self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
+        let below = self.map.range(..addr).next_back().map(|(_, v)| v);
+        match below {
+            Some(v) if v.end > addr => (None, Some(v)),
+            _ => (
+                below.filter(|v| v.end == addr),
+                self.map.range(addr..).next().map(|(_, v)| v),
+            ),
+        }
+    }
+
     /// The VMA just below the one starting at `start` (Linux `vma_prev`).
     pub fn prev_vma(&self, start: usize) -> Option<&Vma> {
         self.map.range(..start).next_back().map(|(_, v)| v)
@@ -175,6 +188,14 @@ mod tests {
         assert_eq!(t.range(15 * p, 35 * p).count(), 2);
         assert_eq!(t.vma_ending_at(20 * p).unwrap().start, 10 * p);
         assert!(t.vma_ending_at(19 * p).is_none());
+        for a in [0, 5, 10, 15, 19, 20, 25, 30, 35, 40, 45] {
+            let (ending, next) = t.ending_at_and_next(a * p);
+            assert_eq!(
+                ending.map(|v| v.start),
+                t.vma_ending_at(a * p).map(|v| v.start)
+            );
+            assert_eq!(next.map(|v| v.start), t.find_vma(a * p).map(|v| v.start));
+        }
     }
 
     #[test]

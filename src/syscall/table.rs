@@ -56,10 +56,12 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
     }
     match handle(p, &call, tf) {
         Ok(v) => {
-            trace_call(&call, &Ok(v));
+            if tracing() {
+                trace_call(tf, Ok(v));
+            }
             tf.x[0] = v as u64;
         }
-        Err(e) => finish_error(p, tf, &call, e),
+        Err(e) => finish_error(p, tf, e),
     }
 }
 
@@ -67,7 +69,8 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
 /// call that would block sleeps, a restartable one is restarted or becomes EINTR, EPIPE raises
 /// SIGPIPE, and the errno goes to x0.
 #[inline(never)]
-fn finish_error(p: &mut Process, tf: &mut TrapFrame, call: &SyscallArgs, e: Errno) {
+fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
+    let call = SyscallArgs::from_regs(&tf.x);
     let mut ret: SysResult = Err(e);
     if e == errno::EWOULDBLOCK_RESTART {
         if p.signals.next_deliverable().is_none() {
@@ -101,13 +104,23 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, call: &SyscallArgs, e: Errn
             .signals
             .send(signal::SIGPIPE, SigInfo::kernel(signal::SIGPIPE));
     }
-    trace_call(call, &ret);
+    if tracing() {
+        trace_call(tf, ret);
+    }
     tf.x[0] = SyscallArgs::ret(ret);
 }
 
-/// The `trace`-level log line of a finished call (compiled to one level test when tracing is off).
+/// Whether syscalls are logged (`trace` level): one load and compare on the hot path.
 #[inline(always)]
-fn trace_call(call: &SyscallArgs, ret: &SysResult) {
+fn tracing() -> bool {
+    log::max_level() >= log::LevelFilter::Trace
+}
+
+/// The `trace`-level log line of a finished call, whose registers are still in `tf`.
+#[cold]
+#[inline(never)]
+fn trace_call(tf: &TrapFrame, ret: SysResult) {
+    let call = SyscallArgs::from_regs(&tf.x);
     log::trace!(
         "{}({:#x}, {:#x}, {:#x}) = {:?}",
         call.name(),
@@ -129,8 +142,9 @@ fn pending_handler_flags(p: &Process) -> Option<u64> {
 /// The file syscalls, through the portable handlers in `syscall::fs`. A call that must wait
 /// ([`errno::EWOULDBLOCK_RESTART`] without a wait of its own) waits for the pipes to move on from
 /// their state before the call.
-fn fs_call(p: &mut Process, call: &SyscallArgs) -> Option<SysResult> {
+fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     use crate::task::procview::{KernelConsole, MemView, ProcView, Shared, SpinSleeper};
+    let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
     let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());
     let (exe, pid) = (p.exe.clone(), p.pid);
@@ -164,9 +178,9 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_read | SYS_pipe2 | SYS_dup | SYS_dup3 | SYS_fcntl | SYS_write | SYS_readv
         | SYS_writev | SYS_openat | SYS_close | SYS_lseek | SYS_fstat | SYS_newfstatat
         | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_faccessat | SYS_faccessat2 => {
-            match fs_call(p, call) {
+            match fs_call(p, tf) {
                 Some(r) => r,
-                None => unimplemented(call),
+                None => unimplemented(call.nr),
             }
         }
         SYS_exit | SYS_exit_group => {
@@ -434,7 +448,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
             } else {
                 None
             };
-            let sp = p.frame.sp_el0;
+            let sp = tf.sp_el0;
             let old = p.signals.sigaltstack(new, sp)?;
             if a1 != 0 {
                 p.write_pod(a1, &old)?;
@@ -495,17 +509,17 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
             p.write_pod(a1, &ru).map(|_| 0)
         }
         SYS_rseq => Err(errno::ENOSYS),
-        _ => unimplemented(call),
+        _ => unimplemented(call.nr),
     }
 }
 
 /// ENOSYS, logged by name the first time each number is seen.
-fn unimplemented(call: &SyscallArgs) -> SysResult {
-    if UNKNOWN.first_time(call.nr) {
+fn unimplemented(nr: usize) -> SysResult {
+    if UNKNOWN.first_time(nr) {
         log::warn!(
             "unimplemented syscall {} ({}) returns ENOSYS",
-            call.name(),
-            call.nr
+            super::numbers::syscall_name(nr),
+            nr
         );
     }
     Err(errno::ENOSYS)

@@ -146,5 +146,6 @@ void bench_locked(const struct bench_cfg *cfg);
 void bench_mmap1(const struct bench_cfg *cfg);
 void bench_page_fault1(const struct bench_cfg *cfg);
 void bench_vma_scale(const struct bench_cfg *cfg);
+void bench_pingpong(const struct bench_cfg *cfg);
 
 #endif

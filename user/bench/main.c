@@ -55,6 +55,7 @@ static const struct workload workloads[] = {
 	{ "page_fault1", "mmap 32 MiB anonymous, one write per page, munmap (will-it-scale page_fault1)",
 	  bench_page_fault1 },
 	{ "vma_scale", "fault and brk1 costs with about 10, 1000 and 60000 VMAs mapped", bench_vma_scale },
+	{ "pingpong", "two processes, one byte each way through two pipes; per round trip", bench_pingpong },
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 

@@ -78,14 +78,17 @@ global_asm!(
     sub     sp, sp, x0              // sp = sp'
 .endif
     stp     x0, x1, [sp, #16 * 0]
-    mov     x1, #\kind
+.ifc \entry, trap_common
+    mov     x1, #\kind             // handle_exception's second argument
+.endif
     b       \entry
 .endm
 
-// Saves x2-x30, SP_EL0, ELR, SPSR, ESR and FAR below the x0/x1 pair the entry stored, pushes a
-// frame record so that backtraces continue through the trap into the interrupted code, and
-// leaves x0 pointing to the frame.
-.macro SAVE_FRAME
+// Saves x2-x30, SP_EL0, ELR, SPSR, ESR and FAR below the x0/x1 pair the entry stored and leaves
+// x0 pointing to the frame. From EL1 it pushes a frame record, so that backtraces continue
+// through the trap into the interrupted kernel code; from EL0 (`from_el0` = 1) it ends the chain
+// instead (x29 = 0, as Linux's final frame record does): user code is not the kernel's to unwind.
+.macro SAVE_FRAME from_el0
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
@@ -108,9 +111,14 @@ global_asm!(
     mrs     x4, esr_el1
     mrs     x3, far_el1
     stp     x4, x3, [sp, #16 * 17]
+.if \from_el0
+    mov     x29, xzr
+    mov     x0, sp
+.else
     stp     x29, x2, [sp, #-16]!
     mov     x29, sp
     add     x0, sp, #16
+.endif
 .endm
 
 .section .text.vectors, "ax"
@@ -134,16 +142,18 @@ exception_vectors:
     VENTRY 14, 0
     VENTRY 15, 0
 
+// Every entry but the synchronous one from AArch64 EL0. The frame record is pushed whatever the
+// source (an IRQ from EL0 does not need it, but costs nothing that matters).
 trap_common:
-    SAVE_FRAME
+    SAVE_FRAME 0
     bl      handle_exception
     add     sp, sp, #16
     b       trap_return
 
+// System calls and user faults: no vector number to pass, no frame record to pop.
 trap_el0_sync:
-    SAVE_FRAME
+    SAVE_FRAME 1
     bl      handle_el0_sync
-    add     sp, sp, #16
 .global trap_return
 trap_return:
     ldp     x2, x3, [sp, #16 * 16]

@@ -392,7 +392,8 @@ impl<M: PhysMem> PageTable<M> {
         let Some(last) = self.check_range(va, len)? else {
             return Ok(0);
         };
-        let mut r = self.reserve_splits(va.as_usize(), last, None)?;
+        let mut r = Reserve::empty();
+        self.reserve_splits(va.as_usize(), last, None, &mut r)?;
         let mut g = Gather::new(self.asid, tlb);
         self.clear_range(
             self.root,
@@ -403,7 +404,7 @@ impl<M: PhysMem> PageTable<M> {
             &mut g,
             &mut r,
         );
-        r.release(&self.mem);
+        r.free_all(&self.mem);
         let pages = g.unmapped_pages;
         g.finish(&self.mem, self.is_kernel());
         Ok(pages)
@@ -435,10 +436,11 @@ impl<M: PhysMem> PageTable<M> {
             return Ok(());
         };
         self.check_attrs(attrs)?;
-        let mut r = self.reserve_splits(va.as_usize(), last, Some(attrs))?;
+        let mut r = Reserve::empty();
+        self.reserve_splits(va.as_usize(), last, Some(attrs), &mut r)?;
         let mut g = Gather::new(self.asid, tlb);
         self.protect_range(self.root, 0, va.as_usize(), last, attrs, &mut g, &mut r);
-        r.release(&self.mem);
+        r.free_all(&self.mem);
         g.finish(&self.mem, self.is_kernel());
         Ok(())
     }

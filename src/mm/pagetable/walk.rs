@@ -106,8 +106,9 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
     /// Ends the operation. Without invalidations, new entries still need a barrier: kernel (global)
     /// tables get `sync` (DSB ISH + ISB, Linux's `dsb(ishst); isb()` in `__set_pte_complete`) so they
     /// can be used on return; for user tables `publish` suffices because the exception return
-    /// synchronises context.
-    pub fn finish<M: PhysMem>(mut self, mem: &M, kernel: bool) {
+    /// synchronises context. Takes `&mut self` rather than `self`: moving the 1 KiB of deferred
+    /// frees into the call was a memcpy on every unmap.
+    pub fn finish<M: PhysMem>(&mut self, mem: &M, kernel: bool) {
         if !self.batch.is_empty() {
             self.batch.flush(self.tlb);
         } else if self.wrote && kernel {
@@ -136,21 +137,23 @@ impl Reserve {
         }
     }
 
-    fn alloc<M: PhysMem>(mem: &M, n: usize) -> Result<Self, PtError> {
-        let mut r = Self::empty();
-        while r.n < n {
+    /// Fills an empty reserve with `n` tables, or leaves it empty and fails. In place: a
+    /// `Result<Reserve, _>` travelled through unaligned memcpys on every unmap.
+    fn fill<M: PhysMem>(&mut self, mem: &M, n: usize) -> Result<(), PtError> {
+        debug_assert_eq!(self.n, 0);
+        while self.n < n {
             match mem.alloc_frames(0) {
                 Some(pa) => {
-                    r.frames[r.n] = pa;
-                    r.n += 1;
+                    self.frames[self.n] = pa;
+                    self.n += 1;
                 }
                 None => {
-                    r.release(mem);
+                    self.free_all(mem);
                     return Err(PtError::NoMemory);
                 }
             }
         }
-        Ok(r)
+        Ok(())
     }
 
     fn take(&mut self) -> PhysAddr {
@@ -159,7 +162,8 @@ impl Reserve {
         self.frames[self.n]
     }
 
-    pub fn release<M: PhysMem>(mut self, mem: &M) {
+    /// Gives back the tables not used.
+    pub fn free_all<M: PhysMem>(&mut self, mem: &M) {
         while self.n > 0 {
             mem.free_frames(self.take(), 0);
         }
@@ -403,14 +407,16 @@ impl<M: PhysMem> PageTable<M> {
         Ok(())
     }
 
-    /// Allocates the tables that splitting blocks at the two ends of `[va, last]` may need.
-    /// `protect` passes its target attributes: a block that already has them is left alone.
+    /// Allocates into the empty `r` the tables that splitting blocks at the two ends of
+    /// `[va, last]` may need. `protect` passes its target attributes: a block that already has
+    /// them is left alone.
     pub(super) fn reserve_splits(
         &self,
         va: usize,
         last: usize,
         protect: Option<Attrs>,
-    ) -> Result<Reserve, PtError> {
+        r: &mut Reserve,
+    ) -> Result<(), PtError> {
         let splits_at = |probe: usize, aligned: &dyn Fn(usize) -> bool| match self.lookup(probe) {
             Lookup::Leaf { desc, .. }
                 if protect
@@ -426,7 +432,7 @@ impl<M: PhysMem> PageTable<M> {
         };
         let n =
             splits_at(va, &|s| va & (s - 1) == 0) + splits_at(last, &|s| last & (s - 1) == s - 1);
-        Reserve::alloc(&self.mem, n)
+        r.fill(&self.mem, n)
     }
 
     /// Replaces the block at `table[idx]` by a table of 512 next-level leaves with the same output
