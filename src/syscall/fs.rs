@@ -185,38 +185,14 @@ fn int(v: u64) -> i32 {
     v as u32 as i32
 }
 
-/// Stores `src` into the user buffer made of `segs` (an iovec), starting `off` bytes into it,
-/// page by page; returns how many bytes landed before the first fault.
-fn copy_out_segs(mem: &mut dyn UserMem, segs: &[(usize, usize)], off: usize, src: &[u8]) -> usize {
-    let mut done = 0;
-    let mut skip = off;
-    for &(base, len) in segs {
-        if skip >= len {
-            skip -= len;
-            continue;
-        }
-        let n = (len - skip).min(src.len() - done);
-        for (a, o, m) in user_chunks(base + skip, n) {
-            if mem.copy_to_user(a, &src[done + o..done + o + m]).is_err() {
-                return done + o;
-            }
-        }
-        done += n;
-        skip = 0;
-        if done == src.len() {
-            break;
-        }
-    }
-    done
-}
-
-/// Loads `dst` from the user buffer made of `segs`, starting `off` bytes into it; returns how
-/// many bytes were loaded before the first fault.
-fn copy_in_segs(
-    mem: &mut dyn UserMem,
+/// Walks the user buffer made of `segs` (an iovec), starting `off` bytes into it, for `total`
+/// bytes, page by page: `copy(user address, range of the kernel buffer)` moves one piece and says
+/// whether it worked. Returns how many bytes moved before the first fault.
+fn walk_segs(
     segs: &[(usize, usize)],
     off: usize,
-    dst: &mut [u8],
+    total: usize,
+    mut copy: impl FnMut(usize, core::ops::Range<usize>) -> bool,
 ) -> usize {
     let mut done = 0;
     let mut skip = off;
@@ -225,22 +201,38 @@ fn copy_in_segs(
             skip -= len;
             continue;
         }
-        let n = (len - skip).min(dst.len() - done);
+        let n = (len - skip).min(total - done);
         for (a, o, m) in user_chunks(base + skip, n) {
-            if mem
-                .copy_from_user(a, &mut dst[done + o..done + o + m])
-                .is_err()
-            {
+            if !copy(a, done + o..done + o + m) {
                 return done + o;
             }
         }
         done += n;
         skip = 0;
-        if done == dst.len() {
+        if done == total {
             break;
         }
     }
     done
+}
+
+/// Stores `src` into the user segments `segs` from `off` on; bytes stored before the first fault.
+fn copy_out_segs(mem: &mut dyn UserMem, segs: &[(usize, usize)], off: usize, src: &[u8]) -> usize {
+    walk_segs(segs, off, src.len(), |a, r| {
+        mem.copy_to_user(a, &src[r]).is_ok()
+    })
+}
+
+/// Loads `dst` from the user segments `segs` from `off` on; bytes loaded before the first fault.
+fn copy_in_segs(
+    mem: &mut dyn UserMem,
+    segs: &[(usize, usize)],
+    off: usize,
+    dst: &mut [u8],
+) -> usize {
+    walk_segs(segs, off, dst.len(), |a, r| {
+        mem.copy_from_user(a, &mut dst[r]).is_ok()
+    })
 }
 
 /// `pipe_read` into the user segments `segs` (one for `read`, the vector for `readv`).
