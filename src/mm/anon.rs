@@ -10,7 +10,7 @@ use super::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use super::error::MmError;
 use super::fault::FaultAccess;
 use super::mm_struct::PageTableOps;
-use super::pagetable::{Attrs, MapSize, PageTable, PtError, L2_BLOCK_SIZE};
+use super::pagetable::{Attrs, MapSize, MappedPage, PageEntry, PageTable, PtError, L2_BLOCK_SIZE};
 use super::phys::PhysMem;
 use super::tlb::TlbFlush;
 use super::vma::{
@@ -115,6 +115,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
 
     /// Resolves a fault at `addr` in a VMA with `flags` that allows `access` (the caller checked
     /// the VMA).
+    #[inline]
     pub fn handle_mm_fault(
         &mut self,
         addr: usize,
@@ -123,25 +124,40 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
     ) -> Result<FaultResult, MmError> {
         let va = VirtAddr(addr & !(PAGE_SIZE - 1));
         let attrs = pte_attrs(flags);
-        match self.pt.translate(va) {
-            None if access != FaultAccess::Write => {
+        // One walk finds the entry and, when it is missing, the table to write it into.
+        match self.pt.page_entry(va).map_err(pt_err)? {
+            PageEntry::Mapped(m) => self.fault_on_mapped(va, m, attrs, access),
+            PageEntry::Vacant(slot) if access != FaultAccess::Write => {
                 let zero = attrs.with_writable(false).with_owned(false);
-                self.pt
-                    .map_page(va, self.zero_page, zero, &self.tlb)
+                slot.insert(self.zero_page, zero, &self.tlb)
                     .map_err(pt_err)?;
                 Ok(FaultResult::ZeroPage)
             }
-            None => {
-                let pa = self.zeroed_frame()?;
-                if let Err(e) = self.pt.map_page(va, pa, attrs, &self.tlb) {
+            PageEntry::Vacant(slot) => {
+                let mem = slot.phys_mem();
+                let pa = mem.alloc_frames(0).ok_or(MmError::NoMemory)?;
+                mem.zero_frames(pa, 0);
+                if let Err(e) = slot.insert(pa, attrs, &self.tlb) {
                     self.pt.phys_mem().free_frames(pa, 0);
                     return Err(pt_err(e));
                 }
                 Ok(FaultResult::NewPage)
             }
-            Some(t)
-                if access == FaultAccess::Write && t.pa.align_down(PAGE_SIZE) == self.zero_page =>
-            {
+        }
+    }
+
+    /// [`handle_mm_fault`](Self::handle_mm_fault) when a leaf maps the page: the zero page or a
+    /// frame shared since a fork written to, a spurious fault, or an entry behind its VMA.
+    #[inline(never)]
+    fn fault_on_mapped(
+        &mut self,
+        va: VirtAddr,
+        m: MappedPage,
+        attrs: Attrs,
+        access: FaultAccess,
+    ) -> Result<FaultResult, MmError> {
+        match m.translation() {
+            t if access == FaultAccess::Write && t.pa.align_down(PAGE_SIZE) == self.zero_page => {
                 // Write to the zero page: give the page a frame of its own (break-before-make
                 // through unmap + map; the zero page is not owned, so nothing is freed).
                 let pa = self.zeroed_frame()?;
@@ -152,14 +168,13 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                 }
                 Ok(FaultResult::NewPage)
             }
-            Some(t) if t.attrs.user && (access != FaultAccess::Write || t.attrs.writable) => {
+            t if t.attrs.user && (access != FaultAccess::Write || t.attrs.writable) => {
                 Ok(FaultResult::Spurious)
             }
-            Some(t)
-                if access == FaultAccess::Write
-                    && t.level == 3
-                    && t.attrs.owned
-                    && self.pt.phys_mem().frame_refs(t.pa.align_down(PAGE_SIZE)) > 1 =>
+            t if access == FaultAccess::Write
+                && t.level == 3
+                && t.attrs.owned
+                && self.pt.phys_mem().frame_refs(t.pa.align_down(PAGE_SIZE)) > 1 =>
             {
                 // Copy-on-write (Linux `wp_page_copy`): the frame is shared since a fork; this
                 // process gets a private copy and drops its reference to the shared one. The last
@@ -182,7 +197,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                 }
                 Ok(FaultResult::CowCopy)
             }
-            Some(_) => {
+            _ => {
                 // The VMA allows the access but the entry does not (e.g. it predates an mprotect
                 // that raced with a fault): bring the entry in line with the VMA.
                 self.pt

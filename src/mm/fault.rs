@@ -51,13 +51,32 @@ pub const fn required_flags(access: FaultAccess, cpu_has_epan: bool) -> VmFlags 
 /// Finds the VMA for a fault at `addr`, growing a VM_GROWSDOWN VMA down to it if needed, and checks
 /// the access. Returns the VMA's flags, which is all the arch handler needs to map the page (no
 /// copy of the VMA on the fault path).
+#[inline]
 pub fn find_vma_for_fault<P: PageTableOps>(
     mm: &mut MmStruct<P>,
     addr: usize,
     access: FaultAccess,
     cpu_has_epan: bool,
 ) -> Result<VmFlags, FaultError> {
-    let vma = mm.find_vma(addr).ok_or(FaultError::MapErr)?;
+    let flags = match mm.tree.find_vma_hinted(addr) {
+        Some(v) if v.start <= addr => v.flags,
+        _ => return find_vma_for_fault_grow(mm, addr, access, cpu_has_epan),
+    };
+    if !flags.intersects(required_flags(access, cpu_has_epan)) {
+        return Err(FaultError::AccErr);
+    }
+    Ok(flags)
+}
+
+/// [`find_vma_for_fault`] when no VMA contains `addr`: a stack below it may grow down to it.
+#[inline(never)]
+fn find_vma_for_fault_grow<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    addr: usize,
+    access: FaultAccess,
+    cpu_has_epan: bool,
+) -> Result<VmFlags, FaultError> {
+    let vma = mm.tree.find_vma_hinted(addr).ok_or(FaultError::MapErr)?;
     let (start, mut flags) = (vma.start, vma.flags);
     if start > addr {
         if !flags.contains(VM_GROWSDOWN) {

@@ -4,6 +4,7 @@
 //! (mmap.rs, brk.rs) keep VMAs disjoint and `MmStruct::validate_mm` verifies it.
 use alloc::collections::BTreeMap;
 use core::ops::Bound::{Excluded, Unbounded};
+use core::ptr::NonNull;
 
 use super::addr::PAGE_SIZE;
 use super::vma::{Vma, VM_GROWSDOWN};
@@ -26,16 +27,78 @@ pub fn vm_end_gap(vma: &Vma) -> usize {
     vma.end
 }
 
-#[derive(Default, Clone, Debug)]
+/// The VMAs, plus the last one a fault or an in-place change went to (Linux's per-thread
+/// `vmacache` of 3.15–5.18, one entry): faults come in runs in one VMA and brk works on the heap
+/// over and over, and a hit is a bounds check instead of a search from the root.
+///
+/// `hint` points into a node of `map`. Nodes move or go only when the tree's shape changes
+/// (`insert`, `remove`, `clear`), which all reset it; values stay put under `get_mut`, whose
+/// callers never change a VMA's `start` (its key). The pointer is only ever taken from a `&mut`
+/// borrow of the value, so writing through it in `get_mut` is allowed; `&self` lookups only read
+/// through it.
+#[derive(Default, Debug)]
 pub struct VmaTree {
     map: BTreeMap<usize, Vma>,
+    hint: Option<NonNull<Vma>>,
+}
+
+// SAFETY: `hint` points into `map`, which the tree owns; it is used only with the borrow of the
+// whole tree that the method holds (`&self` reads, `&mut self` writes), like the map's own node
+// pointers.
+unsafe impl Send for VmaTree {}
+// SAFETY: as above; `&self` methods only read through `hint`.
+unsafe impl Sync for VmaTree {}
+
+impl Clone for VmaTree {
+    fn clone(&self) -> Self {
+        VmaTree {
+            map: self.map.clone(),
+            hint: None,
+        }
+    }
 }
 
 impl VmaTree {
     pub const fn new() -> Self {
         VmaTree {
             map: BTreeMap::new(),
+            hint: None,
         }
+    }
+
+    /// The hinted VMA, if any.
+    #[inline]
+    fn hinted(&self) -> Option<&Vma> {
+        // SAFETY: `hint` is reset whenever the map's nodes may move (see the type's notes), so
+        // it points at a live value of `map`; `&self` keeps the map from changing meanwhile.
+        self.hint.map(|p| unsafe { &*p.as_ptr() })
+    }
+
+    /// [`find_vma`](Self::find_vma) for the fault path, which holds the tree mutably: the
+    /// containing VMA becomes the hint, so that the next fault in it skips the search.
+    #[inline]
+    pub fn find_vma_hinted(&mut self, addr: usize) -> Option<&Vma> {
+        if let Some(v) = self.hinted() {
+            if v.start <= addr && addr < v.end {
+                return self.hinted();
+            }
+        }
+        self.find_vma_and_hint(addr)
+    }
+
+    /// The search of [`find_vma_hinted`](Self::find_vma_hinted) after a miss.
+    #[inline(never)]
+    fn find_vma_and_hint(&mut self, addr: usize) -> Option<&Vma> {
+        let found = match self.map.range_mut(..=addr).next_back() {
+            Some((_, v)) if v.end > addr => Some(NonNull::from(v)),
+            _ => None,
+        };
+        if found.is_some() {
+            // The pointer was made from a unique borrow of the value (see the type's notes).
+            self.hint = found;
+            return self.hinted();
+        }
+        self.find_vma(addr)
     }
 
     pub fn len(&self) -> usize {
@@ -53,6 +116,17 @@ impl VmaTree {
 
     /// The first VMA with `end > addr`: the one containing `addr`, or the next above it (Linux `find_vma`).
     pub fn find_vma(&self, addr: usize) -> Option<&Vma> {
+        if let Some(v) = self.hinted() {
+            if v.start <= addr && addr < v.end {
+                debug_assert!(core::ptr::eq(self.search_vma(addr).unwrap(), v));
+                return Some(v);
+            }
+        }
+        self.search_vma(addr)
+    }
+
+    /// `find_vma` by a search from the root.
+    fn search_vma(&self, addr: usize) -> Option<&Vma> {
         if let Some((_, v)) = self.map.range(..=addr).next_back() {
             if v.end > addr {
                 return Some(v);
@@ -92,6 +166,35 @@ impl VmaTree {
     /// `(vma_ending_at(addr), find_vma(addr))` in two tree searches instead of three or four: the
     /// VMA that ends exactly at `addr`, and the first VMA with `end > addr`.
     pub fn ending_at_and_next(&self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
+        let hinted = self.hinted().and_then(|v| {
+            // Ending at `addr` (the heap at the break), it is the last VMA below `addr`; one
+            // search is left for the next.
+            if v.end == addr {
+                Some((Some(v), self.map.range(addr..).next().map(|(_, v)| v)))
+            } else if v.start < addr && addr < v.end {
+                Some((None, Some(v)))
+            } else {
+                None
+            }
+        });
+        match hinted {
+            Some(r) => {
+                debug_assert!({
+                    let s = self.search_ending_at_and_next(addr);
+                    let same = |a: Option<&Vma>, b: Option<&Vma>| match (a, b) {
+                        (Some(a), Some(b)) => core::ptr::eq(a, b),
+                        (a, b) => a.is_none() && b.is_none(),
+                    };
+                    same(r.0, s.0) && same(r.1, s.1)
+                });
+                r
+            }
+            None => self.search_ending_at_and_next(addr),
+        }
+    }
+
+    /// `ending_at_and_next` by searches from the root.
+    fn search_ending_at_and_next(&self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
         let below = self.map.range(..addr).next_back().map(|(_, v)| v);
         match below {
             Some(v) if v.end > addr => (None, Some(v)),
@@ -123,20 +226,40 @@ impl VmaTree {
 
     /// Mutable access to the VMA starting at `start`; its `start` must not be changed through it
     /// (use [`VmaTree::remove`] + [`VmaTree::insert`]).
+    /// The VMA becomes the hint.
     pub fn get_mut(&mut self, start: usize) -> Option<&mut Vma> {
-        self.map.get_mut(&start)
+        if let Some(p) = self.hint {
+            // SAFETY: see `hinted`; the hint was taken from a unique borrow of the value and
+            // `&mut self` makes this the only access.
+            if unsafe { (*p.as_ptr()).start } == start {
+                debug_assert!(self
+                    .map
+                    .get(&start)
+                    .is_some_and(|w| core::ptr::eq(w, p.as_ptr())));
+                // SAFETY: as above.
+                return Some(unsafe { &mut *p.as_ptr() });
+            }
+        }
+        let v = self.map.get_mut(&start)?;
+        let p = NonNull::from(v);
+        self.hint = Some(p);
+        // SAFETY: `p` was just made from a unique borrow of the value.
+        Some(unsafe { &mut *p.as_ptr() })
     }
 
     pub fn insert(&mut self, vma: Vma) {
+        self.hint = None;
         let old = self.map.insert(vma.start, vma);
         debug_assert!(old.is_none(), "two VMAs at one start address");
     }
 
     pub fn remove(&mut self, start: usize) -> Option<Vma> {
+        self.hint = None;
         self.map.remove(&start)
     }
 
     pub fn clear(&mut self) {
+        self.hint = None;
         self.map.clear();
     }
 }

@@ -9,6 +9,13 @@
 //! being removed (order 0 for pages, 9 for 2 MiB, 18 for 1 GiB blocks; a split owned block hands
 //! back its pieces separately). Linear-map and MMIO mappings are mapped unowned and never freed.
 //!
+//! Merging back: after `protect` changed a leaf in a user table (never the kernel's, which are
+//! live under the running code), an L3 table whose 512 pages are owned, unshared (`frame_refs`
+//! of one), physically contiguous from a 2 MiB-aligned frame and identical in every attribute and
+//! software bit becomes a 2 MiB block again, and an L2 table of 512 such 2 MiB blocks a 1 GiB
+//! block, through break-before-make; the table is freed after the invalidation. So a block split
+//! by a partial `protect` is one block again once the range has uniform attributes.
+//!
 //! Holes: `unmap` and `protect` skip unmapped pages, like Linux's `zap_pte_range` and
 //! `change_pte_range`, because demand-paged VMAs are only partly populated. `map` refuses to
 //! overwrite anything ([`PtError::AlreadyMapped`]) and has no partial effects on failure.
@@ -101,6 +108,79 @@ pub struct Translation {
 impl Translation {
     pub fn size(&self) -> usize {
         level_size(self.level)
+    }
+}
+
+/// The result of [`PageTable::page_entry`].
+pub enum PageEntry<'a, M: PhysMem> {
+    /// A leaf maps the page.
+    Mapped(MappedPage),
+    /// Nothing maps the page.
+    Vacant(VacantPage<'a, M>),
+}
+
+/// A mapped page found by [`PageTable::page_entry`]: the leaf, kept raw until asked (decoding
+/// [`Attrs`] is work the fault path's common case does not need).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappedPage {
+    desc: Descriptor,
+    level: usize,
+    va: usize,
+}
+
+impl MappedPage {
+    /// What [`PageTable::translate`] says of the page's first byte.
+    pub fn translation(&self) -> Translation {
+        Translation {
+            pa: self.desc.output_addr() + (self.va & (level_size(self.level) - 1)),
+            attrs: self.desc.attrs(),
+            level: self.level,
+        }
+    }
+}
+
+/// An unmapped page found by [`PageTable::page_entry`], with the level-3 table that would hold
+/// it if the walk reached one; borrowing the table keeps that walk valid until
+/// [`insert`](Self::insert).
+pub struct VacantPage<'a, M: PhysMem> {
+    pt: &'a mut PageTable<M>,
+    va: usize,
+    /// The level-3 table whose entry for `va` is invalid; `None` when a table above is missing.
+    l3: Option<PhysAddr>,
+}
+
+impl<M: PhysMem> VacantPage<'_, M> {
+    pub fn va(&self) -> VirtAddr {
+        VirtAddr::new(self.va)
+    }
+
+    pub fn phys_mem(&self) -> &M {
+        &self.pt.mem
+    }
+
+    /// Maps the page to `pa` as [`PageTable::map_page`] would: one store into the table the walk
+    /// found (creating the missing tables only if there was none) and one barrier.
+    #[inline]
+    pub fn insert<F: TlbFlush + ?Sized>(
+        self,
+        pa: PhysAddr,
+        attrs: Attrs,
+        tlb: &F,
+    ) -> Result<(), PtError> {
+        let Some(table) = self.l3 else {
+            return self.pt.map_page(VirtAddr::new(self.va), pa, attrs, tlb);
+        };
+        PageTable::<M>::check_pa(pa, PAGE_SIZE)?;
+        self.pt.check_attrs(attrs)?;
+        let idx = walk::index(self.va, 3);
+        self.pt
+            .write_invalid_to_valid(table, idx, Descriptor::page(pa, attrs));
+        if self.pt.is_kernel() {
+            tlb.sync();
+        } else {
+            tlb.publish();
+        }
+        Ok(())
     }
 }
 
@@ -279,6 +359,34 @@ impl<M: PhysMem> PageTable<M> {
         Ok(())
     }
 
+    /// The page at `va` as the fault path needs it, in one walk that allocates nothing: what maps
+    /// it, or a [`VacantPage`] that maps a page there without walking again when the level-3 table
+    /// already exists (Linux's `pte_offset_map` then `set_pte_at` on the same PTE). `va` is rounded
+    /// down to its page.
+    #[inline]
+    pub fn page_entry(&mut self, va: VirtAddr) -> Result<PageEntry<'_, M>, PtError> {
+        let v = va.as_usize() & !(PAGE_SIZE - 1);
+        // `check_range` for one page: the VA's top 16 bits say which half it is in.
+        let top = if self.range == VaRange::Lower {
+            0
+        } else {
+            0xffff
+        };
+        if v >> VA_BITS != top {
+            return Err(PtError::OutOfRange);
+        }
+        Ok(match self.walk_l3(v) {
+            walk::PageWalk::Leaf { level, desc } => {
+                PageEntry::Mapped(MappedPage { desc, level, va: v })
+            }
+            walk::PageWalk::Vacant { l3 } => PageEntry::Vacant(VacantPage {
+                pt: self,
+                va: v,
+                l3,
+            }),
+        })
+    }
+
     /// Maps one 2 MiB L2 block `va` -> `pa` (both 2 MiB aligned): the population path's way to
     /// give a locked region one descriptor and one TLB entry per 2 MiB instead of 512. The L2 slot
     /// must be invalid: `AlreadyMapped` if a leaf covers `va` or an L3 table sits in the slot,
@@ -392,6 +500,14 @@ impl<M: PhysMem> PageTable<M> {
         let Some(last) = self.check_range(va, len)? else {
             return Ok(0);
         };
+        if len == PAGE_SIZE {
+            // brk and munmap of one page: one walk, no split reserve, no range recursion.
+            let mut g = Gather::new(self.asid, tlb);
+            if let Some(pages) = self.unmap_one_page(va.as_usize(), free_owned, &mut g) {
+                g.finish(&self.mem, self.is_kernel());
+                return Ok(pages);
+            }
+        }
         let mut r = Reserve::empty();
         self.reserve_splits(va.as_usize(), last, None, &mut r)?;
         let mut g = Gather::new(self.asid, tlb);
@@ -424,7 +540,9 @@ impl<M: PhysMem> PageTable<M> {
 
     /// Sets the attributes of every mapped page in `[va, va + len)` to `attrs` (each leaf keeps its
     /// `owned` bit; holes are skipped), splitting blocks that straddle the ends. Permission and AF
-    /// changes are made in place; memory-type or nG changes use break-before-make.
+    /// changes are made in place; memory-type or nG changes use break-before-make. In a user
+    /// table, a table in which a leaf changed is merged back into a block if it now holds one
+    /// (see the module documentation); kernel tables keep their tables.
     pub fn protect<F: TlbFlush + ?Sized>(
         &mut self,
         va: VirtAddr,

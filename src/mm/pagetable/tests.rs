@@ -478,3 +478,318 @@ fn unmap_keep_hands_owned_frames_to_the_caller() {
     ram.free_frames(block + 17 * P, 0);
     assert_eq!(ram.allocated_frames(), 0);
 }
+
+/// Records TLB maintenance like [`RecordingTlb`], and for each op whether `watch` (a table frame)
+/// was still allocated when it was issued: shows when a collapsed table is freed.
+struct FreeWatch<'a> {
+    ram: &'a SimRam,
+    watch: PhysAddr,
+    ops: RecordingTlb,
+    live: std::cell::RefCell<Vec<bool>>,
+}
+
+impl FreeWatch<'_> {
+    fn note(&self) {
+        self.live
+            .borrow_mut()
+            .push(self.ram.is_allocated(self.watch));
+    }
+    fn take(&self) -> Vec<(TlbOp, bool)> {
+        let live = core::mem::take(&mut *self.live.borrow_mut());
+        self.ops.take().into_iter().zip(live).collect()
+    }
+}
+
+impl crate::mm::tlb::TlbFlush for FreeWatch<'_> {
+    fn publish(&self) {
+        self.note();
+        self.ops.publish()
+    }
+    fn flush_va(&self, asid: Option<u16>, va: VirtAddr, leaf_only: bool) {
+        self.note();
+        self.ops.flush_va(asid, va, leaf_only)
+    }
+    fn flush_asid(&self, asid: u16) {
+        self.note();
+        self.ops.flush_asid(asid)
+    }
+    fn flush_all(&self) {
+        self.note();
+        self.ops.flush_all()
+    }
+    fn sync(&self) {
+        self.note();
+        self.ops.sync()
+    }
+}
+
+/// The L3 table that maps `v`.
+fn l3_table(pt: &PageTable<&SimRam>, v: usize) -> PhysAddr {
+    match pt.lookup(v) {
+        walk::Lookup::Leaf {
+            level: 3, table, ..
+        } => table,
+        _ => panic!("{v:#x} is not mapped by a page"),
+    }
+}
+
+#[test]
+fn protect_splits_and_merges_back_an_owned_block() {
+    let ram = SimRam::new(2048);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    let owned = Attrs::user_rw().with_owned(true);
+    let block = ram.alloc_frames(9).unwrap();
+    pt.map(va(M2), block, M2, owned, MapSize::Any, &tlb)
+        .unwrap();
+    let (tables, frames) = (pt.table_frames(), ram.allocated_frames());
+    let t = |pt: &PageTable<&SimRam>, v: usize| pt.translate(va(v)).unwrap();
+    assert_eq!(t(&pt, M2).level, 2);
+
+    // One page read-only: the block is split, that page alone changes.
+    pt.protect(va(M2 + 5 * P), P, Attrs::user_ro(), &tlb)
+        .unwrap();
+    assert_eq!(
+        (t(&pt, M2 + 5 * P).level, t(&pt, M2 + 5 * P).attrs),
+        (3, Attrs::user_ro().with_owned(true))
+    );
+    for v in [M2, M2 + 4 * P, M2 + 6 * P, 2 * M2 - P] {
+        assert_eq!((t(&pt, v).level, t(&pt, v).attrs), (3, owned), "{v:#x}");
+    }
+    assert_eq!(pt.table_frames(), tables + 1);
+    let l3 = l3_table(&pt, M2);
+
+    // Back to read-write: the table is uniform again and becomes the block it was, through
+    // invalid -> TLBI (the whole 2 MiB at page stride: the ASID) -> DSB -> block, and the L3
+    // table is freed only after that invalidation completed.
+    let watch = FreeWatch {
+        ram: &ram,
+        watch: l3,
+        ops: RecordingTlb::new(),
+        live: Default::default(),
+    };
+    pt.protect(va(M2 + 5 * P), P, Attrs::user_rw(), &watch)
+        .unwrap();
+    assert_eq!(
+        watch.take(),
+        [
+            (TlbOp::Publish, true),
+            (TlbOp::Asid(5), true),
+            (TlbOp::Sync, true),
+            (TlbOp::Publish, false),
+        ]
+    );
+    assert_eq!(
+        pt.translate(va(M2 + 5 * P + 0x10)),
+        Some(Translation {
+            pa: block + 5 * P + 0x10,
+            attrs: owned,
+            level: 2
+        })
+    );
+    assert_eq!(pt.iter().count(), 1);
+    assert_eq!(
+        (pt.table_frames(), ram.allocated_frames()),
+        (tables, frames),
+        "the L3 table is freed"
+    );
+
+    // A collapsed owned block is freed piecewise after another split, or whole with the table.
+    pt.unmap(va(M2 + 9 * P), P, &tlb).unwrap();
+    assert!(!ram.is_allocated(block + 9 * P) && ram.is_allocated(block + 10 * P));
+    assert_eq!(pt.translate(va(M2)).unwrap().level, 3);
+    drop(pt);
+    assert_eq!(ram.allocated_frames(), 0);
+}
+
+#[test]
+fn uniformly_protected_pages_of_an_aligned_run_become_a_block() {
+    let ram = SimRam::new(2048);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    let run = ram.alloc_frames(9).unwrap();
+    let owned = Attrs::user_rw().with_owned(true);
+    pt.map(va(4 * M2), run, M2, owned, MapSize::PagesOnly, &tlb)
+        .unwrap();
+    assert_eq!(pt.translate(va(4 * M2)).unwrap().level, 3);
+    // Protecting half of it leaves two kinds of pages; the other half makes them one kind again.
+    pt.protect(va(4 * M2), M2 / 2, Attrs::user_ro(), &tlb)
+        .unwrap();
+    assert_eq!(pt.translate(va(4 * M2)).unwrap().level, 3);
+    pt.protect(va(4 * M2 + M2 / 2), M2 / 2, Attrs::user_ro(), &tlb)
+        .unwrap();
+    let t = pt.translate(va(4 * M2 + 3 * P)).unwrap();
+    assert_eq!(
+        (t.level, t.pa, t.attrs),
+        (2, run + 3 * P, Attrs::user_ro().with_owned(true))
+    );
+    assert_eq!(pt.table_frames(), 3);
+    // Freed whole with the table: 512 order-0 pieces of one allocation came back as one order-9.
+    drop(pt);
+    assert_eq!(ram.allocated_frames(), 0);
+}
+
+#[test]
+fn inexact_regions_are_not_merged() {
+    let ram = SimRam::new(4096);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    let owned = Attrs::user_rw().with_owned(true);
+    let ro = Attrs::user_ro();
+    let level = |pt: &PageTable<&SimRam>, v: usize| pt.translate(va(v)).unwrap().level;
+
+    // Not contiguous: two frames swapped.
+    let run = ram.alloc_frames(9).unwrap();
+    let mut pages: Vec<_> = (0..512).map(|i| run + i * P).collect();
+    pages.swap(100, 101);
+    pt.map_pages(va(0), &pages, owned, &tlb).unwrap();
+    pt.protect(va(0), M2, ro, &tlb).unwrap();
+    assert_eq!(level(&pt, 0), 3);
+
+    // Contiguous but not 2 MiB aligned in physical memory.
+    let run4 = ram.alloc_frames(10).unwrap();
+    pt.map(va(M2), run4 + P, M2, owned, MapSize::PagesOnly, &tlb)
+        .unwrap();
+    pt.protect(va(M2), M2, ro, &tlb).unwrap();
+    assert_eq!(level(&pt, M2), 3);
+
+    // Different attributes: AF clear on one page (AF is an attribute like any other), then set
+    // like the others, which merges.
+    let block = ram.alloc_frames(9).unwrap();
+    pt.map(va(2 * M2), block, M2, owned, MapSize::Any, &tlb)
+        .unwrap();
+    let young = Attrs::user_rw().with_accessed(false);
+    pt.protect(va(2 * M2 + 7 * P), P, young, &tlb).unwrap();
+    pt.protect(va(2 * M2 + 8 * P), P, Attrs::user_rx(), &tlb)
+        .unwrap();
+    pt.protect(va(2 * M2 + 8 * P), P, Attrs::user_rw(), &tlb)
+        .unwrap();
+    assert_eq!(level(&pt, 2 * M2), 3, "page 7 still differs");
+    pt.protect(va(2 * M2 + 7 * P), P, Attrs::user_rw(), &tlb)
+        .unwrap();
+    assert_eq!(level(&pt, 2 * M2), 2);
+
+    // A hole.
+    let block2 = ram.alloc_frames(9).unwrap();
+    pt.map(va(3 * M2), block2, M2, owned, MapSize::PagesOnly, &tlb)
+        .unwrap();
+    pt.unmap(va(3 * M2 + 511 * P), P, &tlb).unwrap();
+    pt.protect(va(3 * M2), M2, ro, &tlb).unwrap();
+    assert_eq!(level(&pt, 3 * M2), 3);
+
+    // Unowned (borrowed) memory keeps the granularity it was mapped with.
+    pt.map(
+        va(5 * M2),
+        pa(FAR_PA),
+        M2,
+        owned.with_owned(false),
+        MapSize::PagesOnly,
+        &tlb,
+    )
+    .unwrap();
+    pt.protect(va(5 * M2), M2, ro, &tlb).unwrap();
+    assert_eq!(level(&pt, 5 * M2), 3);
+
+    // Root, L1, L2 and the four L3 tables that stayed.
+    assert_eq!(pt.table_frames(), 3 + 4);
+    drop(pt);
+    // What the misaligned mapping did not own of its 1024-frame run, in aligned pieces.
+    ram.free_frames(run4, 0);
+    ram.free_frames(run4 + 513 * P, 0);
+    (1..=8).for_each(|o| ram.free_frames(run4 + (512 + (1 << o)) * P, o));
+    assert_eq!(ram.allocated_frames(), 0);
+}
+
+#[test]
+fn frames_shared_copy_on_write_are_not_merged() {
+    let ram = SimRam::new(2048);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    let owned = Attrs::user_rw().with_owned(true);
+    let block = ram.alloc_frames(9).unwrap();
+    pt.map(va(M2), block, M2, owned, MapSize::Any, &tlb)
+        .unwrap();
+    pt.protect(va(M2 + 5 * P), P, Attrs::user_ro(), &tlb)
+        .unwrap();
+    // A fork shares one frame: the table must stay pages, so that a write copies that page alone.
+    ram.get_frame(block + 7 * P);
+    pt.protect(va(M2 + 5 * P), P, Attrs::user_rw(), &tlb)
+        .unwrap();
+    assert_eq!(pt.translate(va(M2)).unwrap().level, 3);
+    assert_eq!(pt.table_frames(), 4);
+    // The other sharer went away: the next change merges.
+    ram.free_frames(block + 7 * P, 0);
+    assert!(ram.is_allocated(block + 7 * P));
+    pt.protect(va(M2 + 5 * P), P, Attrs::user_ro(), &tlb)
+        .unwrap();
+    pt.protect(va(M2 + 5 * P), P, Attrs::user_rw(), &tlb)
+        .unwrap();
+    assert_eq!(pt.translate(va(M2)).unwrap().level, 2);
+    assert_eq!(pt.table_frames(), 3);
+    drop(pt);
+    assert_eq!(ram.allocated_frames(), 0);
+}
+
+#[test]
+fn kernel_tables_never_merge() {
+    let ram = SimRam::new(2048);
+    let tlb = RecordingTlb::new();
+    let mut k = PageTable::new_kernel(&ram).unwrap();
+    let kva = 0xffff_0000_0020_0000;
+    let block = ram.alloc_frames(9).unwrap();
+    let rw = Attrs::kernel_rw().with_owned(true);
+    k.map(va(kva), block, M2, rw, MapSize::Any, &tlb).unwrap();
+    k.protect(va(kva + 5 * P), P, Attrs::kernel_ro(), &tlb)
+        .unwrap();
+    let tables = k.table_frames();
+    tlb.take();
+    k.protect(va(kva + 5 * P), P, Attrs::kernel_rw(), &tlb)
+        .unwrap();
+    let t = k.translate(va(kva + 5 * P)).unwrap();
+    assert_eq!((t.level, t.attrs), (3, rw));
+    assert_eq!(k.table_frames(), tables);
+    let va_op = TlbOp::Va {
+        asid: None,
+        va: kva + 5 * P,
+        leaf_only: true,
+    };
+    assert_eq!(tlb.take(), [TlbOp::Publish, va_op, TlbOp::Sync]);
+    drop(k);
+    assert_eq!(ram.allocated_frames(), 0);
+}
+
+#[test]
+fn split_gigabyte_block_merges_back_level_by_level() {
+    let ram = SimRam::new(64);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    // Owned but outside SimRam: the frames are never touched, and `unmap_keep` hands them back
+    // at the end instead of freeing them.
+    let owned = Attrs::user_rw().with_owned(true);
+    pt.map(va(G), pa(FAR_PA), G, owned, MapSize::Any, &tlb)
+        .unwrap();
+    assert_eq!(pt.table_frames(), 2);
+    let page = G + 3 * M2 + 7 * P;
+    pt.protect(va(page), P, Attrs::user_ro(), &tlb).unwrap();
+    assert_eq!(pt.translate(va(page)).unwrap().level, 3);
+    assert_eq!(pt.translate(va(G)).unwrap().level, 2);
+    assert_eq!(pt.table_frames(), 4);
+    tlb.take();
+    pt.protect(va(page), P, Attrs::user_rw(), &tlb).unwrap();
+    // The L3 table becomes a 2 MiB block, which completes an L2 table of 512 blocks: one
+    // break-before-make each (at 2 MiB stride the 1 GiB is 512 TLBIs too, so again the ASID).
+    let bbm = [TlbOp::Publish, TlbOp::Asid(5), TlbOp::Sync];
+    let expect: Vec<_> = bbm.into_iter().chain(bbm).chain([TlbOp::Publish]).collect();
+    assert_eq!(tlb.take(), expect);
+    assert_eq!(
+        pt.translate(va(page)),
+        Some(Translation {
+            pa: pa(FAR_PA + page - G),
+            attrs: owned,
+            level: 1
+        })
+    );
+    assert_eq!((pt.table_frames(), ram.allocated_frames()), (2, 2));
+    assert_eq!(pt.unmap_keep(va(G), G, &tlb), Ok(G / P));
+    assert_eq!(ram.allocated_frames(), 1);
+}

@@ -71,6 +71,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..2usize).prop_map(|block| Op::MapOwnedBlock { block }),
         2 => (page(), count()).prop_map(|(page, n)| Op::Unmap { page, n }),
         2 => (page(), count(), 0..ATTRS.len()).prop_map(|(page, n, attrs)| Op::Protect { page, n, attrs }),
+        // The whole window: gives split regions their chance to be merged back.
+        1 => (0..ATTRS.len()).prop_map(|attrs| Op::Protect { page: 0, n: PAGES, attrs }),
         1 => page().prop_map(|page| Op::SetAccessed { page }),
     ]
 }
@@ -177,8 +179,18 @@ fn apply(
             ram.set_budget(None);
             if r != Err(PtError::NoMemory) || budget.is_none() {
                 r.unwrap();
-                for (_, (_, a)) in model.range_mut(page..page + n) {
-                    *a = ATTRS[attrs].with_owned(a.owned);
+                let mut changed = std::collections::BTreeSet::new();
+                for (&p, (_, a)) in model.range_mut(page..page + n) {
+                    let new = ATTRS[attrs].with_owned(a.owned);
+                    if new != *a {
+                        changed.insert(p / 512);
+                    }
+                    *a = new;
+                }
+                // A 2 MiB region in which a page changed is one block afterwards if it can be.
+                for region in changed.into_iter().filter(|&r| mergeable(model, r)) {
+                    let level = pt.translate(va_of(region * 512)).unwrap().level;
+                    assert_eq!(level, 2, "region {region} not merged");
                 }
             }
         }
@@ -195,6 +207,18 @@ fn apply(
             }
         }
     }
+}
+
+/// Whether the model's 2 MiB region `region` is what one owned block maps: 512 owned pages with
+/// the same attributes on an aligned physically contiguous run (no frame is shared here).
+fn mergeable(model: &Model, region: usize) -> bool {
+    let first = region * 512;
+    let Some(&(pa, a)) = model.get(&first) else {
+        return false;
+    };
+    a.owned
+        && pa.is_aligned(L2_BLOCK_SIZE)
+        && (0..512).all(|i| model.get(&(first + i)) == Some(&(pa + i * P, a)))
 }
 
 /// Leaf level of every mapped page, from the table itself.

@@ -50,6 +50,15 @@ pub(super) enum Lookup {
     },
 }
 
+/// What [`PageTable::walk_l3`] found at a VA.
+pub(super) enum PageWalk {
+    /// A leaf at `level` maps it.
+    Leaf { level: usize, desc: Descriptor },
+    /// Nothing maps it; `l3` is the level-3 table holding its invalid entry, `None` when a table
+    /// above is missing.
+    Vacant { l3: Option<PhysAddr> },
+}
+
 /// Deferred frees per batch; when full, the batch is flushed early (like `tlb_flush_mmu`).
 const MAX_FREES: usize = 64;
 
@@ -274,6 +283,69 @@ impl<M: PhysMem> PageTable<M> {
             table = desc.output_addr();
         }
         unreachable!("level 3 entries are pages or invalid")
+    }
+
+    /// One walk for the fault path, allocating nothing.
+    #[inline]
+    pub(super) fn walk_l3(&self, va: usize) -> PageWalk {
+        let mut table = self.root;
+        for level in 0..3 {
+            let desc = self.read(table, index(va, level));
+            if !desc.is_valid() {
+                return PageWalk::Vacant { l3: None };
+            }
+            if desc.is_leaf(level) {
+                return PageWalk::Leaf { level, desc };
+            }
+            table = desc.output_addr();
+        }
+        let desc = self.read(table, index(va, 3));
+        if desc.is_valid() {
+            PageWalk::Leaf { level: 3, desc }
+        } else {
+            PageWalk::Vacant { l3: Some(table) }
+        }
+    }
+
+    /// Unmaps the page at `va` without the range machinery when no block covers it: the walk
+    /// goes down to the page (or to the invalid entry above it), clears the entry and queues its
+    /// frame. Returns the number of pages unmapped (0 or 1), or `None`, having changed nothing,
+    /// when a block must be split. A table left empty is unlinked as `clear_range` does, by
+    /// running it over the page (which then has nothing left to clear).
+    pub(super) fn unmap_one_page<F: TlbFlush + ?Sized>(
+        &self,
+        va: usize,
+        free_owned: bool,
+        g: &mut Gather<F>,
+    ) -> Option<usize> {
+        let mut table = self.root;
+        let mut level = 0;
+        let mut desc = self.read(table, index(va, 0));
+        while desc.is_table(level) {
+            table = desc.output_addr();
+            level += 1;
+            desc = self.read(table, index(va, level));
+        }
+        if desc.is_valid() && level < 3 {
+            return None;
+        }
+        let before = g.unmapped_pages;
+        if desc.is_valid() {
+            let idx = index(va, 3);
+            self.write_entry(table, idx, VirtAddr::new(va), Descriptor::INVALID, g);
+            g.batch.add(VirtAddr::new(va), PAGE_SIZE);
+            g.unmapped_pages += 1;
+            if free_owned && desc.is_owned() {
+                g.defer_free(&self.mem, desc.output_addr(), 0);
+            }
+        }
+        // The root is never unlinked; any other table that is now empty is, with its ancestors
+        // that become empty in turn.
+        if table != self.root && self.is_empty_table(table) {
+            let last = va + (PAGE_SIZE - 1);
+            self.clear_range(self.root, 0, va, last, free_owned, g, &mut Reserve::empty());
+        }
+        Some(g.unmapped_pages - before)
     }
 
     /// Fails with `AlreadyMapped` if any page in `[va, last]` is mapped; skips holes a whole
@@ -510,6 +582,24 @@ impl<M: PhysMem> PageTable<M> {
         g: &mut Gather<F>,
         r: &mut Reserve,
     ) -> bool {
+        if level == 3 {
+            // The pages of one table: a plain loop (the range machinery below cost about 50
+            // instructions per page of a heap being torn down).
+            for idx in index(va, 3)..=index(last, 3) {
+                let d = self.read(table, idx);
+                if d.is_valid() {
+                    let page = VirtAddr::new((va & !(level_size(2) - 1)) + idx * PAGE_SIZE);
+                    self.write_entry(table, idx, page, Descriptor::INVALID, g);
+                    // Queued before the frame: a flush of a full batch of frees must cover it.
+                    g.batch.add(page, PAGE_SIZE);
+                    g.unmapped_pages += 1;
+                    if free_owned && d.is_owned() {
+                        g.defer_free(&self.mem, d.output_addr(), 0);
+                    }
+                }
+            }
+            return self.is_empty_table(table);
+        }
         let size = level_size(level);
         Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
             let d = self.read(table, idx);
@@ -538,7 +628,9 @@ impl<M: PhysMem> PageTable<M> {
         self.is_empty_table(table)
     }
 
-    /// Applies `attrs` (keeping each leaf's ownership) to every leaf in `[va, last]` below `table`.
+    /// Applies `attrs` (keeping each leaf's ownership) to every leaf in `[va, last]` below `table`;
+    /// returns whether any leaf changed. In a user table, each L3 (L2) table in which a leaf
+    /// changed is then collapsed into a 2 MiB (1 GiB) block if it can be ([`Self::try_collapse`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn protect_range<F: TlbFlush + ?Sized>(
         &self,
@@ -549,8 +641,9 @@ impl<M: PhysMem> PageTable<M> {
         attrs: Attrs,
         g: &mut Gather<F>,
         r: &mut Reserve,
-    ) {
+    ) -> bool {
         let size = level_size(level);
+        let mut changed = false;
         Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
             let d = self.read(table, idx);
             if d.is_leaf(level) {
@@ -558,16 +651,106 @@ impl<M: PhysMem> PageTable<M> {
                 if new == d {
                     return;
                 }
+                changed = true;
                 if cur == base && chunk_last == base + (size - 1) {
                     self.update_leaf(table, idx, level, VirtAddr::new(base), new, g);
                 } else {
+                    // The split table is left mixed (part of it keeps the old attributes), so
+                    // there is nothing to collapse.
                     let child = self.split(table, idx, level, base, g, r);
                     self.protect_range(child, level + 1, cur, chunk_last, attrs, g, r);
                 }
             } else if d.is_table(level) {
-                self.protect_range(d.output_addr(), level + 1, cur, chunk_last, attrs, g, r);
+                let child = d.output_addr();
+                if self.protect_range(child, level + 1, cur, chunk_last, attrs, g, r) {
+                    changed = true;
+                    // Never in the kernel's tables: they are live under the running code, and the
+                    // invalid window of break-before-make could unmap it.
+                    if (1..=2).contains(&level) && self.asid.is_some() {
+                        let touched = (index(cur, level + 1), index(chunk_last, level + 1));
+                        self.try_collapse(table, idx, level, base, child, touched, g);
+                    }
+                }
             }
         });
+        changed
+    }
+
+    /// The level-`level - 1` block that can replace the level-`level` table `child`, if its 512
+    /// entries are owned leaves with identical attribute and software bits (AF and ownership
+    /// included) mapping one physically contiguous run aligned to the block size, whose frames are
+    /// not shared (a frame shared copy-on-write since a fork must stay a page so that a write can
+    /// copy it alone). Unowned leaves (borrowed memory: the zero page, MMIO) are left as they are.
+    ///
+    /// `touched` (first and last index of the entries that just changed) picks the entries
+    /// compared first: their neighbours are the likeliest to differ (fork write-protects a table
+    /// page by page; a mapping filled in piece by piece is checked after each piece), so a failed
+    /// attempt usually costs a few loads rather than 512.
+    fn collapsible(
+        &self,
+        child: PhysAddr,
+        level: usize,
+        touched: (usize, usize),
+    ) -> Option<Descriptor> {
+        let first = self.read(child, 0);
+        if !first.is_leaf(level) || !first.is_owned() {
+            return None;
+        }
+        let (pa, size) = (first.output_addr(), level_size(level));
+        if !pa.is_aligned(level_size(level - 1)) {
+            return None;
+        }
+        // Entry `i` must be `first` with the output address advanced by `i` leaves. The addition
+        // cannot carry out of the output-address field unless the run ended past the 48-bit PA
+        // limit, and then the entry (never written with those bits) does not match.
+        let same = |i: usize| self.read(child, i).raw() == first.raw() + (i * size) as u64;
+        let (lo, hi) = touched;
+        let probes = [
+            (hi + 1) % ENTRIES,
+            (lo + ENTRIES - 1) % ENTRIES,
+            ENTRIES - 1,
+        ];
+        if !probes.into_iter().all(same) || !(1..ENTRIES).all(same) {
+            return None;
+        }
+        // Only single frames are ever shared (fork copies blocks), so for a table of blocks the
+        // first frame of each stands for all of it.
+        if !(0..ENTRIES).all(|i| self.mem.frame_refs(pa + i * size) == 1) {
+            return None;
+        }
+        Some(first.relocated(level - 1, pa))
+    }
+
+    /// Replaces the table `child` linked at `table[idx]` (a `level` entry covering `base`) by one
+    /// block when [`Self::collapsible`] allows (khugepaged's collapse, made only where it is exact):
+    /// break-before-make with the table entry invalid, then an invalidation of every leaf the
+    /// table held, walk caches included (512 leaf-sized TLBIs reach the batch's threshold, so this
+    /// is one `TLBI ASIDE1IS`, as Linux's `pmdp_collapse_flush` ends up doing), its completion,
+    /// and then the block. The table frame is freed once the invalidation completed. An owned
+    /// block is later freed whole or, after a split, piecewise; `PhysMem` accepts either.
+    #[allow(clippy::too_many_arguments)]
+    fn try_collapse<F: TlbFlush + ?Sized>(
+        &self,
+        table: PhysAddr,
+        idx: usize,
+        level: usize,
+        base: usize,
+        child: PhysAddr,
+        touched: (usize, usize),
+        g: &mut Gather<F>,
+    ) {
+        let Some(block) = self.collapsible(child, level + 1, touched) else {
+            return;
+        };
+        let (size, csize) = (level_size(level), level_size(level + 1));
+        let va = VirtAddr::new(base);
+        self.write_entry(table, idx, va, Descriptor::INVALID, g);
+        g.batch.add(va, csize);
+        g.batch.add(VirtAddr::new(base + (size - csize)), csize);
+        g.batch.note_freed_table(va, size);
+        g.defer_free(&self.mem, child, 0);
+        g.flush(&self.mem);
+        self.write_entry(table, idx, va, block, g);
     }
 
     /// Replaces a valid leaf, with break-before-make only when the change requires it.
