@@ -44,9 +44,11 @@ fn reads_ram_size_from_the_device_tree_4g() {
 
 #[test]
 fn drops_from_el2_to_el1_and_parks_secondary_cores() {
-    let mut b = Boot::default();
-    b.machine = "virt,virtualization=on".into();
-    b.smp = 2;
+    let b = Boot {
+        machine: "virt,virtualization=on".into(),
+        smp: 2,
+        ..Default::default()
+    };
     let o = b.run();
     o.assert_status(0);
     o.assert_contains("entered at EL2, running at EL1");

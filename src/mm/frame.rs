@@ -23,7 +23,7 @@ impl core::fmt::Display for OutOfFrames {
 /// Single frames kept out of the buddy allocator for fast reuse (Linux's per-CPU page lists):
 /// refilled with one naturally aligned run of [`PCP_BATCH`] frames, drained by half when full.
 const PCP_HIGH: usize = 64;
-const PCP_BATCH: usize = 32;
+const PCP_BATCH: usize = 64;
 
 pub struct FramePool {
     buddy: Buddy,
@@ -32,8 +32,9 @@ pub struct FramePool {
     free: usize,
     pcp: [usize; PCP_HIGH],
     pcp_len: usize,
-    /// `pcp[..pcp_sorted]` is in ascending order (what the last drain left, less what was taken
-    /// since); the frames freed after it follow, in the order they came.
+    /// `pcp[..min(pcp_sorted, pcp_len)]` is in ascending order (what the last drain left, less
+    /// what was taken since: `alloc` only shrinks the prefix, and frees clamp `pcp_sorted` before
+    /// they push); the frames freed after it follow, in the order they came.
     pcp_sorted: usize,
 }
 
@@ -72,9 +73,12 @@ impl FramePool {
         if count == 1 && self.pcp_len > 0 {
             // A fault's frame: straight from the cache.
             self.pcp_len -= 1;
-            self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
             self.free -= 1;
-            return Ok(PhysAddr(self.pcp[self.pcp_len] << PAGE_SHIFT));
+            debug_assert!(self.pcp_len < PCP_HIGH);
+            // SAFETY: `pcp_len <= PCP_HIGH` always (every push checks it), so after the
+            // decrement it indexes the array.
+            let f = unsafe { *self.pcp.get_unchecked(self.pcp_len) };
+            return Ok(PhysAddr(f << PAGE_SHIFT));
         }
         self.alloc_slow(count)
     }
@@ -106,12 +110,12 @@ impl FramePool {
                         *slot = run + PCP_BATCH - 1 - i;
                     }
                     self.pcp_len = PCP_BATCH;
+                    self.pcp_sorted = 0;
                 }
                 None => return self.buddy.alloc(1).ok_or(OutOfFrames),
             }
         }
         self.pcp_len -= 1;
-        self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
         Ok(self.pcp[self.pcp_len])
     }
 
@@ -127,7 +131,7 @@ impl FramePool {
         if n == 0 {
             return;
         }
-        let sorted = self.pcp_sorted;
+        let sorted = self.pcp_sorted.min(len);
         let pcp = &mut self.pcp[..len];
         for i in sorted + 1..len {
             let v = pcp[i];
@@ -183,12 +187,46 @@ impl FramePool {
             if self.pcp_len == PCP_HIGH {
                 self.drain_pcp(PCP_HIGH / 2);
             }
+            self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
             self.pcp[self.pcp_len] = pa.0 >> PAGE_SHIFT;
             self.pcp_len += 1;
         } else {
             self.buddy.dealloc(pa.0 >> PAGE_SHIFT, count);
         }
         self.free += count;
+        debug_assert!(self.free <= self.total);
+    }
+
+    /// Returns single frames from [`alloc`](Self::alloc)`(1)`, as many `dealloc(pa, 1)` would.
+    /// A naturally aligned run of [`PCP_BATCH`] frames freed in a row (a heap torn down in address
+    /// order gives back the batches the cache was refilled with) goes straight back to the buddy
+    /// allocator as one block; the other frames go to the cache.
+    pub fn dealloc_batch(&mut self, pas: &[PhysAddr]) {
+        // A drain below leaves `pcp_sorted == pcp_len`, so one clamp covers the batch.
+        self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
+        let mut i = 0;
+        while i < pas.len() {
+            let f = pas[i].0 >> PAGE_SHIFT;
+            debug_assert!(pas[i].is_aligned(PAGE_SIZE));
+            if f.is_multiple_of(PCP_BATCH)
+                && i + PCP_BATCH <= pas.len()
+                && pas[i + PCP_BATCH - 1].0 == pas[i].0 + (PCP_BATCH - 1) * PAGE_SIZE
+                && pas[i..i + PCP_BATCH]
+                    .windows(2)
+                    .all(|w| w[1].0 == w[0].0 + PAGE_SIZE)
+            {
+                self.buddy.dealloc(f, PCP_BATCH);
+                i += PCP_BATCH;
+                continue;
+            }
+            if self.pcp_len == PCP_HIGH {
+                self.drain_pcp(PCP_HIGH / 2);
+            }
+            self.pcp[self.pcp_len] = f;
+            self.pcp_len += 1;
+            i += 1;
+        }
+        self.free += pas.len();
         debug_assert!(self.free <= self.total);
     }
 
@@ -324,6 +362,23 @@ mod tests {
     }
 
     #[test]
+    fn batched_frees_return_aligned_runs_whole() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 1024 * PAGE_SIZE);
+        let singles: alloc::vec::Vec<PhysAddr> = (0..512).map(|_| pool.alloc(1).unwrap()).collect();
+        // In allocation order: the refills come back as runs, straight to the buddy allocator.
+        pool.dealloc_batch(&singles[..256]);
+        assert!(pool.pcp_len < PCP_BATCH, "runs bypass the cache");
+        // Scrambled: frame by frame through the cache, drained as it fills.
+        let scrambled: alloc::vec::Vec<PhysAddr> =
+            (0..256).map(|k| singles[256 + (k ^ 5)]).collect();
+        pool.dealloc_batch(&scrambled);
+        assert_eq!(pool.free_frames(), 1024);
+        pool.drain_pcp(PCP_HIGH);
+        assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
+    }
+
+    #[test]
     fn exhaustion_is_an_error_not_a_panic() {
         let mut pool = FramePool::new();
         pool.add_range(0, 2 * PAGE_SIZE);
@@ -376,6 +431,17 @@ impl super::phys::PhysMem for KernelPhys {
             }
         }
         FRAMES.lock().dealloc(pa, 1 << order);
+    }
+
+    fn free_frames_batch(&self, pas: &[PhysAddr]) {
+        if SHARED_FRAMES.load(Ordering::Acquire) != 0 {
+            // Some frame may be shared: each one is looked up (rare: after a fork).
+            for &pa in pas {
+                self.free_frames(pa, 0);
+            }
+            return;
+        }
+        FRAMES.lock().dealloc_batch(pas);
     }
 
     fn get_frame(&self, pa: PhysAddr) {

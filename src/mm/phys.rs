@@ -18,6 +18,15 @@ pub trait PhysMem {
     /// frees the pieces separately.
     fn free_frames(&self, pa: PhysAddr, order: usize);
 
+    /// Returns single frames (order 0), each exactly as [`free_frames`](Self::free_frames)`(pa, 0)`
+    /// would: a shared frame only loses a reference. The kernel takes its locks once per batch
+    /// instead of once per frame (a torn-down mapping frees its pages in batches of the gather).
+    fn free_frames_batch(&self, pas: &[PhysAddr]) {
+        for &pa in pas {
+            self.free_frames(pa, 0);
+        }
+    }
+
     /// Kernel-accessible pointer to physical memory (the linear map on the kernel, a buffer on the
     /// host). Must be valid for the whole frame containing `pa`.
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8;
@@ -43,6 +52,9 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn free_frames(&self, pa: PhysAddr, order: usize) {
         (**self).free_frames(pa, order)
+    }
+    fn free_frames_batch(&self, pas: &[PhysAddr]) {
+        (**self).free_frames_batch(pas)
     }
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8 {
         (**self).phys_to_virt(pa)

@@ -60,7 +60,9 @@ pub(super) enum PageWalk {
 }
 
 /// Deferred frees per batch; when full, the batch is flushed early (like `tlb_flush_mmu`).
-const MAX_FREES: usize = 64;
+const MAX_FREES: usize = 512;
+/// Deferred frees of more than one frame (blocks) per batch.
+const MAX_BIG_FREES: usize = 8;
 
 /// Per-operation state: pending TLB invalidations plus frames whose freeing must wait until those
 /// invalidations completed (a stale TLB or walk-cache entry must never reach a reused frame), as in
@@ -68,9 +70,13 @@ const MAX_FREES: usize = 64;
 pub(super) struct Gather<'a, F: TlbFlush + ?Sized> {
     pub batch: TlbBatch,
     tlb: &'a F,
-    /// `frees[..nfree]` are initialised; the rest is never read (no 1 KiB memset per operation).
-    frees: [core::mem::MaybeUninit<(PhysAddr, usize)>; MAX_FREES],
+    /// Single frames: `frees[..nfree]` are initialised; the rest is never read (no memset per
+    /// operation). Released with one `free_frames_batch`.
+    frees: [core::mem::MaybeUninit<PhysAddr>; MAX_FREES],
     nfree: usize,
+    /// Blocks (order > 0): `big[..nbig]` are initialised.
+    big: [core::mem::MaybeUninit<(PhysAddr, usize)>; MAX_BIG_FREES],
+    nbig: usize,
     /// Some live descriptor was written, so at least a publish barrier is due.
     wrote: bool,
     pub unmapped_pages: usize,
@@ -83,17 +89,28 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
             tlb,
             frees: [const { core::mem::MaybeUninit::uninit() }; MAX_FREES],
             nfree: 0,
+            big: [const { core::mem::MaybeUninit::uninit() }; MAX_BIG_FREES],
+            nbig: 0,
             wrote: false,
             unmapped_pages: 0,
         }
     }
 
+    #[inline]
     fn defer_free<M: PhysMem>(&mut self, mem: &M, pa: PhysAddr, order: usize) {
-        if self.nfree == MAX_FREES {
-            self.flush(mem);
+        if order == 0 {
+            if self.nfree == MAX_FREES {
+                self.flush(mem);
+            }
+            self.frees[self.nfree].write(pa);
+            self.nfree += 1;
+        } else {
+            if self.nbig == MAX_BIG_FREES {
+                self.flush(mem);
+            }
+            self.big[self.nbig].write((pa, order));
+            self.nbig += 1;
         }
-        self.frees[self.nfree].write((pa, order));
-        self.nfree += 1;
     }
 
     /// Issues pending invalidations (one publish/sync pair) and then frees the deferred frames.
@@ -104,12 +121,21 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
     }
 
     fn release_frees<M: PhysMem>(&mut self, mem: &M) {
-        for slot in &self.frees[..self.nfree] {
-            // SAFETY: slots below `nfree` were written by `defer_free`.
+        if self.nfree != 0 {
+            // SAFETY: slots below `nfree` were written by `defer_free`; `MaybeUninit<PhysAddr>`
+            // has the layout of `PhysAddr`.
+            let pas = unsafe {
+                core::slice::from_raw_parts(self.frees.as_ptr().cast::<PhysAddr>(), self.nfree)
+            };
+            mem.free_frames_batch(pas);
+            self.nfree = 0;
+        }
+        for slot in &self.big[..self.nbig] {
+            // SAFETY: slots below `nbig` were written by `defer_free`.
             let (pa, order) = unsafe { slot.assume_init() };
             mem.free_frames(pa, order);
         }
-        self.nfree = 0;
+        self.nbig = 0;
     }
 
     /// Ends the operation. Without invalidations, new entries still need a barrier: kernel (global)
