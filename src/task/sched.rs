@@ -163,26 +163,27 @@ impl Tasks {
         !self.has_children(ppid, pid)
     }
 
-    /// Next process to run, waking expired sleepers; waits for the earliest deadline if nothing
-    /// else can run. `None` when every process is blocked for good.
     /// Makes runnable the sleepers whose deadline has passed and the pipe waiters for whom some
     /// pipe changed (they re-run their call and block again if it was not theirs).
     fn wake_expired(&mut self) {
         let now = timer::uptime_ns();
         let events = crate::fs::pipe::events();
-        let expired: alloc::vec::Vec<i32> = self
-            .procs
-            .values()
-            .filter(|p| match p.wait {
+        // One pass, no allocation: this runs on every switch.
+        for p in self.procs.values_mut() {
+            let due = match p.wait {
                 Some(WaitFor::Until(d)) => d <= now,
                 Some(WaitFor::Pipe(since)) => since != events,
                 _ => false,
-            })
-            .map(|p| p.pid)
-            .collect();
-        expired.into_iter().for_each(|pid| self.wake(pid));
+            };
+            if due {
+                p.wait = None;
+                self.run_queue.push_back(p.pid);
+            }
+        }
     }
 
+    /// Next process to run, waking expired sleepers; waits for the earliest deadline if nothing
+    /// else can run. `None` when every process is blocked for good.
     fn pick_next(&mut self) -> Option<Box<Process>> {
         loop {
             self.wake_expired();

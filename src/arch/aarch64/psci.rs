@@ -4,7 +4,6 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
-const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -47,8 +46,4 @@ fn call(function: u32) -> i64 {
 /// Powers the machine off; returns only if there is no PSCI or the call failed.
 pub fn system_off() {
     call(PSCI_SYSTEM_OFF);
-}
-
-pub fn system_reset() {
-    call(PSCI_SYSTEM_RESET);
 }

@@ -57,25 +57,7 @@ __arch_copy_to_user:
 3:  mov     x0, xzr
     ret
 
-// usize __arch_clear_user(u8 __user *dst, usize n): bytes not cleared.
-.global __arch_clear_user
-__arch_clear_user:
-    mov     x2, x1
-1:  cmp     x2, #8
-    b.lo    2f
-    UACCESS sttr xzr, [x0]
-    add     x0, x0, #8
-    sub     x2, x2, #8
-    b       1b
-2:  cbz     x2, 3f
-    UACCESS sttrb wzr, [x0]
-    add     x0, x0, #1
-    sub     x2, x2, #1
-    b       2b
-3:  mov     x0, xzr
-    ret
-
-// All three keep the count of bytes still to do in x2.
+// Both keep the count of bytes still to do in x2.
 uaccess_fault:
     mov     x0, x2
     ret
@@ -85,7 +67,6 @@ uaccess_fault:
 extern "C" {
     fn __arch_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize;
     fn __arch_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize;
-    fn __arch_clear_user(dst: usize, n: usize) -> usize;
 }
 
 /// A user address range could not be read or written.
@@ -118,30 +99,4 @@ pub fn copy_to_user(dst: usize, src: &[u8]) -> Result<(), Efault> {
         0 => Ok(()),
         _ => Err(Efault),
     }
-}
-
-pub fn clear_user(dst: usize, len: usize) -> Result<(), Efault> {
-    if !access_ok(dst, len) {
-        return Err(Efault);
-    }
-    // SAFETY: unprivileged stores only, faults fixed up.
-    match unsafe { __arch_clear_user(dst, len) } {
-        0 => Ok(()),
-        _ => Err(Efault),
-    }
-}
-
-/// Reads a NUL-terminated string of at most `buf.len() - 1` bytes; returns its length.
-/// `Ok(None)` means no NUL within the limit (`ENAMETOOLONG` for paths).
-pub fn strncpy_from_user(buf: &mut [u8], src: usize) -> Result<Option<usize>, Efault> {
-    for (i, slot) in buf.iter_mut().enumerate() {
-        copy_from_user(
-            core::slice::from_mut(slot),
-            src.checked_add(i).ok_or(Efault)?,
-        )?;
-        if *slot == 0 {
-            return Ok(Some(i));
-        }
-    }
-    Ok(None)
 }
