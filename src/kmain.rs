@@ -36,8 +36,51 @@ fn dtb_blob(dtb_pa: usize) -> Option<&'static [u8]> {
     if dtb_pa + size > EARLY_MAP_LIMIT {
         return None;
     }
+    take_boot_seeds(va, size);
     // SAFETY: as above, for the whole blob, which the frame allocator never hands out.
     Some(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
+}
+
+/// Mixes the device tree's `rng-seed` and `kaslr-seed` into the kernel's generator and
+/// overwrites them in the blob (Linux: `fdt_nop_property`), so that nothing read later can
+/// recover the seed.
+fn take_boot_seeds(va: usize, size: usize) {
+    // SAFETY: the early map covers the blob (checked by the caller) and nothing refers to it yet;
+    // this mutable view ends before the shared one is made.
+    let blob = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, size) };
+    for r in fdt::boot_seed_ranges(blob).into_iter().flatten() {
+        let value = &mut blob[r.start..r.end()];
+        crate::random::add_bootloader_randomness(value);
+        value.fill(0);
+    }
+}
+
+/// Completes the generator's seed: the CPU's RNDR where it exists, timer jitter only when no
+/// other source gave anything (see `random`).
+fn seed_random() {
+    let from_dtb = crate::random::seeded_bytes();
+    let mut hw = [0u8; 32];
+    let rndr = cpu::hw_random(&mut hw);
+    if rndr {
+        crate::random::add_bootloader_randomness(&hw);
+    }
+    if crate::random::seeded_bytes() == 0 {
+        log::warn!("random: no seed from the device tree or the CPU; using timer jitter");
+        let mut jitter = [0u8; 256];
+        for b in &mut jitter {
+            let t = timer::ticks();
+            let spin = (t & 0x3f) as usize + 1;
+            for _ in 0..spin {
+                core::hint::spin_loop();
+            }
+            *b = (timer::ticks().wrapping_sub(t) ^ t) as u8;
+        }
+        crate::random::add_bootloader_randomness(&jitter);
+    }
+    log::info!(
+        "random: {from_dtb} seed bytes from the device tree, RNDR {}",
+        if rndr { "mixed in" } else { "absent" }
+    );
 }
 
 /// RAM the frame pool must not hand out: the kernel image, the DTB and the reserved ranges.
@@ -94,6 +137,7 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         None => psci::Conduit::None,
     });
     timer::allow_el0_counter();
+    seed_random();
     // Frames the boot tables reach first, for the final tables; the rest once those map all RAM.
     let reserved = reserved_ranges(&info, dtb_pa);
     add_frames(&info, &reserved, 0, EARLY_MAP_LIMIT);

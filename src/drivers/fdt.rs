@@ -218,6 +218,25 @@ impl<'a> MachineInfo<'a> {
     }
 }
 
+/// Where the boot seeds lie in the blob: the byte ranges (offsets into `blob`) of the values of
+/// `/chosen/rng-seed` and `/chosen/kaslr-seed`, so that the caller can use them and then wipe them.
+pub fn boot_seed_ranges(blob: &[u8]) -> [Option<Range>; 2] {
+    let Ok(fdt) = Fdt::new(blob) else {
+        return [None, None];
+    };
+    let Some(chosen) = fdt.find_node("/chosen") else {
+        return [None, None];
+    };
+    ["rng-seed", "kaslr-seed"].map(|name| {
+        let v = chosen.property(name)?.value;
+        let start = (v.as_ptr() as usize).checked_sub(blob.as_ptr() as usize)?;
+        (!v.is_empty() && start + v.len() <= blob.len()).then_some(Range {
+            start,
+            size: v.len(),
+        })
+    })
+}
+
 /// The blob's size from its header, read before the whole blob is trusted to be mapped.
 pub fn header_total_size(header: &[u8; 8]) -> Option<usize> {
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
@@ -257,6 +276,15 @@ mod tests {
         assert_eq!(m.cpus, 2);
         // With EL2 given to the guest, QEMU's own PSCI answers SMC, not HVC.
         assert_eq!(m.psci, Some(PsciMethod::Smc));
+    }
+
+    #[test]
+    fn finds_the_boot_seeds() {
+        let [rng, kaslr] = boot_seed_ranges(VIRT_128M);
+        // QEMU 7.2's virt machine: 32 bytes of rng-seed and a 64-bit kaslr-seed.
+        assert_eq!(rng.map(|r| r.size), Some(32));
+        assert_eq!(kaslr.map(|r| r.size), Some(8));
+        assert_eq!(boot_seed_ranges(&[0u8; 64]), [None, None]);
     }
 
     #[test]

@@ -45,3 +45,24 @@ pub fn id_registers() -> crate::task::stack::IdRegisters {
         id_aa64mmfr2: read!("S3_0_C0_C7_2"),
     }
 }
+
+/// Fills `out` from the CPU's random number generator (`RNDR`, FEAT_RNG); false when the CPU has
+/// none or it fails to deliver (`out` is then partly filled and must not be credited).
+pub fn hw_random(out: &mut [u8]) -> bool {
+    let Some(rng) = aarch64_cpu::asm::random::ArmRng::new() else {
+        return false;
+    };
+    for chunk in out.chunks_mut(8) {
+        // RNDR may report a transient failure; a few retries, as Linux's arch_get_random does.
+        let Some(v) = (0..10).find_map(|_| rng.rndr()) else {
+            return false;
+        };
+        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+    }
+    true
+}
+
+/// Whether the CPU has FEAT_RNG, for the boot log.
+pub fn has_hw_random() -> bool {
+    aarch64_cpu::asm::random::ArmRng::new().is_some()
+}
