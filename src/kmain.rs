@@ -161,6 +161,11 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         panic!("cannot build the kernel's translation tables: {e}");
     }
     add_frames(&info, &reserved, EARLY_MAP_LIMIT, usize::MAX);
+    {
+        let mut pool = FRAMES.lock();
+        let total = pool.total_frames();
+        pool.set_reserve(frame::reserve_for(total));
+    }
     match gicv2 {
         // SAFETY: the GIC's registers were just mapped, and nothing else drives them.
         Some(g) => unsafe {
@@ -212,11 +217,11 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
     argv.extend(opts.init_args.split_ascii_whitespace().map(str::as_bytes));
     let envp: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
     let path = alloc::format!("/{}", entry.name);
-    let frames_before = FRAMES.lock().free_frames();
+    let before = (FRAMES.lock().free_frames(), heap::stats());
     match crate::task::exec::exec(entry.data, &path, &argv, &envp, !opts.norandmaps) {
         Ok(p) => {
             log::info!("running {path}");
-            crate::task::sched::run_first(alloc::boxed::Box::new(p), frames_before)
+            crate::task::sched::run_first(alloc::boxed::Box::new(p), before)
         }
         Err(e) => {
             println!("tidemark: cannot run {path}: {e}");
@@ -271,6 +276,10 @@ fn banner(info: &MachineInfo<'_>, boot_el: u64, reserved: &Ranges) {
         psci::conduit(),
         info.bootargs
     );
-    let (heap_total, heap_used) = heap::stats();
-    log::debug!("kernel heap: {heap_used} of {heap_total} bytes in use");
+    let h = heap::stats();
+    log::debug!(
+        "kernel heap: {} of {} bytes in use",
+        h.small_used,
+        h.small_total
+    );
 }

@@ -1,4 +1,4 @@
-//! tidemark: an AArch64 microkernel whose memory manager behaves like Linux's.
+//! tidemark: an AArch64 kernel whose memory manager behaves like Linux's.
 //!
 //! The library holds all kernel code. Portable parts (`mm`, the device-tree reader, the command
 //! line, most of `task` and `syscall`) also build for the host, where their unit tests run against

@@ -38,7 +38,9 @@ pub fn run(name: &str) {
 fn frames() {
     use crate::mm::frame::FRAMES;
     let before = FRAMES.lock().free_frames();
-    let mut taken = alloc::vec::Vec::new();
+    // Room for every frame up front: the vector is a large object, itself taken from the pool.
+    let total = FRAMES.lock().total_frames();
+    let mut taken = alloc::vec::Vec::with_capacity(total);
     loop {
         let r = FRAMES.lock().alloc(1);
         match r {
@@ -52,21 +54,37 @@ fn frames() {
     for pa in taken.drain(..) {
         FRAMES.lock().dealloc(pa, 1);
     }
+    drop(taken);
     let after = FRAMES.lock().free_frames();
     println!("frames: {before} free before, {after} after");
 }
 
-/// Grows the kernel heap well past its static area and checks the data survives.
+/// Grows the kernel heap well past its static area with small objects, and checks that large
+/// objects come from the frame pool and go back to it.
 fn heap() {
-    let (before, _) = crate::mm::heap::stats();
-    let blocks: alloc::vec::Vec<alloc::vec::Vec<u64>> =
-        (0..64u64).map(|i| alloc::vec![i; 32 * 1024]).collect();
-    let intact = blocks
+    use crate::mm::frame::FRAMES;
+    let before = crate::mm::heap::stats().small_total;
+    let small: alloc::vec::Vec<alloc::boxed::Box<[u64; 8]>> = (0..64 * 1024u64)
+        .map(|i| alloc::boxed::Box::new([i; 8]))
+        .collect();
+    let mut intact = small
         .iter()
         .enumerate()
         .all(|(i, b)| b.iter().all(|&v| v == i as u64));
-    let (after, _) = crate::mm::heap::stats();
-    println!("heap: grew from {before} to {after} bytes, contents intact: {intact}");
+    let after = crate::mm::heap::stats().small_total;
+    let free_before = FRAMES.lock().free_frames();
+    let large: alloc::vec::Vec<alloc::vec::Vec<u64>> =
+        (0..64u64).map(|i| alloc::vec![i; 32 * 1024]).collect();
+    intact &= large
+        .iter()
+        .enumerate()
+        .all(|(i, b)| b.iter().all(|&v| v == i as u64));
+    let taken = free_before - FRAMES.lock().free_frames();
+    drop(large);
+    let back = FRAMES.lock().free_frames() == free_before;
+    println!(
+        "heap: grew from {before} to {after} bytes; large objects took {taken} frames, all back: {back}; contents intact: {intact}"
+    );
 }
 
 /// Recurses until the stack runs into its guard page (the depth limit is never reached: it only

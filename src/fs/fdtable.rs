@@ -156,6 +156,9 @@ impl Default for TtyState {
 #[derive(Clone, Debug)]
 pub struct Files {
     slots: Vec<Option<FdEntry>>,
+    /// Linux's `next_fd`: every descriptor below it is open, so the search for a free one
+    /// starts there (filling a table of 65,536 is then linear, not quadratic).
+    next_fd: usize,
     /// `RLIMIT_NOFILE` soft limit: descriptors are `0..nofile`.
     nofile: usize,
     /// The console's terminal settings. Kept here because each process is alone on the
@@ -179,6 +182,7 @@ impl Files {
                 cloexec: false,
             }));
         }
+        f.next_fd = 3;
         f
     }
 
@@ -186,6 +190,7 @@ impl Files {
     pub fn empty() -> Files {
         Files {
             slots: Vec::new(),
+            next_fd: 0,
             nofile: NR_OPEN_DEFAULT,
             tty: TtyState::default(),
         }
@@ -240,7 +245,7 @@ impl Files {
     /// or `EMFILE`.
     pub fn lowest_free_from(&self, start: u32) -> Result<u32, Errno> {
         let limit = self.nofile.min(u32::MAX as usize);
-        let start = start as usize;
+        let start = (start as usize).max(self.next_fd);
         let fd = self
             .slots
             .iter()
@@ -264,20 +269,37 @@ impl Files {
     /// (`dup`, `F_DUPFD`).
     pub fn alloc_ref(&mut self, file: FileRef, cloexec: bool, start: u32) -> Result<u32, Errno> {
         let fd = self.lowest_free_from(start)?;
-        self.install(fd, file, cloexec);
+        self.install(fd, file, cloexec)?;
         Ok(fd)
     }
 
     /// `do_dup2`'s install: puts `file` at `fd` (below the limit; the caller checks), returning
     /// the description that was there, which the caller drops (the silent close of `dup3`).
-    pub fn install(&mut self, fd: u32, file: FileRef, cloexec: bool) -> Option<FileRef> {
+    /// `ENOMEM` when the table cannot grow (`expand_files`).
+    pub fn install(
+        &mut self,
+        fd: u32,
+        file: FileRef,
+        cloexec: bool,
+    ) -> Result<Option<FileRef>, Errno> {
         let fd = fd as usize;
         if self.slots.len() <= fd {
+            // Doubling, as `expand_fdtable`, but fallibly.
+            let want = (fd + 1)
+                .max(self.slots.len() * 2)
+                .min(self.nofile.max(fd + 1));
+            self.slots
+                .try_reserve_exact(want - self.slots.len())
+                .map_err(|_| errno::ENOMEM)?;
             self.slots.resize_with(fd + 1, || None);
         }
-        self.slots[fd]
+        let old = self.slots[fd]
             .replace(FdEntry { file, cloexec })
-            .map(|e| e.file)
+            .map(|e| e.file);
+        while self.slots.get(self.next_fd).is_some_and(Option::is_some) {
+            self.next_fd += 1;
+        }
+        Ok(old)
     }
 
     /// `close_fd`: frees the descriptor, `EBADF` if it was not open. Returns the description;
@@ -285,6 +307,7 @@ impl Files {
     pub fn close(&mut self, fd: u32) -> Result<FileRef, Errno> {
         let slot = self.slots.get_mut(fd as usize).ok_or(errno::EBADF)?;
         let entry = slot.take().ok_or(errno::EBADF)?;
+        self.next_fd = self.next_fd.min(fd as usize);
         while self.slots.last().is_some_and(Option::is_none) {
             self.slots.pop();
         }
@@ -298,6 +321,11 @@ impl Files {
                 *slot = None;
             }
         }
+        self.next_fd = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.slots.len());
         while self.slots.last().is_some_and(Option::is_none) {
             self.slots.pop();
         }
@@ -392,8 +420,8 @@ mod tests {
         assert_eq!(f.alloc_ref(c.clone(), false, 0), Ok(4));
         assert_eq!(f.lowest_free_from(10), Ok(11));
         assert!(f.get(10).unwrap().cloexec);
-        assert!(f.install(20, c.clone(), false).is_none());
-        assert!(f.install(20, c, true).is_some());
+        assert!(f.install(20, c.clone(), false).unwrap().is_none());
+        assert!(f.install(20, c, true).unwrap().is_some());
         assert_eq!(f.open_fds().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 10, 20]);
         f.set_nofile(5).unwrap();
         assert_eq!(f.lowest_free_from(3), Err(errno::EMFILE));

@@ -222,7 +222,14 @@ impl Pipe {
             if need > s.buf.capacity() {
                 let target = (s.buf.capacity() * 2).clamp(need, PIPE_SIZE.max(need));
                 let len = s.buf.len();
-                s.buf.reserve_exact(target - len);
+                // Out of kernel memory: what was written stands, else ENOMEM (pipe_write's
+                // failed page allocation).
+                if s.buf.try_reserve_exact(target - len).is_err() {
+                    if done > 0 {
+                        break;
+                    }
+                    return Err(errno::ENOMEM);
+                }
             }
             s.buf.extend(&tmp[..got]);
             done += got;

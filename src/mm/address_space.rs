@@ -24,8 +24,10 @@ fn asids() -> &'static spin::Mutex<AsidAllocator> {
     ASIDS.call_once(|| spin::Mutex::new(AsidAllocator::new(mmu::asid_bits())))
 }
 
-/// Allocates the shared zero page; called once at boot, before any process exists.
+/// Allocates the shared zero page and the ASID allocator; called once at boot, before any
+/// process exists, so that neither counts against the first program's memory.
 pub fn init() -> Result<(), PtError> {
+    asids();
     zero_page().map(|_| ())
 }
 

@@ -36,6 +36,9 @@ pub struct FramePool {
     /// what was taken since: `alloc` only shrinks the prefix, and frees clamp `pcp_sorted` before
     /// they push); the frames freed after it follow, in the order they came.
     pcp_sorted: usize,
+    /// Frames that user memory may not take (Linux's `min` watermark): page faults, population
+    /// and user page tables fail first, so that the kernel's own allocations always find frames.
+    reserve: usize,
 }
 
 impl Default for FramePool {
@@ -53,7 +56,34 @@ impl FramePool {
             pcp: [0; PCP_HIGH],
             pcp_len: 0,
             pcp_sorted: 0,
+            reserve: 0,
         }
+    }
+
+    /// Sets the reserve: [`reserve_for`] of the RAM, once every frame has been added.
+    pub fn set_reserve(&mut self, frames: usize) {
+        self.reserve = frames;
+    }
+
+    pub const fn reserve(&self) -> usize {
+        self.reserve
+    }
+
+    /// [`alloc`](Self::alloc) for user memory: refused when it would take the pool into the
+    /// reserve.
+    #[inline]
+    pub fn alloc_user(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
+        if self.free < self.reserve + count {
+            return Err(OutOfFrames);
+        }
+        self.alloc(count)
+    }
+
+    /// Whether `frames` more may go to kernel objects that a program asked for (processes,
+    /// VMAs, descriptors, pipe buffers): only while half of the reserve would be left for what
+    /// must not fail (an exit, a signal, the allocations inside a call already admitted).
+    pub const fn admits(&self, frames: usize) -> bool {
+        self.free >= self.reserve / 2 + frames
     }
 
     /// Adds the whole pages inside `[start, end)`.
@@ -239,6 +269,21 @@ impl FramePool {
     }
 }
 
+/// The reserve for `total` frames of RAM: 1/32 of it, between 1 MiB and 32 MiB (Linux's
+/// `min_free_kbytes`, `sqrt(16 * lowmem_kbytes)`, is 1.4 MiB for 128 MiB and 4 MiB for 1 GiB;
+/// tidemark keeps more because it has no reclaim to fall back on).
+pub const fn reserve_for(total: usize) -> usize {
+    let frames = total / 32;
+    let (lo, hi) = ((1 << 20) / PAGE_SIZE, (32 << 20) / PAGE_SIZE);
+    if frames < lo {
+        lo
+    } else if frames > hi {
+        hi
+    } else {
+        frames
+    }
+}
+
 /// Calls `f` with each part of `memory` not covered by any of `reserved` (page-rounded
 /// outwards, so a partly reserved page is never handed out).
 pub fn for_each_free_range(memory: &[Range], reserved: &[Range], mut f: impl FnMut(usize, usize)) {
@@ -387,6 +432,27 @@ mod tests {
     }
 
     #[test]
+    fn user_allocations_stop_at_the_reserve_and_the_kernel_goes_on() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 64 * PAGE_SIZE);
+        pool.set_reserve(16);
+        let mut user = alloc::vec::Vec::new();
+        while let Ok(pa) = pool.alloc_user(1) {
+            user.push(pa);
+        }
+        assert_eq!((user.len(), pool.free_frames()), (48, 16));
+        assert!(pool.admits(8) && !pool.admits(9));
+        // The kernel still gets the reserve, down to the last frame.
+        let k: alloc::vec::Vec<_> = (0..16).map(|_| pool.alloc(1).unwrap()).collect();
+        assert!(pool.alloc(1).is_err());
+        k.into_iter().chain(user).for_each(|pa| pool.dealloc(pa, 1));
+        assert_eq!(pool.free_frames(), 64);
+        assert_eq!(reserve_for(32768), 1024);
+        assert_eq!(reserve_for(1000), 256);
+        assert_eq!(reserve_for(1 << 24), 8192);
+    }
+
+    #[test]
     fn partial_pages_are_not_added() {
         let mut pool = FramePool::new();
         pool.add_range(0x800, 0x2800);
@@ -412,8 +478,10 @@ static SHARED_FRAMES: AtomicUsize = AtomicUsize::new(0);
 pub struct KernelPhys;
 
 impl super::phys::PhysMem for KernelPhys {
+    /// User memory and user page tables (the kernel's own tables are built at boot, before
+    /// the reserve is set): stops at the reserve.
     fn alloc_frames(&self, order: usize) -> Option<PhysAddr> {
-        FRAMES.lock().alloc(1 << order).ok()
+        FRAMES.lock().alloc_user(1 << order).ok()
     }
 
     fn free_frames(&self, pa: PhysAddr, order: usize) {

@@ -80,6 +80,12 @@ pub struct Rlimits {
     pub memlock: Rlimit,
     /// RLIMIT_NPROC: kept with the others for getrlimit/setrlimit and enforced by fork.
     pub nproc: Rlimit,
+    /// RLIMIT_NOFILE's hard limit; the soft limit lives with the descriptor table it bounds.
+    pub nofile_max: usize,
+    /// The limits recorded for getrlimit/setrlimit but not enforced (RLIMIT_CPU, FSIZE, CORE,
+    /// RSS, LOCKS, SIGPENDING, MSGQUEUE, NICE, RTPRIO, RTTIME), indexed by resource number;
+    /// the entries of the limits above are unused.
+    pub recorded: [Rlimit; 16],
 }
 
 impl Default for Rlimits {
@@ -98,6 +104,24 @@ impl Default for Rlimits {
             nproc: Rlimit {
                 cur: DEFAULT_NPROC_LIMIT,
                 max: DEFAULT_NPROC_LIMIT,
+            },
+            nofile_max: 4096,
+            recorded: {
+                // Linux's INIT_RLIMITS: no core files, SIGPENDING as NPROC, 800 KiB of message
+                // queues, no nice or real-time priority rights; no limit otherwise.
+                let mut r = [Rlimit::INFINITY; 16];
+                r[4].cur = 0;
+                r[11] = Rlimit {
+                    cur: DEFAULT_NPROC_LIMIT,
+                    max: DEFAULT_NPROC_LIMIT,
+                };
+                r[12] = Rlimit {
+                    cur: 819_200,
+                    max: 819_200,
+                };
+                r[13] = Rlimit { cur: 0, max: 0 };
+                r[14] = Rlimit { cur: 0, max: 0 };
+                r
             },
         }
     }
@@ -146,7 +170,8 @@ pub struct MmStruct<P: PageTableOps> {
     /// Flags every new mapping gets: VM_LOCKED / VM_LOCKONFAULT after mlockall(MCL_FUTURE).
     pub def_flags: VmFlags,
     pub rlimits: Rlimits,
-    /// Stand-in for CAP_IPC_LOCK: bypasses RLIMIT_MEMLOCK.
+    /// Root (euid 0), standing for the capabilities the mm checks: CAP_IPC_LOCK bypasses
+    /// RLIMIT_MEMLOCK, CAP_SYS_RAWIO allows mappings below `mmap_min_addr`.
     pub privileged: bool,
     pub max_map_count: usize,
     /// Heuristic overcommit (Linux mode 0): a single request larger than this many pages fails.

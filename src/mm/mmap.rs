@@ -198,8 +198,8 @@ pub fn get_unmapped_area<P: PageTableOps>(
     if !is_page_aligned(addr) {
         return Err(MmError::Invalid);
     }
-    // security_mmap_addr / cap_mmap_addr: nobody here holds CAP_SYS_RAWIO.
-    if addr < MMAP_MIN_ADDR {
+    // security_mmap_addr / cap_mmap_addr: below mmap_min_addr only with CAP_SYS_RAWIO (root).
+    if addr < MMAP_MIN_ADDR && !mm.privileged {
         return Err(MmError::Permission);
     }
     Ok(addr)

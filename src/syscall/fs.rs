@@ -1115,7 +1115,7 @@ pub fn sys_dup3(ctx: &mut FsCtx<'_>, oldfd: u64, newfd: u64, flags: u64) -> SysR
         return Err(errno::EBADF);
     }
     let file = ctx.files.get(old)?.file.clone();
-    drop(ctx.files.install(new, file, flags & O_CLOEXEC != 0));
+    drop(ctx.files.install(new, file, flags & O_CLOEXEC != 0)?);
     Ok(new as usize)
 }
 

@@ -171,7 +171,83 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     r
 }
 
+/// Kernel memory a call may commit on the program's behalf: the VMAs of a split, a descriptor
+/// table's growth, a pipe's buffer. Far more than any of these calls takes in one go.
+const CALL_HEADROOM: usize = 64 << 10;
+/// A fork: the process and its tables, then per VMA and per shared page (a VMA node, a
+/// reference-count entry), generously.
+const FORK_BASE: usize = 64 << 10;
+const FORK_PER_VMA: usize = 256;
+const FORK_PER_PAGE: usize = 32;
+
+/// The calls that make kernel objects outliving them, as a bitmap by number: one load and a bit
+/// test on the syscall path, so that calls not in it pay nothing more. `brk` is left out: it
+/// makes at most one VMA per call, and only where the heap cannot grow in place, which takes an
+/// admitted call (mmap, mprotect, munmap) to arrange.
+const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
+    let calls = [
+        SYS_clone,
+        SYS_clone3,
+        SYS_mmap,
+        SYS_munmap,
+        SYS_mprotect,
+        SYS_mremap,
+        SYS_mlock,
+        SYS_mlock2,
+        SYS_munlock,
+        SYS_mlockall,
+        SYS_munlockall,
+        SYS_madvise,
+        SYS_pipe2,
+        SYS_dup,
+        SYS_dup3,
+        SYS_fcntl,
+        SYS_openat,
+        SYS_write,
+        SYS_writev,
+        SYS_prlimit64,
+        SYS_setrlimit,
+    ];
+    let mut map = [0u64; NR_SYSCALLS.div_ceil(64)];
+    let mut i = 0;
+    while i < calls.len() {
+        map[calls[i] / 64] |= 1 << (calls[i] % 64);
+        i += 1;
+    }
+    map
+};
+
+/// Admission control for kernel memory (see `FramePool::admits`): a call that makes kernel
+/// objects for the program runs only while the kernel would keep half of its reserve afterwards;
+/// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
+/// make nothing that outlives them, always run.
+#[inline(always)]
+fn admit_call(p: &Process, nr: usize) -> Result<(), Errno> {
+    if ADMITTED
+        .get(nr / 64)
+        .is_none_or(|w| w & (1 << (nr % 64)) == 0)
+    {
+        return Ok(());
+    }
+    admit_slow(p, nr)
+}
+
+#[inline(never)]
+fn admit_slow(p: &Process, nr: usize) -> Result<(), Errno> {
+    let need = if nr == SYS_clone || nr == SYS_clone3 {
+        FORK_BASE + p.mm.map_count() * FORK_PER_VMA + p.mm.pt.pages.rss_pages() * FORK_PER_PAGE
+    } else {
+        CALL_HEADROOM
+    };
+    if crate::mm::heap::admit(need) {
+        Ok(())
+    } else {
+        Err(errno::ENOMEM)
+    }
+}
+
 fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
+    admit_call(p, call.nr)?;
     let a = call.args;
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
     match call.nr {
@@ -599,11 +675,14 @@ fn sys_clone(
     if flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = child_tid;
     }
+    // Both stores are best effort, as Linux's (`schedule_tail` and `kernel_clone` ignore a failed
+    // `put_user`): a bad pointer, or no memory for the child's copy of the page, does not undo
+    // the fork.
     if flags & CLONE_CHILD_SETTID != 0 {
-        child.poke_inactive(child_tid, &pid.to_le_bytes())?;
+        let _ = child.poke_inactive(child_tid, &pid.to_le_bytes());
     }
     if flags & CLONE_PARENT_SETTID != 0 {
-        p.write_pod(parent_tid, &(pid as u32))?;
+        let _ = p.write_pod(parent_tid, &(pid as u32));
     }
     TASKS.lock().add(child);
     Ok(pid as usize)
@@ -799,11 +878,12 @@ fn rlimit_of(p: &Process, resource: usize) -> Result<Rlimit, Errno> {
         RLIMIT_STACK => r.stack,
         RLIMIT_MEMLOCK => r.memlock,
         RLIMIT_AS => r.address_space,
+        RLIMIT_NPROC => r.nproc,
         RLIMIT_NOFILE => Rlimit {
-            cur: 1024,
-            max: 4096,
+            cur: p.files.nofile(),
+            max: r.nofile_max,
         },
-        n if n < RLIM_NLIMITS => Rlimit::INFINITY,
+        n if n < RLIM_NLIMITS => r.recorded[n],
         _ => return Err(errno::EINVAL),
     })
 }
@@ -835,6 +915,11 @@ fn apply_rlimit(p: &mut Process, resource: usize, l: abi::Rlimit) -> Result<(), 
     if new.max > old.max && p.creds.euid != 0 {
         return Err(errno::EPERM);
     }
+    if resource == RLIMIT_NOFILE {
+        // Above `sysctl_nr_open`: EPERM, even for root.
+        p.files.set_nofile(new.max as u64)?;
+        p.files.set_nofile(new.cur as u64)?;
+    }
     let r = &mut p.mm.rlimits;
     match resource {
         RLIMIT_DATA => r.data = new,
@@ -842,7 +927,8 @@ fn apply_rlimit(p: &mut Process, resource: usize, l: abi::Rlimit) -> Result<(), 
         RLIMIT_MEMLOCK => r.memlock = new,
         RLIMIT_AS => r.address_space = new,
         RLIMIT_NPROC => r.nproc = new,
-        _ => {}
+        RLIMIT_NOFILE => r.nofile_max = new.max,
+        n => r.recorded[n] = new,
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
 use crate::mm::address_space::AddressSpace;
 use crate::mm::frame::FRAMES;
+use crate::mm::heap::{self, HeapStats};
 use crate::println;
 use crate::task::process::{ExitReason, Process};
 use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
@@ -29,8 +30,9 @@ pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
 const CLD_EXITED: i32 = 1;
 const CLD_KILLED: i32 = 2;
 
-/// Free frames before the first program was loaded, to show that the run returned them all.
-static FRAMES_BEFORE: spin::Once<usize> = spin::Once::new();
+/// Free frames and the kernel heap before the first program was loaded, to show that the run
+/// returned them all.
+static BEFORE: spin::Once<(usize, HeapStats)> = spin::Once::new();
 
 /// Why a process is not runnable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,8 +210,8 @@ impl Tasks {
 }
 
 /// Runs `p` as the first process; never returns.
-pub fn run_first(mut p: Box<Process>, frames_before: usize) -> ! {
-    FRAMES_BEFORE.call_once(|| frames_before);
+pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats)) -> ! {
+    BEFORE.call_once(|| before);
     p.mm.pt.activate();
     let frame = p.frame.clone();
     *CURRENT.lock() = Some(p);
@@ -349,14 +351,36 @@ fn exit_process(p: Box<Process>, tf: &mut TrapFrame) {
 /// The first process ended: every other process is discarded, the frame count is reported
 /// against the one before the first exec, and the machine ends with the first process's status.
 fn end_of_run(reason: ExitReason) -> ! {
-    let others = core::mem::take(&mut TASKS.lock().procs);
-    drop(others);
+    // The whole scheduler state goes, its tables' capacity included, so that the report below
+    // compares like with like.
+    let tasks = core::mem::take(&mut *TASKS.lock());
+    drop(tasks);
     drop(CURRENT.lock().take());
     AddressSpace::deactivate_all();
-    let free = FRAMES.lock().free_frames();
-    log::info!(
-        "frames free after exit: {free} (before exec: {})",
-        FRAMES_BEFORE.get().copied().unwrap_or(0)
-    );
+    report_frames();
     crate::exit::exit(reason.shell_status() as u32)
+}
+
+/// The end-of-run memory report, printed whatever the log level (the QEMU tests read it). User memory and page tables must be back to the last frame:
+/// the free count plus what the kernel heap's small-object part took during the run (it keeps
+/// what it grew) equals the count before exec. Large kernel objects are back in the pool, and the
+/// small ones in use are reported beside their count before exec.
+fn report_frames() {
+    let free = FRAMES.lock().free_frames();
+    let h = heap::stats();
+    let (before, h0) = BEFORE.get().copied().unwrap_or((0, h));
+    let grown = h.grown_frames - h0.grown_frames;
+    crate::println!(
+        "kernel heap: {} bytes of small objects in use (before exec: {}), {} frames of large \
+         objects (before exec: {}), at most {} frames held",
+        h.small_used,
+        h0.small_used,
+        h.large_frames,
+        h0.large_frames,
+        h.high_water_frames
+    );
+    crate::println!(
+        "frames free after exit: {free} + {grown} kept by the kernel heap = {} (before exec: {before})",
+        free + grown
+    );
 }

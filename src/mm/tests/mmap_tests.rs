@@ -158,6 +158,13 @@ fn get_unmapped_area_top_down_hint_fixed_and_guard_gap() {
         do_mmap(&mut mm, 0x1000, P, RW, ANON | MAP_FIXED),
         Err(MmError::Permission)
     );
+    // Root (CAP_SYS_RAWIO) may map there.
+    mm.privileged = true;
+    assert_eq!(
+        do_mmap(&mut mm, 0x1000, P, RW, ANON | MAP_FIXED).map(|r| r.addr),
+        Ok(0x1000)
+    );
+    mm.privileged = false;
     assert_eq!(
         do_mmap(&mut mm, TASK_SIZE - P, 2 * P, RW, ANON | MAP_FIXED),
         Err(MmError::NoMemory)
