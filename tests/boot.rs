@@ -1,7 +1,6 @@
 //! Boot smoke tests: the real image on qemu-system-aarch64 -machine virt.
 mod common;
 use common::Boot;
-use std::time::Duration;
 
 #[test]
 fn boots_to_a_banner_and_powers_off_cleanly() {
@@ -12,13 +11,6 @@ fn boots_to_a_banner_and_powers_off_cleanly() {
     o.assert_contains("entered at EL1, running at EL1");
     o.assert_contains("ram: [0x040000000..0x060000000) 512 MiB");
     o.assert_contains("tidemark: exit status 0");
-    // The banner comes quickly: wall time for the whole boot, well under the one-second aim with margin
-    // for a loaded CI machine.
-    assert!(
-        o.elapsed < Duration::from_secs(10),
-        "boot took {:?}",
-        o.elapsed
-    );
 }
 
 #[test]

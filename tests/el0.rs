@@ -27,7 +27,7 @@ fn rust_musl_allocator_stress() {
 #[test]
 fn glibc_sees_linux_abi() {
     let o = Boot::default().program("c-abi", "alpha beta").run();
-    o.assert_tap("abi");
+    o.assert_tap("abi", 23);
 }
 
 #[test]

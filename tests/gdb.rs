@@ -258,7 +258,6 @@ fn gdb_stops_in_sys_brk_and_the_helpers_see_the_heap() {
         "{} missing: run scripts/build-user",
         cpio.display()
     );
-    let start = Instant::now();
     let port = free_port();
     let qemu = Qemu::start(port, Some(&cpio));
     let tf = TRAP_FRAME;
@@ -412,10 +411,5 @@ fn gdb_stops_in_sys_brk_and_the_helpers_see_the_heap() {
     assert!(
         console.contains("exited with status 0"),
         "gdbbrk did not finish cleanly after the session:\n{both}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "the GDB session took {:?}",
-        start.elapsed()
     );
 }

@@ -10,7 +10,7 @@ fn random_syscalls_with_hostile_arguments_leave_the_kernel_running() {
         let o = Boot::default()
             .program("c-fuzz", &format!("{seed} 300"))
             .run();
-        o.assert_tap("fuzz");
+        o.assert_tap("fuzz", 2);
         o.assert_no_frame_leak();
     }
 }
@@ -18,6 +18,6 @@ fn random_syscalls_with_hostile_arguments_leave_the_kernel_running() {
 #[test]
 fn hostile_syscalls_on_a_small_machine() {
     let o = Boot::default().mem("128M").program("c-fuzz", "7 300").run();
-    o.assert_tap("fuzz");
+    o.assert_tap("fuzz", 2);
     o.assert_no_frame_leak();
 }

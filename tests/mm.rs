@@ -9,20 +9,20 @@ fn brk_conformance_without_randomisation() {
         .args("norandmaps")
         .program("c-brk_conformance", "")
         .run();
-    o.assert_tap("brk");
+    o.assert_tap("brk", 16);
     o.assert_no_frame_leak();
 }
 
 #[test]
 fn brk_conformance_with_randomisation() {
     let o = Boot::default().program("c-brk_conformance", "").run();
-    o.assert_tap("brk");
+    o.assert_tap("brk", 16);
 }
 
 #[test]
 fn allocators_hostile_arguments_and_proc() {
     let o = Boot::default().program("c-mm", "").run();
-    o.assert_tap("mm");
+    o.assert_tap("mm", 44);
     o.assert_no_frame_leak();
 }
 

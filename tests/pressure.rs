@@ -6,6 +6,18 @@
 mod common;
 use common::Boot;
 
+/// The checks each mode of `user/c/pressure.c` makes.
+fn checks(mode: &str) -> usize {
+    match mode {
+        "forkbomb" => 7,
+        "oom" => 2,
+        "vmas" => 9,
+        "pipes" => 4,
+        "lowmap" => 3,
+        _ => panic!("no mode {mode}"),
+    }
+}
+
 fn pressure(mode: &str, mem: &str) {
     let o = Boot::default()
         .mem(mem)
@@ -13,7 +25,7 @@ fn pressure(mode: &str, mem: &str) {
         .program("c-pressure", mode)
         .run();
     assert!(!o.output.contains("kernel panic"), "{}", o.output);
-    o.assert_tap("pressure");
+    o.assert_tap("pressure", checks(mode));
     o.assert_no_frame_leak();
 }
 
@@ -27,7 +39,7 @@ fn fork_bomb_at_128m_several_times() {
         b.timeout = std::time::Duration::from_secs(180);
         let o = b.run();
         assert!(!o.output.contains("kernel panic"), "{}", o.output);
-        o.assert_tap("pressure");
+        o.assert_tap("pressure", checks("forkbomb"));
         o.assert_no_frame_leak();
     }
 }

@@ -6,7 +6,7 @@ use common::Boot;
 #[test]
 fn fork_cow_wait_pipes_preemption_and_limits() {
     let o = Boot::default().program("c-fork", "").run();
-    o.assert_tap("fork");
+    o.assert_tap("fork", 20);
     o.assert_no_frame_leak();
 }
 
@@ -17,6 +17,6 @@ fn fork_on_a_small_machine_and_another_cpu() {
         .cpu("cortex-a53")
         .program("c-fork", "")
         .run();
-    o.assert_tap("fork");
+    o.assert_tap("fork", 20);
     o.assert_no_frame_leak();
 }

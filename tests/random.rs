@@ -20,7 +20,7 @@ fn layout_and_log(
     }
     b.extra.extend(extra.iter().map(|s| s.to_string()));
     let o = b.program("c-random", "").run();
-    o.assert_tap("random");
+    o.assert_tap("random", 18);
     o.assert_no_frame_leak();
     let line = o
         .output

@@ -10,14 +10,14 @@ fn vmlocked_without_randomisation() {
         .args("norandmaps")
         .program("c-vmlocked", "")
         .run();
-    o.assert_tap("vmlocked");
+    o.assert_tap("vmlocked", 89);
     o.assert_no_frame_leak();
 }
 
 #[test]
 fn vmlocked_with_randomisation() {
     let o = Boot::default().program("c-vmlocked", "").run();
-    o.assert_tap("vmlocked");
+    o.assert_tap("vmlocked", 89);
     o.assert_no_frame_leak();
 }
 
@@ -27,7 +27,7 @@ fn populate_256_mib_under_512_mib() {
         .mem("512M")
         .program("c-vmlocked", "big")
         .run();
-    o.assert_tap("vmlocked-big");
+    o.assert_tap("vmlocked-big", 10);
     o.assert_no_frame_leak();
 }
 
@@ -37,6 +37,6 @@ fn populate_beyond_ram_leaves_the_kernel_running() {
         .mem("128M")
         .program("c-vmlocked", "oom")
         .run();
-    o.assert_tap("vmlocked-oom");
+    o.assert_tap("vmlocked-oom", 7);
     o.assert_no_frame_leak();
 }

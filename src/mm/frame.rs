@@ -228,7 +228,7 @@ impl FramePool {
     }
 
     /// Returns single frames from [`alloc`](Self::alloc)`(1)`, as many `dealloc(pa, 1)` would.
-    /// A naturally aligned run of [`PCP_BATCH`] frames freed in a row (a heap torn down in address
+    /// A naturally aligned run of `PCP_BATCH` frames freed in a row (a heap torn down in address
     /// order gives back the batches the cache was refilled with) goes straight back to the buddy
     /// allocator as one block; the other frames go to the cache.
     pub fn dealloc_batch(&mut self, pas: &[PhysAddr]) {
@@ -473,7 +473,7 @@ pub static FRAME_REFS: spin::Mutex<alloc::collections::BTreeMap<usize, u32>> =
 /// skip the lock and the search.
 static SHARED_FRAMES: AtomicUsize = AtomicUsize::new(0);
 
-/// The kernel's [`PhysMem`]: frames from [`FRAMES`], reached through the linear map.
+/// The kernel's [`PhysMem`](super::phys::PhysMem): frames from [`FRAMES`], reached through the linear map.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelPhys;
 

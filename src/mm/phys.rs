@@ -1,7 +1,7 @@
 //! The physical-memory interface the portable mm code is written against.
 //!
 //! The kernel implements [`PhysMem`] on top of its frame allocator and linear map; host tests use
-//! [`sim::SimRam`], a heap buffer that pretends to be RAM and counts frames so leaks are caught.
+//! `sim::SimRam`, a heap buffer that pretends to be RAM and counts frames so leaks are caught.
 use crate::mm::addr::{PhysAddr, PAGE_SIZE};
 
 /// A source of physical frames plus a way to touch them.

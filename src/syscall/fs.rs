@@ -442,7 +442,7 @@ fn import_iovec(mem: &mut dyn UserMem, iov: usize, nr: u32) -> Result<Vec<(usize
 }
 
 /// `writev(2)` (`do_writev` → `vfs_writev`): descriptor checks first, then the vector
-/// ([`import_iovec`]), then the segments in order as one write: if a segment's memory turns out
+/// (`import_iovec`), then the segments in order as one write: if a segment's memory turns out
 /// unmapped, the bytes already written are returned, `EFAULT` only if there were none.
 pub fn sys_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
     let file = ctx.files.get(ufd(fd))?.file.clone();

@@ -335,20 +335,44 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
             const PR_SET_THP_DISABLE: usize = 41;
             const PR_GET_THP_DISABLE: usize = 42;
             match a0 {
-                PR_SET_NAME => Ok(0),
-                PR_GET_NAME => {
+                PR_SET_NAME => {
+                    // strncpy_from_user of up to 15 bytes: the name ends at a NUL or there.
                     let mut name = [0u8; 16];
-                    let exe = p.exe.rsplit('/').next().unwrap_or("").as_bytes();
-                    let n = exe.len().min(15);
-                    name[..n].copy_from_slice(&exe[..n]);
-                    p.copy_to_user(a1, &name).map(|_| 0)
+                    for (i, b) in name.iter_mut().take(15).enumerate() {
+                        let mut c = [0u8; 1];
+                        p.copy_from_user(a1.wrapping_add(i), &mut c)?;
+                        if c[0] == 0 {
+                            break;
+                        }
+                        *b = c[0];
+                    }
+                    p.comm = name;
+                    Ok(0)
                 }
-                PR_SET_THP_DISABLE => Ok(0),
-                PR_GET_THP_DISABLE => Ok(0),
+                PR_GET_NAME => p.copy_to_user(a1, &p.comm.clone()).map(|_| 0),
+                PR_SET_THP_DISABLE => {
+                    if a2 | a3 | a[4] as usize != 0 {
+                        return Err(errno::EINVAL);
+                    }
+                    p.thp_disabled = a1 != 0;
+                    Ok(0)
+                }
+                PR_GET_THP_DISABLE => {
+                    if a1 | a2 | a3 | a[4] as usize != 0 {
+                        return Err(errno::EINVAL);
+                    }
+                    Ok(p.thp_disabled as usize)
+                }
                 _ => Err(errno::EINVAL),
             }
         }
-        SYS_mount => Ok(0),
+        // No file system can be mounted yet: say so (EPERM first for the unprivileged, as
+        // `may_mount` checks before anything else).
+        SYS_mount | SYS_umount2 => Err(if p.creds.euid != 0 {
+            errno::EPERM
+        } else {
+            errno::ENOSYS
+        }),
         SYS_getuid => Ok(p.creds.uid as usize),
         SYS_geteuid => Ok(p.creds.euid as usize),
         SYS_getgid => Ok(p.creds.gid as usize),

@@ -2,7 +2,7 @@
 //!
 //! Handlers never dereference a user pointer: they go through [`UserMem`], whose kernel
 //! implementation (`arch::aarch64::uaccess`, with its exception fix-ups) faults pages in and
-//! reports `EFAULT` for a bad range, and whose host implementation ([`FakeUserMem`]) is a `Vec`
+//! reports `EFAULT` for a bad range, and whose host implementation (`FakeUserMem`) is a `Vec`
 //! at a base address. That keeps every handler testable on the host with hostile pointers.
 //!
 //! The helpers mirror Linux's `get_user`/`put_user` ([`UserMemExt::read_pod`],

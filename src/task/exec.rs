@@ -6,7 +6,7 @@
 //! - the heap: `start_brk = brk = randomize_page(PAGE_ALIGN(end_bss) + PAGE_SIZE, 1 GiB)`;
 //! - the stack at the top of the user half, less up to 1 GiB, growing down, with argv/envp/auxv;
 //! - `mmap_base` below the stack's reserved gap, less up to 1 GiB; the signal-return page
-//!   ("[sigpage]") is the first mapping placed there.
+//!   (`[sigpage]`) is the first mapping placed there.
 use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
@@ -209,6 +209,8 @@ pub fn exec(
         signals: SignalState::new(),
         creds: Creds::default(),
         exe: file.clone(),
+        comm: crate::task::process::comm_of(path),
+        thp_disabled: false,
         files: crate::fs::fdtable::Files::new(),
         minflt: 0,
         majflt: 0,

@@ -61,6 +61,11 @@ pub struct Process {
     pub creds: Creds,
     /// The program's path, for /proc/self/exe and the maps.
     pub exe: alloc::sync::Arc<str>,
+    /// The task's name (`comm`): the program's file name at exec, or what `PR_SET_NAME` set;
+    /// at most 15 bytes, NUL-padded.
+    pub comm: [u8; 16],
+    /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): inherited by fork.
+    pub thp_disabled: bool,
     /// Open files; 0–2 are the console.
     pub files: crate::fs::fdtable::Files,
     pub minflt: u64,
@@ -89,7 +94,22 @@ pub struct Process {
     pub exit: Option<ExitReason>,
 }
 
+/// `comm` for a program path: the last component's first 15 bytes (`__set_task_comm`).
+pub fn comm_of(path: &str) -> [u8; 16] {
+    let name = path.rsplit('/').next().unwrap_or("").as_bytes();
+    let mut comm = [0u8; 16];
+    let n = name.len().min(15);
+    comm[..n].copy_from_slice(&name[..n]);
+    comm
+}
+
 impl Process {
+    /// The task name as text (bytes that are not UTF-8 shown as U+FFFD).
+    pub fn comm_str(&self) -> alloc::string::String {
+        let n = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        alloc::string::String::from_utf8_lossy(&self.comm[..n]).into_owned()
+    }
+
     /// Services a user page fault at `addr`: Linux's `do_page_fault` after the arch decoding.
     pub fn handle_fault(&mut self, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
         let flags = find_vma_for_fault(&mut self.mm, addr, access, false)?;
@@ -183,6 +203,8 @@ impl Process {
             signals,
             creds: self.creds,
             exe: self.exe.clone(),
+            comm: self.comm,
+            thp_disabled: self.thp_disabled,
             files: self.files.fork_clone(),
             minflt: 0,
             majflt: 0,

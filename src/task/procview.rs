@@ -47,7 +47,7 @@ impl ProcSource for ProcView<'_, '_> {
         let _ = match f {
             ProcFile::Maps => show_maps(out, &p.mm),
             ProcFile::Status => {
-                let name = p.exe.rsplit('/').next().unwrap_or("").to_owned_name();
+                let name = p.comm_str();
                 let _ = write!(
                     out,
                     "Name:\t{name}\nUmask:\t0022\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t\n",
@@ -64,7 +64,7 @@ impl ProcSource for ProcView<'_, '_> {
                 write!(out, "Threads:\t1\nSigQ:\t0/0\nSigPnd:\t{:016x}\nShdPnd:\t0000000000000000\nSigBlk:\t{:016x}\n", p.signals.pending.0, p.signals.blocked.0)
             }
             ProcFile::Stat => {
-                let comm = p.exe.rsplit('/').next().unwrap_or("").to_owned_name();
+                let comm = p.comm_str();
                 let mut s = StatFields::new(p.pid, &comm);
                 let c = p.mm.counters();
                 s.ppid = p.ppid;
@@ -111,17 +111,6 @@ impl ProcSource for ProcView<'_, '_> {
 
     fn pid(&self) -> i32 {
         self.pid
-    }
-}
-
-trait OwnedName {
-    fn to_owned_name(&self) -> alloc::string::String;
-}
-
-impl OwnedName for str {
-    /// `comm`: the executable's name cut to 15 bytes (TASK_COMM_LEN - 1).
-    fn to_owned_name(&self) -> alloc::string::String {
-        self.chars().take(15).collect()
     }
 }
 

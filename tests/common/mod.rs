@@ -61,8 +61,10 @@ impl Outcome {
             self.output
         );
     }
-    /// Checks a TAP-reporting test program: no `not ok` line and a summary with 0 failures.
-    pub fn assert_tap(&self, name: &str) {
+    /// Checks a TAP-reporting test program: exactly `checks` checks ran, each numbered once (a
+    /// check skipped by a branch, or a program cut short, fails), none of them `not ok`, and the
+    /// summary says `checks passed, 0 failed`.
+    pub fn assert_tap(&self, name: &str, checks: usize) {
         let failures: Vec<&str> = self
             .output
             .lines()
@@ -74,11 +76,23 @@ impl Outcome {
             failures.join("\n"),
             self.output
         );
-        let summary = format!("# {name}: ");
-        let line = self.output.lines().find(|l| l.starts_with(&summary));
+        let numbers: Vec<usize> = self
+            .output
+            .lines()
+            .filter_map(|l| l.strip_prefix("ok "))
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        // Most programs number their checks 1, 2, ...; brk_conformance uses the conformance
+        // items' numbers. Either way: `checks` of them, each once, in order.
         assert!(
-            line.is_some_and(|l| l.ends_with(" 0 failed")),
-            "no clean summary line for {name}:\n{}",
+            numbers.len() == checks && numbers.windows(2).all(|w| w[0] < w[1]),
+            "{name}: expected {checks} checks, each once, in order; got {numbers:?}:\n{}",
+            self.output
+        );
+        let summary = format!("# {name}: {checks} passed, 0 failed");
+        assert!(
+            self.output.lines().any(|l| l == summary),
+            "no summary line {summary:?}:\n{}",
             self.output
         );
         self.assert_status(0);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include "selfinfo.h"
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -111,5 +113,22 @@ int main(int argc, char **argv, char **envp)
 	long ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
 	CHECK(ns >= 1000000, "nanosleep(1 ms) sleeps (%ld ns)", ns);
 	CHECK(getpid() == 1 && getppid() == 0 && getuid() == 0, "getpid 1, getppid 0, getuid 0");
+
+	char name[16] = { 0 };
+	CHECK(prctl(PR_SET_NAME, "tidemark-test-long-name") == 0 && prctl(PR_GET_NAME, name) == 0 &&
+		      strcmp(name, "tidemark-test-l") == 0,
+	      "PR_SET_NAME keeps 15 bytes, PR_GET_NAME reads them back (%s)", name);
+	static char stat[512];
+	int fd = open("/proc/self/stat", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	CHECK(n > 0 && strstr(stat, "(tidemark-test-l)") != NULL, "/proc/self/stat shows the new name");
+	CHECK(prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 &&
+		      prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1,
+	      "PR_SET_THP_DISABLE is remembered");
+	errno = 0;
+	CHECK(prctl(PR_SET_THP_DISABLE, 1, 1, 0, 0) == -1 && errno == EINVAL,
+	      "PR_SET_THP_DISABLE with a stray argument: EINVAL");
 	return tap_done("abi");
 }

@@ -1,8 +1,8 @@
 //! The `VBAR_EL1` vector table, the trap frame, and the report for exceptions nobody handles.
 //!
 //! Every entry saves the full integer state into a [`TrapFrame`] on the current `SP_EL1` stack and
-//! calls [`handle_exception`], except the synchronous one from AArch64 EL0 (system calls and user
-//! page faults), which calls [`handle_el0_sync`] straight away. Entries taken from EL1 first check for a kernel stack overflow: kernel
+//! calls `handle_exception`, except the synchronous one from AArch64 EL0 (system calls and user
+//! page faults), which calls `handle_el0_sync` straight away. Entries taken from EL1 first check for a kernel stack overflow: kernel
 //! stacks are 64 KiB at 128 KiB-aligned bases, so a frame pushed below a stack's base has bit 16 of
 //! SP set, and that entry switches to a dedicated overflow stack before reporting (Linux's VMAP stack
 //! check, `kernel_ventry`).

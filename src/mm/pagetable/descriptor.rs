@@ -108,7 +108,7 @@ pub struct Attrs {
     /// AF. Mapping with AF clear makes the first access fault, for software young-tracking.
     pub accessed: bool,
     /// The page table frees the frames when the mapping is removed (anonymous memory), as opposed
-    /// to borrowed frames like the linear map or MMIO. Kept in [`STAGE1_DESCRIPTOR::SW_OWNED`].
+    /// to borrowed frames like the linear map or MMIO. Kept in `STAGE1_DESCRIPTOR::SW_OWNED`.
     pub owned: bool,
 }
 

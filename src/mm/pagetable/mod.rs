@@ -2,7 +2,7 @@
 //!
 //! [`PageTable`] owns its tables (allocated from a [`PhysMem`]) and keeps the architecture's rules
 //! for changing live entries (break-before-make, barriers, TLB maintenance through [`TlbFlush`]),
-//! so the same code runs on the kernel and, against [`crate::mm::phys::sim::SimRam`], on the host.
+//! so the same code runs on the kernel and, against `SimRam` (`mm::phys::sim`), on the host.
 //!
 //! Ownership: a leaf mapped with [`Attrs::owned`] set (kept in the `SW_OWNED` descriptor bit) owns
 //! its frames: `unmap` and `Drop` free them (after the TLB flush), at the granularity of the leaf
@@ -258,7 +258,7 @@ impl<M: PhysMem> PageTable<M> {
         &self.mem
     }
 
-    /// The TTBRn_EL1 value: BADDR = root, ASID in bits [63:48] (with TCR_EL1.AS = 1 for 16-bit ASIDs).
+    /// The TTBRn_EL1 value: BADDR = root, ASID in bits \[63:48\] (with TCR_EL1.AS = 1 for 16-bit ASIDs).
     pub fn ttbr(&self) -> u64 {
         self.root.as_usize() as u64 | (self.asid.unwrap_or(0) as u64) << 48
     }
