@@ -20,3 +20,12 @@ fn fork_on_a_small_machine_and_another_cpu() {
     o.assert_tap("fork", 20);
     o.assert_no_frame_leak();
 }
+
+/// A process that waits holds no CPU: a child in ppoll (with a timeout, on a pipe, for a signal)
+/// or nanosleep lets its parent run, and the parent's own waits end as Linux's do.
+#[test]
+fn waiting_processes_let_others_run() {
+    let o = Boot::default().program("c-sleepers", "").run();
+    o.assert_tap("sleepers", 14);
+    o.assert_no_frame_leak();
+}

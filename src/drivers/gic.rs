@@ -5,7 +5,7 @@
 //! exception entry sets PSTATE.I and nothing clears it), so the tick is always taken from EL0,
 //! at the boundary where the scheduler can switch. A GICv3 machine (`-machine gic-version=3`) gets
 //! no tick: processes then switch only when they block or exit.
-use aarch64_cpu::registers::{Writeable, CNTV_CTL_EL0, CNTV_TVAL_EL0};
+use aarch64_cpu::registers::{Writeable, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTV_TVAL_EL0};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use tock_registers::interfaces::Readable as _;
 use tock_registers::register_structs;
@@ -96,4 +96,30 @@ pub fn handle_irq() -> bool {
     }
     c.EOIR.set(iar);
     tick
+}
+
+/// Waits until the uptime clock reaches `deadline_ns`, the CPU idle in `WFI` (nothing is
+/// runnable): the timer is set to fire at the deadline, or at the next tick if that is sooner,
+/// and each interrupt is acknowledged. Without a GICv2 (no interrupt would ever wake `WFI`), it
+/// watches the counter instead.
+pub fn idle_until(deadline_ns: u64) {
+    use crate::arch::aarch64::timer;
+    let freq = timer::frequency();
+    let deadline = (deadline_ns as u128 * freq as u128).div_ceil(1_000_000_000) as u64;
+    let tick = freq / TICK_HZ;
+    loop {
+        let now = timer::ticks();
+        if now >= deadline {
+            return;
+        }
+        if gicc().is_none() {
+            core::hint::spin_loop();
+            continue;
+        }
+        CNTV_CVAL_EL0.set(deadline.min(now + tick));
+        CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+        // An interrupt wakes WFI even while PSTATE.I masks it; it is then acknowledged here.
+        aarch64_cpu::asm::wfi();
+        handle_irq();
+    }
 }

@@ -131,13 +131,22 @@ pub fn interrupted_errno(nr: usize) -> Errno {
     }
 }
 
-/// Blocking on behalf of `ppoll` when nothing is ready.
+/// How a file call waits (ppoll's timeout). The kernel does not sleep inside a call: it parks
+/// the caller and runs the call again from the start when woken, so a timed wait is a deadline
+/// recorded for the restarted call.
 pub trait Sleeper {
-    /// Sleeps `ns` nanoseconds, or until a signal when `None`, with the signal mask temporarily
-    /// replaced by `mask` when given (ppoll's `sigmask`, as `set_user_sigmask` installs it).
-    /// `Ok` when the time ran out; `Err(ERESTARTNOHAND)` (or `EINTR`) when a signal arrived,
-    /// which the handler passes on for the signal code to finish.
-    fn sleep(&self, ns: Option<u64>, mask: Option<u64>) -> Result<(), Errno>;
+    /// The uptime clock, in nanoseconds.
+    fn now_ns(&self) -> u64;
+    /// The deadline [`block`](Self::block) recorded before this run of the call, if it is a
+    /// restart of a timed wait.
+    fn deadline(&self) -> Option<u64>;
+    /// Parks the caller until `deadline` passes (never, when `None`), until some pipe changes
+    /// (when `pipes`), or until a signal arrives, with the signal mask meant to be replaced by
+    /// `mask` meanwhile (ppoll's `sigmask`); returns the errno the call must return
+    /// ([`errno::EWOULDBLOCK_RESTART`]).
+    fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno;
+    /// The call completes: its deadline is forgotten.
+    fn finish(&self);
 }
 
 /// Everything a file syscall needs, borrowed from the calling process for the call.
@@ -956,14 +965,12 @@ pub fn sys_readlinkat(
 /// mask ([`poll_mask`]) filtered by `events | POLLERR | POLLHUP`. Returns how many entries have
 /// non-zero `revents`.
 ///
-/// When none do and the timeout is not zero: if a pipe is among the descriptors and there is no
-/// timeout, returns [`errno::EWOULDBLOCK_RESTART`] without writing anything (the kernel sleeps
-/// until a pipe changes and runs the call again; for the duration of that sleep it should apply
-/// the `sigmask` argument as ppoll's temporary mask). Otherwise it sleeps through [`Sleeper`]
-/// and, having slept, stores the remaining time (zero) back as Linux's `poll_select_finish`
-/// does, ignoring a fault there. Limitation: a finite timeout with pipes sleeps the whole time
-/// through the `Sleeper` (a kernel whose sleeper lets other processes run still reports the
-/// pipe only when the time is up, as 0 ready).
+/// When none do and the timeout is not zero, the caller is parked through [`Sleeper::block`]
+/// until the deadline, a change of some pipe among the descriptors, or a signal, and the call
+/// runs again; only the (zero) `revents` are written back meanwhile. The deadline is computed once, on the first
+/// run, so that restarts do not extend it. Once the call completes with a timeout given, the
+/// remaining time is stored back as Linux's `poll_select_finish` does (zero after a timeout),
+/// ignoring a fault there.
 pub fn sys_ppoll(
     ctx: &mut FsCtx<'_>,
     fds: u64,
@@ -973,6 +980,7 @@ pub fn sys_ppoll(
     sigsetsize: u64,
 ) -> SysResult {
     let nfds = nfds as u32 as usize;
+    let now = ctx.sleeper.now_ns();
     let timeout = if tmo != 0 {
         let ts: Timespec = ctx.mem.read_pod(tmo as usize)?;
         Some(ts.as_nanos().ok_or(errno::EINVAL)?)
@@ -1015,24 +1023,33 @@ pub fn sys_ppoll(
         }
         p[6..8].copy_from_slice(&revents.to_le_bytes());
     }
-    let mut result = Ok(count);
-    if count == 0 && pipes && timeout.is_none() {
-        return Err(errno::EWOULDBLOCK_RESTART);
-    }
-    if count == 0 && timeout != Some(0) {
-        match ctx.sleeper.sleep(timeout, mask) {
-            Ok(()) => {
-                if tmo != 0 {
-                    let _ = ctx.mem.write_pod(tmo as usize, &Timespec::default());
-                }
-            }
-            Err(e) => result = Err(e),
+    let deadline = timeout.map(|ns| {
+        ctx.sleeper
+            .deadline()
+            .unwrap_or_else(|| now.saturating_add(ns))
+    });
+    let timed_out = deadline.is_some_and(|d| now >= d);
+    if count == 0 && !timed_out {
+        // The zero revents go back first: a wait that a signal ends leaves them so, as Linux's
+        // `do_sys_poll` writes them whatever ended the wait.
+        if nfds > 0 {
+            ctx.mem.copy_to_user(fds as usize, &raw)?;
         }
+        return Err(ctx.sleeper.block(deadline, pipes, mask));
+    }
+    ctx.sleeper.finish();
+    if let Some(d) = deadline {
+        let left = d.saturating_sub(now);
+        let ts = Timespec {
+            tv_sec: (left / 1_000_000_000) as i64,
+            tv_nsec: (left % 1_000_000_000) as i64,
+        };
+        let _ = ctx.mem.write_pod(tmo as usize, &ts);
     }
     if nfds > 0 {
         ctx.mem.copy_to_user(fds as usize, &raw)?;
     }
-    result
+    Ok(count)
 }
 
 /// A file's `poll` answer before filtering by the requested events: [`DEFAULT_POLLMASK`] for the
@@ -1217,10 +1234,9 @@ pub fn sys_faccessat2(
 mod tests {
     use super::*;
     use crate::fs::procfs::{SmapsRollup, StatFields};
-    use crate::syscall::errno::ERESTARTNOHAND;
     use crate::syscall::user::FakeUserMem;
     use alloc::collections::VecDeque;
-    use core::cell::RefCell;
+    use core::cell::{Cell, RefCell};
 
     /// Start of the fake user mapping (page aligned) and its size.
     const U: usize = 0x10000;
@@ -1284,20 +1300,31 @@ mod tests {
         }
     }
 
+    /// A wait asked for: the deadline, whether pipes end it, the temporary signal mask.
+    type Block = (Option<u64>, bool, Option<u64>);
+
+    /// A clock the test moves, and a record of every wait asked for.
     #[derive(Default)]
     struct FakeSleep {
-        calls: RefCell<Vec<(Option<u64>, Option<u64>)>>,
-        interrupted: bool,
+        now: Cell<u64>,
+        deadline: Cell<Option<u64>>,
+        blocks: RefCell<Vec<Block>>,
     }
 
     impl Sleeper for FakeSleep {
-        fn sleep(&self, ns: Option<u64>, mask: Option<u64>) -> Result<(), Errno> {
-            self.calls.borrow_mut().push((ns, mask));
-            if self.interrupted {
-                Err(ERESTARTNOHAND)
-            } else {
-                Ok(())
-            }
+        fn now_ns(&self) -> u64 {
+            self.now.get()
+        }
+        fn deadline(&self) -> Option<u64> {
+            self.deadline.get()
+        }
+        fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno {
+            self.deadline.set(deadline);
+            self.blocks.borrow_mut().push((deadline, pipes, mask));
+            errno::EWOULDBLOCK_RESTART
+        }
+        fn finish(&self) {
+            self.deadline.set(None);
         }
     }
 
@@ -1820,7 +1847,7 @@ mod tests {
             [revents(&e, 0), revents(&e, 1), revents(&e, 2)],
             [0, 0, POLLNVAL]
         );
-        assert!(e.sleep.calls.borrow().is_empty());
+        assert!(e.sleep.blocks.borrow().is_empty());
         // Readiness filtered by events; negative fds ignored.
         let ev = POLLIN | POLLOUT | POLLPRI;
         let fds = pollfds(
@@ -1837,27 +1864,39 @@ mod tests {
             e.mem.bytes(U + 0x4000 + 16, 6),
             &[0xff, 0xff, 0xff, 0xff, 7, 0]
         );
-        assert!(e.sleep.calls.borrow().is_empty());
+        assert!(e.sleep.blocks.borrow().is_empty());
     }
 
     #[test]
     fn ppoll_sleeps_and_validates() {
         let mut e = Env::new();
         let ts = put_ts(&mut e, 1, 5);
-        // Nothing to wait for: the timeout is a sleep, then the remaining time (0) is stored.
+        // Nothing to wait for: the caller is parked until the deadline, nothing written back.
+        let wait = Err(errno::EWOULDBLOCK_RESTART);
+        assert_eq!(e.call(|c| sys_ppoll(c, 0, 0, ts, 0, 0)), wait);
+        assert_eq!(
+            e.sleep.blocks.borrow()[0],
+            (Some(1_000_000_005), false, None)
+        );
+        assert_eq!(e.mem.bytes(U + 0x5000, 16)[..1], [1]);
+        // Woken early, it waits on for the same deadline; at the deadline it returns 0 and stores
+        // the remaining time (0).
+        e.sleep.now.set(500_000_000);
+        assert_eq!(e.call(|c| sys_ppoll(c, 0, 0, ts, 0, 0)), wait);
+        assert_eq!(
+            e.sleep.blocks.borrow()[1],
+            (Some(1_000_000_005), false, None)
+        );
+        e.sleep.now.set(1_000_000_005);
         assert_eq!(e.call(|c| sys_ppoll(c, 0, 0, ts, 0, 0)), Ok(0));
-        assert_eq!(e.sleep.calls.borrow()[0], (Some(1_000_000_005), None));
         assert_eq!(e.mem.bytes(U + 0x5000, 16), &[0; 16]);
-        // No timeout at all: sleep until a signal, with the temporary mask.
+        assert_eq!(e.sleep.deadline.get(), None);
+        // No timeout at all: wait for a signal only, with the temporary mask.
         let mask = (U + 0x6000) as u64;
         e.mem.put(U + 0x6000, &0x4000u64.to_le_bytes());
-        e.sleep.interrupted = true;
         let fds = pollfds(&mut e, &[(-5, POLLIN)]);
-        assert_eq!(
-            e.call(|c| sys_ppoll(c, fds, 1, 0, mask, 8)),
-            Err(ERESTARTNOHAND)
-        );
-        assert_eq!(e.sleep.calls.borrow()[1], (None, Some(0x4000)));
+        assert_eq!(e.call(|c| sys_ppoll(c, fds, 1, 0, mask, 8)), wait);
+        assert_eq!(e.sleep.blocks.borrow()[2], (None, false, Some(0x4000)));
         assert_eq!(revents(&e, 0), 0);
         // Argument checks.
         let bad = put_ts(&mut e, 0, 1_000_000_000);
@@ -1897,7 +1936,7 @@ mod tests {
             e.call(|c| sys_ppoll(c, fds, (1 << 32) + 1, ts, 0, 0)),
             Ok(0)
         );
-        assert_eq!(e.sleep.calls.borrow().len(), 2);
+        assert_eq!(e.sleep.blocks.borrow().len(), 3);
     }
 
     #[test]
@@ -2416,11 +2455,18 @@ mod tests {
             e.call(|c| sys_ppoll(c, fds, 1, 0, 0, 8)),
             Err(errno::EWOULDBLOCK_RESTART)
         );
-        assert_eq!(revents(&e, 0), 0xffff);
-        // A finite timeout still sleeps through the Sleeper.
+        assert_eq!(revents(&e, 0), 0);
+        assert_eq!(e.sleep.blocks.borrow()[0], (None, true, None));
+        // A finite timeout: parked until the pipe changes or the time is up, then 0 ready.
         let t = put_ts(&mut e, 0, 1000);
+        assert_eq!(
+            e.call(|c| sys_ppoll(c, fds, 1, t, 0, 8)),
+            Err(errno::EWOULDBLOCK_RESTART)
+        );
+        assert_eq!(e.sleep.blocks.borrow()[1], (Some(1000), true, None));
+        e.sleep.now.set(1000);
         assert_eq!(e.call(|c| sys_ppoll(c, fds, 1, t, 0, 8)), Ok(0));
-        assert_eq!(e.sleep.calls.borrow().len(), 1);
+        assert_eq!(e.sleep.blocks.borrow().len(), 2);
         // Writer gone: POLLHUP alone once drained, POLLIN | POLLHUP while bytes remain.
         e.call(|c| sys_close(c, w)).unwrap();
         let fds = pollfds(&mut e, &[(r as i32, POLLIN)]);

@@ -82,8 +82,9 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
             tf.elr -= 4;
             return;
         }
+        // The deadline of a timed wait stays for a restart (the call goes on towards it, as
+        // Linux's restarted ppoll and nanosleep do); it goes below if the call ends here.
         p.wait = None;
-        p.sleep_deadline = None;
         ret = Err(super::fs::interrupted_errno(call.nr));
     }
     if let Err(e) = ret {
@@ -99,6 +100,8 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
             }
         }
     }
+    // The call ends with an error: no later call may take its deadline for its own.
+    p.sleep_deadline = None;
     if super::fs::raises_sigpipe(call.nr, &ret) {
         let _ = p
             .signals
@@ -143,7 +146,7 @@ fn pending_handler_flags(p: &Process) -> Option<u64> {
 /// ([`errno::EWOULDBLOCK_RESTART`] without a wait of its own) waits for the pipes to move on from
 /// their state before the call.
 fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
-    use crate::task::procview::{KernelConsole, MemView, ProcView, Shared, SpinSleeper};
+    use crate::task::procview::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
     let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
     let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());
@@ -160,7 +163,10 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         files: &mut files,
         console: &KernelConsole,
         proc: &proc,
-        sleeper: &SpinSleeper,
+        sleeper: &SchedSleeper {
+            shared: &shared,
+            since,
+        },
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
     let p = shared.0.into_inner();

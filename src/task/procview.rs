@@ -9,6 +9,7 @@ use crate::syscall::errno::Errno;
 use crate::syscall::fs::Sleeper;
 use crate::syscall::user::UserMem;
 use crate::task::process::Process;
+use crate::task::sched::WaitFor;
 use core::cell::RefCell;
 use core::fmt::Write;
 
@@ -136,18 +137,38 @@ impl Console for KernelConsole {
     }
 }
 
-/// Sleeping for ppoll: one process, no interrupts, so a timed sleep waits on the counter and an
-/// untimed one would never end (reported as EINTR-free deadlock avoided by returning at once).
-pub struct SpinSleeper;
+/// Waiting for ppoll through the scheduler: the caller is parked with the wait recorded in the
+/// process (`WaitFor`), and other processes run meanwhile.
+pub struct SchedSleeper<'s, 'a> {
+    pub shared: &'s Shared<'a>,
+    /// `pipe::events()` before the call: a pipe wait ends when it moves on.
+    pub since: u64,
+}
 
-impl Sleeper for SpinSleeper {
-    fn sleep(&self, ns: Option<u64>, _mask: Option<u64>) -> Result<(), Errno> {
-        if let Some(ns) = ns {
-            let deadline = timer::uptime_ns().saturating_add(ns);
-            while timer::uptime_ns() < deadline {
-                core::hint::spin_loop();
-            }
-        }
-        Ok(())
+impl Sleeper for SchedSleeper<'_, '_> {
+    fn now_ns(&self) -> u64 {
+        timer::uptime_ns()
+    }
+
+    fn deadline(&self) -> Option<u64> {
+        self.shared.0.borrow().sleep_deadline
+    }
+
+    /// ppoll's temporary signal mask is not installed for the wait: a signal it would block
+    /// still ends the wait (the call is then interrupted, as without a mask).
+    fn block(&self, deadline: Option<u64>, pipes: bool, _mask: Option<u64>) -> Errno {
+        let mut p = self.shared.0.borrow_mut();
+        p.sleep_deadline = deadline;
+        p.wait = Some(match (deadline, pipes) {
+            (Some(d), true) => WaitFor::PipeUntil(self.since, d),
+            (Some(d), false) => WaitFor::Until(d),
+            (None, true) => WaitFor::Pipe(self.since),
+            (None, false) => WaitFor::Signal,
+        });
+        crate::syscall::errno::EWOULDBLOCK_RESTART
+    }
+
+    fn finish(&self) {
+        self.shared.0.borrow_mut().sleep_deadline = None;
     }
 }

@@ -41,8 +41,22 @@ pub enum WaitFor {
     Child,
     /// Some pipe to change state: `pipe::events()` to move on from this value.
     Pipe(u64),
-    /// A deadline on the uptime clock, in nanoseconds (nanosleep).
+    /// A deadline on the uptime clock, in nanoseconds (nanosleep, ppoll with a timeout).
     Until(u64),
+    /// Whichever comes first: some pipe changes, or the deadline (ppoll on pipes with a timeout).
+    PipeUntil(u64, u64),
+    /// Nothing but a signal (ppoll with nothing to watch and no timeout).
+    Signal,
+}
+
+impl WaitFor {
+    /// The deadline on the uptime clock, if the wait has one.
+    pub const fn deadline(self) -> Option<u64> {
+        match self {
+            WaitFor::Until(d) | WaitFor::PipeUntil(_, d) => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// What a reaped or reapable child left behind.
@@ -175,6 +189,7 @@ impl Tasks {
             let due = match p.wait {
                 Some(WaitFor::Until(d)) => d <= now,
                 Some(WaitFor::Pipe(since)) => since != events,
+                Some(WaitFor::PipeUntil(since, d)) => since != events || d <= now,
                 _ => false,
             };
             if due {
@@ -197,14 +212,9 @@ impl Tasks {
             let earliest = self
                 .procs
                 .values()
-                .filter_map(|p| match p.wait {
-                    Some(WaitFor::Until(d)) => Some(d),
-                    _ => None,
-                })
+                .filter_map(|p| p.wait.and_then(WaitFor::deadline))
                 .min()?;
-            while timer::uptime_ns() < earliest {
-                core::hint::spin_loop();
-            }
+            crate::drivers::gic::idle_until(earliest);
         }
     }
 }
