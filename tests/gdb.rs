@@ -215,7 +215,7 @@ const SYS_BRK: u64 = 214;
 const TRAP_FRAME: &str = "(*($x1 as *mut tidemark::arch::aarch64::exception::TrapFrame))";
 /// `sys_brk`'s first instruction (turbofish: the instance is generic over the page tables).
 const SYS_BRK_ENTRY: &str =
-    "*tidemark::mm::brk::sys_brk::<tidemark::mm::address_space::AddressSpace>";
+    "*tidemark_mm::brk::sys_brk::<tidemark::mm::address_space::AddressSpace>";
 
 /// The value of the `tm-test NAME=VALUE` line GDB printed (hex with 0x, or decimal).
 fn reported(text: &str, name: &str) -> u64 {
@@ -279,8 +279,8 @@ fn gdb_stops_in_sys_brk_and_the_helpers_see_the_heap() {
         "set $sret = $x8".into(),
         "finish".into(),
         "python print('tm-test finish-frame=' + str(gdb.selected_frame().name()))".into(),
-        "p/x *($sret as *mut tidemark::mm::brk::BrkResult)".into(),
-        "printf \"tm-test returned=%#lx\\n\", (*($sret as *mut tidemark::mm::brk::BrkResult)).ret"
+        "p/x *($sret as *mut tidemark_mm::brk::BrkResult)".into(),
+        "printf \"tm-test returned=%#lx\\n\", (*($sret as *mut tidemark_mm::brk::BrkResult)).ret"
             .into(),
         marked(GDBBRK_MARK2),
         "continue".into(),

@@ -6,17 +6,7 @@ use fdt::Fdt;
 /// Upper bound on memory / reserved ranges kept; QEMU's virt machine has one memory node.
 pub const MAX_RANGES: usize = 16;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Range {
-    pub start: usize,
-    pub size: usize,
-}
-
-impl Range {
-    pub const fn end(&self) -> usize {
-        self.start + self.size
-    }
-}
+pub use tidemark_mm::addr::Range;
 
 /// A fixed-capacity list, because the device tree is read before the kernel heap exists.
 #[derive(Clone, Copy, Debug)]

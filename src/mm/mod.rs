@@ -1,30 +1,14 @@
-//! Memory management: portable code, unit-tested on the host.
-pub mod addr;
+//! Memory management in the kernel: the portable memory manager (the `tidemark-mm` crate,
+//! re-exported here under its module names) and the parts that need the machine: the frame pool
+//! behind its lock with the linear map (`frame`), the kernel heap (`heap`), and the user address
+//! space with its ASID and the hardware TLB (`address_space`).
+pub use tidemark_mm::{
+    addr, anon, asid, brk, error, fault, fork, layout, madvise, mincore, mlock, mm_struct, mmap,
+    mprotect, mremap, pagetable, phys, populate, proc_fmt, tlb, vma, vma_tree,
+};
+
 #[cfg(target_os = "none")]
 pub mod address_space;
-pub mod anon;
-pub mod asid;
-pub mod brk;
-pub mod error;
-pub mod fault;
-pub mod fork;
 pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;
-pub mod layout;
-pub mod madvise;
-pub mod mincore;
-pub mod mlock;
-pub mod mm_struct;
-pub mod mmap;
-pub mod mprotect;
-pub mod mremap;
-pub mod pagetable;
-pub mod phys;
-pub mod populate;
-pub mod proc_fmt;
-#[cfg(test)]
-mod tests;
-pub mod tlb;
-pub mod vma;
-pub mod vma_tree;

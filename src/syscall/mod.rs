@@ -5,13 +5,13 @@
 //! the kernel returns the result, or `-errno` in `-4095..=-1`, in `x0` and preserves every other
 //! register (`arch/arm64/kernel/syscall.c` `invoke_syscall`). Handlers return a [`SysResult`] and
 //! [`SyscallArgs::ret`] folds it into the `x0` value; the kernel side of the trap only moves
-//! registers. Numbers live in [`numbers`], errors in [`errno`], structures in [`abi`].
+//! registers. Numbers, errors and structures are the `tidemark-abi` crate's ([`numbers`],
+//! [`errno`], [`abi`]), each defined once.
 use core::sync::atomic::{AtomicU64, Ordering};
 
-pub mod abi;
-pub mod errno;
+pub use tidemark_abi::layout as abi;
+pub use tidemark_abi::{errno, numbers};
 pub mod fs;
-pub mod numbers;
 #[cfg(target_os = "none")]
 pub mod table;
 pub mod user;

@@ -904,7 +904,7 @@ mod tests {
                 P("si_uid", offsetof(siginfo_t, si_uid)); P("siginfo", sizeof(siginfo_t));
                 return 0;
             }"#;
-        let Some(m) = crate::syscall::abi::c_probe("sigframe", body) else {
+        let Some(m) = tidemark_abi::layout::c_probe("sigframe", body) else {
             return;
         };
         let want: &[(&str, u64)] = &[

@@ -3,7 +3,7 @@
 //!
 //! Locking: an `MmStruct` is the data behind the mmap lock. Functions taking `&mut MmStruct` are
 //! "called with the mmap lock held for writing"; `&MmStruct` is the read side. Population
-//! ([`crate::mm::populate::mm_populate`]) runs after the caller has dropped the write lock, as in Linux.
+//! ([`crate::populate::mm_populate`]) runs after the caller has dropped the write lock, as in Linux.
 use alloc::format;
 use alloc::string::String;
 

@@ -387,11 +387,8 @@ pod_struct! {
 /// prints `name value` lines. A missing tool fails the test under `CI=true` (where
 /// `scripts/setup` must have installed it) and elsewhere returns `None` after saying on stderr
 /// that the check was skipped.
-#[cfg(test)]
-pub(crate) fn c_probe(
-    tag: &str,
-    body: &str,
-) -> Option<alloc::vec::Vec<(alloc::string::String, u64)>> {
+#[cfg(any(test, feature = "probe"))]
+pub fn c_probe(tag: &str, body: &str) -> Option<alloc::vec::Vec<(alloc::string::String, u64)>> {
     use std::process::Command;
     let dir = std::env::temp_dir().join(format!("tidemark-probe-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;

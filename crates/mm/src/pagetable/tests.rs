@@ -1,7 +1,7 @@
 //! Host tests of the page-table driver against simulated RAM.
 use super::*;
-use crate::mm::phys::sim::SimRam;
-use crate::mm::tlb::fake::{RecordingTlb, TlbOp};
+use crate::phys::sim::SimRam;
+use crate::tlb::fake::{RecordingTlb, TlbOp};
 
 pub(super) const G: usize = L1_BLOCK_SIZE;
 pub(super) const M2: usize = L2_BLOCK_SIZE;
@@ -500,7 +500,7 @@ impl FreeWatch<'_> {
     }
 }
 
-impl crate::mm::tlb::TlbFlush for FreeWatch<'_> {
+impl crate::tlb::TlbFlush for FreeWatch<'_> {
     fn publish(&self) {
         self.note();
         self.ops.publish()

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::mm::phys::sim::SimRam;
-use crate::mm::tlb::fake::{RecordingTlb, TlbOp};
+use crate::phys::sim::SimRam;
+use crate::tlb::fake::{RecordingTlb, TlbOp};
 
 const P: usize = PAGE_SIZE;
 /// 1 GiB aligned, so the window's 2 MiB regions can hold blocks.

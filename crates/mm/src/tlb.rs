@@ -9,7 +9,7 @@
 //! 3. `TLBI ...IS` ([`TlbFlush::flush_va`] / [`TlbFlush::flush_asid`] / [`TlbFlush::flush_all`]);
 //! 4. [`TlbFlush::sync`] (`DSB ISH; ISB`): the invalidation has completed on all PEs and this PE
 //!    refetches with the new translations.
-use crate::mm::addr::{VirtAddr, PAGE_SIZE};
+use crate::addr::{VirtAddr, PAGE_SIZE};
 
 /// Hardware TLB maintenance, inner-shareable broadcast.
 pub trait TlbFlush {
@@ -122,7 +122,7 @@ impl TlbBatch {
 pub mod fake {
     //! A [`TlbFlush`] that records what it was asked to do.
     use super::TlbFlush;
-    use crate::mm::addr::VirtAddr;
+    use crate::addr::VirtAddr;
     use std::sync::Mutex;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

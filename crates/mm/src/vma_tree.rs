@@ -267,7 +267,7 @@ impl VmaTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::vma::{VM_READ, VM_WRITE};
+    use crate::vma::{VM_READ, VM_WRITE};
 
     fn tree(ranges: &[(usize, usize)]) -> VmaTree {
         let mut t = VmaTree::new();

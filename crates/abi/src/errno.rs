@@ -197,7 +197,7 @@ const EWOULDBLOCK_RESTART_NR: i32 = 600;
 
 /// Kernel-internal (`include/linux/errno.h`): "restart if the handler has `SA_RESTART`, else
 /// `EINTR`". Never reaches user space: signal delivery rewrites it (see
-/// [`crate::task::signal::syscall_restart`]).
+/// `task::signal::syscall_restart` in the kernel).
 pub const ERESTARTSYS: Errno = Errno(ERESTARTSYS_NR);
 /// Kernel-internal: always restart, whether or not a handler runs.
 pub const ERESTARTNOINTR: Errno = Errno(ERESTARTNOINTR_NR);

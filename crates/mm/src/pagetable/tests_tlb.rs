@@ -1,8 +1,8 @@
 //! Host tests of TLB maintenance, break-before-make and barriers of the page-table driver.
 use super::tests::{is_va, pa, user, va, FAR_PA, G, M2, P};
 use super::*;
-use crate::mm::phys::sim::SimRam;
-use crate::mm::tlb::fake::{RecordingTlb, TlbOp};
+use crate::phys::sim::SimRam;
+use crate::tlb::fake::{RecordingTlb, TlbOp};
 
 #[test]
 fn protect_in_place_vs_break_before_make() {

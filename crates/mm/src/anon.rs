@@ -572,9 +572,9 @@ impl<M: PhysMem + Clone, T: TlbFlush> UserPages<M, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::phys::sim::SimRam;
-    use crate::mm::tlb::fake::RecordingTlb;
-    use crate::mm::vma::VM_READ;
+    use crate::phys::sim::SimRam;
+    use crate::tlb::fake::RecordingTlb;
+    use crate::vma::VM_READ;
 
     const RW: VmFlags = VM_READ.union(VM_WRITE);
 

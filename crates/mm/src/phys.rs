@@ -2,7 +2,7 @@
 //!
 //! The kernel implements [`PhysMem`] on top of its frame allocator and linear map; host tests use
 //! `sim::SimRam`, a heap buffer that pretends to be RAM and counts frames so leaks are caught.
-use crate::mm::addr::{PhysAddr, PAGE_SIZE};
+use crate::addr::{PhysAddr, PAGE_SIZE};
 
 /// A source of physical frames plus a way to touch them.
 ///
@@ -74,7 +74,7 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
 pub mod sim {
     //! Simulated RAM for host tests.
     use super::PhysMem;
-    use crate::mm::addr::{PhysAddr, PAGE_SIZE};
+    use crate::addr::{PhysAddr, PAGE_SIZE};
     use core::cell::UnsafeCell;
     use std::sync::Mutex;
 

@@ -3,12 +3,12 @@
 use alloc::string::String;
 
 use super::*;
-use crate::mm::fault::expand_downwards;
-use crate::mm::mm_struct::{Rlimit, MMAP_MIN_ADDR, TASK_SIZE};
-use crate::mm::mmap::{do_mmap, do_munmap, get_unmapped_area, split_vma};
-use crate::mm::mprotect::do_mprotect;
-use crate::mm::proc_fmt::{show_maps, show_status_vm, RssInfo};
-use crate::mm::vma_tree::STACK_GUARD_GAP;
+use crate::fault::expand_downwards;
+use crate::mm_struct::{Rlimit, MMAP_MIN_ADDR, TASK_SIZE};
+use crate::mmap::{do_mmap, do_munmap, get_unmapped_area, split_vma};
+use crate::mprotect::do_mprotect;
+use crate::proc_fmt::{show_maps, show_status_vm, RssInfo};
+use crate::vma_tree::STACK_GUARD_GAP;
 
 const RW: u32 = PROT_READ | PROT_WRITE;
 const ANON: u32 = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -66,10 +66,10 @@ fn split_vma_respects_map_count() {
     assert_eq!(split_vma(&mut mm, X, X + P), Err(MmError::NoMemory));
     mm.max_map_count = 2;
     // A split leaves two mergeable halves, which validate_mm rejects; check the raw tree instead.
-    crate::mm::mmap::__split_vma(&mut mm, X, X + P);
+    crate::mmap::__split_vma(&mut mm, X, X + P);
     assert_eq!(mm.map_count(), 2);
     assert_eq!(mm.find_vma(X + P).unwrap().pgoff, (X + P) >> 12);
-    crate::mm::mmap::vma_merge(&mut mm, X + P);
+    crate::mmap::vma_merge(&mut mm, X + P);
     assert_eq!(mm.map_count(), 1);
 }
 
@@ -121,7 +121,7 @@ fn mprotect_errors_hole_and_eacces() {
     assert_eq!(do_mprotect(&mut mm, X, P, 0x40), Err(MmError::Invalid));
     // A VMA that may never be executable (noexec file): EACCES.
     let flags = VM_READ | VM_MAYREAD | VM_MAYWRITE;
-    crate::mm::mmap::mmap_region(&mut mm, X + 8 * P, P, flags, 0, Some("/x".into())).unwrap();
+    crate::mmap::mmap_region(&mut mm, X + 8 * P, P, flags, 0, Some("/x".into())).unwrap();
     assert_eq!(
         do_mprotect(&mut mm, X + 8 * P, P, PROT_READ | PROT_EXEC),
         Err(MmError::Access)
@@ -237,7 +237,7 @@ fn mmap_limits_as_map_count_memlock() {
 #[test]
 fn heap_does_not_merge_with_adjacent_anon_mmap() {
     let mut mm = exec_mm();
-    crate::mm::brk::sys_brk(&mut mm, B + 2 * P);
+    crate::brk::sys_brk(&mut mm, B + 2 * P);
     fixed(&mut mm, B + 2 * P, P, RW).unwrap();
     assert_eq!(
         mm.vmas()
@@ -267,7 +267,7 @@ fn fault_26_maperr_accerr_and_exec() {
     assert_eq!(FaultError::AccErr.si_code(), 2);
     // Execute-only memory: readable without EPAN, not with it.
     let flags = VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
-    crate::mm::mmap::mmap_region(&mut mm, X, P, flags, X >> 12, None).unwrap();
+    crate::mmap::mmap_region(&mut mm, X, P, flags, X >> 12, None).unwrap();
     assert!(find_vma_for_fault(&mut mm, X, FaultAccess::Read, false).is_ok());
     assert_eq!(
         find_vma_for_fault(&mut mm, X, FaultAccess::Read, true).err(),
@@ -308,7 +308,7 @@ fn fault_stack_growth_rlimit_and_guard_gap() {
 #[test]
 fn proc_28_maps_and_status_format() {
     let mut mm = exec_mm();
-    crate::mm::brk::sys_brk(&mut mm, B + 2 * P + 5);
+    crate::brk::sys_brk(&mut mm, B + 2 * P + 5);
     let mut s = String::new();
     show_maps(&mut s, &mm).unwrap();
     let lines: alloc::vec::Vec<&str> = s.lines().collect();

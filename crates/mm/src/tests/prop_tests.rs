@@ -3,13 +3,13 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::mm::addr::page_align_up;
-use crate::mm::brk::sys_brk;
-use crate::mm::mlock::{do_mlock, do_munlock};
-use crate::mm::mmap::{do_mmap, do_munmap};
-use crate::mm::mprotect::do_mprotect;
-use crate::mm::mremap::{do_mremap, MREMAP_FIXED, MREMAP_MAYMOVE};
-use crate::mm::populate::mm_populate;
+use crate::addr::page_align_up;
+use crate::brk::sys_brk;
+use crate::mlock::{do_mlock, do_munlock};
+use crate::mmap::{do_mmap, do_munmap};
+use crate::mprotect::do_mprotect;
+use crate::mremap::{do_mremap, MREMAP_FIXED, MREMAP_MAYMOVE};
+use crate::populate::mm_populate;
 
 const W: usize = B - 8 * P;
 const N: usize = 64;

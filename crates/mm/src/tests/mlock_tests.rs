@@ -1,13 +1,13 @@
 //! mlock, mlock2, munlock, mlockall and munlockall: conformance items 20–25 through the calls
 //! themselves, VMA splitting and merging as lock state changes, and `locked_vm`.
 use super::*;
-use crate::mm::brk::sys_brk;
-use crate::mm::fault::FaultAccess;
-use crate::mm::mlock::*;
-use crate::mm::mm_struct::{Rlimit, TASK_SIZE};
-use crate::mm::mmap::{do_mmap, do_munmap};
-use crate::mm::mprotect::do_mprotect;
-use crate::mm::populate::{mm_populate, PopulateRange};
+use crate::brk::sys_brk;
+use crate::fault::FaultAccess;
+use crate::mlock::*;
+use crate::mm_struct::{Rlimit, TASK_SIZE};
+use crate::mmap::{do_mmap, do_munmap};
+use crate::mprotect::do_mprotect;
+use crate::populate::{mm_populate, PopulateRange};
 
 const RW: u32 = PROT_READ | PROT_WRITE;
 const A: usize = 0x1000_0000;

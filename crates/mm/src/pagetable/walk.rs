@@ -4,9 +4,9 @@
 //! [`PhysMem::phys_to_virt`]; the public API takes `&mut self` to guarantee exclusive access.
 use super::descriptor::{Attrs, Descriptor};
 use super::{PageTable, PtError};
-use crate::mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-use crate::mm::phys::PhysMem;
-use crate::mm::tlb::{TlbBatch, TlbFlush};
+use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use crate::phys::PhysMem;
+use crate::tlb::{TlbBatch, TlbFlush};
 
 pub(super) const ENTRIES: usize = 512;
 

@@ -2,13 +2,13 @@
 use alloc::string::String;
 
 use super::*;
-use crate::mm::brk::{check_data_rlimit, sys_brk};
-use crate::mm::fault::FaultAccess;
-use crate::mm::mm_struct::{Rlimit, TASK_SIZE};
-use crate::mm::mmap::{do_mmap, do_munmap};
-use crate::mm::mprotect::do_mprotect;
-use crate::mm::populate::mm_populate;
-use crate::mm::proc_fmt::show_maps;
+use crate::brk::{check_data_rlimit, sys_brk};
+use crate::fault::FaultAccess;
+use crate::mm_struct::{Rlimit, TASK_SIZE};
+use crate::mmap::{do_mmap, do_munmap};
+use crate::mprotect::do_mprotect;
+use crate::populate::mm_populate;
+use crate::proc_fmt::show_maps;
 
 fn brk(mm: &mut Mm, b: usize) -> usize {
     sys_brk(mm, b).ret
@@ -101,7 +101,7 @@ fn brk_06_glibc_unaligned_start_then_132k_steps() {
     let heap = mm.find_vma(B).unwrap();
     assert_eq!(
         (heap.start, heap.end),
-        (B, crate::mm::addr::page_align_up(cur).unwrap())
+        (B, crate::addr::page_align_up(cur).unwrap())
     );
     assert_eq!(brk(&mut mm, 0), cur);
 }

@@ -92,3 +92,16 @@ mod tests {
         assert_eq!(page_align_up(usize::MAX), None);
     }
 }
+
+/// A range of physical memory, as the device tree describes RAM and reservations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Range {
+    pub start: usize,
+    pub size: usize,
+}
+
+impl Range {
+    pub const fn end(&self) -> usize {
+        self.start + self.size
+    }
+}

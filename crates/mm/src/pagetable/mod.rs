@@ -19,9 +19,9 @@
 //! Holes: `unmap` and `protect` skip unmapped pages, like Linux's `zap_pte_range` and
 //! `change_pte_range`, because demand-paged VMAs are only partly populated. `map` refuses to
 //! overwrite anything ([`PtError::AlreadyMapped`]) and has no partial effects on failure.
-use crate::mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-use crate::mm::phys::PhysMem;
-use crate::mm::tlb::TlbFlush;
+use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use crate::phys::PhysMem;
+use crate::tlb::TlbFlush;
 
 mod descriptor;
 mod walk;

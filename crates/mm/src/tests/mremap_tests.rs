@@ -1,20 +1,20 @@
 //! mremap (shrink, grow in place, move with contents, MREMAP_FIXED/DONTUNMAP, locked mappings),
 //! mincore and madvise, on the fake page table and on `UserPages` over simulated RAM.
 use super::*;
-use crate::mm::addr::VirtAddr;
-use crate::mm::anon::UserPages;
-use crate::mm::fault::FaultAccess;
-use crate::mm::madvise::*;
-use crate::mm::mincore::{do_mincore, mincore_check, mincore_range};
-use crate::mm::mlock::{do_mlock, do_mlockall, MCL_FUTURE, MLOCK_ONFAULT};
-use crate::mm::mm_struct::{Rlimit, TASK_SIZE};
-use crate::mm::mmap::{do_mmap, do_munmap};
-use crate::mm::mremap::*;
-use crate::mm::pagetable::PageTable;
-use crate::mm::phys::sim::SimRam;
-use crate::mm::phys::PhysMem;
-use crate::mm::populate::{mm_populate, PopulateRange};
-use crate::mm::tlb::fake::RecordingTlb;
+use crate::addr::VirtAddr;
+use crate::anon::UserPages;
+use crate::fault::FaultAccess;
+use crate::madvise::*;
+use crate::mincore::{do_mincore, mincore_check, mincore_range};
+use crate::mlock::{do_mlock, do_mlockall, MCL_FUTURE, MLOCK_ONFAULT};
+use crate::mm_struct::{Rlimit, TASK_SIZE};
+use crate::mmap::{do_mmap, do_munmap};
+use crate::mremap::*;
+use crate::pagetable::PageTable;
+use crate::phys::sim::SimRam;
+use crate::phys::PhysMem;
+use crate::populate::{mm_populate, PopulateRange};
+use crate::tlb::fake::RecordingTlb;
 
 const RW: u32 = PROT_READ | PROT_WRITE;
 const A: usize = 0x1000_0000;

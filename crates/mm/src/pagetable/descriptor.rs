@@ -7,7 +7,7 @@ use tock_registers::fields::FieldValue;
 use tock_registers::register_bitfields;
 use tock_registers::LocalRegisterCopy;
 
-use crate::mm::addr::PhysAddr;
+use crate::addr::PhysAddr;
 
 register_bitfields! [u64,
     /// A stage 1 translation table descriptor.

@@ -89,9 +89,12 @@ pub fn do_brk_flags<P: PageTableOps>(
 }
 
 /// brk(2), Linux 6.x semantics. Called with the mmap lock held for writing; if the result carries a
-/// populate range, the caller drops the lock and then calls [`crate::mm::populate::mm_populate`].
+/// populate range, the caller drops the lock and then calls [`crate::populate::mm_populate`].
 ///
 /// Every failure restores and returns the break as it was on entry (`origbrk`).
+///
+/// Never inlined, so that a debugger can stop in it (`docs/debugging.md`).
+#[inline(never)]
 pub fn sys_brk<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> BrkResult {
     let origbrk = mm.brk;
     match brk_locked(mm, brk) {

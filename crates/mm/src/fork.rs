@@ -49,10 +49,10 @@ pub fn dup_mmap<P: PageTableOps, Q: PageTableOps>(old: &MmStruct<P>, pt: Q) -> M
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::mlock::{do_mlock, do_mlockall, MCL_CURRENT, MCL_FUTURE};
-    use crate::mm::mmap::do_mmap;
-    use crate::mm::tests::exec_mm;
-    use crate::mm::vma::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+    use crate::mlock::{do_mlock, do_mlockall, MCL_CURRENT, MCL_FUTURE};
+    use crate::mmap::do_mmap;
+    use crate::tests::exec_mm;
+    use crate::vma::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 
     #[test]
     fn child_gets_every_vma_and_the_layout_but_no_locks() {
@@ -69,7 +69,7 @@ mod tests {
         do_mlock(&mut mm, a, 4 << 12, 0).unwrap();
         do_mlockall(&mut mm, MCL_CURRENT | MCL_FUTURE).unwrap();
         assert!(mm.counters().locked_vm > 0);
-        let child = dup_mmap(&mm, crate::mm::tests::FakePt::default());
+        let child = dup_mmap(&mm, crate::tests::FakePt::default());
         assert_eq!(child.counters().locked_vm, 0);
         assert!(child.def_flags.is_empty());
         assert_eq!(child.brk, mm.brk);
