@@ -176,7 +176,7 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         },
         None => log::warn!("no GICv2: no scheduling tick, processes switch only when they block"),
     }
-    if crate::mm::address_space::init().is_err() {
+    if crate::mm::vm_space::init().is_err() {
         panic!("no frame for the zero page");
     }
     banner(&info, boot_el, &reserved);

@@ -105,10 +105,10 @@ fn asid() {
     use crate::arch::aarch64::tlb::HwTlb;
     use crate::arch::aarch64::uaccess::copy_from_user;
     use crate::mm::addr::VirtAddr;
-    use crate::mm::address_space::AddressSpace;
     use crate::mm::frame::{KernelPhys, FRAMES};
     use crate::mm::pagetable::Attrs;
     use crate::mm::phys::PhysMem;
+    use crate::mm::vm_space::VmSpace;
 
     let before = FRAMES.lock().free_frames();
     let va = 0x40_0000usize;
@@ -120,8 +120,8 @@ fn asid() {
         }
     };
     {
-        let mut a = AddressSpace::new().expect("address space");
-        let mut b = AddressSpace::new().expect("address space");
+        let mut a = VmSpace::new().expect("address space");
+        let mut b = VmSpace::new().expect("address space");
         let frame = KernelPhys.alloc_frames(0).expect("frame");
         // SAFETY: a fresh frame reached through the linear map.
         unsafe { (KernelPhys.phys_to_virt(frame) as *mut u64).write(0x7469_6465_6d61_726b) };
@@ -139,7 +139,7 @@ fn asid() {
             .unmap(VirtAddr(va), crate::mm::addr::PAGE_SIZE, &HwTlb)
             .expect("unmap");
         show("A after unmap");
-        AddressSpace::deactivate_all();
+        VmSpace::deactivate_all();
     }
     let after = FRAMES.lock().free_frames();
     println!("asid: frames free before {before}, after {after}");
@@ -151,13 +151,13 @@ fn pan() {
     use crate::arch::aarch64::mmu;
     use crate::arch::aarch64::tlb::HwTlb;
     use crate::mm::addr::VirtAddr;
-    use crate::mm::address_space::AddressSpace;
     use crate::mm::frame::KernelPhys;
     use crate::mm::pagetable::Attrs;
     use crate::mm::phys::PhysMem;
+    use crate::mm::vm_space::VmSpace;
 
     let va = 0x40_0000usize;
-    let mut a = AddressSpace::new().expect("address space");
+    let mut a = VmSpace::new().expect("address space");
     let frame = KernelPhys.alloc_frames(0).expect("frame");
     let attrs = Attrs::user_rw().with_owned(true);
     a.table()
@@ -171,5 +171,5 @@ fn pan() {
     // SAFETY: deliberately touches user memory with a privileged load: with PAN this faults.
     let v = unsafe { (va as *const u64).read_volatile() };
     println!("pan: the load succeeded ({v:#x}): no PAN on this CPU");
-    AddressSpace::deactivate_all();
+    VmSpace::deactivate_all();
 }

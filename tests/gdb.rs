@@ -214,8 +214,7 @@ const GDBBRK_FILL: u8 = 0x5a;
 const SYS_BRK: u64 = 214;
 const TRAP_FRAME: &str = "(*($x1 as *mut tidemark::arch::aarch64::exception::TrapFrame))";
 /// `sys_brk`'s first instruction (turbofish: the instance is generic over the page tables).
-const SYS_BRK_ENTRY: &str =
-    "*tidemark_mm::brk::sys_brk::<tidemark::mm::address_space::AddressSpace>";
+const SYS_BRK_ENTRY: &str = "*tidemark_mm::brk::sys_brk::<tidemark::mm::vm_space::VmSpace>";
 
 /// The value of the `tm-test NAME=VALUE` line GDB printed (hex with 0x, or decimal).
 fn reported(text: &str, name: &str) -> u64 {
@@ -306,7 +305,7 @@ fn gdb_stops_in_sys_brk_and_the_helpers_see_the_heap() {
     );
     let requested = reported(&text, "requested");
     assert!(
-        text.contains("sys_brk<tidemark::mm::address_space::AddressSpace> ("),
+        text.contains("sys_brk<tidemark::mm::vm_space::VmSpace> ("),
         "GDB did not stop in sys_brk:\n{both}"
     );
     assert!(

@@ -18,9 +18,7 @@ const MAGIC_CRC: &[u8; 6] = b"070702";
 const TRAILER: &str = "TRAILER!!!";
 
 /// File type bits of `mode`, as in `st_mode`.
-pub const S_IFMT: u32 = 0o170_000;
-pub const S_IFREG: u32 = 0o100_000;
-pub const S_IFDIR: u32 = 0o040_000;
+pub use crate::syscall::abi::{S_IFDIR, S_IFMT, S_IFREG};
 
 /// The thirteen header fields, in order.
 const FIELDS: [&str; 13] = [

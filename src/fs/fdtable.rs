@@ -284,13 +284,15 @@ impl Files {
     ) -> Result<Option<FileRef>, Errno> {
         let fd = fd as usize;
         if self.slots.len() <= fd {
-            // Doubling, as `expand_fdtable`, but fallibly.
-            let want = (fd + 1)
-                .max(self.slots.len() * 2)
-                .min(self.nofile.max(fd + 1));
-            self.slots
-                .try_reserve_exact(want - self.slots.len())
-                .map_err(|_| errno::ENOMEM)?;
+            if self.slots.capacity() <= fd {
+                // Doubling, as `expand_fdtable`, but fallibly.
+                let want = (fd + 1)
+                    .max(self.slots.capacity() * 2)
+                    .min(self.nofile.max(fd + 1));
+                self.slots
+                    .try_reserve_exact(want - self.slots.len())
+                    .map_err(|_| errno::ENOMEM)?;
+            }
             self.slots.resize_with(fd + 1, || None);
         }
         let old = self.slots[fd]
@@ -356,6 +358,23 @@ mod tests {
             },
             flags: O_RDONLY,
         }
+    }
+
+    #[test]
+    fn the_table_grows_by_doubling() {
+        let mut f = Files::new();
+        f.set_nofile(65536).unwrap();
+        let mut grown = 0;
+        let mut cap = f.slots.capacity();
+        for _ in 0..20_000 {
+            f.alloc(snap(), false).unwrap();
+            if f.slots.capacity() != cap {
+                cap = f.slots.capacity();
+                grown += 1;
+            }
+        }
+        assert!(grown <= 16, "{grown} reallocations for 20,000 descriptors");
+        assert_eq!(f.lowest_free(), Ok(20_003));
     }
 
     #[test]

@@ -146,7 +146,7 @@ fn pending_handler_flags(p: &Process) -> Option<u64> {
 /// ([`errno::EWOULDBLOCK_RESTART`] without a wait of its own) waits for the pipes to move on from
 /// their state before the call.
 fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
-    use crate::task::procview::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
+    use crate::task::fs_ctx::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
     let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
     let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());

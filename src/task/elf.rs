@@ -22,8 +22,7 @@ use elf::segment::{ProgramHeader, SegmentTable};
 
 use crate::mm::addr::{page_align_down, PAGE_SIZE};
 
-/// End of the user half of the address space (48-bit VAs, TTBR0); Linux's `TASK_SIZE` on arm64.
-pub const TASK_SIZE: usize = 1 << 48;
+pub use crate::mm::layout::TASK_SIZE;
 
 /// arm64's `ELF_ET_DYN_BASE` (two thirds of the 48-bit window), a sensible `pie_base` for static-pie
 /// programs: far from both the low executable area and the top-down mmap area below the stack.

@@ -11,12 +11,12 @@ use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
 use crate::mm::addr::{page_align_up, PAGE_SIZE};
-use crate::mm::address_space::AddressSpace;
 use crate::mm::error::MmError;
 use crate::mm::frame::{KernelPhys, FRAMES};
 use crate::mm::mm_struct::{MmStruct, TASK_SIZE};
 use crate::mm::mmap::{get_unmapped_area, mmap_region};
 use crate::mm::phys::PhysMem;
+use crate::mm::vm_space::VmSpace;
 use crate::mm::vma::{
     calc_vm_prot_bits, VmFlags, VM_EXEC, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, VM_READ,
     VM_STACK_FLAGS,
@@ -65,12 +65,7 @@ impl From<MmError> for ExecError {
 
 /// Copies `data` to user address `va` of a not yet running process, page by page through the
 /// linear map (the pages get private frames; their final permissions may be read-only).
-fn fill(
-    mm: &mut MmStruct<AddressSpace>,
-    va: usize,
-    data: &[u8],
-    flags: VmFlags,
-) -> Result<(), MmError> {
+fn fill(mm: &mut MmStruct<VmSpace>, va: usize, data: &[u8], flags: VmFlags) -> Result<(), MmError> {
     let mut done = 0;
     while done < data.len() {
         let addr = va + done;
@@ -106,7 +101,7 @@ pub fn exec(
         ElfPlan::parse(image, ELF_ET_DYN_BASE + rnd(MMAP_RND_RANGE)).map_err(ExecError::Elf)?;
     let file: Arc<str> = Arc::from(path);
 
-    let aspace = AddressSpace::new().map_err(|_| MmError::NoMemory)?;
+    let aspace = VmSpace::new().map_err(|_| MmError::NoMemory)?;
     let mut mm = MmStruct::new(aspace);
     mm.totalram_pages = FRAMES.lock().total_frames();
     // The first process runs as root, which stands for CAP_IPC_LOCK (see Creds).

@@ -7,9 +7,9 @@ pub mod elf;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
-pub mod process;
+pub mod fs_ctx;
 #[cfg(target_os = "none")]
-pub mod procview;
+pub mod process;
 #[cfg(target_os = "none")]
 pub mod sched;
 pub mod sigframe;

@@ -5,11 +5,11 @@ use crate::arch::aarch64::context::{fp_restore, fp_save};
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::uaccess;
 use crate::mm::addr::PAGE_SIZE;
-use crate::mm::address_space::AddressSpace;
-use crate::mm::anon::FaultResult;
 use crate::mm::error::MmError;
 use crate::mm::fault::{find_vma_for_fault, FaultAccess, FaultError};
 use crate::mm::mm_struct::MmStruct;
+use crate::mm::user_pages::FaultResult;
+use crate::mm::vm_space::VmSpace;
 use crate::syscall::errno::{self, Errno};
 use crate::task::sigframe::{
     build_rt_frame, parse_for_sigreturn, sigreturn_frame_addr, FaultRecord, FpState, FrameRequest,
@@ -56,7 +56,7 @@ impl ExitReason {
 pub struct Process {
     pub pid: i32,
     pub ppid: i32,
-    pub mm: MmStruct<AddressSpace>,
+    pub mm: MmStruct<VmSpace>,
     pub signals: SignalState,
     pub creds: Creds,
     /// The program's path, for /proc/self/exe and the maps.
@@ -183,7 +183,7 @@ impl Process {
     /// this address space, the same files, signal dispositions and credentials, and `tf` as its
     /// registers with x0 = 0.
     pub fn fork(&mut self, tf: &TrapFrame, pid: i32) -> Result<alloc::boxed::Box<Process>, Errno> {
-        let aspace = AddressSpace::new().map_err(|_| errno::ENOMEM)?;
+        let aspace = VmSpace::new().map_err(|_| errno::ENOMEM)?;
         let mut mm = crate::mm::fork::dup_mmap(&self.mm, aspace);
         self.mm
             .pt

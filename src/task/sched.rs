@@ -13,9 +13,9 @@
 use crate::arch::aarch64::context::{enter_user, fp_restore, fp_save};
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
-use crate::mm::address_space::AddressSpace;
 use crate::mm::frame::FRAMES;
 use crate::mm::heap::{self, HeapStats};
+use crate::mm::vm_space::VmSpace;
 use crate::println;
 use crate::task::process::{ExitReason, Process};
 use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
@@ -26,9 +26,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 pub static CURRENT: spin::Mutex<Option<Box<Process>>> = spin::Mutex::new(None);
 pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
 
-/// `si_code` values of SIGCHLD (`include/uapi/asm-generic/siginfo.h`).
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
+use crate::task::wait::{CLD_EXITED, CLD_KILLED};
 
 /// Free frames and the kernel heap before the first program was loaded, to show that the run
 /// returned them all.
@@ -321,7 +319,7 @@ fn exit_process(p: Box<Process>, tf: &mut TrapFrame) {
             reason.shell_status()
         );
     }
-    AddressSpace::deactivate_all();
+    VmSpace::deactivate_all();
     drop(p);
     if pid == 1 {
         end_of_run(reason);
@@ -366,7 +364,7 @@ fn end_of_run(reason: ExitReason) -> ! {
     let tasks = core::mem::take(&mut *TASKS.lock());
     drop(tasks);
     drop(CURRENT.lock().take());
-    AddressSpace::deactivate_all();
+    VmSpace::deactivate_all();
     report_frames();
     crate::exit::exit(reason.shell_status() as u32)
 }

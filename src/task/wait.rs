@@ -34,7 +34,7 @@ pub const CLD_STOPPED: i32 = 5;
 pub const CLD_CONTINUED: i32 = 6;
 
 /// `SIGCHLD`, the `si_signo` `waitid` reports.
-const SIGCHLD: i32 = 17;
+const SIGCHLD: i32 = crate::task::signal::SIGCHLD as i32;
 
 /// The core-dump flag of a status word (`WCOREFLAG`). tidemark never dumps core, so
 /// [`wait_status`] never sets it.
@@ -176,8 +176,7 @@ pub struct WaitidInfo {
     pub status: i32,
 }
 
-/// `sizeof(siginfo_t)`.
-pub const SIGINFO_SIZE: usize = 128;
+pub use crate::task::sigframe::SIGINFO_SIZE;
 /// How many leading bytes of the `siginfo_t` [`WaitidInfo::to_bytes`] covers.
 pub const WAITID_INFO_LEN: usize = 28;
 const _: () = assert!(WAITID_INFO_LEN <= SIGINFO_SIZE);

@@ -328,7 +328,10 @@ pod_struct! {
 /// `ioctl` requests on terminals (`include/uapi/asm-generic/ioctls.h`).
 pub const TCGETS: u32 = 0x5401;
 pub const TCSETS: u32 = 0x5402;
+pub const TCSETSW: u32 = 0x5403;
+pub const TCSETSF: u32 = 0x5404;
 pub const TIOCGWINSZ: u32 = 0x5413;
+pub const TIOCSWINSZ: u32 = 0x5414;
 
 // termbits flag values used by `Termios::linux_default`.
 const ICRNL: u32 = 0x100;

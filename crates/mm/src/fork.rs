@@ -2,7 +2,7 @@
 //! layout (`start_brk`, `brk`, stack, mmap base), the rlimits and the counters, but not the locks:
 //! Linux clears VM_LOCKED and VM_LOCKONFAULT in the child's VMAs and `def_flags`, so the child
 //! starts with `locked_vm` 0 and lazy growth. The pages are the page-table side's business
-//! ([`super::anon::UserPages::fork_into`]).
+//! ([`super::user_pages::UserPages::fork_into`]).
 use super::mm_struct::{MmStruct, PageTableOps};
 use super::mmap::vma_merge;
 use super::vma::VM_LOCKED_MASK;

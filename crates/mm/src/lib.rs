@@ -8,7 +8,6 @@
 extern crate alloc;
 
 pub mod addr;
-pub mod anon;
 pub mod asid;
 pub mod brk;
 pub mod error;
@@ -30,5 +29,6 @@ pub mod proc_fmt;
 #[cfg(test)]
 mod tests;
 pub mod tlb;
+pub mod user_pages;
 pub mod vma;
 pub mod vma_tree;

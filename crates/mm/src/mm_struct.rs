@@ -12,15 +12,15 @@ use super::error::MmError;
 use super::vma::{VmFlags, Vma, VM_GROWSDOWN, VM_LOCKED};
 use super::vma_tree::{VmaTree, STACK_GUARD_GAP};
 
-/// Size of the user half of the address space (48-bit VA, `TASK_SIZE_64`).
-pub const TASK_SIZE: usize = 1 << 48;
+pub use crate::layout::TASK_SIZE;
 /// Linux `mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR` = 32768 on arm64 with COMPAT, as Debian builds it).
 pub const MMAP_MIN_ADDR: usize = 32768;
 /// Linux `sysctl_max_map_count` default (`DEFAULT_MAX_MAP_COUNT`).
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
 /// arm64 `TASK_UNMAPPED_BASE`: start of the bottom-up fallback search.
 pub const TASK_UNMAPPED_BASE: usize = TASK_SIZE / 4;
-pub const RLIM_INFINITY: usize = usize::MAX;
+/// `RLIM_INFINITY`, as the ABI defines it.
+pub const RLIM_INFINITY: usize = tidemark_abi::layout::RLIM_INFINITY as usize;
 /// Linux `_STK_LIM` and `MLOCK_LIMIT` (both 8 MiB in 6.x).
 pub const DEFAULT_STACK_LIMIT: usize = 8 << 20;
 pub const DEFAULT_MEMLOCK_LIMIT: usize = 8 << 20;

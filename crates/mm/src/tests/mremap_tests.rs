@@ -2,7 +2,6 @@
 //! mincore and madvise, on the fake page table and on `UserPages` over simulated RAM.
 use super::*;
 use crate::addr::VirtAddr;
-use crate::anon::UserPages;
 use crate::fault::FaultAccess;
 use crate::madvise::*;
 use crate::mincore::{do_mincore, mincore_check, mincore_range};
@@ -15,6 +14,7 @@ use crate::phys::sim::SimRam;
 use crate::phys::PhysMem;
 use crate::populate::{mm_populate, PopulateRange};
 use crate::tlb::fake::RecordingTlb;
+use crate::user_pages::UserPages;
 
 const RW: u32 = PROT_READ | PROT_WRITE;
 const A: usize = 0x1000_0000;

@@ -1,17 +1,17 @@
-//! `AddressSpace`: one process's TTBR0 translation table (with its anonymous pages) and its ASID.
+//! `VmSpace`: one process's TTBR0 translation table (with its anonymous pages) and its ASID.
 //!
 //! The table is tagged with the ASID the allocator gives it at activation; after a roll-over the
 //! same address space may come back with another ASID, so the tag lives here and the table is
 //! retagged on activation. Dropping an address space switches TTBR0 away from it if it is live,
 //! invalidates its ASID and frees every table and frame it owns.
 use super::addr::{PhysAddr, PAGE_SIZE};
-use super::anon::UserPages;
 use super::asid::{AsidAllocator, AsidTag};
 use super::error::MmError;
 use super::frame::KernelPhys;
 use super::mm_struct::PageTableOps;
 use super::pagetable::{PageTable, PtError};
 use super::phys::PhysMem;
+use super::user_pages::UserPages;
 use super::vma::VmFlags;
 use crate::arch::aarch64::mmu;
 use crate::arch::aarch64::tlb::HwTlb;
@@ -44,12 +44,12 @@ fn zero_page() -> Result<PhysAddr, PtError> {
 
 pub type KernelUserPages = UserPages<KernelPhys, HwTlb>;
 
-pub struct AddressSpace {
+pub struct VmSpace {
     pub pages: KernelUserPages,
     tag: AsidTag,
 }
 
-impl AddressSpace {
+impl VmSpace {
     pub fn new() -> Result<Self, PtError> {
         // ASID 0 is never live for user tables; the real one is set at activation.
         let pt = PageTable::new_user(KernelPhys, 0)?;
@@ -84,7 +84,7 @@ impl AddressSpace {
     }
 }
 
-impl PageTableOps for AddressSpace {
+impl PageTableOps for VmSpace {
     fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), MmError> {
         self.pages.unmap_range(start, end)
     }
@@ -102,7 +102,7 @@ impl PageTableOps for AddressSpace {
     }
 }
 
-impl Drop for AddressSpace {
+impl Drop for VmSpace {
     fn drop(&mut self) {
         if self.is_active() {
             mmu::set_ttbr0(None);
