@@ -1,0 +1,142 @@
+//! File-descriptor system calls: read, write, readv, writev, openat, close, lseek, fstat,
+//! newfstatat, ioctl, readlinkat, ppoll, faccessat/faccessat2, pipe2, dup, dup3, fcntl.
+//!
+//! Each handler takes the raw register values and narrows them the way Linux's
+//! `SYSCALL_DEFINE` wrappers do (an `unsigned int fd` ignores the upper 32 bits, an `int` flag
+//! argument is sign-extended from the low 32), then checks its arguments in the order Linux
+//! does, so the same hostile call gets the same error. Everything the handlers touch is behind
+//! [`FsCtx`]: user memory, the descriptor table, the console, the process behind `/proc/self`,
+//! and a way to sleep; the kernel supplies the real ones, tests supply fakes.
+//!
+//! # What the kernel must do around [`dispatch`]
+//!
+//! * **Blocking.** Sample [`crate::fs::pipe::events`] before dispatching. A result of
+//!   [`errno::EWOULDBLOCK_RESTART`] means the call did nothing and must sleep: if a signal is
+//!   deliverable, replace the result with [`interrupted_errno`] and deliver as usual; otherwise
+//!   park the caller until `pipe::events()` differs from the sample (or a signal arrives), then
+//!   re-run the same syscall with the same arguments. Calls that can return it: `read`, `readv`,
+//!   `write`, `writev` on pipes, and `ppoll` without a timeout on pipes.
+//! * **SIGPIPE.** When [`raises_sigpipe`] says so (a write-family call failed with `EPIPE`,
+//!   which only a pipe without readers produces), send `SIGPIPE` to the caller (`send_sig(SIGPIPE,
+//!   current, 0)`: `SI_USER` from the caller itself in Linux; `SigInfo::kernel` is close enough),
+//!   then return `EPIPE` as usual; the default action kills the process.
+//! * **fork.** Give the child `files.fork_clone()`; the descriptions (and so pipe ends, offsets
+//!   and status flags) are shared. **exit** drops the table, closing every end.
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::abi::{
+    Iovec, Pod, Stat, Termios, Timespec, Winsize, S_IFCHR, S_IFDIR, S_IFREG, UIO_MAXIOV,
+};
+use super::errno::{self, Errno};
+use super::numbers::*;
+use super::user::{access_ok, user_chunks, UserMem, UserMemExt, PATH_MAX, USER_CHUNK};
+use super::SysResult;
+use crate::fs::fdtable::*;
+use crate::fs::pipe::{Pipe, PIPE_SIZE};
+use crate::fs::procfs::{self, Node, ProcFile, ProcLink, ProcSource};
+
+mod fcntl;
+mod ioctl;
+mod namei;
+mod pipe;
+mod poll;
+mod read_write;
+mod stat;
+#[cfg(test)]
+mod tests;
+
+pub use fcntl::*;
+pub use ioctl::*;
+pub use namei::*;
+pub use pipe::*;
+pub use poll::*;
+pub use read_write::*;
+pub use stat::*;
+
+/// Whether the kernel must send `SIGPIPE` to the caller for this result: a write-family call
+/// that failed with `EPIPE` (only a pipe with no readers left produces it, and Linux's
+/// `pipe_write` sends the signal whenever it does).
+#[allow(non_upper_case_globals)]
+pub fn raises_sigpipe(nr: usize, result: &SysResult) -> bool {
+    matches!(
+        nr,
+        SYS_write | SYS_writev | SYS_pwrite64 | SYS_pwritev | SYS_pwritev2
+    ) && *result == Err(errno::EPIPE)
+}
+
+/// What a call that returned [`errno::EWOULDBLOCK_RESTART`] becomes when a signal interrupts
+/// its sleep, as Linux returns it from the wait: `ERESTARTNOHAND` for `ppoll`/`pselect6` (never
+/// restarted after a handler), `ERESTARTSYS` for everything else (restarted under
+/// `SA_RESTART`, else `EINTR`).
+#[allow(non_upper_case_globals)]
+pub fn interrupted_errno(nr: usize) -> Errno {
+    match nr {
+        SYS_ppoll | SYS_pselect6 => errno::ERESTARTNOHAND,
+        _ => errno::ERESTARTSYS,
+    }
+}
+
+/// How a file call waits (ppoll's timeout). The kernel does not sleep inside a call: it parks
+/// the caller and runs the call again from the start when woken, so a timed wait is a deadline
+/// recorded for the restarted call.
+pub trait Sleeper {
+    /// The uptime clock, in nanoseconds.
+    fn now_ns(&self) -> u64;
+    /// The deadline [`block`](Self::block) recorded before this run of the call, if it is a
+    /// restart of a timed wait.
+    fn deadline(&self) -> Option<u64>;
+    /// Parks the caller until `deadline` passes (never, when `None`), until some pipe changes
+    /// (when `pipes`), or until a signal arrives, with the signal mask meant to be replaced by
+    /// `mask` meanwhile (ppoll's `sigmask`); returns the errno the call must return
+    /// ([`errno::EWOULDBLOCK_RESTART`]).
+    fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno;
+    /// The call completes: its deadline is forgotten.
+    fn finish(&self);
+}
+
+/// Everything a file syscall needs, borrowed from the calling process for the call.
+pub struct FsCtx<'a> {
+    pub mem: &'a mut dyn UserMem,
+    pub files: &'a mut Files,
+    pub console: &'a dyn Console,
+    pub proc: &'a dyn ProcSource,
+    pub sleeper: &'a dyn Sleeper,
+}
+
+/// Routes the syscalls this module implements; `None` for any other number.
+#[allow(non_upper_case_globals)] // Linux's `SYS_read` spelling, used as patterns.
+pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult> {
+    Some(match nr {
+        SYS_read => sys_read(ctx, a[0], a[1], a[2]),
+        SYS_write => sys_write(ctx, a[0], a[1], a[2]),
+        SYS_readv => sys_readv(ctx, a[0], a[1], a[2]),
+        SYS_writev => sys_writev(ctx, a[0], a[1], a[2]),
+        SYS_openat => sys_openat(ctx, a[0], a[1], a[2], a[3]),
+        SYS_close => sys_close(ctx, a[0]),
+        SYS_lseek => sys_lseek(ctx, a[0], a[1], a[2]),
+        SYS_fstat => sys_fstat(ctx, a[0], a[1]),
+        SYS_newfstatat => sys_newfstatat(ctx, a[0], a[1], a[2], a[3]),
+        SYS_ioctl => sys_ioctl(ctx, a[0], a[1], a[2]),
+        SYS_readlinkat => sys_readlinkat(ctx, a[0], a[1], a[2], a[3]),
+        SYS_ppoll => sys_ppoll(ctx, a[0], a[1], a[2], a[3], a[4]),
+        SYS_faccessat => sys_faccessat2(ctx, a[0], a[1], a[2], 0),
+        SYS_faccessat2 => sys_faccessat2(ctx, a[0], a[1], a[2], a[3]),
+        SYS_pipe2 => sys_pipe2(ctx, a[0], a[1]),
+        SYS_dup => sys_dup(ctx, a[0]),
+        SYS_dup3 => sys_dup3(ctx, a[0], a[1], a[2]),
+        SYS_fcntl => sys_fcntl(ctx, a[0], a[1], a[2]),
+        _ => return None,
+    })
+}
+
+/// An `unsigned int fd` argument.
+fn ufd(v: u64) -> u32 {
+    v as u32
+}
+
+/// An `int` argument (`dfd`, flags, sizes).
+fn int(v: u64) -> i32 {
+    v as u32 as i32
+}

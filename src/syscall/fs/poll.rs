@@ -1,0 +1,132 @@
+//! ppoll: readiness of every descriptor, and the wait until one is ready, the deadline passes,
+//! or a signal arrives.
+use super::*;
+
+/// `poll` event bits (`include/uapi/asm-generic/poll.h`).
+pub const POLLIN: u16 = 0x1;
+pub const POLLPRI: u16 = 0x2;
+pub const POLLOUT: u16 = 0x4;
+pub const POLLERR: u16 = 0x8;
+pub const POLLHUP: u16 = 0x10;
+pub const POLLNVAL: u16 = 0x20;
+pub const POLLRDNORM: u16 = 0x40;
+pub const POLLWRNORM: u16 = 0x100;
+/// `DEFAULT_POLLMASK`: what a file without a `poll` method reports (every /proc file) and what
+/// the console reports, since its reads never block (no input is end of file).
+pub const DEFAULT_POLLMASK: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+/// `sizeof(struct pollfd)`: `int fd; short events; short revents;`.
+pub const POLLFD_SIZE: usize = 8;
+
+/// `ppoll(2)` (`do_sys_poll`). In Linux's order: the timeout (`EFAULT`; `EINVAL` unless
+/// `tv_nsec` is in range and `tv_sec >= 0`), the signal mask (`EINVAL` unless `sigsetsize` is
+/// 8; `EFAULT`), `nfds` above `RLIMIT_NOFILE` (`EINVAL`), the array (`EFAULT`). Each entry gets
+/// `revents`: 0 for a negative fd, `POLLNVAL` for one that is not open, otherwise the file's
+/// mask ([`poll_mask`]) filtered by `events | POLLERR | POLLHUP`. Returns how many entries have
+/// non-zero `revents`.
+///
+/// When none do and the timeout is not zero, the caller is parked through [`Sleeper::block`]
+/// until the deadline, a change of some pipe among the descriptors, or a signal, and the call
+/// runs again; only the (zero) `revents` are written back meanwhile. The deadline is computed once, on the first
+/// run, so that restarts do not extend it. Once the call completes with a timeout given, the
+/// remaining time is stored back as Linux's `poll_select_finish` does (zero after a timeout),
+/// ignoring a fault there.
+pub fn sys_ppoll(
+    ctx: &mut FsCtx<'_>,
+    fds: u64,
+    nfds: u64,
+    tmo: u64,
+    sigmask: u64,
+    sigsetsize: u64,
+) -> SysResult {
+    let nfds = nfds as u32 as usize;
+    let now = ctx.sleeper.now_ns();
+    let timeout = if tmo != 0 {
+        let ts: Timespec = ctx.mem.read_pod(tmo as usize)?;
+        Some(ts.as_nanos().ok_or(errno::EINVAL)?)
+    } else {
+        None
+    };
+    let mask = if sigmask != 0 {
+        if sigsetsize != 8 {
+            return Err(errno::EINVAL);
+        }
+        let mut m = [0u8; 8];
+        ctx.mem.copy_from_user(sigmask as usize, &mut m)?;
+        Some(u64::from_le_bytes(m))
+    } else {
+        None
+    };
+    if nfds > ctx.files.nofile() {
+        return Err(errno::EINVAL);
+    }
+    let mut raw = vec![0u8; nfds * POLLFD_SIZE];
+    if nfds > 0 {
+        ctx.mem.copy_from_user(fds as usize, &mut raw)?;
+    }
+    let mut count = 0;
+    let mut pipes = false;
+    for p in raw.chunks_exact_mut(POLLFD_SIZE) {
+        let fd = i32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+        let events = u16::from_le_bytes([p[4], p[5]]);
+        let revents = if fd < 0 {
+            0
+        } else if let Ok(entry) = ctx.files.get(fd as u32) {
+            let f = entry.file.lock();
+            pipes |= matches!(f.kind, FileKind::PipeRead(_) | FileKind::PipeWrite(_));
+            poll_mask(&f) & (events | POLLERR | POLLHUP)
+        } else {
+            POLLNVAL
+        };
+        if revents != 0 {
+            count += 1;
+        }
+        p[6..8].copy_from_slice(&revents.to_le_bytes());
+    }
+    let deadline = timeout.map(|ns| {
+        ctx.sleeper
+            .deadline()
+            .unwrap_or_else(|| now.saturating_add(ns))
+    });
+    let timed_out = deadline.is_some_and(|d| now >= d);
+    if count == 0 && !timed_out {
+        // The zero revents go back first: a wait that a signal ends leaves them so, as Linux's
+        // `do_sys_poll` writes them whatever ended the wait.
+        if nfds > 0 {
+            ctx.mem.copy_to_user(fds as usize, &raw)?;
+        }
+        return Err(ctx.sleeper.block(deadline, pipes, mask));
+    }
+    ctx.sleeper.finish();
+    if let Some(d) = deadline {
+        let left = d.saturating_sub(now);
+        let ts = Timespec {
+            tv_sec: (left / 1_000_000_000) as i64,
+            tv_nsec: (left % 1_000_000_000) as i64,
+        };
+        let _ = ctx.mem.write_pod(tmo as usize, &ts);
+    }
+    if nfds > 0 {
+        ctx.mem.copy_to_user(fds as usize, &raw)?;
+    }
+    Ok(count)
+}
+
+/// A file's `poll` answer before filtering by the requested events: [`DEFAULT_POLLMASK`] for the
+/// console (its reads never block) and /proc files (no `poll` method); `pipe_poll` for pipes:
+/// a read end is `POLLIN | POLLRDNORM` with bytes waiting and `POLLHUP` once no writer
+/// remains (an empty pipe without writers is `POLLHUP` alone, as on Linux); a write end is
+/// `POLLOUT | POLLWRNORM` with at least `PIPE_BUF` bytes free and `POLLERR` once no reader
+/// remains.
+pub fn poll_mask(file: &OpenFile) -> u16 {
+    match &file.kind {
+        FileKind::PipeRead(p) => {
+            let (data, hup) = p.poll_read();
+            (if data { POLLIN | POLLRDNORM } else { 0 }) | (if hup { POLLHUP } else { 0 })
+        }
+        FileKind::PipeWrite(p) => {
+            let (room, err) = p.poll_write();
+            (if room { POLLOUT | POLLWRNORM } else { 0 }) | (if err { POLLERR } else { 0 })
+        }
+        _ => DEFAULT_POLLMASK,
+    }
+}

@@ -1,0 +1,340 @@
+//! The system-call table: Linux AArch64 numbers to handlers (kernel side).
+//!
+//! Handlers get the current process and the raw arguments; everything from EL0 is hostile, so
+//! each argument is range-checked before use, user memory is reached only through the process's
+//! fault-aware copies, and every failure is an errno, never a panic.
+// Linux spells the syscall numbers `SYS_read`, `SYS_brk`: matching on them keeps that spelling.
+#![allow(non_upper_case_globals)]
+
+use super::abi;
+use super::errno::{self, Errno};
+use super::numbers::*;
+use super::user::UserMemExt;
+use super::{SysResult, SyscallArgs, UnknownSyscalls};
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::arch::aarch64::timer;
+use crate::mm::brk::sys_brk;
+use crate::mm::madvise::do_madvise;
+use crate::mm::mincore::{mincore_check, mincore_range};
+use crate::mm::mlock::{do_mlock, do_mlockall, do_munlock, do_munlockall, mlock_populate};
+use crate::mm::mm_struct::Rlimit;
+use crate::mm::mmap::{do_mmap, do_munmap};
+use crate::mm::mprotect::do_mprotect;
+use crate::mm::mremap::do_mremap;
+use crate::mm::populate::mm_populate;
+use crate::task::process::{ExitReason, Process};
+use crate::task::sched::{WaitFor, TASKS};
+use crate::task::signal::{self, SigAction, SigInfo, SigSet};
+use crate::task::wait::{
+    wait4_args, wait_status, waitid_args, ChildState, WaitOptions, WaitTarget, WaitidInfo,
+    SIGINFO_SIZE as WAIT_SIGINFO_SIZE, WAITID_INFO_LEN,
+};
+
+mod cred;
+mod mm;
+mod process;
+mod random;
+mod resource;
+mod signals;
+mod time;
+
+static UNKNOWN: UnknownSyscalls = UnknownSyscalls::new();
+
+const RLIMIT_STACK: usize = 3;
+const RLIMIT_DATA: usize = 2;
+const RLIMIT_NPROC: usize = 6;
+const RLIMIT_NOFILE: usize = 7;
+const RLIMIT_MEMLOCK: usize = 8;
+const RLIMIT_AS: usize = 9;
+const RLIM_NLIMITS: usize = 16;
+
+fn mm_err(e: crate::mm::error::MmError) -> Errno {
+    Errno(e.to_errno())
+}
+
+/// Runs the syscall in `tf` for `p` and stores the result in x0. Never inlined: it is the place to
+/// stop in GDB for any syscall (`tbreak *tidemark::syscall::table::dispatch if ...`).
+#[inline(never)]
+pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
+    let call = SyscallArgs::from_regs(&tf.x);
+    if call.nr == SYS_rt_sigreturn {
+        // Restores the whole frame, x0 included.
+        p.sigreturn(tf);
+        return;
+    }
+    match handle(p, &call, tf) {
+        Ok(v) => {
+            if tracing() {
+                trace_call(tf, Ok(v));
+            }
+            tf.x[0] = v as u64;
+        }
+        Err(e) => finish_error(p, tf, e),
+    }
+}
+
+/// The error half of [`dispatch`], out of line so that the common `Ok` return stays short: a
+/// call that would block sleeps, a restartable one is restarted or becomes EINTR, EPIPE raises
+/// SIGPIPE, and the errno goes to x0.
+#[inline(never)]
+fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
+    let call = SyscallArgs::from_regs(&tf.x);
+    let mut ret: SysResult = Err(e);
+    if e == errno::EWOULDBLOCK_RESTART {
+        if p.signals.next_deliverable().is_none() {
+            // Block: leave the registers as they are and rewind to the `svc`, so that the call
+            // runs again from scratch when the process is woken (see task::sched). A pipe
+            // wait was recorded by `fs_call` with the pipe events as they were before the call.
+            p.wait
+                .get_or_insert_with(|| WaitFor::Pipe(crate::fs::pipe::events()));
+            tf.elr -= 4;
+            return;
+        }
+        // The deadline of a timed wait stays for a restart (the call goes on towards it, as
+        // Linux's restarted ppoll and nanosleep do); it goes below if the call ends here.
+        p.wait = None;
+        ret = Err(super::fs::interrupted_errno(call.nr));
+    }
+    if let Err(e) = ret {
+        if e.is_restart() {
+            // A signal interrupted a call that would have waited: restart it after the handler
+            // (SA_RESTART) or report EINTR, as arm64's `do_signal` decides.
+            match signal::syscall_restart(e.as_ret(), pending_handler_flags(p)) {
+                signal::Restart::Restart | signal::Restart::RestartBlock => {
+                    tf.elr -= 4;
+                    return;
+                }
+                _ => ret = Err(errno::EINTR),
+            }
+        }
+    }
+    // The call ends with an error: no later call may take its deadline for its own.
+    p.sleep_deadline = None;
+    if super::fs::raises_sigpipe(call.nr, &ret) {
+        let _ = p
+            .signals
+            .send(signal::SIGPIPE, SigInfo::kernel(signal::SIGPIPE));
+    }
+    if tracing() {
+        trace_call(tf, ret);
+    }
+    tf.x[0] = SyscallArgs::ret(ret);
+}
+
+/// Whether syscalls are logged (`trace` level): one load and compare on the hot path.
+#[inline(always)]
+fn tracing() -> bool {
+    log::max_level() >= log::LevelFilter::Trace
+}
+
+/// The `trace`-level log line of a finished call, whose registers are still in `tf`.
+#[cold]
+#[inline(never)]
+fn trace_call(tf: &TrapFrame, ret: SysResult) {
+    let call = SyscallArgs::from_regs(&tf.x);
+    log::trace!(
+        "{}({:#x}, {:#x}, {:#x}) = {:?}",
+        call.name(),
+        call.args[0],
+        call.args[1],
+        call.args[2],
+        ret
+    );
+}
+
+/// The `sa_flags` of the handler the next deliverable signal will run, if it runs one. A function
+/// of its own, so that `dispatch` has no closures: GDB would take `dispatch` for a namespace.
+fn pending_handler_flags(p: &Process) -> Option<u64> {
+    let sig = p.signals.next_deliverable()?;
+    let a = p.signals.action(sig);
+    (a.handler != signal::SIG_DFL && a.handler != signal::SIG_IGN).then_some(a.flags)
+}
+
+/// The file syscalls, through the portable handlers in `syscall::fs`. A call that must wait
+/// ([`errno::EWOULDBLOCK_RESTART`] without a wait of its own) waits for the pipes to move on from
+/// their state before the call.
+fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
+    use crate::task::fs_ctx::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
+    let call = SyscallArgs::from_regs(&tf.x);
+    let since = crate::fs::pipe::events();
+    let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());
+    let (exe, pid) = (p.exe.clone(), p.pid);
+    let shared = Shared(core::cell::RefCell::new(p));
+    let mut mem = MemView(&shared);
+    let proc = ProcView {
+        shared: &shared,
+        exe,
+        pid,
+    };
+    let mut ctx = super::fs::FsCtx {
+        mem: &mut mem,
+        files: &mut files,
+        console: &KernelConsole,
+        proc: &proc,
+        sleeper: &SchedSleeper {
+            shared: &shared,
+            since,
+        },
+    };
+    let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
+    let p = shared.0.into_inner();
+    p.files = files;
+    if r == Some(Err(errno::EWOULDBLOCK_RESTART)) {
+        p.wait.get_or_insert(WaitFor::Pipe(since));
+    }
+    r
+}
+
+/// Kernel memory a call may commit on the program's behalf: the VMAs of a split, a descriptor
+/// table's growth, a pipe's buffer. Far more than any of these calls takes in one go.
+const CALL_HEADROOM: usize = 64 << 10;
+/// A fork: the process and its tables, then per VMA and per shared page (a VMA node, a
+/// reference-count entry), generously.
+const FORK_BASE: usize = 64 << 10;
+const FORK_PER_VMA: usize = 256;
+const FORK_PER_PAGE: usize = 32;
+
+/// The calls that make kernel objects outliving them, as a bitmap by number: one load and a bit
+/// test on the syscall path, so that calls not in it pay nothing more. `brk` is left out: it
+/// makes at most one VMA per call, and only where the heap cannot grow in place, which takes an
+/// admitted call (mmap, mprotect, munmap) to arrange.
+const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
+    let calls = [
+        SYS_clone,
+        SYS_clone3,
+        SYS_mmap,
+        SYS_munmap,
+        SYS_mprotect,
+        SYS_mremap,
+        SYS_mlock,
+        SYS_mlock2,
+        SYS_munlock,
+        SYS_mlockall,
+        SYS_munlockall,
+        SYS_madvise,
+        SYS_pipe2,
+        SYS_dup,
+        SYS_dup3,
+        SYS_fcntl,
+        SYS_openat,
+        SYS_write,
+        SYS_writev,
+        SYS_prlimit64,
+        SYS_setrlimit,
+    ];
+    let mut map = [0u64; NR_SYSCALLS.div_ceil(64)];
+    let mut i = 0;
+    while i < calls.len() {
+        map[calls[i] / 64] |= 1 << (calls[i] % 64);
+        i += 1;
+    }
+    map
+};
+
+/// Admission control for kernel memory (see `FramePool::admits`): a call that makes kernel
+/// objects for the program runs only while the kernel would keep half of its reserve afterwards;
+/// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
+/// make nothing that outlives them, always run.
+#[inline(always)]
+fn admit_call(p: &Process, nr: usize) -> Result<(), Errno> {
+    if ADMITTED
+        .get(nr / 64)
+        .is_none_or(|w| w & (1 << (nr % 64)) == 0)
+    {
+        return Ok(());
+    }
+    admit_slow(p, nr)
+}
+
+#[inline(never)]
+fn admit_slow(p: &Process, nr: usize) -> Result<(), Errno> {
+    let need = if nr == SYS_clone || nr == SYS_clone3 {
+        FORK_BASE + p.mm.map_count() * FORK_PER_VMA + p.mm.pt.pages.rss_pages() * FORK_PER_PAGE
+    } else {
+        CALL_HEADROOM
+    };
+    if crate::mm::heap::admit(need) {
+        Ok(())
+    } else {
+        Err(errno::ENOMEM)
+    }
+}
+
+fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
+    admit_call(p, call.nr)?;
+    let a = call.args;
+    let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
+    match call.nr {
+        SYS_read | SYS_pipe2 | SYS_dup | SYS_dup3 | SYS_fcntl | SYS_write | SYS_readv
+        | SYS_writev | SYS_openat | SYS_close | SYS_lseek | SYS_fstat | SYS_newfstatat
+        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_faccessat | SYS_faccessat2 => {
+            match fs_call(p, tf) {
+                Some(r) => r,
+                None => unimplemented(call.nr),
+            }
+        }
+        SYS_exit | SYS_exit_group => process::exit(p, call, tf),
+        SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
+        SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
+        SYS_waitid => process::sys_waitid(p, a0 as u32, a1 as i32, a2, a3),
+        SYS_reboot => process::sys_reboot(p, a0 as u32, a1 as u32, a2 as u32),
+        SYS_brk => mm::brk(p, call, tf),
+        SYS_mmap => mm::mmap(p, call, tf),
+        SYS_munmap => mm::munmap(p, call, tf),
+        SYS_mprotect => mm::mprotect(p, call, tf),
+        SYS_mremap => mm::mremap(p, call, tf),
+        SYS_madvise => mm::madvise(p, call, tf),
+        SYS_mlock | SYS_mlock2 => mm::mlock(p, call, tf),
+        SYS_munlock => mm::munlock(p, call, tf),
+        SYS_mlockall => mm::mlockall(p, call, tf),
+        SYS_munlockall => mm::munlockall(p, call, tf),
+        SYS_mincore => mm::sys_mincore(p, a0, a1, a2),
+        SYS_set_tid_address => process::set_tid_address(p, call, tf),
+        SYS_set_robust_list => process::set_robust_list(p, call, tf),
+        SYS_getpid | SYS_gettid => process::getpid(p, call, tf),
+        SYS_getppid => process::getppid(p, call, tf),
+        SYS_prctl => process::prctl(p, call, tf),
+        SYS_mount | SYS_umount2 => process::mount(p, call, tf),
+        SYS_getuid => cred::getuid(p, call, tf),
+        SYS_geteuid => cred::geteuid(p, call, tf),
+        SYS_getgid => cred::getgid(p, call, tf),
+        SYS_getegid => cred::getegid(p, call, tf),
+        SYS_getresuid | SYS_getresgid => cred::getresuid(p, call, tf),
+        SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid => {
+            cred::setuid(p, call, tf)
+        }
+        SYS_getgroups => cred::getgroups(p, call, tf),
+        SYS_setgroups => cred::setgroups(p, call, tf),
+        SYS_sched_yield => process::sched_yield(p, call, tf),
+        SYS_uname => process::uname(p, call, tf),
+        SYS_getrandom => random::getrandom(p, call, tf),
+        SYS_clock_gettime => time::clock_gettime(p, call, tf),
+        SYS_clock_getres => time::clock_getres(p, call, tf),
+        SYS_gettimeofday => time::gettimeofday(p, call, tf),
+        SYS_nanosleep | SYS_clock_nanosleep => time::nanosleep(p, call, tf),
+        SYS_getrlimit => resource::get_rlimit(p, a0, a1),
+        SYS_setrlimit => resource::set_rlimit(p, a0, a1),
+        SYS_prlimit64 => resource::prlimit64(p, call, tf),
+        SYS_rt_sigaction => signals::rt_sigaction(p, call, tf),
+        SYS_rt_sigprocmask => signals::rt_sigprocmask(p, call, tf),
+        SYS_rt_sigpending => signals::rt_sigpending(p, call, tf),
+        SYS_sigaltstack => signals::sigaltstack(p, call, tf),
+        SYS_kill | SYS_tgkill | SYS_tkill => signals::kill(p, call, tf),
+        SYS_sysinfo => resource::sysinfo(p, call, tf),
+        SYS_getrusage => resource::getrusage(p, call, tf),
+        SYS_rseq => process::rseq(p, call, tf),
+        _ => unimplemented(call.nr),
+    }
+}
+
+/// ENOSYS, logged by name the first time each number is seen.
+fn unimplemented(nr: usize) -> SysResult {
+    if UNKNOWN.first_time(nr) {
+        log::warn!(
+            "unimplemented syscall {} ({}) returns ENOSYS",
+            super::numbers::syscall_name(nr),
+            nr
+        );
+    }
+    Err(errno::ENOSYS)
+}

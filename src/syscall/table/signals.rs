@@ -1,0 +1,109 @@
+//! Signals: rt_sigaction, rt_sigprocmask, rt_sigpending, sigaltstack, kill, tkill, tgkill.
+use super::*;
+
+/// rt_sigaction(2).
+pub(super) fn rt_sigaction(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let a = call.args;
+    let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
+    let act = if a1 != 0 {
+        Some(SigAction::from(p.read_pod::<abi::SigAction>(a1)?))
+    } else {
+        None
+    };
+    let old = p.signals.rt_sigaction(a0 as u32, act, a3)?;
+    if a2 != 0 {
+        p.write_pod(a2, &abi::SigAction::from(old))?;
+    }
+    Ok(0)
+}
+
+/// rt_sigprocmask(2).
+pub(super) fn rt_sigprocmask(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let a = call.args;
+    let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
+    let set = if a1 != 0 {
+        Some(SigSet(p.read_pod::<u64>(a1)?))
+    } else {
+        None
+    };
+    let old = p.signals.rt_sigprocmask(a0 as u32, set, a3)?;
+    if a2 != 0 {
+        p.write_pod(a2, &old.0)?;
+    }
+    Ok(0)
+}
+
+/// rt_sigpending(2).
+pub(super) fn rt_sigpending(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let a = call.args;
+    let (a0, a1) = (a[0] as usize, a[1] as usize);
+    let set = p.signals.sigpending(a1)?;
+    p.copy_to_user(a0, &set.0.to_le_bytes()[..a1]).map(|_| 0)
+}
+
+/// sigaltstack(2).
+pub(super) fn sigaltstack(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
+    let a = call.args;
+    let (a0, a1) = (a[0] as usize, a[1] as usize);
+    let new = if a0 != 0 {
+        Some(p.read_pod::<abi::StackT>(a0)?)
+    } else {
+        None
+    };
+    let sp = tf.sp_el0;
+    let old = p.signals.sigaltstack(new, sp)?;
+    if a1 != 0 {
+        p.write_pod(a1, &old)?;
+    }
+    Ok(0)
+}
+
+/// kill(2), tgkill(2) and tkill(2).
+pub(super) fn kill(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let a = call.args;
+    let (a0, a1, a2) = (a[0] as usize, a[1] as usize, a[2] as usize);
+    let (target, sig, code) = match call.nr {
+        SYS_kill => (a0 as i32, a1 as u32, signal::SI_USER),
+        SYS_tkill => (a0 as i32, a1 as u32, signal::SI_TKILL),
+        _ => (a1 as i32, a2 as u32, signal::SI_TKILL),
+    };
+    if call.nr == SYS_tgkill && a0 as i32 != target {
+        return Err(errno::ESRCH);
+    }
+    let info = SigInfo::user(sig, code, p.pid as u32, p.creds.uid);
+    if target == p.pid || (call.nr == SYS_kill && (target == 0 || target == -1)) {
+        if call.nr == SYS_kill && target == -1 {
+            let mut tasks = TASKS.lock();
+            let pids: alloc::vec::Vec<i32> = tasks.pids().collect();
+            for pid in pids.into_iter().filter(|&pid| pid != 1) {
+                let _ = send_to(&mut tasks, pid, sig, info);
+            }
+        }
+        return p.signals.send(sig, info).map(|_| 0);
+    }
+    if target <= 0 {
+        return Err(errno::ESRCH);
+    }
+    let mut tasks = TASKS.lock();
+    if tasks.get_mut(target).is_none() {
+        return Err(errno::ESRCH);
+    }
+    send_to(&mut tasks, target, sig, info)
+}
+
+/// Sends `sig` to a process that is not running, waking it so that it can act on it.
+pub(super) fn send_to(
+    tasks: &mut crate::task::sched::Tasks,
+    pid: i32,
+    sig: u32,
+    info: SigInfo,
+) -> SysResult {
+    let Some(t) = tasks.get_mut(pid) else {
+        return Err(errno::ESRCH);
+    };
+    t.signals.send(sig, info)?;
+    if sig != 0 && t.signals.next_deliverable().is_some() {
+        tasks.wake(pid);
+    }
+    Ok(0)
+}
