@@ -69,8 +69,10 @@ int main(int argc, char **argv)
 
 	char *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(two != MAP_FAILED && mprotect(two + PAGE, PAGE, PROT_NONE) == 0, "a page, then a hole");
-	CHECK(raw_getrandom(two + PAGE - 100, 300, 0) == 100,
-	      "a buffer running into the hole: the bytes before it");
+	/* Linux returns the bytes its copy routine managed before the fault: some, at most the 100
+	 * that fit (88 on Debian's 6.1, which copies in aligned blocks); tidemark returns all 100. */
+	long part = raw_getrandom(two + PAGE - 100, 300, 0);
+	CHECK(part > 0 && part <= 100, "a buffer running into the hole: a short count (%ld)", part);
 	CHECK(raw_getrandom(two + PAGE, 16, 0) == -1 && errno == EFAULT, "a buffer in the hole: EFAULT");
 
 	/* A large request into a fresh mapping: every page is written, and not with zeros. */

@@ -1,0 +1,130 @@
+//! Linux as the oracle: every TAP test program of `user/c/` also runs on Debian's arm64 Linux 6.1
+//! in the same QEMU machine (`scripts/linux-ref test`), as PID 1 after an init that mounts what a
+//! Debian system has. Where Linux fails a check, the check is wrong or tests a documented tidemark
+//! difference: `tests/oracle/linux-disagrees.txt` lists each with its reason, and this test fails
+//! on any other disagreement, and on a listed one that Linux now passes.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What Linux did with one program: the checks it failed, and the last check it ran if the
+/// program ended without its summary line.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Verdict {
+    failed: BTreeSet<String>,
+}
+
+fn run_on_linux(program: &str, args: &str, mem: &str) -> (Verdict, String) {
+    let bin = root().join("build/user/c").join(program);
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/build-user",
+        bin.display()
+    );
+    let mut cmd = Command::new(root().join("scripts/linux-ref"));
+    cmd.arg("test").arg(&bin);
+    cmd.args(args.split_whitespace());
+    let out = cmd
+        .env("LINUX_MEM", mem)
+        .env("LINUX_QEMU_TIMEOUT", "300")
+        .output()
+        .expect("scripts/linux-ref could not be started");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "")
+        + &String::from_utf8_lossy(&out.stderr);
+    let mut v = Verdict::default();
+    let mut last = 0;
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("not ok ") {
+            let n = rest.split_whitespace().next().unwrap_or("?").to_string();
+            last = n.parse().unwrap_or(last);
+            v.failed.insert(n);
+        } else if let Some(rest) = l.strip_prefix("ok ") {
+            last = rest
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(last);
+        }
+    }
+    if !text
+        .lines()
+        .any(|l| l.starts_with("# ") && l.contains(" passed, "))
+    {
+        v.failed.insert(format!("stops-after-{last}"));
+    }
+    (v, text)
+}
+
+/// The listed disagreements for `key` (`PROGRAM` or `PROGRAM:ARGS`).
+fn listed(key: &str) -> BTreeSet<String> {
+    let list = std::fs::read_to_string(root().join("tests/oracle/linux-disagrees.txt"))
+        .expect("tests/oracle/linux-disagrees.txt");
+    list.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (k, check) = (w.next()?, w.next()?);
+            assert!(w.next().is_some(), "no reason given: {l}");
+            (k == key).then(|| check.to_string())
+        })
+        .collect()
+}
+
+fn oracle(program: &str, args: &str, mem: &str) {
+    let key = if args.is_empty() {
+        program.to_string()
+    } else {
+        format!("{program}:{}", args.replace(' ', ","))
+    };
+    let (v, text) = run_on_linux(program, args, mem);
+    let expected = listed(&key);
+    assert_eq!(
+        v.failed, expected,
+        "{key}: the checks Linux fails differ from tests/oracle/linux-disagrees.txt \
+         (left: Linux now, right: the list)\n{text}"
+    );
+}
+
+#[test]
+fn abi_on_linux() {
+    oracle("abi", "alpha beta", "1G");
+}
+
+#[test]
+fn brk_conformance_on_linux() {
+    oracle("brk_conformance", "", "1G");
+}
+
+#[test]
+fn mm_on_linux() {
+    oracle("mm", "", "1G");
+}
+
+#[test]
+fn fork_on_linux() {
+    oracle("fork", "", "1G");
+}
+
+#[test]
+fn random_on_linux() {
+    oracle("random", "", "1G");
+}
+
+#[test]
+fn signals_on_linux() {
+    oracle("signals", "", "1G");
+}
+
+#[test]
+fn vmlocked_on_linux() {
+    oracle("vmlocked", "", "1G");
+}
+
+#[test]
+fn sleepers_on_linux() {
+    oracle("sleepers", "", "1G");
+}
