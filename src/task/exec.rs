@@ -23,10 +23,11 @@ use crate::mm::vma::{
 };
 use crate::random;
 use crate::task::elf::{ElfError, ElfPlan, ELF_ET_DYN_BASE};
+use crate::task::hwcaps::elf_hwcaps;
 use crate::task::process::{Creds, Process};
 use crate::task::sigframe::{FRAME_BYTES, SIGTRAMP_CODE};
 use crate::task::signal::SignalState;
-use crate::task::stack::{build_initial_stack, elf_hwcaps, AuxvValues, StackError};
+use crate::task::stack::{build_initial_stack, AuxvValues, StackError};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;

@@ -1,13 +1,15 @@
 //! Programs: turning an executable file into a runnable address-space plan and initial stack.
 //!
 //! `elf` validates a static AArch64 executable and says what to map where; `stack` builds the argv/envp/
-//! auxv image Linux puts at the top of the user stack and computes the hwcaps it advertises. Both are
-//! portable and host-tested: the kernel only copies their output into user pages.
+//! auxv image Linux puts at the top of the user stack, and `hwcaps` computes the hwcaps it
+//! advertises. All three are portable and host-tested: the kernel only copies their output into
+//! user pages.
 pub mod elf;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
 pub mod fs_ctx;
+pub mod hwcaps;
 #[cfg(target_os = "none")]
 pub mod process;
 #[cfg(target_os = "none")]

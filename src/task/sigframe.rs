@@ -110,13 +110,7 @@ pub struct UserContext {
     pub pstate: u64,
 }
 
-/// FP/SIMD state (`struct user_fpsimd_state`): V0–V31, FPSR, FPCR.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FpState {
-    pub v: [u128; 32],
-    pub fpsr: u32,
-    pub fpcr: u32,
-}
+pub use crate::arch::aarch64::regs::FpState;
 
 /// The fault behind a synchronous signal (Linux's `thread.fault_address` / `thread.fault_code`):
 /// FAR for `sigcontext.fault_address`, ESR for the `esr_context` record (omitted when 0). Use

@@ -4,7 +4,7 @@
 //! the kernel its FP/SIMD state is still in the registers: saving it is needed only when it must be
 //! written somewhere (a signal frame) or replaced (sigreturn, switching processes).
 use super::exception::TrapFrame;
-use crate::task::sigframe::FpState;
+use super::regs::FpState;
 use core::arch::{asm, global_asm};
 
 global_asm!(

@@ -12,7 +12,7 @@
 //! (`idmap_cpu_replace_ttbr1`): the old and new tables map the same addresses with different block
 //! sizes, so both must never be live in the TLB at once. TTBR0 then gets an empty table: the user
 //! half holds no kernel mapping.
-use crate::drivers::fdt::Range;
+use crate::mm::addr::Range;
 use crate::mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::mm::frame::{self, KernelPhys};
 use crate::mm::layout::{phys_to_virt, virt_to_phys, LINEAR_MAP_BASE};

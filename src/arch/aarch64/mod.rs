@@ -1,5 +1,6 @@
 //! AArch64: boot, exception vectors, system registers, firmware calls.
 pub mod esr;
+pub mod regs;
 
 #[cfg(target_os = "none")]
 pub mod boot;
