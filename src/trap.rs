@@ -50,7 +50,7 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
             p.do_signal(tf);
         }
     }
-    finish_trap(tf, preempt);
+    finish_trap(preempt);
     true
 }
 
@@ -93,7 +93,7 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     let switch = must_switch(p, false);
     drop(guard);
     if switch {
-        finish_trap(tf, false);
+        finish_trap(false);
     }
     true
 }

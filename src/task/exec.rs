@@ -219,6 +219,9 @@ pub fn exec(
         start_ticks: timer::ticks(),
         hiwater_rss: 0,
         frame,
+        // The first process runs on the boot stack (see `sched::run_first`).
+        kstack: None,
+        ctx: Default::default(),
         fp: crate::task::sigframe::FpState::default(),
         tpidr: 0,
         wait: None,

@@ -82,8 +82,14 @@ pub struct Process {
     pub start_ticks: u64,
     /// Peak resident pages (VmHWM), updated when /proc reads RSS.
     pub hiwater_rss: usize,
-    /// Saved user registers (valid while the process is not running).
+    /// The user registers the process starts with (exec, fork); once it runs, its registers live
+    /// in the trap frame on its kernel stack.
     pub frame: TrapFrame,
+    /// The kernel stack its traps run on; `None` for the first process, which runs on the boot
+    /// stack, and while an exit hands the stack over.
+    pub kstack: Option<crate::arch::aarch64::context::KernelStack>,
+    /// Where its kernel stack was switched away (`__switch_to`).
+    pub ctx: crate::arch::aarch64::context::CpuContext,
     /// Saved FP/SIMD registers and TPIDR_EL0 (the thread pointer), likewise.
     pub fp: FpState,
     pub tpidr: u64,
@@ -183,6 +189,7 @@ impl Process {
     /// this address space, the same files, signal dispositions and credentials, and `tf` as its
     /// registers with x0 = 0.
     pub fn fork(&mut self, tf: &TrapFrame, pid: i32) -> Result<alloc::boxed::Box<Process>, Errno> {
+        let kstack = crate::arch::aarch64::context::KernelStack::new().ok_or(errno::ENOMEM)?;
         let aspace = VmSpace::new().map_err(|_| errno::ENOMEM)?;
         let mut mm = crate::mm::fork::dup_mmap(&self.mm, aspace);
         self.mm
@@ -217,6 +224,8 @@ impl Process {
             start_ticks: crate::arch::aarch64::timer::ticks(),
             hiwater_rss: 0,
             frame,
+            kstack: Some(kstack),
+            ctx: Default::default(),
             fp,
             tpidr: aarch64_cpu::registers::TPIDR_EL0.get(),
             wait: None,

@@ -10,8 +10,9 @@
 //! woken (Linux's `-ERESTARTSYS` made the only way to block).
 //!
 //! Lock order: CURRENT, then TASKS.
-use crate::arch::aarch64::context::{enter_user, fp_restore, fp_save};
-use crate::arch::aarch64::exception::TrapFrame;
+use crate::arch::aarch64::context::{
+    enter_user_on, fp_restore, fp_save, switch_to, CpuContext, KernelStack,
+};
 use crate::arch::aarch64::timer;
 use crate::mm::frame::FRAMES;
 use crate::mm::heap::{self, HeapStats};
@@ -128,8 +129,13 @@ impl Tasks {
         self.procs.keys().copied()
     }
 
-    /// Adds a new runnable process (a fork child).
-    pub fn add(&mut self, p: Box<Process>) {
+    /// Adds a new runnable process (a fork child): its trap frame goes on its kernel stack, and
+    /// its first switch starts it in `ret_from_fork`.
+    pub fn add(&mut self, mut p: Box<Process>) {
+        if let Some(k) = &p.kstack {
+            k.put_frame(&p.frame);
+            p.ctx = CpuContext::new_task(k.frame_sp());
+        }
         self.run_queue.push_back(p.pid);
         self.procs.insert(p.pid, p);
     }
@@ -223,20 +229,45 @@ pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats)) -> ! {
     p.mm.pt.activate();
     let frame = p.frame.clone();
     *CURRENT.lock() = Some(p);
-    enter_user(&frame)
+    // The first process runs on the boot stack, which nothing else needs from here on; its
+    // children get kernel stacks of their own. So the end of the run, which happens on the first
+    // process's stack, frees every other stack before counting frames.
+    enter_user_on(&frame, boot_stack_top())
 }
 
-fn save_context(p: &mut Process, tf: &TrapFrame) {
-    p.frame = tf.clone();
+fn boot_stack_top() -> usize {
+    extern "C" {
+        static __boot_stack_top: u8;
+    }
+    &raw const __boot_stack_top as usize
+}
+
+/// What stays in the CPU when a task's kernel stack is switched away: its FP/SIMD registers and
+/// thread pointer (its integer registers are in its trap frame, on its own kernel stack).
+fn save_context(p: &mut Process) {
     fp_save(&mut p.fp);
     p.tpidr = TPIDR_EL0.get();
 }
 
-fn load_context(p: &mut Process, tf: &mut TrapFrame) {
+fn load_context(p: &mut Process) {
     fp_restore(&p.fp);
     TPIDR_EL0.set(p.tpidr);
     p.mm.pt.activate();
-    *tf = p.frame.clone();
+}
+
+/// The kernel stack of a task that exited, freed by the next task once nothing runs on it
+/// (Linux's `finish_task_switch` dropping the dead task's stack).
+static DEAD_STACK: spin::Mutex<Option<KernelStack>> = spin::Mutex::new(None);
+
+/// Where every switch ends, in the task that now runs: frees a dead task's stack.
+fn finish_task_switch() {
+    drop(DEAD_STACK.lock().take());
+}
+
+/// The first thing a new task runs (from `ret_from_fork`, before its frame goes to EL0).
+#[no_mangle]
+extern "C" fn schedule_tail() {
+    finish_task_switch();
 }
 
 /// Whether the end of a trap has work for [`finish_trap`]: `p` exited or blocked, or the tick
@@ -249,7 +280,7 @@ pub fn must_switch(p: &Process, preempt: bool) -> bool {
 
 /// Called at the end of every trap from EL0 with the current process: switches away when it
 /// blocked, was preempted or exited. Returns only to run a process (the same or another) with `tf`.
-pub fn finish_trap(tf: &mut TrapFrame, preempt: bool) {
+pub fn finish_trap(preempt: bool) {
     let mut cur = CURRENT.lock();
     let Some(p) = cur.as_mut() else { return };
     if !must_switch(p, preempt) {
@@ -258,8 +289,7 @@ pub fn finish_trap(tf: &mut TrapFrame, preempt: bool) {
     if p.exit.is_some() {
         let p = cur.take().expect("current process");
         drop(cur);
-        exit_process(p, tf);
-        return;
+        exit_process(p);
     }
     let mut tasks = TASKS.lock();
     tasks.wake_expired();
@@ -267,26 +297,39 @@ pub fn finish_trap(tf: &mut TrapFrame, preempt: bool) {
         return; // preempted, but nobody else wants the CPU
     }
     let mut p = cur.take().expect("current process");
-    save_context(&mut p, tf);
+    save_context(&mut p);
     let runnable = p.wait.is_none();
     let pid = p.pid;
+    // The task stays boxed in the table while it sleeps, so its context does not move.
+    let prev: *mut CpuContext = &mut p.ctx;
     tasks.procs.insert(pid, p);
     if runnable {
         tasks.run_queue.push_back(pid);
     }
-    switch_to_next(tasks, cur, tf);
+    switch_to_next(tasks, cur, prev);
 }
 
+/// Picks the next task and switches to its kernel stack, saving the running one's context in
+/// `prev`; returns when some task switches back to `prev` (at once, if the next task is the same).
 fn switch_to_next(
     mut tasks: spin::MutexGuard<'_, Tasks>,
     mut cur: spin::MutexGuard<'_, Option<Box<Process>>>,
-    tf: &mut TrapFrame,
+    prev: *mut CpuContext,
 ) {
     match tasks.pick_next() {
         Some(mut next) => {
             drop(tasks);
-            load_context(&mut next, tf);
+            load_context(&mut next);
+            let next_ctx: *const CpuContext = &next.ctx;
             *cur = Some(next);
+            drop(cur);
+            if !core::ptr::eq(prev, next_ctx) {
+                // SAFETY: both contexts are in boxed tasks (or `prev` in the static of a dead
+                // one), no lock is held, and `next_ctx` was saved by a switch or made for a
+                // new task over its kernel stack.
+                unsafe { switch_to(prev, next_ctx) };
+            }
+            finish_task_switch();
         }
         None => {
             drop(tasks);
@@ -300,7 +343,7 @@ fn switch_to_next(
 /// A process ends: its memory and files go at once; a zombie keeps its status for the parent,
 /// which gets SIGCHLD and is woken; its children are re-parented to the first process. The first
 /// process ending ends the run.
-fn exit_process(p: Box<Process>, tf: &mut TrapFrame) {
+fn exit_process(mut p: Box<Process>) -> ! {
     let reason = p.exit.expect("exiting process");
     let (pid, ppid, minflt) = (p.pid, p.ppid, p.minflt);
     // No core is ever dumped, so the report never says so, whatever the signal's default.
@@ -320,6 +363,8 @@ fn exit_process(p: Box<Process>, tf: &mut TrapFrame) {
         );
     }
     VmSpace::deactivate_all();
+    // This stack is the one running: the next task frees it.
+    *DEAD_STACK.lock() = p.kstack.take();
     drop(p);
     if pid == 1 {
         end_of_run(reason);
@@ -353,7 +398,10 @@ fn exit_process(p: Box<Process>, tf: &mut TrapFrame) {
     }
     tasks.wake_expired();
     let cur = CURRENT.lock();
-    switch_to_next(tasks, cur, tf);
+    // Nothing will switch back to a dead task: its context goes to a slot never resumed.
+    static mut DEAD_CONTEXT: CpuContext = CpuContext::zeroed();
+    switch_to_next(tasks, cur, &raw mut DEAD_CONTEXT);
+    unreachable!("a dead task was resumed")
 }
 
 /// The first process ended: every other process is discarded, the frame count is reported

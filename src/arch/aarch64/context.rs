@@ -22,19 +22,139 @@ __enter_user:
     subs    x2, x2, #16
     b.ne    1b
     b       trap_return
+
+// fn __switch_to(prev: *mut CpuContext, next: *const CpuContext)
+// Saves the callee-saved registers, the link register and SP into `prev` and loads them from
+// `next`: the call returns on the next task's kernel stack, where that task called it (or in
+// ret_from_fork for a task that never ran).
+.global __switch_to
+__switch_to:
+    mov     x9, sp
+    stp     x19, x20, [x0, #16 * 0]
+    stp     x21, x22, [x0, #16 * 1]
+    stp     x23, x24, [x0, #16 * 2]
+    stp     x25, x26, [x0, #16 * 3]
+    stp     x27, x28, [x0, #16 * 4]
+    stp     x29, x30, [x0, #16 * 5]
+    str     x9, [x0, #16 * 6]
+    ldp     x19, x20, [x1, #16 * 0]
+    ldp     x21, x22, [x1, #16 * 1]
+    ldp     x23, x24, [x1, #16 * 2]
+    ldp     x25, x26, [x1, #16 * 3]
+    ldp     x27, x28, [x1, #16 * 4]
+    ldp     x29, x30, [x1, #16 * 5]
+    ldr     x9, [x1, #16 * 6]
+    mov     sp, x9
+    ret
+
+// Where a new task starts: its kernel stack holds only its trap frame, at SP. The kernel's
+// `schedule_tail` finishes the switch, then the frame goes to EL0.
+.global ret_from_fork
+ret_from_fork:
+    mov     x29, xzr
+    bl      schedule_tail
+    b       trap_return
 "#
 );
 
 extern "C" {
     fn __enter_user(frame: *const TrapFrame, kernel_sp: usize) -> !;
-    static __boot_stack_top: u8;
+    fn __switch_to(prev: *mut CpuContext, next: *const CpuContext);
+    fn ret_from_fork();
 }
 
-/// Starts (or resumes) user execution with `frame`, abandoning the current kernel stack.
-pub fn enter_user(frame: &TrapFrame) -> ! {
-    // SAFETY: the kernel stack is reset to its top; nothing on it is needed any more, and the
+/// What `__switch_to` keeps of a task that is not running: x19–x29, the link register, SP.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuContext {
+    regs: [u64; 12],
+    sp: u64,
+}
+
+impl CpuContext {
+    pub const fn zeroed() -> Self {
+        Self {
+            regs: [0; 12],
+            sp: 0,
+        }
+    }
+
+    /// The context of a task that has never run: `__switch_to` returns into `ret_from_fork`
+    /// with SP at the trap frame the caller put at `frame_sp`.
+    pub fn new_task(frame_sp: usize) -> Self {
+        let mut c = Self::default();
+        c.regs[11] = ret_from_fork as *const () as usize as u64;
+        c.sp = frame_sp as u64;
+        c
+    }
+}
+
+/// Switches kernel stacks: saves the running task's context into `prev` and resumes `next`.
+/// Returns when some task switches back to `prev`.
+///
+/// # Safety
+/// Both contexts must stay where they are until the switch back (they live in boxed tasks);
+/// `next` must be a context saved by this function or made by [`CpuContext::new_task`] over a
+/// live kernel stack; no lock may be held that the next task will take.
+pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext) {
+    // SAFETY: forwarded from the caller.
+    unsafe { __switch_to(prev, next) }
+}
+
+/// A task's kernel stack: 64 KiB at a 128 KiB-aligned base, so that the vector entry's one-bit
+/// overflow check works for it as for the boot stack (an SP below the base has bit 16 set).
+#[derive(Debug)]
+pub struct KernelStack {
+    base: usize,
+}
+
+/// Bytes of a kernel stack.
+pub const KERNEL_STACK_SIZE: usize = 64 << 10;
+
+impl KernelStack {
+    /// Takes 128 KiB from the frame pool and gives the upper half back at once.
+    pub fn new() -> Option<Self> {
+        use crate::mm::frame::FRAMES;
+        let frames = KERNEL_STACK_SIZE / crate::mm::addr::PAGE_SIZE;
+        let mut pool = FRAMES.lock();
+        let pa = pool.alloc(2 * frames).ok()?;
+        pool.dealloc(crate::mm::addr::PhysAddr(pa.0 + KERNEL_STACK_SIZE), frames);
+        Some(Self {
+            base: crate::mm::layout::phys_to_virt(pa).as_usize(),
+        })
+    }
+
+    pub const fn top(&self) -> usize {
+        self.base + KERNEL_STACK_SIZE
+    }
+
+    /// Where the trap frame of the task's entry from EL0 lies (the vector pushes it first).
+    pub const fn frame_sp(&self) -> usize {
+        self.top() - core::mem::size_of::<TrapFrame>()
+    }
+
+    /// Puts `frame` where the vector would have saved it, for a task that has never run.
+    pub fn put_frame(&self, frame: &TrapFrame) {
+        // SAFETY: the slot lies inside this stack, which nothing runs on yet.
+        unsafe { core::ptr::write(self.frame_sp() as *mut TrapFrame, frame.clone()) };
+    }
+}
+
+impl Drop for KernelStack {
+    fn drop(&mut self) {
+        let pa = crate::mm::layout::virt_to_phys(crate::mm::addr::VirtAddr(self.base));
+        crate::mm::frame::FRAMES
+            .lock()
+            .dealloc(pa, KERNEL_STACK_SIZE / crate::mm::addr::PAGE_SIZE);
+    }
+}
+
+/// Starts user execution with `frame` on the kernel stack whose top is `kernel_sp`, abandoning
+/// the current stack.
+pub fn enter_user_on(frame: &TrapFrame, kernel_sp: usize) -> ! {
+    // SAFETY: the target stack is reset to its top; nothing on it is needed any more, and the
     // frame is copied before the stack is reused.
-    unsafe { __enter_user(frame, &raw const __boot_stack_top as usize) }
+    unsafe { __enter_user(frame, kernel_sp) }
 }
 
 /// Reads the live FP/SIMD registers (the current process's).
