@@ -278,7 +278,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
         SYS_waitid => process::sys_waitid(p, a0 as u32, a1 as i32, a2, a3),
         SYS_reboot => process::sys_reboot(p, a0 as u32, a1 as u32, a2 as u32),
-        SYS_brk => mm::brk(p, call, tf),
+        SYS_brk => mm::brk(p, a0),
         SYS_mmap => mm::mmap(p, call, tf),
         SYS_munmap => mm::munmap(p, call, tf),
         SYS_mprotect => mm::mprotect(p, call, tf),

@@ -3,6 +3,7 @@
 use super::*;
 
 /// exit(2) and exit_group(2).
+#[inline(always)]
 pub(super) fn exit(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let a0 = a[0] as usize;
@@ -29,11 +30,13 @@ pub(super) fn set_robust_list(_p: &mut Process, call: &SyscallArgs, _tf: &TrapFr
 }
 
 /// getpid(2) and gettid(2).
+#[inline(always)]
 pub(super) fn getpid(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     Ok(p.pid as usize)
 }
 
 /// getppid(2).
+#[inline(always)]
 pub(super) fn getppid(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     Ok(p.ppid as usize)
 }
