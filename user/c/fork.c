@@ -52,6 +52,10 @@ static int child_moves_break(void)
 	return brk_to(b + 16 * PAGE) == b + 16 * PAGE ? 0 : 1;
 }
 
+/* A tidemark difference (tests/oracle/linux-disagrees.txt): Linux marks the child's copies of the
+ * page-table entries old at fork (pte_mkold in copy_present_pte, for page aging), and on a CPU
+ * without hardware access-flag updates, as cortex-a72, each first access is then a minor fault.
+ * tidemark has no reclaim and so no aging: the child's reads take no fault at all. */
 static int child_reads_only(void)
 {
 	long before = minflt();
