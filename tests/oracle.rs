@@ -128,3 +128,8 @@ fn vmlocked_on_linux() {
 fn sleepers_on_linux() {
     oracle("sleepers", "", "1G");
 }
+
+#[test]
+fn pgrp_on_linux() {
+    oracle("pgrp", "", "1G");
+}

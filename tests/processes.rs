@@ -29,3 +29,11 @@ fn waiting_processes_let_others_run() {
     o.assert_tap("sleepers", 14);
     o.assert_no_frame_leak();
 }
+
+/// Process groups and sessions with Linux's rules and errors (setpgid, getpgid, getsid, setsid).
+#[test]
+fn process_groups_and_sessions() {
+    let o = Boot::default().program("c-pgrp", "").run();
+    o.assert_tap("pgrp", 17);
+    o.assert_no_frame_leak();
+}

@@ -201,6 +201,8 @@ pub fn exec(
     Ok(Process {
         pid: 1,
         ppid: 0,
+        pgid: 0,
+        sid: 0,
         mm,
         signals: SignalState::new(),
         creds: Creds::default(),

@@ -56,6 +56,10 @@ impl ExitReason {
 pub struct Process {
     pub pid: i32,
     pub ppid: i32,
+    /// Process group and session (`setpgid`, `setsid`); the first process starts in 0 and 0,
+    /// as Linux's init does.
+    pub pgid: i32,
+    pub sid: i32,
     pub mm: MmStruct<VmSpace>,
     pub signals: SignalState,
     pub creds: Creds,
@@ -206,6 +210,8 @@ impl Process {
         Ok(alloc::boxed::Box::new(Process {
             pid,
             ppid: self.pid,
+            pgid: self.pgid,
+            sid: self.sid,
             mm,
             signals,
             creds: self.creds,

@@ -124,6 +124,11 @@ impl Tasks {
         self.count
     }
 
+    /// The processes that are not running.
+    pub fn iter(&self) -> impl Iterator<Item = &Process> + '_ {
+        self.procs.values().map(|p| &**p)
+    }
+
     /// Every process that is not running.
     pub fn pids(&self) -> impl Iterator<Item = i32> + '_ {
         self.procs.keys().copied()

@@ -64,7 +64,9 @@ int main(void)
 	      rss0, rss1);
 	CHECK(sbrk(-(long)(256 * MiB)) != (void *)-1, "sbrk(-256 MiB)");
 	long rss2 = status_kb("VmRSS:");
-	CHECK(rss2 <= rss0 + RSS_SLACK_KB, "VmRSS falls back after the shrink (%ld kB)", rss2);
+	/* Within 1 MiB: on Linux, besides the batched RSS counting, transparent huge pages around the
+	 * heap's unaligned ends leave a few hundred kB that depend on where the heap landed. */
+	CHECK(rss2 <= rss0 + 1024, "VmRSS falls back after the shrink (%ld -> %ld kB)", rss0, rss2);
 
 	/* Hostile arguments. */
 	long cur = raw(SYS_brk, 0, 0, 0, 0, 0, 0);

@@ -293,3 +293,74 @@ pub(super) fn sys_reboot(p: &mut Process, magic1: u32, magic2: u32, cmd: u32) ->
         _ => Err(errno::EINVAL),
     }
 }
+
+/// setpgid(2), in Linux's order (`kernel/sys.c`): `EINVAL` for a negative group; the target is
+/// the caller or one of its children (`ESRCH` otherwise), a child in the caller's session
+/// (`EPERM`); a session leader cannot move (`EPERM`); a group other than the target's own must
+/// exist in the caller's session (`EPERM`). tidemark has no execve yet, so the `EACCES` for a
+/// child that has exec'd cannot arise.
+pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (pid, pgid) = (call.args[0] as i32, call.args[1] as i32);
+    let pid = if pid == 0 { p.pid } else { pid };
+    let pgid = if pgid == 0 { pid } else { pgid };
+    if pgid < 0 {
+        return Err(errno::EINVAL);
+    }
+    let mut tasks = TASKS.lock();
+    let sid = p.sid;
+    let exists =
+        pgid == pid || p.pgid == pgid || tasks.iter().any(|q| q.pgid == pgid && q.sid == sid);
+    let target: &mut Process = if pid == p.pid {
+        p
+    } else {
+        let Some(c) = tasks.get_mut(pid).filter(|c| c.ppid == p.pid) else {
+            return Err(errno::ESRCH);
+        };
+        if c.sid != sid {
+            return Err(errno::EPERM);
+        }
+        c
+    };
+    if target.sid == target.pid || !exists {
+        return Err(errno::EPERM);
+    }
+    target.pgid = pgid;
+    Ok(0)
+}
+
+/// The process `pid` names for getpgid/getsid (0: the caller): `(pgid, sid)`, or `ESRCH`.
+fn group_of(p: &Process, pid: i32) -> Result<(i32, i32), Errno> {
+    if pid == 0 || pid == p.pid {
+        return Ok((p.pgid, p.sid));
+    }
+    if pid < 0 {
+        return Err(errno::ESRCH);
+    }
+    TASKS
+        .lock()
+        .get_mut(pid)
+        .map(|q| (q.pgid, q.sid))
+        .ok_or(errno::ESRCH)
+}
+
+/// getpgid(2) (glibc's getpgrp is getpgid(0) on arm64).
+pub(super) fn getpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    group_of(p, call.args[0] as i32).map(|(g, _)| g as usize)
+}
+
+/// getsid(2).
+pub(super) fn getsid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    group_of(p, call.args[0] as i32).map(|(_, s)| s as usize)
+}
+
+/// setsid(2): `EPERM` if a process group with the caller's pid exists (the caller leads one, or
+/// did and others remain); otherwise the caller leads a new session and group.
+pub(super) fn setsid(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let pid = p.pid;
+    if p.pgid == pid || TASKS.lock().iter().any(|q| q.pgid == pid) {
+        return Err(errno::EPERM);
+    }
+    p.sid = pid;
+    p.pgid = pid;
+    Ok(pid as usize)
+}
