@@ -46,6 +46,7 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     // of SIGKILL).
     let preempt = crate::drivers::gic::handle_irq();
     if let Some(p) = CURRENT.lock().as_mut() {
+        p.itimer_check(crate::arch::aarch64::timer::uptime_ns());
         if signal_work(p) {
             p.do_signal(tf);
         }

@@ -133,3 +133,8 @@ fn sleepers_on_linux() {
 fn pgrp_on_linux() {
     oracle("pgrp", "", "1G");
 }
+
+#[test]
+fn alarm_on_linux() {
+    oracle("alarm", "", "1G");
+}

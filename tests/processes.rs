@@ -37,3 +37,12 @@ fn process_groups_and_sessions() {
     o.assert_tap("pgrp", 17);
     o.assert_no_frame_leak();
 }
+
+/// The real-time interval timer: SIGALRM interrupts a blocked wait4, reaches a spinning process,
+/// repeats with a period; getitimer and glibc's alarm see what is left.
+#[test]
+fn interval_timer_and_alarm() {
+    let o = Boot::default().program("c-alarm", "").run();
+    o.assert_tap("alarm", 10);
+    o.assert_no_frame_leak();
+}

@@ -228,6 +228,7 @@ pub fn exec(
         tpidr: 0,
         wait: None,
         sleep_deadline: None,
+        itimer_real: None,
         exit: None,
     })
 }

@@ -101,7 +101,17 @@ pub struct Process {
     pub wait: Option<crate::task::sched::WaitFor>,
     /// The deadline of a nanosleep in progress, so that the restarted call does not start over.
     pub sleep_deadline: Option<u64>,
+    /// `ITIMER_REAL` (setitimer, alarm): not inherited by fork, as on Linux.
+    pub itimer_real: Option<ItimerReal>,
     pub exit: Option<ExitReason>,
+}
+
+/// An armed `ITIMER_REAL`: when it next fires, and its period (0: once), in nanoseconds on the
+/// uptime clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItimerReal {
+    pub deadline: u64,
+    pub interval: u64,
 }
 
 /// `comm` for a program path: the last component's first 15 bytes (`__set_task_comm`).
@@ -114,6 +124,30 @@ pub fn comm_of(path: &str) -> [u8; 16] {
 }
 
 impl Process {
+    /// Fires `ITIMER_REAL` if it is due at `now`: queues SIGALRM from the kernel (Linux's
+    /// `it_real_fn`) and re-arms it with its period, skipping the periods that passed meanwhile.
+    /// Returns whether it fired.
+    pub fn itimer_check(&mut self, now: u64) -> bool {
+        let Some(t) = self.itimer_real else {
+            return false;
+        };
+        if now < t.deadline {
+            return false;
+        }
+        let _ = self.signals.send(
+            crate::task::signal::SIGALRM,
+            crate::task::signal::SigInfo::kernel(crate::task::signal::SIGALRM),
+        );
+        self.itimer_real = (t.interval != 0).then(|| {
+            let missed = (now - t.deadline) / t.interval + 1;
+            ItimerReal {
+                deadline: t.deadline + missed * t.interval,
+                interval: t.interval,
+            }
+        });
+        true
+    }
+
     /// The task name as text (bytes that are not UTF-8 shown as U+FFFD).
     pub fn comm_str(&self) -> alloc::string::String {
         let n = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
@@ -236,6 +270,7 @@ impl Process {
             tpidr: aarch64_cpu::registers::TPIDR_EL0.get(),
             wait: None,
             sleep_deadline: None,
+            itimer_real: None,
             exit: None,
         }))
     }

@@ -195,6 +195,12 @@ impl Tasks {
         let events = crate::fs::pipe::events();
         // One pass, no allocation: this runs on every switch.
         for p in self.procs.values_mut() {
+            // A real-time timer that fires wakes a sleeper that its SIGALRM would interrupt.
+            if p.itimer_check(now) && p.wait.is_some() && p.signals.next_deliverable().is_some() {
+                p.wait = None;
+                self.run_queue.push_back(p.pid);
+                continue;
+            }
             let due = match p.wait {
                 Some(WaitFor::Until(d)) => d <= now,
                 Some(WaitFor::Pipe(since)) => since != events,
@@ -221,7 +227,13 @@ impl Tasks {
             let earliest = self
                 .procs
                 .values()
-                .filter_map(|p| p.wait.and_then(WaitFor::deadline))
+                .flat_map(|p| {
+                    [
+                        p.wait.and_then(WaitFor::deadline),
+                        p.itimer_real.map(|t| t.deadline),
+                    ]
+                })
+                .flatten()
                 .min()?;
             crate::drivers::gic::idle_until(earliest);
         }

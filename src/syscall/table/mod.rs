@@ -316,6 +316,8 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_clock_getres => time::clock_getres(p, call, tf),
         SYS_gettimeofday => time::gettimeofday(p, call, tf),
         SYS_nanosleep | SYS_clock_nanosleep => time::nanosleep(p, call, tf),
+        SYS_getitimer => time::getitimer(p, call, tf),
+        SYS_setitimer => time::setitimer(p, call, tf),
         SYS_getrlimit => resource::get_rlimit(p, a0, a1),
         SYS_setrlimit => resource::set_rlimit(p, a0, a1),
         SYS_prlimit64 => resource::prlimit64(p, call, tf),

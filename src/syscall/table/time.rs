@@ -1,4 +1,5 @@
-//! Clocks and sleeping: clock_gettime, clock_getres, gettimeofday, nanosleep, clock_nanosleep.
+//! Clocks, sleeping and timers: clock_gettime, clock_getres, gettimeofday, nanosleep,
+//! clock_nanosleep, setitimer and getitimer.
 use super::*;
 
 /// clock_gettime(2).
@@ -79,4 +80,91 @@ pub(super) fn nanosleep(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
     p.sleep_deadline = Some(deadline);
     p.wait = Some(WaitFor::Until(deadline));
     Err(errno::EWOULDBLOCK_RESTART)
+}
+
+const ITIMER_REAL: usize = 0;
+const ITIMER_PROF: usize = 2;
+
+/// `struct itimerval`: the period, then the value.
+fn itimerval_bytes(interval_ns: u64, value_ns: u64) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, ns) in [interval_ns, value_ns].into_iter().enumerate() {
+        // Rounded up to the microsecond, so that an armed timer never reads as 0.
+        let us = ns.div_ceil(1000);
+        b[16 * i..16 * i + 8].copy_from_slice(&((us / 1_000_000) as i64).to_le_bytes());
+        b[16 * i + 8..16 * i + 16].copy_from_slice(&((us % 1_000_000) as i64).to_le_bytes());
+    }
+    b
+}
+
+/// The current `ITIMER_REAL` as `itimerval` bytes.
+fn itimer_now(p: &Process) -> [u8; 32] {
+    match p.itimer_real {
+        Some(t) => itimerval_bytes(
+            t.interval,
+            t.deadline.saturating_sub(timer::uptime_ns()).max(1),
+        ),
+        None => [0; 32],
+    }
+}
+
+/// `which` for the timer calls: `ITIMER_REAL`, or `ENOSYS` for the CPU-time timers tidemark does
+/// not keep (`ITIMER_VIRTUAL`, `ITIMER_PROF`), `EINVAL` for anything else.
+fn itimer_which(which: usize) -> Result<(), Errno> {
+    match which {
+        ITIMER_REAL => Ok(()),
+        w if w <= ITIMER_PROF => {
+            if UNKNOWN.first_time(SYS_setitimer) {
+                log::warn!("ITIMER_VIRTUAL and ITIMER_PROF are not implemented: ENOSYS");
+            }
+            Err(errno::ENOSYS)
+        }
+        _ => Err(errno::EINVAL),
+    }
+}
+
+/// getitimer(2).
+pub(super) fn getitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (which, addr) = (call.args[0] as u32 as usize, call.args[1] as usize);
+    itimer_which(which)?;
+    let b = itimer_now(p);
+    p.copy_to_user(addr, &b).map(|_| 0)
+}
+
+/// setitimer(2) (`do_setitimer`): the new value is read first (`EFAULT`; `EINVAL` for a
+/// microsecond count outside 0..1,000,000 or a negative time; a NULL value disarms, as Linux
+/// 6.1 allows), then the old one is stored if asked. A zero value disarms; a zero period fires once.
+pub(super) fn setitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (which, new, old) = (
+        call.args[0] as u32 as usize,
+        call.args[1] as usize,
+        call.args[2] as usize,
+    );
+    itimer_which(which)?;
+    let mut v = [0u8; 32];
+    if new != 0 {
+        p.copy_from_user(new, &mut v)?;
+    }
+    let field = |i: usize| i64::from_le_bytes(v[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+    let (isec, iusec, vsec, vusec) = (field(0), field(1), field(2), field(3));
+    if [isec, vsec].iter().any(|&s| s < 0)
+        || [iusec, vusec].iter().any(|&u| !(0..1_000_000).contains(&u))
+    {
+        return Err(errno::EINVAL);
+    }
+    let ns = |s: i64, u: i64| {
+        (s as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u as u64 * 1000)
+    };
+    let previous = itimer_now(p);
+    let value = ns(vsec, vusec);
+    p.itimer_real = (value != 0).then(|| crate::task::process::ItimerReal {
+        deadline: timer::uptime_ns().saturating_add(value),
+        interval: ns(isec, iusec),
+    });
+    if old != 0 {
+        p.copy_to_user(old, &previous)?;
+    }
+    Ok(0)
 }
