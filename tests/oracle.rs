@@ -138,3 +138,8 @@ fn pgrp_on_linux() {
 fn alarm_on_linux() {
     oracle("alarm", "", "1G");
 }
+
+#[test]
+fn sigsuspend_on_linux() {
+    oracle("sigsuspend", "", "1G");
+}

@@ -17,3 +17,12 @@ fn signals_behave_as_on_linux_on_cpu_max() {
     let o = Boot::default().cpu("max").program("c-signals", "").run();
     o.assert_tap("signals", 65);
 }
+
+/// rt_sigsuspend: a temporary mask, EINTR once a handler ran, the old mask back, ignored signals
+/// not ending the wait; the shell's wait for SIGCHLD.
+#[test]
+fn sigsuspend_waits_with_a_temporary_mask() {
+    let o = Boot::default().program("c-sigsuspend", "").run();
+    o.assert_tap("sigsuspend", 6);
+    o.assert_no_frame_leak();
+}

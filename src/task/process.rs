@@ -236,6 +236,7 @@ impl Process {
             .fork_into(&mut mm.pt.pages)
             .map_err(|_| errno::ENOMEM)?;
         let mut signals = self.signals.clone();
+        signals.saved_sigmask = None;
         signals.pending = crate::task::signal::SigSet(0);
         let mut frame = tf.clone();
         frame.x[0] = 0;

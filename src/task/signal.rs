@@ -439,6 +439,10 @@ pub struct SignalState {
     /// Alternate signal stack as `sigaltstack(2)` set it (`sas_ss_sp`, `sas_ss_size`,
     /// `sas_ss_flags`); `ss_size == 0` means none.
     pub altstack: StackT,
+    /// The mask to restore after the next handler instead of `blocked` (Linux's
+    /// `saved_sigmask` with `TIF_RESTORE_SIGMASK`): set while `rt_sigsuspend` waits with its
+    /// temporary mask, taken by the frame of the handler that ends the wait.
+    pub saved_sigmask: Option<SigSet>,
 }
 
 impl Default for SignalState {
@@ -457,6 +461,7 @@ impl SignalState {
             pending: SigSet::EMPTY,
             infos: [None; NSIG as usize],
             altstack: NO_ALTSTACK,
+            saved_sigmask: None,
         }
     }
 
@@ -731,7 +736,7 @@ impl SignalState {
                     sig,
                     action,
                     info,
-                    saved_mask: self.blocked,
+                    saved_mask: self.saved_sigmask.take().unwrap_or(self.blocked),
                     altstack: self.altstack,
                 }
             }
@@ -832,6 +837,24 @@ mod tests {
         s.rt_sigaction(SIGUSR2, Some(handler(SIG_IGN, 0, SigSet::EMPTY)), SZ)
             .unwrap();
         assert_eq!(s.sigpending(SZ), Ok(SigSet::single(SIGUSR1)));
+    }
+
+    #[test]
+    fn a_handler_after_sigsuspend_restores_the_mask_from_before() {
+        let mut s = SignalState::new();
+        s.actions[(SIGUSR1 - 1) as usize] = handler(0x40_0000, 0, SigSet::EMPTY);
+        s.set_blocked(SigSet::single(SIGUSR1));
+        // rt_sigsuspend's temporary mask, with the old one saved.
+        s.saved_sigmask = Some(s.blocked);
+        s.set_blocked(SigSet::EMPTY);
+        s.send(SIGUSR1, SigInfo::kernel(SIGUSR1)).unwrap();
+        match s.get_signal() {
+            Some(Deliver::Handler { saved_mask, .. }) => {
+                assert_eq!(saved_mask, SigSet::single(SIGUSR1))
+            }
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(s.saved_sigmask, None, "taken by the one handler");
     }
 
     #[test]

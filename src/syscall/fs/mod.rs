@@ -73,7 +73,7 @@ pub fn raises_sigpipe(nr: usize, result: &SysResult) -> bool {
 #[allow(non_upper_case_globals)]
 pub fn interrupted_errno(nr: usize) -> Errno {
     match nr {
-        SYS_ppoll | SYS_pselect6 => errno::ERESTARTNOHAND,
+        SYS_ppoll | SYS_pselect6 | SYS_rt_sigsuspend => errno::ERESTARTNOHAND,
         _ => errno::ERESTARTSYS,
     }
 }

@@ -324,6 +324,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_rt_sigaction => signals::rt_sigaction(p, call, tf),
         SYS_rt_sigprocmask => signals::rt_sigprocmask(p, call, tf),
         SYS_rt_sigpending => signals::rt_sigpending(p, call, tf),
+        SYS_rt_sigsuspend => signals::rt_sigsuspend(p, call, tf),
         SYS_sigaltstack => signals::sigaltstack(p, call, tf),
         SYS_kill | SYS_tgkill | SYS_tkill => signals::kill(p, call, tf),
         SYS_sysinfo => resource::sysinfo(p, call, tf),

@@ -1,4 +1,5 @@
-//! Signals: rt_sigaction, rt_sigprocmask, rt_sigpending, sigaltstack, kill, tkill, tgkill.
+//! Signals: rt_sigaction, rt_sigprocmask, rt_sigpending, rt_sigsuspend, sigaltstack, kill, tkill,
+//! tgkill.
 use super::*;
 
 /// rt_sigaction(2).
@@ -106,4 +107,22 @@ pub(super) fn send_to(
         tasks.wake(pid);
     }
     Ok(0)
+}
+
+/// rt_sigsuspend(2): waits with the given mask until a signal runs a handler (the call then fails
+/// with EINTR and the handler's frame restores the mask from before) or ends the process.
+/// `EINVAL` unless `sigsetsize` is 8, `EFAULT` for the mask. A restart after a signal that ran
+/// no handler keeps the temporary mask and waits on.
+pub(super) fn rt_sigsuspend(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (mask, size) = (call.args[0] as usize, call.args[1] as usize);
+    if size != 8 {
+        return Err(errno::EINVAL);
+    }
+    if p.signals.saved_sigmask.is_none() {
+        let m = SigSet(p.read_pod::<u64>(mask)?);
+        p.signals.saved_sigmask = Some(p.signals.blocked);
+        p.signals.set_blocked(m);
+    }
+    p.wait = Some(WaitFor::Signal);
+    Err(errno::EWOULDBLOCK_RESTART)
 }
