@@ -146,6 +146,12 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         start: info.uart,
         size: PAGE_SIZE,
     });
+    if let Some(rtc) = info.rtc {
+        let _ = mmio.push(Range {
+            start: rtc,
+            size: PAGE_SIZE,
+        });
+    }
     let gicv2 = info.gic.filter(|g| g.version == 2);
     if let Some(g) = gicv2 {
         let _ = mmio.push(Range {
@@ -165,6 +171,12 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         let mut pool = FRAMES.lock();
         let total = pool.total_frames();
         pool.set_reserve(frame::reserve_for(total));
+    }
+    if let Some(rtc) = info.rtc {
+        // SAFETY: the RTC's registers were just mapped, and nothing else drives them.
+        let seconds =
+            unsafe { crate::drivers::pl031::read_seconds(phys_to_virt(PhysAddr(rtc)).as_usize()) };
+        timer::set_realtime(seconds);
     }
     match gicv2 {
         // SAFETY: the GIC's registers were just mapped, and nothing else drives them.

@@ -87,6 +87,8 @@ pub struct MachineInfo<'a> {
     /// `/memreserve/` entries and `/reserved-memory` children.
     pub reserved: Ranges,
     pub uart: usize,
+    /// The PL031 real-time clock, if the machine has one.
+    pub rtc: Option<usize>,
     pub gic: Option<Gic>,
     pub psci: Option<PsciMethod>,
     pub bootargs: &'a str,
@@ -160,6 +162,11 @@ impl<'a> MachineInfo<'a> {
             .ok_or(DtError::NoUart)?
             .start;
 
+        let rtc = fdt
+            .find_compatible(&["arm,pl031"])
+            .and_then(|n| first_reg(&n))
+            .map(|r| r.start);
+
         let gic = fdt
             .find_compatible(&["arm,gic-v3", "arm,cortex-a15-gic", "arm,gic-400"])
             .and_then(|n| {
@@ -193,6 +200,7 @@ impl<'a> MachineInfo<'a> {
             memory,
             reserved,
             uart,
+            rtc,
             gic,
             psci,
             bootargs: fdt
@@ -252,6 +260,7 @@ mod tests {
             }]
         );
         assert_eq!(m.uart, 0x0900_0000);
+        assert_eq!(m.rtc, Some(0x0901_0000));
         assert_eq!(m.psci, Some(PsciMethod::Hvc));
         let gic = m.gic.unwrap();
         assert_eq!((gic.version, gic.distributor), (2, 0x0800_0000));

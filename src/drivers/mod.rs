@@ -6,3 +6,5 @@ pub mod fdt;
 pub mod gic;
 #[cfg(target_os = "none")]
 pub mod pl011;
+#[cfg(target_os = "none")]
+pub mod pl031;

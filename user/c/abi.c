@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include "selfinfo.h"
 #include <sys/utsname.h>
+#include <sys/time.h>
 #include <time.h>
 
 static sigjmp_buf jump;
@@ -130,5 +131,14 @@ int main(int argc, char **argv, char **envp)
 	errno = 0;
 	CHECK(prctl(PR_SET_THP_DISABLE, 1, 1, 0, 0) == -1 && errno == EINVAL,
 	      "PR_SET_THP_DISABLE with a stray argument: EINVAL");
+
+	/* The wall clock comes from the RTC: after 2025-01-01, and gettimeofday agrees with it. */
+	struct timespec rt;
+	struct timeval tv;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	gettimeofday(&tv, NULL);
+	tap_out("# realtime: %ld\n", (long)rt.tv_sec);
+	CHECK(rt.tv_sec > 1735689600, "CLOCK_REALTIME is a date after 2025 (%ld)", (long)rt.tv_sec);
+	CHECK(tv.tv_sec >= rt.tv_sec && tv.tv_sec <= rt.tv_sec + 1, "gettimeofday agrees with it");
 	return tap_done("abi");
 }

@@ -22,3 +22,18 @@ pub fn uptime_ns() -> u64 {
 pub fn allow_el0_counter() {
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
 }
+
+/// The wall-clock time at counter zero, in nanoseconds since the epoch (set once at boot from the
+/// RTC; 0 without one, so that CLOCK_REALTIME then starts at the epoch as Linux's does).
+static REALTIME_AT_ZERO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Anchors CLOCK_REALTIME: the RTC says `epoch_seconds` now.
+pub fn set_realtime(epoch_seconds: u64) {
+    let at_zero = (epoch_seconds * 1_000_000_000).saturating_sub(uptime_ns());
+    REALTIME_AT_ZERO.store(at_zero, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// CLOCK_REALTIME, in nanoseconds since the epoch.
+pub fn realtime_ns() -> u64 {
+    REALTIME_AT_ZERO.load(core::sync::atomic::Ordering::Relaxed) + uptime_ns()
+}

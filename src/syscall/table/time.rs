@@ -10,12 +10,22 @@ pub(super) fn clock_gettime(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame
     if a0 >= CLOCKS {
         return Err(errno::EINVAL);
     }
-    let ns = timer::uptime_ns();
+    let ns = clock_ns(a0);
     let ts = abi::Timespec {
         tv_sec: (ns / 1_000_000_000) as i64,
         tv_nsec: (ns % 1_000_000_000) as i64,
     };
     p.write_pod(a1, &ts).map(|_| 0)
+}
+
+/// The clocks by id: CLOCK_REALTIME (0), its coarse form (5) and CLOCK_TAI (11, no leap-second
+/// offset set, as on a fresh Linux) from the RTC anchored at boot; the monotonic and boot-time
+/// clocks, and for now the CPU-time ones, from the counter since boot.
+fn clock_ns(id: usize) -> u64 {
+    match id {
+        0 | 5 | 11 => timer::realtime_ns(),
+        _ => timer::uptime_ns(),
+    }
 }
 
 /// clock_getres(2).
@@ -39,7 +49,7 @@ pub(super) fn gettimeofday(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame)
     let a = call.args;
     let a0 = a[0] as usize;
     if a0 != 0 {
-        let us = timer::uptime_us();
+        let us = timer::realtime_ns() / 1000;
         let tv = abi::Timeval {
             tv_sec: (us / 1_000_000) as i64,
             tv_usec: (us % 1_000_000) as i64,
