@@ -143,3 +143,8 @@ fn alarm_on_linux() {
 fn sigsuspend_on_linux() {
     oracle("sigsuspend", "", "1G");
 }
+
+#[test]
+fn clock_on_linux() {
+    oracle("clock", "", "1G");
+}

@@ -46,3 +46,11 @@ fn interval_timer_and_alarm() {
     o.assert_tap("alarm", 10);
     o.assert_no_frame_leak();
 }
+
+/// Setting the wall clock: root moves CLOCK_REALTIME (not CLOCK_MONOTONIC), others get EPERM.
+#[test]
+fn setting_the_wall_clock() {
+    let o = Boot::default().program("c-clock", "").run();
+    o.assert_tap("clock", 8);
+    o.assert_no_frame_leak();
+}

@@ -33,6 +33,12 @@ pub fn set_realtime(epoch_seconds: u64) {
     REALTIME_AT_ZERO.store(at_zero, core::sync::atomic::Ordering::Relaxed);
 }
 
+/// Sets CLOCK_REALTIME to `ns` since the epoch from now on (settimeofday, clock_settime).
+pub fn set_realtime_ns(ns: u64) {
+    let at_zero = ns.saturating_sub(uptime_ns());
+    REALTIME_AT_ZERO.store(at_zero, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// CLOCK_REALTIME, in nanoseconds since the epoch.
 pub fn realtime_ns() -> u64 {
     REALTIME_AT_ZERO.load(core::sync::atomic::Ordering::Relaxed) + uptime_ns()

@@ -315,6 +315,8 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_clock_gettime => time::clock_gettime(p, call, tf),
         SYS_clock_getres => time::clock_getres(p, call, tf),
         SYS_gettimeofday => time::gettimeofday(p, call, tf),
+        SYS_settimeofday => time::settimeofday(p, call, tf),
+        SYS_clock_settime => time::clock_settime(p, call, tf),
         SYS_nanosleep | SYS_clock_nanosleep => time::nanosleep(p, call, tf),
         SYS_getitimer => time::getitimer(p, call, tf),
         SYS_setitimer => time::setitimer(p, call, tf),

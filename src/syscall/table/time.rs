@@ -1,5 +1,5 @@
-//! Clocks, sleeping and timers: clock_gettime, clock_getres, gettimeofday, nanosleep,
-//! clock_nanosleep, setitimer and getitimer.
+//! Clocks, sleeping and timers: clock_gettime, clock_settime, clock_getres, gettimeofday,
+//! settimeofday, nanosleep, clock_nanosleep, setitimer and getitimer.
 use super::*;
 
 /// clock_gettime(2).
@@ -176,5 +176,43 @@ pub(super) fn setitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
     if old != 0 {
         p.copy_to_user(old, &previous)?;
     }
+    Ok(0)
+}
+
+/// clock_settime(2): only CLOCK_REALTIME can be set (`EINVAL` for the others, and for a time
+/// outside the timespec rules or before the epoch), and only by root (`EPERM`, CAP_SYS_TIME).
+pub(super) fn clock_settime(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (id, addr) = (call.args[0] as u32 as usize, call.args[1] as usize);
+    let ts: abi::Timespec = p.read_pod(addr)?;
+    if id != 0 {
+        return Err(errno::EINVAL);
+    }
+    let ns = ts.as_nanos().ok_or(errno::EINVAL)?;
+    if p.creds.euid != 0 {
+        return Err(errno::EPERM);
+    }
+    timer::set_realtime_ns(ns);
+    Ok(0)
+}
+
+/// settimeofday(2): the time from a timeval (`EINVAL` for microseconds outside 0..1,000,000 or a
+/// negative time); a NULL time sets nothing; the timezone is accepted and ignored. Root only.
+pub(super) fn settimeofday(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let addr = call.args[0] as usize;
+    if addr == 0 {
+        return if p.creds.euid == 0 {
+            Ok(0)
+        } else {
+            Err(errno::EPERM)
+        };
+    }
+    let tv: abi::Timeval = p.read_pod(addr)?;
+    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+        return Err(errno::EINVAL);
+    }
+    if p.creds.euid != 0 {
+        return Err(errno::EPERM);
+    }
+    timer::set_realtime_ns((tv.tv_sec as u64) * 1_000_000_000 + (tv.tv_usec as u64) * 1000);
     Ok(0)
 }
