@@ -13,9 +13,10 @@
 //! * **Blocking.** Sample [`crate::fs::pipe::events`] before dispatching. A result of
 //!   [`errno::EWOULDBLOCK_RESTART`] means the call did nothing and must sleep: if a signal is
 //!   deliverable, replace the result with [`interrupted_errno`] and deliver as usual; otherwise
-//!   park the caller until `pipe::events()` differs from the sample (or a signal arrives), then
-//!   re-run the same syscall with the same arguments. Calls that can return it: `read`, `readv`,
-//!   `write`, `writev` on pipes, and `ppoll` without a timeout on pipes.
+//!   park the caller until `pipe::events()` differs from the sample (or a signal arrives, or the
+//!   wait that [`Sleeper::block`] recorded ends), then re-run the same syscall with the same
+//!   arguments. Calls that can return it: `read`, `readv`, `write`, `writev` on pipes, and
+//!   `ppoll` with nothing ready (on pipes, a deadline, or only a signal).
 //! * **SIGPIPE.** When [`raises_sigpipe`] says so (a write-family call failed with `EPIPE`,
 //!   which only a pipe without readers produces), send `SIGPIPE` to the caller (`send_sig(SIGPIPE,
 //!   current, 0)`: `SI_USER` from the caller itself in Linux; `SigInfo::kernel` is close enough),
