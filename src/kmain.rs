@@ -199,39 +199,81 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     run_init(&info, &opts);
 }
 
-/// Starts the program named by `init=` (default `init`) from the initramfs; never returns.
+/// Makes the root file system from the initramfs, gives the initramfs's memory back, and starts
+/// the program named by `init=` (default `/init`); never returns.
 fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
+    use crate::fs::vfs::{Loc, Namei, Vfs};
     let Some(initrd) = info.initrd else {
         log::info!("no initramfs (QEMU -initrd) and so nothing to run; powering off");
         exit::exit(0);
     };
-    // SAFETY: the initramfs lies in RAM, which the linear map covers, and is kept out of the frame
-    // pool for the kernel's lifetime.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(PhysAddr(initrd.start)).as_usize() as *const u8,
-            initrd.size,
-        )
+    // tmpfs's default size: half of RAM.
+    let vfs =
+        crate::fs::VFS.call_once(|| Vfs::new(timer::realtime_ns, FRAMES.lock().total_frames() / 2));
+    {
+        // SAFETY: the initramfs lies in RAM, which the linear map covers, and is kept out of the
+        // frame pool until this block has copied it into the root file system.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(
+                phys_to_virt(PhysAddr(initrd.start)).as_usize() as *const u8,
+                initrd.size,
+            )
+        };
+        let image = match crate::fs::Initramfs::parse(bytes) {
+            Ok(image) => image,
+            Err(e) => {
+                println!("tidemark: the initramfs is unreadable: {e}");
+                exit::exit(EXIT_CANNOT_EXECUTE);
+            }
+        };
+        let u = crate::fs::rootfs::unpack(vfs, &image);
+        log::info!(
+            "initramfs unpacked: {} files, {} directories, {} others, {} left out; {} pages of data",
+            u.files,
+            u.dirs,
+            u.others,
+            u.skipped,
+            vfs.rootfs.used_pages()
+        );
+    }
+    // As Linux frees the initrd once unpacked (`free_initrd_mem`).
+    FRAMES
+        .lock()
+        .add_range(initrd.start, initrd.start + initrd.size);
+    crate::fs::rootfs::add_kernel_mounts(vfs);
+
+    let name = opts.init.unwrap_or("init");
+    let path = if name.starts_with('/') {
+        alloc::string::String::from(name)
+    } else {
+        alloc::format!("/{name}")
     };
-    let fs = match crate::fs::Initramfs::parse(bytes) {
-        Ok(fs) => fs,
-        Err(e) => {
-            println!("tidemark: the initramfs is unreadable: {e}");
-            exit::exit(EXIT_CANNOT_EXECUTE);
+    let root = vfs.root_loc();
+    let nd = Namei {
+        vfs,
+        cwd: &root,
+        cred: crate::fs::inode::Cred::ROOT,
+        proc: &crate::fs::rootfs::NoProcess,
+    };
+    let inode = match nd.lookup(&root, path.as_bytes(), true) {
+        Ok(Loc::Tmp(i)) if i.is_regular() => i,
+        _ => {
+            println!("tidemark: no program '{name}' in the initramfs");
+            exit::exit(EXIT_NOT_FOUND);
         }
     };
-    let name = opts.init.unwrap_or("init");
-    let Some(entry) = fs.find(name).filter(|e| e.is_file()) else {
-        println!("tidemark: no program '{name}' in the initramfs");
-        exit::exit(EXIT_NOT_FOUND);
-    };
-    let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![entry.name.as_bytes()];
+    let before = (
+        FRAMES.lock().free_frames(),
+        heap::stats(),
+        vfs.rootfs.used_pages(),
+    );
+    let image = crate::fs::read_whole(&inode);
+    let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![name.as_bytes()];
     argv.extend(opts.init_args.split_ascii_whitespace().map(str::as_bytes));
     let envp: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
-    let path = alloc::format!("/{}", entry.name);
-    let before = (FRAMES.lock().free_frames(), heap::stats());
-    match crate::task::exec::exec(entry.data, &path, &argv, &envp, !opts.norandmaps) {
+    match crate::task::exec::exec(&image, &path, &argv, &envp, !opts.norandmaps) {
         Ok(p) => {
+            drop(image);
             log::info!("running {path}");
             crate::task::sched::run_first(alloc::boxed::Box::new(p), before)
         }

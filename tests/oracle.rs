@@ -148,3 +148,13 @@ fn sigsuspend_on_linux() {
 fn clock_on_linux() {
     oracle("clock", "", "1G");
 }
+
+#[test]
+fn files_on_linux() {
+    oracle("files", "", "1G");
+}
+
+#[test]
+fn exec_on_linux() {
+    oracle("exec", "", "1G");
+}

@@ -157,6 +157,11 @@ impl<'a> Initramfs<'a> {
         }
     }
 
+    /// Every member (symlinks, devices and FIFOs too), for unpacking.
+    pub fn members(&self) -> Members<'a> {
+        Members(Walker::new(self.image))
+    }
+
     /// The entry at `path` ("/init", "init" and "./init" are the same; a trailing `/` is
     /// ignored). If the archive holds the path more than once, the last one wins, as when Linux
     /// unpacks it.
@@ -228,16 +233,41 @@ fn normalize(mut p: &str) -> &str {
     }
 }
 
-/// One member, as stored.
-#[derive(Clone, Copy, Debug)]
-struct Member<'a> {
-    ino: u32,
-    mode: u32,
-    nlink: u32,
-    devmajor: u32,
-    devminor: u32,
-    name: &'a str,
-    data: &'a [u8],
+/// One member, as stored: every field the unpacker needs (`init/initramfs.c` reads the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub ino: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub mtime: u32,
+    pub devmajor: u32,
+    pub devminor: u32,
+    pub rdevmajor: u32,
+    pub rdevminor: u32,
+    /// As stored (see [`Member::path`]).
+    pub name: &'a str,
+    /// The file's contents, or a symlink's target.
+    pub data: &'a [u8],
+}
+
+impl<'a> Member<'a> {
+    /// The path without leading `./` or `/` (the root is `""`).
+    pub fn path(&self) -> &'a str {
+        normalize(self.name)
+    }
+}
+
+/// Every member of an [`Initramfs`], of every type, in archive order.
+#[derive(Clone, Debug)]
+pub struct Members<'a>(Walker<'a>);
+
+impl<'a> Iterator for Members<'a> {
+    type Item = Member<'a>;
+    fn next(&mut self) -> Option<Member<'a>> {
+        self.0.step().ok()?
+    }
 }
 
 /// Walks members across concatenated archives.
@@ -353,7 +383,7 @@ impl<'a> Walker<'a> {
                 field: FIELDS[i],
             })?;
         }
-        let [ino, mode, _uid, _gid, nlink, _mtime, filesize, devmajor, devminor, _rdevmajor, _rdevminor, namesize, check] =
+        let [ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check] =
             f;
 
         let name_start = offset + HEADER_LEN;
@@ -391,9 +421,14 @@ impl<'a> Walker<'a> {
         Ok(Member {
             ino,
             mode,
+            uid,
+            gid,
             nlink,
+            mtime,
             devmajor,
             devminor,
+            rdevmajor,
+            rdevminor,
             name,
             data,
         })

@@ -13,8 +13,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::inode::Inode;
 use super::pipe::{PipeReader, PipeWriter};
-use super::procfs::{Node, ProcFile};
+use super::procfs::ProcFile;
+use super::vfs::Loc;
 use crate::syscall::abi::{Termios, Winsize};
 use crate::syscall::errno::{self, Errno};
 
@@ -71,12 +73,45 @@ pub enum FileKind {
         data: Vec<u8>,
         pos: u64,
     },
-    /// A directory opened for `fstat`/`*at` use (no `getdents64` yet).
-    Dir { node: Node, pos: u64 },
+    /// A directory: `pos` is the `getdents64` cookie to resume from.
+    Dir { loc: Loc, pos: u64 },
+    /// A regular file of the tmpfs.
+    Regular { inode: Arc<Inode>, pos: u64 },
+    /// A character device other than the console (`/dev/null` and friends).
+    Device { inode: Arc<Inode>, dev: CharDev },
+    /// `O_PATH`: a place in the tree, for `*at` calls, `fstat` and `fchdir` only.
+    Path(Loc),
     /// The read end of a pipe (`pipe2`).
     PipeRead(PipeReader),
     /// The write end of a pipe.
     PipeWrite(PipeWriter),
+}
+
+/// The character devices `/dev` has besides the terminal (`drivers/char/mem.c`, `random.c`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CharDev {
+    /// 1:3: reads end at once, writes vanish.
+    Null,
+    /// 1:5: reads zeros, writes vanish.
+    Zero,
+    /// 1:7: reads zeros, writes fail with `ENOSPC`.
+    Full,
+    /// 1:8 and 1:9: the kernel's random bytes (one generator, never blocking once seeded).
+    Random,
+}
+
+impl CharDev {
+    /// The device a node's `rdev` names, if the kernel has it; the terminal devices (5:0
+    /// `/dev/tty`, 5:1 `/dev/console`, 136:* ptys) open as the console.
+    pub fn from_rdev(major: u32, minor: u32) -> Option<CharDev> {
+        match (major, minor) {
+            (1, 3) => Some(CharDev::Null),
+            (1, 5) => Some(CharDev::Zero),
+            (1, 7) => Some(CharDev::Full),
+            (1, 8) | (1, 9) => Some(CharDev::Random),
+            _ => None,
+        }
+    }
 }
 
 /// An open file description (`struct file`): what it is plus its status flags. Cloning one makes
@@ -100,12 +135,12 @@ impl OpenFile {
 
     /// `FMODE_READ`: `O_RDONLY` or `O_RDWR`.
     pub fn readable(&self) -> bool {
-        matches!(self.flags & O_ACCMODE, O_RDONLY | O_RDWR)
+        self.flags & O_PATH == 0 && matches!(self.flags & O_ACCMODE, O_RDONLY | O_RDWR)
     }
 
     /// `FMODE_WRITE`: `O_WRONLY` or `O_RDWR`.
     pub fn writable(&self) -> bool {
-        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+        self.flags & O_PATH == 0 && matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
     }
 
     /// Whether `O_NONBLOCK` is set.

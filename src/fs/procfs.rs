@@ -1,10 +1,9 @@
 //! The slice of procfs tidemark serves: `/proc/self` (and `/proc/<own pid>`) with `maps`,
 //! `status`, `stat`, `smaps_rollup` and the `exe` link, plus the directories on the way there.
 //!
-//! Path lookup mirrors `link_path_walk`/`walk_component` in fs/namei.c on a tiny fixed tree:
-//! `.` and `..` are components (so `maps/.` is `ENOTDIR`), `self` is a symlink to the pid
-//! directory (`proc_self_get_link`), a trailing slash demands a directory, and names of other
-//! processes do not exist. Files are rendered by the process ([`ProcSource`]) when opened and
+//! The VFS walks it one component at a time through [`child`]: `self` is a symlink to the pid
+//! directory (`proc_self_get_link`), and names of other processes do not exist. Files are
+//! rendered by the process ([`ProcSource`]) when opened and
 //! read from that snapshot, which is what a `seq_file` read from offset 0 sees.
 use alloc::string::String;
 use core::fmt::{self, Write};
@@ -40,7 +39,7 @@ impl ProcFile {
         }
     }
 
-    const ALL: [ProcFile; 4] = [
+    pub const ALL: [ProcFile; 4] = [
         ProcFile::Maps,
         ProcFile::Status,
         ProcFile::Stat,
@@ -60,9 +59,7 @@ pub enum ProcLink {
 /// Every name the tree has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Node {
-    /// `/`.
-    Root,
-    /// `/proc`.
+    /// `/proc`, procfs's root.
     ProcDir,
     /// `/proc/<pid>` of the calling process.
     PidDir,
@@ -72,20 +69,12 @@ pub enum Node {
 
 impl Node {
     pub const fn is_dir(self) -> bool {
-        matches!(self, Node::Root | Node::ProcDir | Node::PidDir)
+        matches!(self, Node::ProcDir | Node::PidDir)
     }
 
-    /// Whether the node lives on procfs (as opposed to the root file system).
-    pub const fn on_procfs(self) -> bool {
-        !matches!(self, Node::Root)
-    }
-
-    /// `..` of a directory (the root is its own parent, as in Linux's `follow_dotdot`).
-    const fn parent(self) -> Node {
-        match self {
-            Node::PidDir => Node::ProcDir,
-            _ => Node::Root,
-        }
+    /// `..` inside procfs; `..` of [`Node::ProcDir`] leaves the mount, which the VFS handles.
+    pub const fn parent(self) -> Node {
+        Node::ProcDir
     }
 }
 
@@ -103,55 +92,9 @@ pub trait ProcSource {
     fn pid(&self) -> i32;
 }
 
-/// Resolves `path` starting at directory `start` (the root for absolute paths; the caller strips
-/// nothing — a leading `/` restarts at the root). `follow` says whether a symlink as the last
-/// component is followed (`LOOKUP_FOLLOW`); links in the middle always are.
-///
-/// Errors as Linux gives them: `ENOENT` for a missing name (including other processes' pid
-/// directories and names with leading zeros, which `name_to_int` rejects), `ENOTDIR` for a
-/// component after a non-directory or a trailing slash on one, `ENAMETOOLONG` for a component
-/// over [`NAME_MAX`]. Following `/proc/self/exe` gives `ENOENT`: its target lives outside this
-/// tree.
-pub fn lookup(start: Node, path: &[u8], pid: i32, follow: bool) -> Result<Node, Errno> {
-    let mut cur = if path.first() == Some(&b'/') {
-        Node::Root
-    } else {
-        start
-    };
-    let trailing_slash = path.len() > 1 && path.last() == Some(&b'/');
-    let comps: alloc::vec::Vec<&[u8]> = path
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
-    for (i, comp) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        if comp.len() > NAME_MAX {
-            return Err(errno::ENAMETOOLONG);
-        }
-        if !cur.is_dir() {
-            return Err(errno::ENOTDIR);
-        }
-        let next = match *comp {
-            b"." => cur,
-            b".." => cur.parent(),
-            name => child(cur, name, pid)?,
-        };
-        cur = if last && !follow && !trailing_slash {
-            next
-        } else {
-            follow_link(next)?
-        };
-    }
-    if trailing_slash && !cur.is_dir() {
-        return Err(errno::ENOTDIR);
-    }
-    Ok(cur)
-}
-
 /// `d_lookup` in one directory.
-fn child(dir: Node, name: &[u8], pid: i32) -> Result<Node, Errno> {
+pub fn child(dir: Node, name: &[u8], pid: i32) -> Result<Node, Errno> {
     match dir {
-        Node::Root if name == b"proc" => Ok(Node::ProcDir),
         Node::ProcDir if name == b"self" => Ok(Node::Link(ProcLink::SelfLink)),
         Node::ProcDir if is_pid_name(name, pid) => Ok(Node::PidDir),
         Node::PidDir if name == b"exe" => Ok(Node::Link(ProcLink::Exe)),
@@ -169,14 +112,6 @@ fn is_pid_name(name: &[u8], pid: i32) -> bool {
     let mut buf = String::new();
     let _ = write!(buf, "{pid}");
     pid > 0 && name == buf.as_bytes()
-}
-
-fn follow_link(n: Node) -> Result<Node, Errno> {
-    match n {
-        Node::Link(ProcLink::SelfLink) => Ok(Node::PidDir),
-        Node::Link(ProcLink::Exe) => Err(errno::ENOENT),
-        other => Ok(other),
-    }
 }
 
 /// The target text of a link, as `readlink(2)` returns it.
@@ -480,61 +415,6 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    const PID: i32 = 42;
-
-    fn look(p: &str) -> Result<Node, Errno> {
-        lookup(Node::Root, p.as_bytes(), PID, true)
-    }
-
-    #[test]
-    fn resolves_self_and_pid() {
-        assert_eq!(look("/proc/self/maps"), Ok(Node::File(ProcFile::Maps)));
-        assert_eq!(look("/proc/42/status"), Ok(Node::File(ProcFile::Status)));
-        assert_eq!(look("//proc/./self//stat"), Ok(Node::File(ProcFile::Stat)));
-        assert_eq!(look("proc/self/maps"), Ok(Node::File(ProcFile::Maps)));
-        assert_eq!(
-            look("/proc/self/../self/maps"),
-            Ok(Node::File(ProcFile::Maps))
-        );
-        assert_eq!(look("/../../proc/self"), Ok(Node::PidDir));
-        assert_eq!(look("/"), Ok(Node::Root));
-        assert_eq!(look("/proc/"), Ok(Node::ProcDir));
-        assert_eq!(look("/proc/self/"), Ok(Node::PidDir));
-        assert_eq!(
-            lookup(Node::PidDir, b"maps", PID, true),
-            Ok(Node::File(ProcFile::Maps))
-        );
-        assert_eq!(lookup(Node::PidDir, b"..", PID, true), Ok(Node::ProcDir));
-    }
-
-    #[test]
-    fn refuses_others() {
-        assert_eq!(look("/proc/43/maps"), Err(errno::ENOENT));
-        assert_eq!(look("/proc/042/maps"), Err(errno::ENOENT));
-        assert_eq!(look("/proc/+42/maps"), Err(errno::ENOENT));
-        assert_eq!(look("/proc/self/environ"), Err(errno::ENOENT));
-        assert_eq!(look("/etc/passwd"), Err(errno::ENOENT));
-        assert_eq!(look("/proc/self/maps/"), Err(errno::ENOTDIR));
-        assert_eq!(look("/proc/self/maps/."), Err(errno::ENOTDIR));
-        assert_eq!(look("/proc/self/maps/x"), Err(errno::ENOTDIR));
-        let long = alloc::format!("/proc/{}", "x".repeat(256));
-        assert_eq!(look(&long), Err(errno::ENAMETOOLONG));
-        assert_eq!(look("/proc/self/exe"), Err(errno::ENOENT));
-        assert_eq!(
-            lookup(Node::Root, b"/proc/self/exe", PID, false),
-            Ok(Node::Link(ProcLink::Exe))
-        );
-        assert_eq!(
-            lookup(Node::Root, b"/proc/self", PID, false),
-            Ok(Node::Link(ProcLink::SelfLink))
-        );
-        // A trailing slash follows the link.
-        assert_eq!(
-            lookup(Node::Root, b"/proc/self/", PID, false),
-            Ok(Node::PidDir)
-        );
-    }
-
     #[test]
     fn stat_line_layout() {
         let mut f = StatFields::new(7, "a long command name");
@@ -593,7 +473,7 @@ mod tests {
         assert_eq!(lines.len(), 23);
         assert!(lines[1..].iter().all(|l| l.len() == 27), "{s}");
         assert_eq!(
-            look("/proc/self/smaps_rollup"),
+            child(Node::PidDir, b"smaps_rollup", 42),
             Ok(Node::File(ProcFile::SmapsRollup))
         );
     }

@@ -35,6 +35,26 @@ pub trait UserMem {
     fn copy_to_user(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno>;
 }
 
+/// A kernel buffer posing as user memory, addresses being offsets into it: how `sendfile`
+/// moves data between two files through the same read and write paths (Linux's `ITER_KVEC`).
+pub struct KernelBuf<'a>(pub &'a mut [u8]);
+
+impl UserMem for KernelBuf<'_> {
+    fn copy_from_user(&mut self, addr: usize, buf: &mut [u8]) -> Result<(), Errno> {
+        let src = self.0.get(addr..addr + buf.len()).ok_or(errno::EFAULT)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn copy_to_user(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
+        let dst = self
+            .0
+            .get_mut(addr..addr + bytes.len())
+            .ok_or(errno::EFAULT)?;
+        dst.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// Linux's `access_ok` on arm64: the range lies wholly in the user half, without wrapping. The
 /// VFS checks it for the whole buffer before doing anything (`vfs_read`, `vfs_write`,
 /// `import_iovec`), so a kernel-half pointer is `EFAULT` even when the count is 0 (`NULL` with a

@@ -83,7 +83,24 @@ fn fill(mm: &mut MmStruct<VmSpace>, va: usize, data: &[u8], flags: VmFlags) -> R
     Ok(())
 }
 
-/// Builds a process from a static executable.
+/// Whether new programs get a randomised layout (`randomize_va_space = 2`); `norandmaps` on the
+/// command line clears it.
+pub static RANDOMIZE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// A program loaded into a fresh address space, ready to replace a process's image.
+pub struct Loaded {
+    pub mm: MmStruct<VmSpace>,
+    /// The registers to enter it with (everything zero but pc and sp).
+    pub frame: TrapFrame,
+    pub sigtramp: usize,
+    pub arg_start: usize,
+    pub arg_end: usize,
+    pub env_start: usize,
+    pub env_end: usize,
+    pub exe: Arc<str>,
+}
+
+/// Builds a process from a static executable: the first process.
 pub fn exec(
     image: &[u8],
     path: &str,
@@ -91,6 +108,58 @@ pub fn exec(
     envp: &[&[u8]],
     randomize: bool,
 ) -> Result<Process, ExecError> {
+    RANDOMIZE.store(randomize, core::sync::atomic::Ordering::Relaxed);
+    let l = load(image, path, argv, envp, None, Creds::default().euid == 0)?;
+    Ok(Process {
+        pid: 1,
+        ppid: 0,
+        pgid: 0,
+        sid: 0,
+        mm: l.mm,
+        signals: SignalState::new(),
+        creds: Creds::default(),
+        exe: l.exe.clone(),
+        comm: crate::task::process::comm_of(path),
+        thp_disabled: false,
+        files: crate::fs::fdtable::Files::new(),
+        fs: crate::fs::vfs::FsState::new(crate::fs::vfs()),
+        minflt: 0,
+        majflt: 0,
+        clear_child_tid: 0,
+        sigtramp: l.sigtramp,
+        arg_start: l.arg_start,
+        arg_end: l.arg_end,
+        env_start: l.env_start,
+        env_end: l.env_end,
+        start_ticks: timer::ticks(),
+        hiwater_rss: 0,
+        frame: l.frame,
+        // The first process runs on the boot stack (see `sched::run_first`).
+        kstack: None,
+        ctx: Default::default(),
+        fp: crate::task::sigframe::FpState::default(),
+        tpidr: 0,
+        wait: None,
+        sleep_deadline: None,
+        itimer_real: None,
+        vfork_parent: None,
+        exit: None,
+    })
+}
+
+/// Loads a static executable into a new address space (`load_elf_binary` up to
+/// `START_THREAD`): `rlimits` are the caller's (the stack limit sizes the arguments' room),
+/// `privileged` stands for `CAP_IPC_LOCK`. Nothing of the caller changes: a failure leaves it
+/// as it was.
+pub fn load(
+    image: &[u8],
+    path: &str,
+    argv: &[&[u8]],
+    envp: &[&[u8]],
+    rlimits: Option<crate::mm::mm_struct::Rlimits>,
+    privileged: bool,
+) -> Result<Loaded, ExecError> {
+    let randomize = RANDOMIZE.load(core::sync::atomic::Ordering::Relaxed);
     let rnd = |range: usize| {
         if randomize {
             random::randomize_page(0, range)
@@ -105,8 +174,11 @@ pub fn exec(
     let aspace = VmSpace::new().map_err(|_| MmError::NoMemory)?;
     let mut mm = MmStruct::new(aspace);
     mm.totalram_pages = FRAMES.lock().total_frames();
-    // The first process runs as root, which stands for CAP_IPC_LOCK (see Creds).
-    mm.privileged = Creds::default().euid == 0;
+    if let Some(r) = rlimits {
+        mm.rlimits = r;
+    }
+    // Root stands for CAP_IPC_LOCK (see Creds).
+    mm.privileged = privileged;
     mm.arch_pick_mmap_layout();
     mm.mmap_base -= rnd(MMAP_RND_RANGE);
 
@@ -198,37 +270,14 @@ pub fn exec(
         spsr: 0, // EL0t, interrupts unmasked
         ..Default::default()
     };
-    Ok(Process {
-        pid: 1,
-        ppid: 0,
-        pgid: 0,
-        sid: 0,
+    Ok(Loaded {
         mm,
-        signals: SignalState::new(),
-        creds: Creds::default(),
-        exe: file.clone(),
-        comm: crate::task::process::comm_of(path),
-        thp_disabled: false,
-        files: crate::fs::fdtable::Files::new(),
-        minflt: 0,
-        majflt: 0,
-        clear_child_tid: 0,
+        frame,
         sigtramp,
         arg_start: st.arg_start,
         arg_end: st.arg_end,
         env_start: st.env_start,
         env_end: st.env_end,
-        start_ticks: timer::ticks(),
-        hiwater_rss: 0,
-        frame,
-        // The first process runs on the boot stack (see `sched::run_first`).
-        kstack: None,
-        ctx: Default::default(),
-        fp: crate::task::sigframe::FpState::default(),
-        tpidr: 0,
-        wait: None,
-        sleep_deadline: None,
-        itimer_real: None,
-        exit: None,
+        exe: file,
     })
 }

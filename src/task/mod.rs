@@ -4,6 +4,7 @@
 //! auxv image Linux puts at the top of the user stack, and `hwcaps` computes the hwcaps it
 //! advertises. All three are portable and host-tested: the kernel only copies their output into
 //! user pages.
+pub mod binfmt;
 pub mod elf;
 #[cfg(target_os = "none")]
 pub mod exec;

@@ -72,6 +72,8 @@ pub struct Process {
     pub thp_disabled: bool,
     /// Open files; 0–2 are the console.
     pub files: crate::fs::fdtable::Files,
+    /// The working directory and umask (`current->fs`).
+    pub fs: crate::fs::vfs::FsState,
     pub minflt: u64,
     pub majflt: u64,
     /// `set_tid_address`.
@@ -103,6 +105,8 @@ pub struct Process {
     pub sleep_deadline: Option<u64>,
     /// `ITIMER_REAL` (setitimer, alarm): not inherited by fork, as on Linux.
     pub itimer_real: Option<ItimerReal>,
+    /// The parent waiting in `vfork` until this child execs or exits (`vfork_done`).
+    pub vfork_parent: Option<i32>,
     pub exit: Option<ExitReason>,
 }
 
@@ -254,6 +258,7 @@ impl Process {
             comm: self.comm,
             thp_disabled: self.thp_disabled,
             files: self.files.fork_clone(),
+            fs: self.fs.clone(),
             minflt: 0,
             majflt: 0,
             clear_child_tid: 0,
@@ -272,6 +277,7 @@ impl Process {
             wait: None,
             sleep_deadline: None,
             itimer_real: None,
+            vfork_parent: None,
             exit: None,
         }))
     }

@@ -31,7 +31,7 @@ use crate::task::wait::{CLD_EXITED, CLD_KILLED};
 
 /// Free frames and the kernel heap before the first program was loaded, to show that the run
 /// returned them all.
-static BEFORE: spin::Once<(usize, HeapStats)> = spin::Once::new();
+static BEFORE: spin::Once<(usize, HeapStats, usize)> = spin::Once::new();
 
 /// Why a process is not runnable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub enum WaitFor {
     PipeUntil(u64, u64),
     /// Nothing but a signal (ppoll with nothing to watch and no timeout).
     Signal,
+    /// vfork: the child with this pid to exec or exit.
+    Vfork(i32),
 }
 
 impl WaitFor {
@@ -240,8 +242,19 @@ impl Tasks {
     }
 }
 
+/// A vfork child has exec'd or is exiting: its parent, if still waiting for it, runs again.
+pub fn vfork_done(parent: i32, child: i32) {
+    let mut tasks = TASKS.lock();
+    if tasks
+        .get_mut(parent)
+        .is_some_and(|p| p.wait == Some(WaitFor::Vfork(child)))
+    {
+        tasks.wake(parent);
+    }
+}
+
 /// Runs `p` as the first process; never returns.
-pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats)) -> ! {
+pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
     BEFORE.call_once(|| before);
     p.mm.pt.activate();
     let frame = p.frame.clone();
@@ -409,7 +422,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
         let _ = parent
             .signals
             .send(SIGCHLD, SigInfo::user(SIGCHLD, code, pid as u32, 0));
-        if parent.wait == Some(WaitFor::Child) {
+        if parent.wait == Some(WaitFor::Child) || parent.wait == Some(WaitFor::Vfork(pid)) {
             tasks.wake(ppid);
         }
     }
@@ -441,7 +454,7 @@ fn end_of_run(reason: ExitReason) -> ! {
 fn report_frames() {
     let free = FRAMES.lock().free_frames();
     let h = heap::stats();
-    let (before, h0) = BEFORE.get().copied().unwrap_or((0, h));
+    let (before, h0, files0) = BEFORE.get().copied().unwrap_or((0, h, 0));
     let grown = h.grown_frames - h0.grown_frames;
     crate::println!(
         "kernel heap: {} bytes of small objects in use (before exec: {}), {} frames of large \
@@ -452,8 +465,12 @@ fn report_frames() {
         h0.large_frames,
         h.high_water_frames
     );
+    // Files made (or removed) by the programs hold (or gave back) their pages until deleted.
+    let files =
+        crate::fs::VFS.get().map_or(0, |v| v.rootfs.used_pages()) as isize - files0 as isize;
     crate::println!(
-        "frames free after exit: {free} + {grown} kept by the kernel heap = {} (before exec: {before})",
-        free + grown
+        "frames free after exit: {free} + {grown} kept by the kernel heap {files:+} in files = {} \
+         (before exec: {before})",
+        (free + grown) as isize + files
     );
 }

@@ -210,6 +210,68 @@ pod_struct! {
     linux_size = 128;
 }
 
+pod_struct! {
+    /// arm64's `struct statfs` (asm-generic, with 64-bit words), filled by `statfs(2)` and
+    /// `fstatfs(2)`: 120 bytes.
+    #[derive(Default)]
+    pub struct Statfs {
+        pub f_type: i64,
+        pub f_bsize: i64,
+        pub f_blocks: u64,
+        pub f_bfree: u64,
+        pub f_bavail: u64,
+        pub f_files: u64,
+        pub f_ffree: u64,
+        pub f_fsid: [i32; 2],
+        pub f_namelen: i64,
+        pub f_frsize: i64,
+        pub f_flags: i64,
+        pub f_spare: [i64; 4],
+    }
+    linux_size = 120;
+}
+
+pod_struct! {
+    /// `struct statx` (`include/uapi/linux/stat.h`), filled by `statx(2)`: 256 bytes. Each
+    /// `struct statx_timestamp` is spelled out as seconds, nanoseconds and its reserved word.
+    #[derive(Default)]
+    pub struct Statx {
+        pub stx_mask: u32,
+        pub stx_blksize: u32,
+        pub stx_attributes: u64,
+        pub stx_nlink: u32,
+        pub stx_uid: u32,
+        pub stx_gid: u32,
+        pub stx_mode: u16,
+        pub __spare0: u16,
+        pub stx_ino: u64,
+        pub stx_size: u64,
+        pub stx_blocks: u64,
+        pub stx_attributes_mask: u64,
+        pub stx_atime_sec: i64,
+        pub stx_atime_nsec: u32,
+        pub __atime_reserved: i32,
+        pub stx_btime_sec: i64,
+        pub stx_btime_nsec: u32,
+        pub __btime_reserved: i32,
+        pub stx_ctime_sec: i64,
+        pub stx_ctime_nsec: u32,
+        pub __ctime_reserved: i32,
+        pub stx_mtime_sec: i64,
+        pub stx_mtime_nsec: u32,
+        pub __mtime_reserved: i32,
+        pub stx_rdev_major: u32,
+        pub stx_rdev_minor: u32,
+        pub stx_dev_major: u32,
+        pub stx_dev_minor: u32,
+        pub stx_mnt_id: u64,
+        pub stx_dio_mem_align: u32,
+        pub stx_dio_offset_align: u32,
+        pub __spare3: [u64; 12],
+    }
+    linux_size = 256;
+}
+
 /// `st_mode` file-type bits (`include/uapi/linux/stat.h`).
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFREG: u32 = 0o100000;
@@ -399,7 +461,7 @@ pub fn c_probe(tag: &str, body: &str) -> Option<alloc::vec::Vec<(alloc::string::
     let bin = dir.join("probe");
     let program = format!(
         "#define _GNU_SOURCE\n#include <stdio.h>\n#include <stddef.h>\n#include <signal.h>\n\
-         #include <sys/stat.h>\n#include <sys/resource.h>\n#include <sys/sysinfo.h>\n\
+         #include <sys/stat.h>\n#include <sys/statfs.h>\n#include <sys/resource.h>\n#include <sys/sysinfo.h>\n\
          #include <sys/utsname.h>\n#include <sys/uio.h>\n#include <asm/sigcontext.h>\n\
          #include <asm/termbits.h>\n#define P(n, x) printf(\"%s %lu\\n\", n, (unsigned long)(x))\n\
          {body}\n"
@@ -570,6 +632,8 @@ mod tests {
                 P("stack_t.ss_size", offsetof(stack_t, ss_size));
                 P("termios", sizeof(struct termios)); P("termios.c_cc", offsetof(struct termios, c_cc));
                 P("k_sigaction", sizeof(struct k_sigaction));
+                P("statfs", sizeof(struct statfs)); P("statx", sizeof(struct statx));
+                P("statx.stx_rdev_major", offsetof(struct statx, stx_rdev_major));
                 return 0;
             }"#;
         let Some(m) = c_probe("abi", body) else {
@@ -594,6 +658,9 @@ mod tests {
             ("termios", size_of::<Termios>()),
             ("termios.c_cc", offset_of!(Termios, c_cc)),
             ("k_sigaction", size_of::<SigAction>()),
+            ("statfs", size_of::<Statfs>()),
+            ("statx", size_of::<Statx>()),
+            ("statx.stx_rdev_major", offset_of!(Statx, stx_rdev_major)),
         ];
         assert_eq!(m.len(), want.len());
         for (&(name, ours), (cname, theirs)) in want.iter().zip(&m) {

@@ -23,7 +23,6 @@
 //!   then return `EPIPE` as usual; the default action kills the process.
 //! * **fork.** Give the child `files.fork_clone()`; the descriptions (and so pipe ends, offsets
 //!   and status flags) are shared. **exit** drops the table, closing every end.
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -35,25 +34,33 @@ use super::numbers::*;
 use super::user::{access_ok, user_chunks, UserMem, UserMemExt, PATH_MAX, USER_CHUNK};
 use super::SysResult;
 use crate::fs::fdtable::*;
+use crate::fs::inode::{Cred, Inode};
 use crate::fs::pipe::{Pipe, PIPE_SIZE};
-use crate::fs::procfs::{self, Node, ProcFile, ProcLink, ProcSource};
+use crate::fs::procfs::{Node, ProcFile, ProcSource};
+use crate::fs::vfs::{FsState, Loc, Namei, Vfs};
 
+mod attr;
 mod fcntl;
 mod ioctl;
 mod namei;
+mod open;
 mod pipe;
 mod poll;
 mod read_write;
+mod readdir;
 mod stat;
 #[cfg(test)]
 mod tests;
 
+pub use attr::*;
 pub use fcntl::*;
 pub use ioctl::*;
 pub use namei::*;
+pub use open::*;
 pub use pipe::*;
 pub use poll::*;
 pub use read_write::*;
+pub use readdir::*;
 pub use stat::*;
 
 /// Whether the kernel must send `SIGPIPE` to the caller for this result: a write-family call
@@ -104,6 +111,22 @@ pub struct FsCtx<'a> {
     pub console: &'a dyn Console,
     pub proc: &'a dyn ProcSource,
     pub sleeper: &'a dyn Sleeper,
+    /// The name space, and the caller's place in it (`current->fs`) and credentials.
+    pub vfs: &'a Vfs,
+    pub fs: &'a mut FsState,
+    pub cred: Cred,
+}
+
+impl FsCtx<'_> {
+    /// The caller's walker.
+    fn nd(&self) -> Namei<'_> {
+        Namei {
+            vfs: self.vfs,
+            cwd: &self.fs.cwd,
+            cred: self.cred,
+            proc: self.proc,
+        }
+    }
 }
 
 /// Routes the syscalls this module implements; `None` for any other number.
@@ -128,6 +151,37 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_dup => sys_dup(ctx, a[0]),
         SYS_dup3 => sys_dup3(ctx, a[0], a[1], a[2]),
         SYS_fcntl => sys_fcntl(ctx, a[0], a[1], a[2]),
+        SYS_pread64 => sys_pread64(ctx, a[0], a[1], a[2], a[3]),
+        SYS_pwrite64 => sys_pwrite64(ctx, a[0], a[1], a[2], a[3]),
+        SYS_preadv => sys_preadv(ctx, a[0], a[1], a[2], a[3], 0),
+        SYS_pwritev => sys_pwritev(ctx, a[0], a[1], a[2], a[3], 0),
+        SYS_preadv2 => sys_preadv(ctx, a[0], a[1], a[2], a[3], a[5]),
+        SYS_pwritev2 => sys_pwritev(ctx, a[0], a[1], a[2], a[3], a[5]),
+        SYS_sendfile => sys_sendfile(ctx, a[0], a[1], a[2], a[3]),
+        SYS_getdents64 => sys_getdents64(ctx, a[0], a[1], a[2]),
+        SYS_mkdirat => sys_mkdirat(ctx, a[0], a[1], a[2]),
+        SYS_mknodat => sys_mknodat(ctx, a[0], a[1], a[2], a[3]),
+        SYS_symlinkat => sys_symlinkat(ctx, a[0], a[1], a[2]),
+        SYS_linkat => sys_linkat(ctx, a[0], a[1], a[2], a[3], a[4]),
+        SYS_unlinkat => sys_unlinkat(ctx, a[0], a[1], a[2]),
+        SYS_renameat => sys_renameat2(ctx, a[0], a[1], a[2], a[3], 0),
+        SYS_renameat2 => sys_renameat2(ctx, a[0], a[1], a[2], a[3], a[4]),
+        SYS_chdir => sys_chdir(ctx, a[0]),
+        SYS_fchdir => sys_fchdir(ctx, a[0]),
+        SYS_getcwd => sys_getcwd(ctx, a[0], a[1]),
+        SYS_umask => sys_umask(ctx, a[0]),
+        SYS_fchmod => sys_fchmod(ctx, a[0], a[1]),
+        SYS_fchmodat => sys_fchmodat2(ctx, a[0], a[1], a[2], 0),
+        SYS_fchmodat2 => sys_fchmodat2(ctx, a[0], a[1], a[2], a[3]),
+        SYS_fchown => sys_fchown(ctx, a[0], a[1], a[2]),
+        SYS_fchownat => sys_fchownat(ctx, a[0], a[1], a[2], a[3], a[4]),
+        SYS_truncate => sys_truncate(ctx, a[0], a[1]),
+        SYS_ftruncate => sys_ftruncate(ctx, a[0], a[1]),
+        SYS_utimensat => sys_utimensat(ctx, a[0], a[1], a[2], a[3]),
+        SYS_fsync | SYS_fdatasync => sys_fsync(ctx, a[0]),
+        SYS_statfs => sys_statfs(ctx, a[0], a[1]),
+        SYS_fstatfs => sys_fstatfs(ctx, a[0], a[1]),
+        SYS_statx => sys_statx(ctx, a[0], a[1], a[2], a[3], a[4]),
         _ => return None,
     })
 }

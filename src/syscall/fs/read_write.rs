@@ -95,76 +95,182 @@ pub(super) fn write_pipe(
     })
 }
 
+/// Moves `count` bytes from `fill` to user `[buf, buf + count)` page by page: `fill(offset,
+/// chunk)` produces the next piece and says how much it produced (less ends the transfer). A
+/// buffer that turns bad part-way returns the bytes that landed (Linux's short-copy rule);
+/// `EFAULT` only when none did.
+fn copy_out(
+    mem: &mut dyn UserMem,
+    buf: usize,
+    count: usize,
+    mut fill: impl FnMut(usize, &mut [u8]) -> usize,
+) -> SysResult {
+    let mut tmp = [0u8; USER_CHUNK];
+    let mut done = 0;
+    for (a, off, n) in user_chunks(buf, count) {
+        let got = fill(off, &mut tmp[..n]);
+        if got == 0 {
+            break;
+        }
+        if mem.copy_to_user(a, &tmp[..got]).is_err() {
+            return if done > 0 {
+                Ok(done)
+            } else {
+                Err(errno::EFAULT)
+            };
+        }
+        done += got;
+        if got < n {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// `shmem_file_read_iter`: from `pos`, up to the end of the file.
+fn read_regular(
+    inode: &Inode,
+    mem: &mut dyn UserMem,
+    buf: usize,
+    count: usize,
+    pos: u64,
+) -> SysResult {
+    copy_out(mem, buf, count, |off, chunk| match &inode.lock().data {
+        crate::fs::inode::Data::File(f) => f.read_at(pos + off as u64, chunk),
+        _ => 0,
+    })
+}
+
+/// `generic_perform_write` on the tmpfs: chunk by chunk from user memory, then into the file's
+/// pages, so that no inode lock is held while user memory is touched. Stops at the first chunk
+/// that cannot be copied or stored, returning what was written (`EFAULT`, `ENOSPC` or `EFBIG`
+/// when nothing was).
+fn write_regular(
+    inode: &Inode,
+    mem: &mut dyn UserMem,
+    buf: usize,
+    count: usize,
+    pos: u64,
+    now: crate::fs::inode::Time,
+) -> SysResult {
+    let mut tmp = [0u8; USER_CHUNK];
+    let mut done = 0;
+    let mut err = None;
+    for (a, off, n) in user_chunks(buf, count) {
+        if mem.copy_from_user(a, &mut tmp[..n]).is_err() {
+            err = Some(errno::EFAULT);
+            break;
+        }
+        let mut i = inode.lock();
+        let crate::fs::inode::Data::File(f) = &mut i.data else {
+            return Err(errno::EINVAL);
+        };
+        match f.write_at(&inode.sb, pos + off as u64, &tmp[..n]) {
+            Ok(m) => {
+                done += m;
+                if m < n {
+                    break;
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    if done > 0 {
+        let mut i = inode.lock();
+        i.mtime = now;
+        i.ctime = now;
+        return Ok(done);
+    }
+    match err {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+/// The character devices' `read`: `/dev/null` ends at once, `/dev/zero` and `/dev/full` give
+/// zeros, `/dev/random` and `/dev/urandom` the kernel's random bytes.
+fn read_dev(dev: CharDev, mem: &mut dyn UserMem, buf: usize, count: usize) -> SysResult {
+    match dev {
+        CharDev::Null => Ok(0),
+        CharDev::Zero | CharDev::Full => copy_out(mem, buf, count, |_, c| {
+            c.fill(0);
+            c.len()
+        }),
+        CharDev::Random => copy_out(mem, buf, count, |_, c| {
+            crate::random::fill(c);
+            c.len()
+        }),
+    }
+}
+
 /// Reads from `file` into user `[buf, buf + count)`: the `f_op->read` step of `vfs_read`,
-/// after the checks. Copies page by page so a buffer that turns bad part-way returns the bytes
-/// that landed (Linux's short-copy rule); `EFAULT` only when none did.
+/// after the checks. `at` is `pread`'s offset; without it the file position is used and
+/// advanced.
 pub(super) fn read_file(
     file: &mut OpenFile,
     mem: &mut dyn UserMem,
     console: &dyn Console,
     buf: usize,
     count: usize,
+    at: Option<u64>,
 ) -> SysResult {
-    let mut done = 0;
     let nonblock = file.nonblock();
     match &mut file.kind {
-        FileKind::Console => {
-            // `n_tty_read` without blocking: whatever input is pending, 0 (EOF) if none.
-            let mut tmp = [0u8; USER_CHUNK];
-            for (a, _, n) in user_chunks(buf, count) {
-                let got = console.read(&mut tmp[..n]);
-                if got == 0 {
-                    break;
-                }
-                if mem.copy_to_user(a, &tmp[..got]).is_err() {
-                    return if done > 0 {
-                        Ok(done)
-                    } else {
-                        Err(errno::EFAULT)
-                    };
-                }
-                done += got;
-                if got < n {
-                    break;
-                }
-            }
-        }
+        // `n_tty_read` without blocking: whatever input is pending, 0 (EOF) if none.
+        FileKind::Console => copy_out(mem, buf, count, |_, c| console.read(c)),
         FileKind::Snapshot { data, pos, .. } => {
             // `seq_read_iter`: from the file position to the end of the text.
-            let start = usize::try_from(*pos).unwrap_or(usize::MAX).min(data.len());
+            let p = at.unwrap_or(*pos);
+            let start = usize::try_from(p).unwrap_or(usize::MAX).min(data.len());
             let avail = &data[start..];
             let want = count.min(avail.len());
-            for (a, off, n) in user_chunks(buf, want) {
-                if mem.copy_to_user(a, &avail[off..off + n]).is_err() {
-                    break;
-                }
-                done += n;
+            let n = copy_out(mem, buf, want, |off, c| {
+                let n = c.len();
+                c.copy_from_slice(&avail[off..off + n]);
+                n
+            })?;
+            if at.is_none() {
+                *pos += n as u64;
             }
-            if done == 0 && want > 0 {
-                return Err(errno::EFAULT);
-            }
-            *pos += done as u64;
+            Ok(n)
         }
+        FileKind::Regular { inode, pos } => {
+            let p = at.unwrap_or(*pos);
+            let n = read_regular(inode, mem, buf, count, p)?;
+            if at.is_none() {
+                *pos += n as u64;
+            }
+            Ok(n)
+        }
+        FileKind::Device { dev, .. } => read_dev(*dev, mem, buf, count),
         // `generic_read_dir`.
-        FileKind::Dir { .. } => return Err(errno::EISDIR),
-        FileKind::PipeRead(p) => return read_pipe(p, nonblock, mem, &[(buf, count)]),
-        // Opened write-only: `vfs_read` refuses it before getting here.
-        FileKind::PipeWrite(_) => return Err(errno::EBADF),
+        FileKind::Dir { .. } => Err(errno::EISDIR),
+        FileKind::PipeRead(p) => read_pipe(p, nonblock, mem, &[(buf, count)]),
+        // Opened write-only or `O_PATH`: `vfs_read` refuses it before getting here.
+        FileKind::PipeWrite(_) | FileKind::Path(_) => Err(errno::EBADF),
     }
-    Ok(done)
 }
 
 /// Writes user `[buf, buf + count)` to `file`: the `f_op->write` step of `vfs_write`. For the
 /// console this is `file_tty_write`: chunk by chunk, stopping at the first chunk that cannot be
-/// copied and returning what was written before it, `EFAULT` if nothing was.
+/// copied and returning what was written before it, `EFAULT` if nothing was. `at` is
+/// `pwrite`'s offset; an `O_APPEND` file is written at its end whatever the offset, as on
+/// Linux.
 pub(super) fn write_file(
-    file: &OpenFile,
+    file: &mut OpenFile,
     mem: &mut dyn UserMem,
     console: &dyn Console,
     buf: usize,
     count: usize,
+    at: Option<u64>,
+    now: crate::fs::inode::Time,
 ) -> SysResult {
-    match &file.kind {
+    let nonblock = file.nonblock();
+    let append = file.flags & O_APPEND != 0;
+    match &mut file.kind {
         FileKind::Console => {
             let mut tmp = [0u8; USER_CHUNK];
             let mut done = 0;
@@ -181,24 +287,62 @@ pub(super) fn write_file(
             }
             Ok(done)
         }
+        FileKind::Regular { inode, pos } => {
+            let p = if append {
+                inode.lock().size()
+            } else {
+                at.unwrap_or(*pos)
+            };
+            let n = write_regular(inode, mem, buf, count, p, now)?;
+            if at.is_none() {
+                *pos = p + n as u64;
+            }
+            Ok(n)
+        }
+        FileKind::Device {
+            dev: CharDev::Full, ..
+        } => Err(errno::ENOSPC),
+        FileKind::Device { .. } => Ok(count),
         // No `write` method: `vfs_write` refuses with `EINVAL` (`FMODE_CAN_WRITE` unset). Not
         // reachable through `openat`, which never opens these for writing.
         FileKind::Snapshot { .. } | FileKind::Dir { .. } => Err(errno::EINVAL),
-        FileKind::PipeWrite(p) => write_pipe(p, file.nonblock(), mem, &[(buf, count)]),
-        // Opened read-only: `vfs_write` refuses it before getting here.
-        FileKind::PipeRead(_) => Err(errno::EBADF),
+        FileKind::PipeWrite(p) => write_pipe(p, nonblock, mem, &[(buf, count)]),
+        // Opened read-only or `O_PATH`: `vfs_write` refuses it before getting here.
+        FileKind::PipeRead(_) | FileKind::Path(_) => Err(errno::EBADF),
     }
 }
 
-/// `read(2)` (`ksys_read` → `vfs_read`): `EBADF` for a descriptor that is not open or not open
-/// for reading, `EFAULT` for a buffer outside user space (even with count 0), `EISDIR` for a
-/// directory; counts above [`MAX_RW_COUNT`] are clamped. Console input at its end reads 0 bytes.
-pub fn sys_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult {
+/// Whether `pread`/`pwrite` may be used (`FMODE_PREAD`): files with positions; pipes and the
+/// terminal are `ESPIPE`.
+fn positional(file: &OpenFile) -> Result<(), Errno> {
+    match file.kind {
+        FileKind::Console | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Err(errno::ESPIPE),
+        _ => Ok(()),
+    }
+}
+
+/// A `loff_t` offset argument: negative is `EINVAL`.
+fn offset(v: u64) -> Result<u64, Errno> {
+    if (v as i64) < 0 {
+        Err(errno::EINVAL)
+    } else {
+        Ok(v)
+    }
+}
+
+/// `vfs_read` for `read` and `pread64`: `EBADF` for a descriptor that is not open or not open
+/// for reading, `ESPIPE` for `pread` on a pipe or terminal, `EFAULT` for a buffer outside user
+/// space (even with count 0), `EISDIR` for a directory; counts above [`MAX_RW_COUNT`] are
+/// clamped. Console input at its end reads 0 bytes.
+fn do_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>) -> SysResult {
     let (buf, count) = (buf as usize, count as usize);
     let file = ctx.files.get(ufd(fd))?.file.clone();
     let mut file = file.lock();
     if !file.readable() {
         return Err(errno::EBADF);
+    }
+    if at.is_some() {
+        positional(&file)?;
     }
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
@@ -209,22 +353,58 @@ pub fn sys_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult
         ctx.console,
         buf,
         count.min(MAX_RW_COUNT),
+        at,
     )
 }
 
-/// `write(2)` (`ksys_write` → `vfs_write`): `EBADF` unless open for writing, `EFAULT` for a
-/// buffer outside user space, partial count if the buffer goes bad part-way.
-pub fn sys_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult {
+/// `vfs_write` for `write` and `pwrite64`: `EBADF` unless open for writing, `ESPIPE` for
+/// `pwrite` on a pipe or terminal, `EFAULT` for a buffer outside user space, partial count if
+/// the buffer goes bad part-way.
+fn do_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>) -> SysResult {
     let (buf, count) = (buf as usize, count as usize);
     let file = ctx.files.get(ufd(fd))?.file.clone();
-    let file = file.lock();
+    let mut file = file.lock();
     if !file.writable() {
         return Err(errno::EBADF);
+    }
+    if at.is_some() {
+        positional(&file)?;
     }
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
     }
-    write_file(&file, ctx.mem, ctx.console, buf, count.min(MAX_RW_COUNT))
+    let now = ctx.vfs.now();
+    write_file(
+        &mut file,
+        ctx.mem,
+        ctx.console,
+        buf,
+        count.min(MAX_RW_COUNT),
+        at,
+        now,
+    )
+}
+
+/// `read(2)`.
+pub fn sys_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult {
+    do_read(ctx, fd, buf, count, None)
+}
+
+/// `write(2)`.
+pub fn sys_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64) -> SysResult {
+    do_write(ctx, fd, buf, count, None)
+}
+
+/// `pread64(2)`: a negative offset is `EINVAL`; the file position does not move.
+pub fn sys_pread64(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, pos: u64) -> SysResult {
+    let pos = offset(pos)?;
+    do_read(ctx, fd, buf, count, Some(pos))
+}
+
+/// `pwrite64(2)`: a negative offset is `EINVAL`; the file position does not move.
+pub fn sys_pwrite64(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, pos: u64) -> SysResult {
+    let pos = offset(pos)?;
+    do_write(ctx, fd, buf, count, Some(pos))
 }
 
 /// `import_iovec`: reads and validates the vector, returning `(base, len)` segments with the
@@ -278,25 +458,33 @@ pub(super) fn import_iovec(
     Ok(segs)
 }
 
-/// `writev(2)` (`do_writev` → `vfs_writev`): descriptor checks first, then the vector
-/// (`import_iovec`), then the segments in order as one write: if a segment's memory turns out
-/// unmapped, the bytes already written are returned, `EFAULT` only if there were none.
-pub fn sys_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+/// `RWF_*` flags `preadv2`/`pwritev2` know (`RWF_SUPPORTED`); on memory they change nothing.
+const RWF_SUPPORTED: u64 = 0x1f;
+
+/// `vfs_writev`: descriptor checks first, then the vector (`import_iovec`), then the segments in
+/// order as one write: if a segment's memory turns out unmapped, the bytes already written are
+/// returned, `EFAULT` only if there were none.
+fn do_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>) -> SysResult {
     let file = ctx.files.get(ufd(fd))?.file.clone();
-    let file = file.lock();
+    let mut file = file.lock();
     if !file.writable() {
         return Err(errno::EBADF);
+    }
+    if at.is_some() {
+        positional(&file)?;
     }
     let segs = import_iovec(ctx.mem, iov as usize, iovcnt as u32)?;
     if let FileKind::PipeWrite(p) = &file.kind {
         return write_pipe(p, file.nonblock(), ctx.mem, &segs);
     }
+    let now = ctx.vfs.now();
     let mut done = 0;
     for (base, len) in segs {
         if len == 0 {
             continue;
         }
-        match write_file(&file, ctx.mem, ctx.console, base, len) {
+        let at = at.map(|p| p + done as u64);
+        match write_file(&mut file, ctx.mem, ctx.console, base, len, at, now) {
             Ok(n) => {
                 done += n;
                 if n < len {
@@ -309,13 +497,16 @@ pub fn sys_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysRes
     Ok(done)
 }
 
-/// `readv(2)` (`do_readv` → `vfs_readv`): like [`sys_writev`] in the other direction; stops at
-/// the first segment that is not filled (end of file, or no more console input).
-pub fn sys_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+/// `vfs_readv`: like [`do_writev`] in the other direction; stops at the first segment that is
+/// not filled (end of file, or no more console input).
+fn do_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>) -> SysResult {
     let file = ctx.files.get(ufd(fd))?.file.clone();
     let mut file = file.lock();
     if !file.readable() {
         return Err(errno::EBADF);
+    }
+    if at.is_some() {
+        positional(&file)?;
     }
     let segs = import_iovec(ctx.mem, iov as usize, iovcnt as u32)?;
     if matches!(file.kind, FileKind::Dir { .. }) && segs.iter().any(|s| s.1 > 0) {
@@ -329,7 +520,8 @@ pub fn sys_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResu
         if len == 0 {
             continue;
         }
-        match read_file(&mut file, ctx.mem, ctx.console, base, len) {
+        let at = at.map(|p| p + done as u64);
+        match read_file(&mut file, ctx.mem, ctx.console, base, len, at) {
             Ok(n) => {
                 done += n;
                 if n < len {
@@ -342,12 +534,146 @@ pub fn sys_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResu
     Ok(done)
 }
 
+/// `writev(2)`.
+pub fn sys_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    do_writev(ctx, fd, iov, iovcnt, None)
+}
+
+/// `readv(2)`.
+pub fn sys_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    do_readv(ctx, fd, iov, iovcnt, None)
+}
+
+/// `preadv(2)` and `preadv2(2)`: the offset comes in one register on 64-bit (`pos_h` is
+/// ignored); `-1` in `preadv2` means the file position; unknown `RWF_*` flags are
+/// `EOPNOTSUPP`.
+pub fn sys_preadv(
+    ctx: &mut FsCtx<'_>,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    pos: u64,
+    flags: u64,
+) -> SysResult {
+    if flags & !RWF_SUPPORTED != 0 {
+        return Err(errno::EOPNOTSUPP);
+    }
+    let at = if pos as i64 == -1 {
+        None
+    } else {
+        Some(offset(pos)?)
+    };
+    do_readv(ctx, fd, iov, cnt, at)
+}
+
+/// `pwritev(2)` and `pwritev2(2)`, as [`sys_preadv`].
+pub fn sys_pwritev(
+    ctx: &mut FsCtx<'_>,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    pos: u64,
+    flags: u64,
+) -> SysResult {
+    if flags & !RWF_SUPPORTED != 0 {
+        return Err(errno::EOPNOTSUPP);
+    }
+    let at = if pos as i64 == -1 {
+        None
+    } else {
+        Some(offset(pos)?)
+    };
+    do_writev(ctx, fd, iov, cnt, at)
+}
+
+/// `sendfile(2)` (`do_sendfile`): from a file that can be read at an offset (a regular file,
+/// a device or a /proc file; `EINVAL` otherwise) to any file open for writing, through a
+/// kernel buffer. `EBADF` for descriptors not open for reading and writing; with `offset`,
+/// the input position does not move and the offset is updated (`EFAULT` if it cannot be).
+pub fn sys_sendfile(
+    ctx: &mut FsCtx<'_>,
+    out_fd: u64,
+    in_fd: u64,
+    off: u64,
+    count: u64,
+) -> SysResult {
+    let input = ctx.files.get(ufd(in_fd))?.file.clone();
+    if !input.lock().readable() {
+        return Err(errno::EBADF);
+    }
+    let output = ctx.files.get(ufd(out_fd))?.file.clone();
+    if !output.lock().writable() {
+        return Err(errno::EBADF);
+    }
+    if matches!(
+        input.lock().kind,
+        FileKind::Console | FileKind::PipeRead(_) | FileKind::Dir { .. }
+    ) {
+        return Err(errno::EINVAL);
+    }
+    let mut pos = if off != 0 {
+        let p: u64 = ctx.mem.read_pod(off as usize)?;
+        Some(offset(p)?)
+    } else {
+        None
+    };
+    let count = (count as usize).min(MAX_RW_COUNT);
+    let mut buf = vec![0u8; count.min(64 << 10)];
+    let mut done = 0;
+    let now = ctx.vfs.now();
+    let mut err = None;
+    while done < count {
+        let want = buf.len().min(count - done);
+        let mut kmem = crate::syscall::user::KernelBuf(&mut buf[..want]);
+        let got = match read_file(&mut input.lock(), &mut kmem, ctx.console, 0, want, pos) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        let mut kmem = crate::syscall::user::KernelBuf(&mut buf[..got]);
+        let put = match write_file(
+            &mut output.lock(),
+            &mut kmem,
+            ctx.console,
+            0,
+            got,
+            None,
+            now,
+        ) {
+            Ok(n) => n,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        if let Some(p) = &mut pos {
+            *p += put as u64;
+        }
+        done += put;
+        if put < got {
+            break;
+        }
+    }
+    if let Some(p) = pos {
+        ctx.mem.write_pod(off as usize, &p)?;
+    }
+    match (done, err) {
+        (0, Some(e)) => Err(e),
+        _ => Ok(done),
+    }
+}
+
 /// `lseek(2)` (`ksys_lseek`): `EBADF`, then `EINVAL` for `whence` above `SEEK_HOLE`, then the
 /// file's own `llseek`: the console is a terminal (`no_llseek`: `ESPIPE`); /proc files use
 /// `seq_lseek`, which knows only `SEEK_SET` and `SEEK_CUR` (`SEEK_END` is `EINVAL` on Linux
 /// too, since a seq_file has no size) and allows positions past the end (reads there return 0);
-/// directories use `generic_file_llseek` with size 0. A negative or overflowing result is
-/// `EINVAL`.
+/// regular files use `shmem_file_llseek` (a file is all data up to its size: `SEEK_DATA`
+/// returns the offset, `SEEK_HOLE` the size, `ENXIO` at or past the end); directories
+/// `dcache_dir_lseek` (positions are entry cookies); devices `noop_llseek`-like 0. A negative
+/// or overflowing result is `EINVAL`.
 pub fn sys_lseek(ctx: &mut FsCtx<'_>, fd: u64, offset: u64, whence: u64) -> SysResult {
     let offset = offset as i64;
     let whence = whence as u32;
@@ -356,18 +682,26 @@ pub fn sys_lseek(ctx: &mut FsCtx<'_>, fd: u64, offset: u64, whence: u64) -> SysR
     if whence > SEEK_HOLE {
         return Err(errno::EINVAL);
     }
-    let (pos, end_ok) = match &mut file.kind {
+    let (pos, size) = match &mut file.kind {
         FileKind::Console | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => {
             return Err(errno::ESPIPE)
         }
-        FileKind::Snapshot { pos, .. } => (pos, false),
-        FileKind::Dir { pos, .. } => (pos, true),
+        FileKind::Path(_) => return Err(errno::EBADF),
+        FileKind::Device { .. } => return Ok(0),
+        FileKind::Snapshot { pos, .. } => (pos, None),
+        FileKind::Dir { pos, .. } => (pos, Some(0)),
+        FileKind::Regular { inode, pos } => {
+            let size = inode.lock().size();
+            (pos, Some(size as i64))
+        }
     };
-    let new = match whence {
-        SEEK_SET => Some(offset),
-        SEEK_CUR => (*pos as i64).checked_add(offset),
-        SEEK_END if end_ok => Some(offset),
-        SEEK_DATA | SEEK_HOLE if end_ok => return Err(errno::ENXIO),
+    let new = match (whence, size) {
+        (SEEK_SET, _) => Some(offset),
+        (SEEK_CUR, _) => (*pos as i64).checked_add(offset),
+        (SEEK_END, Some(size)) => size.checked_add(offset),
+        (SEEK_DATA, Some(size)) if offset >= 0 && offset < size => Some(offset),
+        (SEEK_HOLE, Some(size)) if offset >= 0 && offset < size => Some(size),
+        (SEEK_DATA | SEEK_HOLE, Some(_)) => return Err(errno::ENXIO),
         _ => return Err(errno::EINVAL),
     };
     match new {

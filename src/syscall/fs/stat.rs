@@ -1,10 +1,11 @@
-//! File attributes: fstat and newfstatat, with the device numbers and modes Linux reports for
-//! the console, pipes and /proc.
+//! File attributes (Linux's `fs/stat.c`, `fs/statfs.c`): fstat, newfstatat, statx, statfs,
+//! fstatfs, with the device numbers and modes Linux reports for the console, pipes and /proc.
+use super::namei::*;
 use super::*;
+use crate::fs::procfs::ProcLink;
+use crate::syscall::abi::{Statfs, Statx};
 
-/// `S_IFLNK` and `S_IFIFO` (`include/uapi/linux/stat.h`).
-pub const S_IFLNK: u32 = 0o120000;
-pub const S_IFIFO: u32 = 0o010000;
+pub use crate::fs::inode::{S_IFIFO, S_IFLNK};
 
 /// glibc's `makedev` / the kernel's `new_encode_dev`.
 pub const fn makedev(major: u32, minor: u32) -> u64 {
@@ -27,7 +28,6 @@ pub(super) const TTY_GID: u32 = 5;
 
 pub(super) fn node_ino(node: Node) -> u64 {
     match node {
-        Node::Root => 1,
         Node::ProcDir => 1,
         Node::PidDir => 0x100,
         Node::Link(ProcLink::SelfLink) => 0x101,
@@ -39,12 +39,10 @@ pub(super) fn node_ino(node: Node) -> u64 {
     }
 }
 
-/// `generic_fillattr` for a node of the tree: /proc files are empty regular files of mode 0444
-/// (size 0, as Linux reports for them), /proc directories 0555, links 0777, the root 0755;
-/// `st_blksize` is procfs's 1024.
+/// `generic_fillattr` for a procfs node: files are empty regular files of mode 0444 (size 0,
+/// as Linux reports for them), directories 0555, links 0777; `st_blksize` is procfs's 1024.
 pub fn stat_node(node: Node) -> Stat {
     let (mode, nlink, dev, blksize) = match node {
-        Node::Root => (S_IFDIR | 0o755, 3, ROOT_DEV, 4096),
         Node::ProcDir | Node::PidDir => (S_IFDIR | 0o555, 2, PROC_DEV, 1024),
         Node::File(_) => (S_IFREG | 0o444, 1, PROC_DEV, 1024),
         Node::Link(_) => (S_IFLNK | 0o777, 1, PROC_DEV, 1024),
@@ -92,11 +90,20 @@ pub fn stat_pipe(pipe: &Pipe) -> Stat {
     }
 }
 
+/// The attributes of a place in the tree.
+pub fn stat_loc(loc: &Loc) -> Stat {
+    match loc {
+        Loc::Tmp(i) => i.stat(),
+        Loc::Proc(n) => stat_node(*n),
+    }
+}
+
 pub(super) fn stat_file(file: &OpenFile) -> Stat {
     match &file.kind {
         FileKind::Console => stat_console(),
         FileKind::Snapshot { file, .. } => stat_node(Node::File(*file)),
-        FileKind::Dir { node, .. } => stat_node(*node),
+        FileKind::Dir { loc, .. } | FileKind::Path(loc) => stat_loc(loc),
+        FileKind::Regular { inode, .. } | FileKind::Device { inode, .. } => inode.stat(),
         FileKind::PipeRead(p) => stat_pipe(p),
         FileKind::PipeWrite(p) => stat_pipe(p),
     }
@@ -136,10 +143,140 @@ pub fn sys_newfstatat(
         {
             return Err(errno::EINVAL);
         }
-        let start = start_node(ctx.files, dfd, &name)?;
+        let start = start_loc(ctx, dfd, &name)?;
         let follow = flag & AT_SYMLINK_NOFOLLOW == 0;
-        stat_node(procfs::lookup(start, &name, ctx.proc.pid(), follow)?)
+        stat_loc(&ctx.nd().lookup(&start, &name, follow)?)
     };
     ctx.mem.write_pod(statbuf as usize, &st)?;
+    Ok(0)
+}
+
+/// `STATX_BASIC_STATS`: what [`sys_statx`] fills (everything but the birth time and the mount
+/// id).
+pub const STATX_BASIC_STATS: u32 = 0x7ff;
+/// `AT_STATX_*` sync bits and `statx`'s reserved mask bit.
+const STATX_RESERVED: u32 = 0x8000_0000;
+
+/// `statx(2)`: flags beyond the `*at` ones and the sync type are `EINVAL`, as is a sync type of
+/// 3 or the reserved mask bit; a NULL path is `dirfd` itself (Linux 6.11+), as with
+/// `AT_EMPTY_PATH`. Fills the basic fields whatever `mask` asks, as Linux may.
+pub fn sys_statx(
+    ctx: &mut FsCtx<'_>,
+    dirfd: u64,
+    path: u64,
+    flags: u64,
+    mask: u64,
+    buf: u64,
+) -> SysResult {
+    let flags = int(flags) as u32;
+    let mask = mask as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
+        return Err(errno::EINVAL);
+    }
+    let dfd = int(dirfd);
+    let empty = flags & AT_EMPTY_PATH != 0 || path == 0;
+    let name = if path == 0 {
+        Vec::new()
+    } else {
+        getname(ctx.mem, path, empty)?
+    };
+    let st = if name.is_empty() {
+        if dfd == AT_FDCWD {
+            stat_loc(&ctx.fs.cwd)
+        } else if dfd < 0 {
+            return Err(errno::EBADF);
+        } else {
+            stat_file(&ctx.files.get(dfd as u32)?.file.lock())
+        }
+    } else {
+        let start = start_loc(ctx, dfd, &name)?;
+        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+        stat_loc(&ctx.nd().lookup(&start, &name, follow)?)
+    };
+    let (rmaj, rmin) = super::open::decode_dev(st.st_rdev);
+    let (dmaj, dmin) = super::open::decode_dev(st.st_dev);
+    let sx = Statx {
+        stx_mask: STATX_BASIC_STATS,
+        stx_blksize: st.st_blksize as u32,
+        stx_nlink: st.st_nlink,
+        stx_uid: st.st_uid,
+        stx_gid: st.st_gid,
+        stx_mode: st.st_mode as u16,
+        stx_ino: st.st_ino,
+        stx_size: st.st_size as u64,
+        stx_blocks: st.st_blocks as u64,
+        stx_atime_sec: st.st_atime,
+        stx_atime_nsec: st.st_atime_nsec as u32,
+        stx_ctime_sec: st.st_ctime,
+        stx_ctime_nsec: st.st_ctime_nsec as u32,
+        stx_mtime_sec: st.st_mtime,
+        stx_mtime_nsec: st.st_mtime_nsec as u32,
+        stx_rdev_major: rmaj,
+        stx_rdev_minor: rmin,
+        stx_dev_major: dmaj,
+        stx_dev_minor: dmin,
+        ..Statx::default()
+    };
+    ctx.mem.write_pod(buf as usize, &sx)?;
+    Ok(0)
+}
+
+/// `TMPFS_MAGIC`, `PROC_SUPER_MAGIC`, `PIPEFS_MAGIC`, `DEVPTS_SUPER_MAGIC`.
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const PIPEFS_MAGIC: i64 = 0x5049_5045;
+pub const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+/// `ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME`, procfs's mount flags.
+const PROC_FLAGS: i64 = 0x2 | 0x4 | 0x8 | 0x400;
+/// `ST_RELATIME`.
+const ST_RELATIME: i64 = 0x400;
+
+/// `statfs` of the file system `st` lives on: a tmpfs reports its page budget (`size=`) and
+/// what its files hold; procfs, pipefs and devpts report zeros.
+fn statfs_of(ctx: &FsCtx<'_>, st: &Stat) -> Statfs {
+    let fsid = [st.st_dev as i32, (st.st_dev >> 32) as i32];
+    let (kind, flags) = match st.st_dev {
+        PROC_DEV => (PROC_SUPER_MAGIC, PROC_FLAGS),
+        PIPEFS_DEV => (PIPEFS_MAGIC, ST_RELATIME),
+        DEVPTS_DEV => (DEVPTS_SUPER_MAGIC, ST_RELATIME),
+        _ => (TMPFS_MAGIC, ST_RELATIME),
+    };
+    let mut s = Statfs {
+        f_type: kind,
+        f_bsize: 4096,
+        f_namelen: 255,
+        f_frsize: 4096,
+        f_flags: flags,
+        f_fsid: fsid,
+        ..Statfs::default()
+    };
+    if kind == TMPFS_MAGIC {
+        let sb = &ctx.vfs.rootfs;
+        let free = sb.max_pages.saturating_sub(sb.used_pages()) as u64;
+        s.f_blocks = sb.max_pages as u64;
+        s.f_bfree = free;
+        s.f_bavail = free;
+        s.f_files = sb.max_pages as u64;
+        s.f_ffree = sb.max_pages as u64;
+    }
+    s
+}
+
+/// `statfs(2)`: the path is followed; `EFAULT` for a bad buffer.
+pub fn sys_statfs(ctx: &mut FsCtx<'_>, path: u64, buf: u64) -> SysResult {
+    let loc = user_path_at(ctx, AT_FDCWD, path, true)?;
+    let s = statfs_of(ctx, &stat_loc(&loc));
+    ctx.mem.write_pod(buf as usize, &s)?;
+    Ok(0)
+}
+
+/// `fstatfs(2)`: `EBADF`, then as `statfs` for the descriptor's file.
+pub fn sys_fstatfs(ctx: &mut FsCtx<'_>, fd: u64, buf: u64) -> SysResult {
+    let st = stat_file(&ctx.files.get(ufd(fd))?.file.lock());
+    let s = statfs_of(ctx, &st);
+    ctx.mem.write_pod(buf as usize, &s)?;
     Ok(0)
 }

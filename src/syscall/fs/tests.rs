@@ -100,6 +100,14 @@ struct Env {
     files: Files,
     con: RecConsole,
     sleep: FakeSleep,
+    vfs: Vfs,
+    fs: FsState,
+    cred: Cred,
+}
+
+/// A fixed wall clock for file times.
+fn test_clock() -> u64 {
+    1_700_000_000_000_000_000
 }
 
 impl Env {
@@ -109,7 +117,20 @@ impl Env {
             files: Files::new(),
             con: RecConsole::default(),
             sleep: FakeSleep::default(),
+            vfs: {
+                let vfs = Vfs::new(test_clock, 1024);
+                crate::fs::rootfs::add_kernel_mounts(&vfs);
+                vfs
+            },
+            fs: FsState::placeholder(),
+            cred: Cred::ROOT,
         }
+        .at_root()
+    }
+
+    fn at_root(mut self) -> Env {
+        self.fs = FsState::new(&self.vfs);
+        self
     }
 
     fn call<R>(&mut self, f: impl FnOnce(&mut FsCtx<'_>) -> R) -> R {
@@ -119,6 +140,9 @@ impl Env {
             console: &self.con,
             proc: &FakeProc,
             sleeper: &self.sleep,
+            vfs: &self.vfs,
+            fs: &mut self.fs,
+            cred: self.cred,
         };
         f(&mut ctx)
     }
@@ -313,14 +337,16 @@ fn openat_paths_and_errors() {
         e.open("/proc/self/new", O_CREAT | O_WRONLY),
         Err(errno::EACCES)
     );
-    assert_eq!(e.open("/new", O_CREAT | O_WRONLY), Err(errno::EROFS));
+    assert_eq!(e.open("/new", O_CREAT | O_WRONLY), Ok(7));
+    assert_eq!(e.open("/new", O_CREAT | O_EXCL), Err(errno::EEXIST));
     assert_eq!(e.open("/nodir/new", O_CREAT), Err(errno::ENOENT));
     assert_eq!(e.open("/proc/self/maps/x", O_CREAT), Err(errno::ENOTDIR));
     assert_eq!(e.open("/proc", O_CREAT), Err(errno::EISDIR));
     assert_eq!(e.open("/proc/self/maps", O_DIRECTORY), Err(errno::ENOTDIR));
     assert_eq!(e.open("/proc", O_WRONLY), Err(errno::EISDIR));
     assert_eq!(e.open("/", O_RDONLY | O_TRUNC), Err(errno::EISDIR));
-    assert_eq!(e.open("/", O_TMPFILE | O_RDWR), Err(errno::EOPNOTSUPP));
+    assert_eq!(e.open("/proc", O_TMPFILE | O_RDWR), Err(errno::EOPNOTSUPP));
+    assert_eq!(e.open("/", O_TMPFILE | O_RDWR), Ok(8));
     assert_eq!(e.open("/", O_TMPFILE), Err(errno::EINVAL));
     assert_eq!(e.open("/", O_TMPFILE_BIT | O_RDWR), Err(errno::EINVAL));
     // O_PATH drops the access mode.
@@ -471,6 +497,10 @@ fn newfstatat_forms() {
     assert_eq!(e.call(|c| sys_newfstatat(c, neg(-100), p, sb, 0)), Ok(0));
     assert_eq!(e.stat_at(0x1000).st_mode, S_IFDIR | 0o555);
     let p = e.cstr(0x200, "/dev/null");
+    assert_eq!(e.call(|c| sys_newfstatat(c, neg(-100), p, sb, 0)), Ok(0));
+    assert_eq!(e.stat_at(0x1000).st_mode, S_IFCHR | 0o666);
+    assert_eq!(e.stat_at(0x1000).st_rdev, makedev(1, 3));
+    let p = e.cstr(0x200, "/dev/none");
     assert_eq!(
         e.call(|c| sys_newfstatat(c, neg(-100), p, sb, 0)),
         Err(errno::ENOENT)
@@ -799,8 +829,11 @@ fn faccessat_modes() {
         Err(errno::EACCES)
     );
     assert_eq!(acc(&mut e, -100, "/proc/self", R_OK | X_OK, 0), Ok(0));
-    assert_eq!(acc(&mut e, -100, "/", W_OK, 0), Err(errno::EROFS));
-    assert_eq!(acc(&mut e, -100, "/tmp", F_OK, 0), Err(errno::ENOENT));
+    assert_eq!(acc(&mut e, -100, "/", W_OK, 0), Ok(0));
+    assert_eq!(acc(&mut e, -100, "/tmp", F_OK, 0), Ok(0));
+    assert_eq!(acc(&mut e, -100, "/nothing", F_OK, 0), Err(errno::ENOENT));
+    // Root may execute only what some `x` bit allows.
+    assert_eq!(acc(&mut e, -100, "/dev/null", X_OK, 0), Err(errno::EACCES));
     assert_eq!(
         acc(&mut e, -100, "/proc/self/maps", 8, 0),
         Err(errno::EINVAL)

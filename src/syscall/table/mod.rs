@@ -31,6 +31,7 @@ use crate::task::wait::{
 };
 
 mod cred;
+mod exec;
 mod mm;
 mod process;
 mod random;
@@ -62,6 +63,9 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
         p.sigreturn(tf);
         return;
     }
+    if call.nr == SYS_execve || call.nr == SYS_execveat {
+        return execve(p, tf, &call);
+    }
     match handle(p, &call, tf) {
         Ok(v) => {
             if tracing() {
@@ -70,6 +74,30 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
             tf.x[0] = v as u64;
         }
         Err(e) => finish_error(p, tf, e),
+    }
+}
+
+/// execve and execveat replace the whole frame when they succeed.
+#[inline(never)]
+fn execve(p: &mut Process, tf: &mut TrapFrame, call: &SyscallArgs) {
+    let a = call.args;
+    let r = if let Err(e) = admit_call(p, call.nr) {
+        Err(e)
+    } else if call.nr == SYS_execve {
+        exec::sys_execveat(p, tf, -100, a[0] as usize, a[1] as usize, a[2] as usize, 0)
+    } else {
+        exec::sys_execveat(
+            p,
+            tf,
+            a[0] as i32,
+            a[1] as usize,
+            a[2] as usize,
+            a[3] as usize,
+            a[4] as u32,
+        )
+    };
+    if let Err(e) = r {
+        finish_error(p, tf, e);
     }
 }
 
@@ -158,6 +186,11 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
     let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());
+    let mut fs = core::mem::replace(&mut p.fs, crate::fs::vfs::FsState::placeholder());
+    let cred = crate::fs::inode::Cred {
+        fsuid: p.creds.euid,
+        fsgid: p.creds.egid,
+    };
     let (exe, pid) = (p.exe.clone(), p.pid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
@@ -175,10 +208,14 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
             shared: &shared,
             since,
         },
+        vfs: crate::fs::vfs(),
+        fs: &mut fs,
+        cred,
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
     let p = shared.0.into_inner();
     p.files = files;
+    p.fs = fs;
     if r == Some(Err(errno::EWOULDBLOCK_RESTART)) {
         p.wait.get_or_insert(WaitFor::Pipe(since));
     }
@@ -219,6 +256,18 @@ const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
         SYS_openat,
         SYS_write,
         SYS_writev,
+        SYS_pwrite64,
+        SYS_pwritev,
+        SYS_pwritev2,
+        SYS_sendfile,
+        SYS_mkdirat,
+        SYS_mknodat,
+        SYS_symlinkat,
+        SYS_linkat,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_execve,
+        SYS_execveat,
         SYS_prlimit64,
         SYS_setrlimit,
     ];
@@ -267,12 +316,16 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
     match call.nr {
         SYS_read | SYS_pipe2 | SYS_dup | SYS_dup3 | SYS_fcntl | SYS_write | SYS_readv
         | SYS_writev | SYS_openat | SYS_close | SYS_lseek | SYS_fstat | SYS_newfstatat
-        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_faccessat | SYS_faccessat2 => {
-            match fs_call(p, tf) {
-                Some(r) => r,
-                None => unimplemented(call.nr),
-            }
-        }
+        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_faccessat | SYS_faccessat2 | SYS_pread64
+        | SYS_pwrite64 | SYS_preadv | SYS_pwritev | SYS_preadv2 | SYS_pwritev2 | SYS_sendfile
+        | SYS_getdents64 | SYS_mkdirat | SYS_mknodat | SYS_symlinkat | SYS_linkat
+        | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir | SYS_fchdir | SYS_getcwd
+        | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2 | SYS_fchown | SYS_fchownat
+        | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync | SYS_fdatasync | SYS_statfs
+        | SYS_fstatfs | SYS_statx => match fs_call(p, tf) {
+            Some(r) => r,
+            None => unimplemented(call.nr),
+        },
         SYS_exit | SYS_exit_group => process::exit(p, call, tf),
         SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
         SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),

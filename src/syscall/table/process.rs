@@ -141,15 +141,21 @@ pub(super) fn sys_clone(
     const CLONE_PARENT_SETTID: usize = 0x10_0000;
     const CLONE_CHILD_CLEARTID: usize = 0x20_0000;
     const CLONE_CHILD_SETTID: usize = 0x100_0000;
-    if flags & (CLONE_VM | CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0 {
+    // vfork (`CLONE_VM | CLONE_VFORK`, as glibc's vfork and posix_spawn ask) runs the child on
+    // a copy-on-write copy of the memory rather than on the parent's own: the parent sleeps
+    // until the child execs or exits, as Linux's does, but what the child writes before its
+    // exec stays its own (a posix_spawn whose exec fails is seen as the child's exit status
+    // 127, not as an error return). Threads need the shared address space of a later change.
+    let vfork = flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
+    let shared = flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0
+        || (flags & CLONE_VM != 0 && !vfork);
+    if shared {
         if UNKNOWN.first_time(SYS_clone) {
-            log::warn!(
-                "clone with shared memory or files (threads, vfork) is not supported: {flags:#x}"
-            );
+            log::warn!("clone with shared memory or files (threads) is not supported: {flags:#x}");
         }
         return Err(errno::ENOSYS);
     }
-    let _ = (CSIGNAL, CLONE_VFORK);
+    let _ = CSIGNAL;
     let mut tasks = TASKS.lock();
     // RLIMIT_NPROC counts the user's processes; root is exempt (CAP_SYS_RESOURCE/ADMIN).
     if p.creds.euid != 0 && 1 + tasks.count_uid(p.creds.uid) >= p.mm.rlimits.nproc.cur {
@@ -181,6 +187,10 @@ pub(super) fn sys_clone(
     }
     if flags & CLONE_PARENT_SETTID != 0 {
         let _ = p.write_pod(parent_tid, &(pid as u32));
+    }
+    if vfork {
+        child.vfork_parent = Some(p.pid);
+        p.wait = Some(WaitFor::Vfork(pid));
     }
     TASKS.lock().add(child);
     Ok(pid as usize)

@@ -1,0 +1,23 @@
+//! The root file system on QEMU: the initramfs unpacked into the tmpfs, files and directories
+//! made, linked, renamed and removed, permissions, /dev, and Linux's errors for bad paths.
+mod common;
+use common::Boot;
+
+/// `user/c/files.c`: everything a program does with files and directories, as root and as two
+/// other users; every page a file took comes back when it is removed.
+#[test]
+fn files_and_directories() {
+    let o = Boot::default().program("c-files", "").run();
+    o.assert_tap("files", 55);
+    o.assert_no_frame_leak();
+}
+
+/// `user/c/exec.c`: execve keeps and drops what Linux's does, `#!` scripts, execveat of a
+/// descriptor, vfork and posix_spawn, and Linux's errors; twenty execs in a row leave no frame
+/// behind.
+#[test]
+fn execve_scripts_and_vfork() {
+    let o = Boot::default().program("c-exec", "").run();
+    o.assert_tap("exec", 24);
+    o.assert_no_frame_leak();
+}
