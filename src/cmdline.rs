@@ -4,6 +4,19 @@
 //! program (its argv), as on Linux.
 
 /// Kernel options tidemark understands.
+/// The kernel command line as the boot loader gave it (`/proc/cmdline`).
+static BOOT_ARGS: spin::Once<alloc::string::String> = spin::Once::new();
+
+/// Keeps the command line for `/proc/cmdline`.
+pub fn set_boot_args(args: &str) {
+    BOOT_ARGS.call_once(|| alloc::string::String::from(args));
+}
+
+/// The command line, or `""` before [`set_boot_args`].
+pub fn boot_args() -> &'static str {
+    BOOT_ARGS.get().map_or("", |s| s.as_str())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options<'a> {
     pub log_level: log::LevelFilter,
@@ -15,6 +28,8 @@ pub struct Options<'a> {
     pub init: Option<&'a str>,
     /// Everything after `--`.
     pub init_args: &'a str,
+    /// The kernel's part of the line (before `--`).
+    kernel: &'a str,
 }
 
 impl<'a> Options<'a> {
@@ -32,6 +47,7 @@ impl<'a> Options<'a> {
             norandmaps: false,
             init: None,
             init_args,
+            kernel,
         };
         for word in kernel.split_ascii_whitespace() {
             match word.split_once('=') {
@@ -41,10 +57,28 @@ impl<'a> Options<'a> {
                 Some(("test", name)) => o.test = Some(name),
                 Some(("init", name)) => o.init = Some(name),
                 None if word == "norandmaps" => o.norandmaps = true,
+                Some((key, _)) if is_env_key(key) => {}
                 _ => log::warn!("unknown kernel option '{word}' ignored"),
             }
         }
         o
+    }
+}
+
+/// Whether `key=value` on the command line goes to init's environment: as in Linux's
+/// `unknown_bootoption`, any key the kernel does not know and that is not a module parameter
+/// (no `.`).
+fn is_env_key(key: &str) -> bool {
+    !key.is_empty() && !key.contains('.') && !matches!(key, "log" | "test" | "init")
+}
+
+impl<'a> Options<'a> {
+    /// The `KEY=VALUE` words the kernel does not know, for init's environment (TMPDIR, PATH,
+    /// LTP_TIMEOUT_MUL...), in command-line order.
+    pub fn init_env(&self) -> impl Iterator<Item = &'a str> {
+        self.kernel
+            .split_ascii_whitespace()
+            .filter(|w| w.split_once('=').is_some_and(|(k, _)| is_env_key(k)))
     }
 }
 
@@ -59,6 +93,17 @@ mod tests {
         assert!(o.norandmaps);
         assert_eq!(o.init, Some("hello"));
         assert_eq!(o.init_args, "a b  c");
+        assert_eq!(o.init_env().count(), 0);
+    }
+
+    #[test]
+    fn unknown_assignments_go_to_init() {
+        let o = Options::parse("TMPDIR=/tmp log=warn mod.param=1 PATH=/bin:/sbin -- X=1");
+        assert_eq!(
+            o.init_env().collect::<Vec<_>>(),
+            ["TMPDIR=/tmp", "PATH=/bin:/sbin"]
+        );
+        assert_eq!(o.init_args, "X=1");
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     // SAFETY: the UART's registers lie in the first GiB, which the early tables map as device memory.
     unsafe { crate::console::init(phys_to_virt(PhysAddr(info.uart)).as_usize()) };
     let opts = Options::parse(info.bootargs);
+    crate::cmdline::set_boot_args(info.bootargs);
     crate::logger::init(opts.log_level);
     psci::set_conduit(match info.psci {
         Some(fdt::PsciMethod::Hvc) => psci::Conduit::Hvc,
@@ -254,7 +255,14 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
         cwd: &root,
         cred: crate::fs::inode::Cred::ROOT,
         proc: &crate::fs::rootfs::NoProcess,
+        own: None,
     };
+    // `/proc/self/exe` names the file, whatever link led to it (busybox's applet links).
+    let exe = nd
+        .canonical(&root, path.as_bytes())
+        .ok()
+        .and_then(|p| alloc::string::String::from_utf8(p).ok())
+        .unwrap_or_else(|| path.clone());
     let inode = match nd.lookup(&root, path.as_bytes(), true) {
         Ok(Loc::Tmp(i)) if i.is_regular() => i,
         _ => {
@@ -270,8 +278,10 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
     let image = crate::fs::read_whole(&inode);
     let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![name.as_bytes()];
     argv.extend(opts.init_args.split_ascii_whitespace().map(str::as_bytes));
-    let envp: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
-    match crate::task::exec::exec(&image, &path, &argv, &envp, !opts.norandmaps) {
+    // Linux's `envp_init`, then what the command line gives init.
+    let mut envp: alloc::vec::Vec<&[u8]> = alloc::vec![b"HOME=/", b"TERM=linux"];
+    envp.extend(opts.init_env().map(str::as_bytes));
+    match crate::task::exec::exec(&image, &path, &exe, &argv, &envp, !opts.norandmaps) {
         Ok(p) => {
             drop(image);
             log::info!("running {path}");

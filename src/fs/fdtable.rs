@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use super::inode::Inode;
 use super::pipe::{PipeReader, PipeWriter};
-use super::procfs::ProcFile;
+use super::procfs::Node;
 use super::vfs::Loc;
 use crate::syscall::abi::{Termios, Winsize};
 use crate::syscall::errno::{self, Errno};
@@ -68,17 +68,22 @@ pub enum FileKind {
     Console,
     /// A /proc file, its text captured when it was opened (a `seq_file` renders at the first
     /// read; capturing at open differs only for a file opened long before it is read).
-    Snapshot {
-        file: ProcFile,
-        data: Vec<u8>,
-        pos: u64,
-    },
+    Snapshot { node: Node, data: Vec<u8>, pos: u64 },
     /// A directory: `pos` is the `getdents64` cookie to resume from.
     Dir { loc: Loc, pos: u64 },
-    /// A regular file of the tmpfs.
-    Regular { inode: Arc<Inode>, pos: u64 },
+    /// A regular file of the tmpfs; `path` is where it was opened (`/proc/<pid>/fd` shows it;
+    /// a later rename is not followed).
+    Regular {
+        inode: Arc<Inode>,
+        pos: u64,
+        path: Arc<[u8]>,
+    },
     /// A character device other than the console (`/dev/null` and friends).
-    Device { inode: Arc<Inode>, dev: CharDev },
+    Device {
+        inode: Arc<Inode>,
+        dev: CharDev,
+        path: Arc<[u8]>,
+    },
     /// `O_PATH`: a place in the tree, for `*at` calls, `fstat` and `fchdir` only.
     Path(Loc),
     /// The read end of a pipe (`pipe2`).
@@ -110,6 +115,35 @@ impl CharDev {
             (1, 7) => Some(CharDev::Full),
             (1, 8) | (1, 9) => Some(CharDev::Random),
             _ => None,
+        }
+    }
+}
+
+impl OpenFile {
+    /// What `/proc/<pid>/fd/<n>` says the description is open on (`d_path`, or the
+    /// `pipe:[ino]` of an anonymous inode).
+    pub fn describe(&self, vfs: &super::vfs::Vfs) -> alloc::string::String {
+        use alloc::string::String;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match &self.kind {
+            FileKind::Console => String::from("/dev/console"),
+            FileKind::PipeRead(p) => alloc::format!("pipe:[{}]", p.pipe().ino()),
+            FileKind::PipeWrite(p) => alloc::format!("pipe:[{}]", p.pipe().ino()),
+            FileKind::Regular { path, .. } | FileKind::Device { path, .. } => text(path),
+            FileKind::Dir { loc, .. } | FileKind::Path(loc) => vfs
+                .path_of(loc)
+                .map_or_else(|_| String::from("/"), |p| text(&p)),
+            FileKind::Snapshot { node, .. } => {
+                let dir = vfs
+                    .path_of(&Loc::Proc(node.parent()))
+                    .map_or_else(|_| String::from("/proc"), |p| text(&p));
+                match node {
+                    Node::File(_, f) => alloc::format!("{dir}/{}", f.name()),
+                    Node::Global(g) => alloc::format!("{dir}/{}", g.name()),
+                    Node::Sys(s) => alloc::format!("{dir}/{}", s.name()),
+                    _ => dir,
+                }
+            }
         }
     }
 }
@@ -387,7 +421,7 @@ mod tests {
     fn snap() -> OpenFile {
         OpenFile {
             kind: FileKind::Snapshot {
-                file: ProcFile::Maps,
+                node: Node::File(1, crate::fs::procfs::ProcFile::Maps),
                 data: Vec::new(),
                 pos: 0,
             },

@@ -1,11 +1,13 @@
-//! The slice of procfs tidemark serves: `/proc/self` (and `/proc/<own pid>`) with `maps`,
-//! `status`, `stat`, `smaps_rollup` and the `exe` link, plus the directories on the way there.
+//! procfs: a directory per process (`/proc/<pid>` with `maps`, `status`, `stat`, `statm`,
+//! `smaps_rollup`, `cmdline`, `environ`, `comm`, `mounts`, the `exe` and `cwd` links, `fd/` and
+//! `task/`), `/proc/self`, the system-wide files (`meminfo`, `cpuinfo`, `mounts`, `stat`,
+//! `uptime`, `loadavg`, `version`, `cmdline`, `filesystems`) and a few of `/proc/sys`.
 //!
-//! The VFS walks it one component at a time through [`child`]: `self` is a symlink to the pid
-//! directory (`proc_self_get_link`), and names of other processes do not exist. Files are
-//! rendered by the process ([`ProcSource`]) when opened and
-//! read from that snapshot, which is what a `seq_file` read from offset 0 sees.
+//! The VFS walks the tree one component at a time through [`child`]; what a file says comes from
+//! the kernel through [`ProcSource`] when the file is opened, and reads come from that snapshot,
+//! which is what a `seq_file` read from offset 0 sees.
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 use crate::syscall::errno::{self, Errno};
@@ -13,19 +15,29 @@ use crate::syscall::errno::{self, Errno};
 /// `NAME_MAX`: a single path component longer than this is `ENAMETOOLONG`.
 pub const NAME_MAX: usize = 255;
 
-/// A /proc file whose text the process renders.
+/// A file in a process's directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProcFile {
-    /// `/proc/<pid>/maps` (`show_map` in fs/proc/task_mmu.c).
+    /// `maps` (`show_map` in fs/proc/task_mmu.c).
     Maps,
-    /// `/proc/<pid>/status` (`proc_pid_status` in fs/proc/array.c).
+    /// `status` (`proc_pid_status` in fs/proc/array.c).
     Status,
-    /// `/proc/<pid>/stat` (`do_task_stat` in fs/proc/array.c); see [`StatFields`].
+    /// `stat` (`do_task_stat` in fs/proc/array.c); see [`StatFields`].
     Stat,
-    /// `/proc/<pid>/smaps_rollup` (`show_smaps_rollup` in fs/proc/task_mmu.c); see
-    /// [`SmapsRollup`]. The one place a program can see how much of its memory is mapped by
-    /// 2 MiB blocks (`AnonHugePages`) and how much of it is locked and resident (`Locked`).
+    /// `statm` (`proc_pid_statm`): sizes in pages.
+    Statm,
+    /// `smaps_rollup` (`show_smaps_rollup` in fs/proc/task_mmu.c); see [`SmapsRollup`]. The one
+    /// place a program can see how much of its memory is mapped by 2 MiB blocks
+    /// (`AnonHugePages`) and how much of it is locked and resident (`Locked`).
     SmapsRollup,
+    /// `cmdline`: the argument strings, each with its NUL.
+    Cmdline,
+    /// `environ`: the environment strings.
+    Environ,
+    /// `comm`: the task's name and a newline.
+    Comm,
+    /// `mounts`: the mount table (`/proc/mounts` links here).
+    Mounts,
 }
 
 impl ProcFile {
@@ -35,16 +47,127 @@ impl ProcFile {
             ProcFile::Maps => "maps",
             ProcFile::Status => "status",
             ProcFile::Stat => "stat",
+            ProcFile::Statm => "statm",
             ProcFile::SmapsRollup => "smaps_rollup",
+            ProcFile::Cmdline => "cmdline",
+            ProcFile::Environ => "environ",
+            ProcFile::Comm => "comm",
+            ProcFile::Mounts => "mounts",
         }
     }
 
-    pub const ALL: [ProcFile; 4] = [
+    pub const ALL: [ProcFile; 9] = [
         ProcFile::Maps,
         ProcFile::Status,
         ProcFile::Stat,
+        ProcFile::Statm,
         ProcFile::SmapsRollup,
+        ProcFile::Cmdline,
+        ProcFile::Environ,
+        ProcFile::Comm,
+        ProcFile::Mounts,
     ];
+
+    /// `environ` is private to the process's owner (mode 0400 on Linux).
+    pub const fn mode(self) -> u32 {
+        match self {
+            ProcFile::Environ => 0o400,
+            _ => 0o444,
+        }
+    }
+}
+
+/// A file at the top of /proc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GlobalFile {
+    Meminfo,
+    Cpuinfo,
+    Stat,
+    Uptime,
+    Loadavg,
+    Version,
+    Cmdline,
+    Filesystems,
+}
+
+impl GlobalFile {
+    pub const fn name(self) -> &'static str {
+        match self {
+            GlobalFile::Meminfo => "meminfo",
+            GlobalFile::Cpuinfo => "cpuinfo",
+            GlobalFile::Stat => "stat",
+            GlobalFile::Uptime => "uptime",
+            GlobalFile::Loadavg => "loadavg",
+            GlobalFile::Version => "version",
+            GlobalFile::Cmdline => "cmdline",
+            GlobalFile::Filesystems => "filesystems",
+        }
+    }
+
+    pub const ALL: [GlobalFile; 8] = [
+        GlobalFile::Meminfo,
+        GlobalFile::Cpuinfo,
+        GlobalFile::Stat,
+        GlobalFile::Uptime,
+        GlobalFile::Loadavg,
+        GlobalFile::Version,
+        GlobalFile::Cmdline,
+        GlobalFile::Filesystems,
+    ];
+}
+
+/// A directory of `/proc/sys`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SysDir {
+    Sys,
+    Kernel,
+    Vm,
+}
+
+/// A file of `/proc/sys` (read-only here: the kernel's values are fixed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SysFile {
+    PidMax,
+    Tainted,
+    Osrelease,
+    Ostype,
+    Hostname,
+    OvercommitMemory,
+    MaxMapCount,
+    MmapMinAddr,
+}
+
+impl SysFile {
+    pub const ALL: [SysFile; 8] = [
+        SysFile::PidMax,
+        SysFile::Tainted,
+        SysFile::Osrelease,
+        SysFile::Ostype,
+        SysFile::Hostname,
+        SysFile::OvercommitMemory,
+        SysFile::MaxMapCount,
+        SysFile::MmapMinAddr,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            SysFile::PidMax => "pid_max",
+            SysFile::Tainted => "tainted",
+            SysFile::Osrelease => "osrelease",
+            SysFile::Ostype => "ostype",
+            SysFile::Hostname => "hostname",
+            SysFile::OvercommitMemory => "overcommit_memory",
+            SysFile::MaxMapCount => "max_map_count",
+            SysFile::MmapMinAddr => "mmap_min_addr",
+        }
+    }
+
+    pub const fn dir(self) -> SysDir {
+        match self {
+            SysFile::OvercommitMemory | SysFile::MaxMapCount | SysFile::MmapMinAddr => SysDir::Vm,
+            _ => SysDir::Kernel,
+        }
+    }
 }
 
 /// A symbolic link in the tree.
@@ -52,8 +175,14 @@ impl ProcFile {
 pub enum ProcLink {
     /// `/proc/self` → `<pid>` (`proc_self_get_link`).
     SelfLink,
+    /// `/proc/mounts` → `self/mounts`.
+    Mounts,
     /// `/proc/<pid>/exe` → the executable's path (`proc_exe_link`).
-    Exe,
+    Exe(i32),
+    /// `/proc/<pid>/cwd` → the working directory.
+    Cwd(i32),
+    /// `/proc/<pid>/fd/<n>` → what the descriptor is open on.
+    Fd(i32, u32),
 }
 
 /// Every name the tree has.
@@ -61,68 +190,304 @@ pub enum ProcLink {
 pub enum Node {
     /// `/proc`, procfs's root.
     ProcDir,
-    /// `/proc/<pid>` of the calling process.
-    PidDir,
-    File(ProcFile),
+    /// `/proc/<pid>` (also `/proc/<pid>/task/<pid>`: one thread per process).
+    PidDir(i32),
+    /// `/proc/<pid>/task`.
+    TaskDir(i32),
+    /// `/proc/<pid>/fd`.
+    FdDir(i32),
+    File(i32, ProcFile),
+    Global(GlobalFile),
+    SysDir(SysDir),
+    Sys(SysFile),
     Link(ProcLink),
 }
 
 impl Node {
     pub const fn is_dir(self) -> bool {
-        matches!(self, Node::ProcDir | Node::PidDir)
+        matches!(
+            self,
+            Node::ProcDir | Node::PidDir(_) | Node::TaskDir(_) | Node::FdDir(_) | Node::SysDir(_)
+        )
     }
 
     /// `..` inside procfs; `..` of [`Node::ProcDir`] leaves the mount, which the VFS handles.
     pub const fn parent(self) -> Node {
-        Node::ProcDir
+        match self {
+            Node::TaskDir(p) | Node::FdDir(p) | Node::File(p, _) => Node::PidDir(p),
+            Node::Link(ProcLink::Exe(p) | ProcLink::Cwd(p)) => Node::PidDir(p),
+            Node::Link(ProcLink::Fd(p, _)) => Node::FdDir(p),
+            Node::SysDir(SysDir::Kernel | SysDir::Vm) => Node::SysDir(SysDir::Sys),
+            Node::Sys(f) => Node::SysDir(f.dir()),
+            _ => Node::ProcDir,
+        }
+    }
+
+    /// An inode number, stable for the node (`st_ino`).
+    pub fn ino(self) -> u64 {
+        let pid = |p: i32| (p as u32 as u64) << 16;
+        match self {
+            Node::ProcDir => 1,
+            Node::PidDir(p) => pid(p) | 1,
+            Node::TaskDir(p) => pid(p) | 2,
+            Node::FdDir(p) => pid(p) | 3,
+            Node::File(p, f) => pid(p) | 0x10 | f as u64,
+            Node::Link(ProcLink::Exe(p)) => pid(p) | 4,
+            Node::Link(ProcLink::Cwd(p)) => pid(p) | 5,
+            Node::Link(ProcLink::Fd(p, n)) => pid(p) | 0x8000 | (n as u64 & 0x7fff),
+            Node::Link(ProcLink::SelfLink) => 0x100,
+            Node::Link(ProcLink::Mounts) => 0x101,
+            Node::Global(g) => 0x200 | g as u64,
+            Node::SysDir(d) => 0x300 | d as u64,
+            Node::Sys(f) => 0x400 | f as u64,
+        }
+    }
+
+    /// The process whose directory holds the node, if any.
+    pub const fn pid(self) -> Option<i32> {
+        match self {
+            Node::PidDir(p) | Node::TaskDir(p) | Node::FdDir(p) | Node::File(p, _) => Some(p),
+            Node::Link(ProcLink::Exe(p) | ProcLink::Cwd(p) | ProcLink::Fd(p, _)) => Some(p),
+            _ => None,
+        }
     }
 }
 
-/// What the process behind `/proc/self` provides. The kernel's process implements it; tests use
-/// a fake.
+/// What the kernel tells procfs. The kernel implements it over its process table; tests use a
+/// fake.
 pub trait ProcSource {
-    /// Appends the whole text of `f`, as a read from offset 0 to EOF would return it. The kernel
-    /// uses `mm::proc_fmt::show_maps` for [`ProcFile::Maps`], `show_status_vm` inside the status
-    /// text, [`StatFields::write_stat`] for [`ProcFile::Stat`] and [`SmapsRollup::write`] for
-    /// [`ProcFile::SmapsRollup`].
-    fn render(&self, f: ProcFile, out: &mut String);
-    /// The executable's absolute path, the target of `/proc/self/exe`.
-    fn exe_path(&self) -> &str;
-    /// The process id (`tgid`) that `/proc/self` points to.
+    /// The caller's pid (`tgid`), where `/proc/self` points.
     fn pid(&self) -> i32;
+    /// Every process, in ascending order (zombies included: their directories stay until they
+    /// are reaped, as on Linux).
+    fn pids(&self) -> Vec<i32>;
+    /// The open descriptors of `pid`, ascending.
+    fn fds(&self, pid: i32) -> Vec<u32>;
+    /// Appends the whole text of a file, as a read from offset 0 to EOF would return it;
+    /// `ESRCH` if its process is gone.
+    fn render(&self, node: Node, out: &mut String) -> Result<(), Errno>;
+    /// The target of a link other than `self` and `mounts`.
+    fn link(&self, link: ProcLink) -> Result<String, Errno>;
+}
+
+/// `name_to_int`: canonical decimal only (no sign, no leading zero).
+fn name_to_int(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name.len() > 10 || (name[0] == b'0' && name.len() > 1) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in name {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (b - b'0') as u64;
+    }
+    u32::try_from(v).ok()
 }
 
 /// `d_lookup` in one directory.
-pub fn child(dir: Node, name: &[u8], pid: i32) -> Result<Node, Errno> {
+pub fn child(dir: Node, name: &[u8], src: &dyn ProcSource) -> Result<Node, Errno> {
+    let live = |p: i32| src.pids().contains(&p);
     match dir {
-        Node::ProcDir if name == b"self" => Ok(Node::Link(ProcLink::SelfLink)),
-        Node::ProcDir if is_pid_name(name, pid) => Ok(Node::PidDir),
-        Node::PidDir if name == b"exe" => Ok(Node::Link(ProcLink::Exe)),
-        Node::PidDir => ProcFile::ALL
+        Node::ProcDir => match name {
+            b"self" => Ok(Node::Link(ProcLink::SelfLink)),
+            b"mounts" => Ok(Node::Link(ProcLink::Mounts)),
+            b"sys" => Ok(Node::SysDir(SysDir::Sys)),
+            _ => {
+                if let Some(g) = GlobalFile::ALL
+                    .into_iter()
+                    .find(|g| g.name().as_bytes() == name)
+                {
+                    return Ok(Node::Global(g));
+                }
+                match name_to_int(name) {
+                    Some(p) if p > 0 && live(p as i32) => Ok(Node::PidDir(p as i32)),
+                    _ => Err(errno::ENOENT),
+                }
+            }
+        },
+        Node::PidDir(p) => {
+            if !live(p) {
+                return Err(errno::ENOENT);
+            }
+            match name {
+                b"exe" => Ok(Node::Link(ProcLink::Exe(p))),
+                b"cwd" => Ok(Node::Link(ProcLink::Cwd(p))),
+                b"fd" => Ok(Node::FdDir(p)),
+                b"task" => Ok(Node::TaskDir(p)),
+                _ => ProcFile::ALL
+                    .into_iter()
+                    .find(|f| f.name().as_bytes() == name)
+                    .map(|f| Node::File(p, f))
+                    .ok_or(errno::ENOENT),
+            }
+        }
+        Node::TaskDir(p) if name_to_int(name) == Some(p as u32) && live(p) => Ok(Node::PidDir(p)),
+        Node::FdDir(p) => match name_to_int(name) {
+            Some(n) if src.fds(p).contains(&n) => Ok(Node::Link(ProcLink::Fd(p, n))),
+            _ => Err(errno::ENOENT),
+        },
+        Node::SysDir(SysDir::Sys) => match name {
+            b"kernel" => Ok(Node::SysDir(SysDir::Kernel)),
+            b"vm" => Ok(Node::SysDir(SysDir::Vm)),
+            _ => Err(errno::ENOENT),
+        },
+        Node::SysDir(d) => SysFile::ALL
             .into_iter()
-            .find(|f| f.name().as_bytes() == name)
-            .map(Node::File)
+            .find(|f| f.dir() == d && f.name().as_bytes() == name)
+            .map(Node::Sys)
             .ok_or(errno::ENOENT),
         _ => Err(errno::ENOENT),
     }
 }
 
-/// `name_to_int` accepts only canonical decimal (no sign, no leading zero).
-fn is_pid_name(name: &[u8], pid: i32) -> bool {
-    let mut buf = String::new();
-    let _ = write!(buf, "{pid}");
-    pid > 0 && name == buf.as_bytes()
+/// The entries of a directory after `.` and `..`, in listing order: `(name, node)`.
+pub fn entries(dir: Node, src: &dyn ProcSource) -> Vec<(String, Node)> {
+    let mut v = Vec::new();
+    match dir {
+        Node::ProcDir => {
+            for p in src.pids() {
+                v.push((alloc::format!("{p}"), Node::PidDir(p)));
+            }
+            for g in GlobalFile::ALL {
+                v.push((String::from(g.name()), Node::Global(g)));
+            }
+            v.push((String::from("mounts"), Node::Link(ProcLink::Mounts)));
+            v.push((String::from("self"), Node::Link(ProcLink::SelfLink)));
+            v.push((String::from("sys"), Node::SysDir(SysDir::Sys)));
+        }
+        Node::PidDir(p) => {
+            v.push((String::from("task"), Node::TaskDir(p)));
+            v.push((String::from("fd"), Node::FdDir(p)));
+            v.push((String::from("exe"), Node::Link(ProcLink::Exe(p))));
+            v.push((String::from("cwd"), Node::Link(ProcLink::Cwd(p))));
+            for f in ProcFile::ALL {
+                v.push((String::from(f.name()), Node::File(p, f)));
+            }
+        }
+        Node::TaskDir(p) => v.push((alloc::format!("{p}"), Node::PidDir(p))),
+        Node::FdDir(p) => {
+            for n in src.fds(p) {
+                v.push((alloc::format!("{n}"), Node::Link(ProcLink::Fd(p, n))));
+            }
+        }
+        Node::SysDir(SysDir::Sys) => {
+            v.push((String::from("kernel"), Node::SysDir(SysDir::Kernel)));
+            v.push((String::from("vm"), Node::SysDir(SysDir::Vm)));
+        }
+        Node::SysDir(d) => {
+            for f in SysFile::ALL.into_iter().filter(|f| f.dir() == d) {
+                v.push((String::from(f.name()), Node::Sys(f)));
+            }
+        }
+        _ => {}
+    }
+    v
 }
 
 /// The target text of a link, as `readlink(2)` returns it.
-pub fn link_target(link: ProcLink, src: &dyn ProcSource) -> String {
+pub fn link_target(link: ProcLink, src: &dyn ProcSource) -> Result<String, Errno> {
     match link {
-        ProcLink::SelfLink => {
-            let mut s = String::new();
-            let _ = write!(s, "{}", src.pid());
-            s
+        ProcLink::SelfLink => Ok(alloc::format!("{}", src.pid())),
+        ProcLink::Mounts => Ok(String::from("self/mounts")),
+        other => src.link(other),
+    }
+}
+
+/// Linux's names of the `AT_HWCAP` bits, in bit order (`hwcap_str` in arch/arm64/kernel/
+/// cpuinfo.c), for the `Features` line of `/proc/cpuinfo`.
+pub const HWCAP_NAMES: [&str; 32] = [
+    "fp", "asimd", "evtstrm", "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "fphp",
+    "asimdhp", "cpuid", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop", "sha3", "sm3", "sm4",
+    "asimddp", "sha512", "sve", "asimdfhm", "dit", "uscat", "ilrcpc", "flagm", "ssbs", "sb",
+    "paca", "pacg",
+];
+
+/// One core's block of `/proc/cpuinfo` (`c_show`).
+pub fn write_cpuinfo<W: Write>(
+    w: &mut W,
+    cpu: usize,
+    hwcap: u64,
+    midr: u64,
+    bogomips: u64,
+) -> fmt::Result {
+    writeln!(w, "processor\t: {cpu}")?;
+    writeln!(w, "BogoMIPS\t: {}.{:02}", bogomips / 100, bogomips % 100)?;
+    w.write_str("Features\t:")?;
+    for (i, name) in HWCAP_NAMES.iter().enumerate() {
+        if hwcap & (1 << i) != 0 {
+            write!(w, " {name}")?;
         }
-        ProcLink::Exe => String::from(src.exe_path()),
+    }
+    writeln!(w)?;
+    writeln!(w, "CPU implementer\t: {:#04x}", (midr >> 24) & 0xff)?;
+    writeln!(w, "CPU architecture: 8")?;
+    writeln!(w, "CPU variant\t: {:#x}", (midr >> 20) & 0xf)?;
+    writeln!(w, "CPU part\t: {:#05x}", (midr >> 4) & 0xfff)?;
+    writeln!(w, "CPU revision\t: {}", midr & 0xf)?;
+    writeln!(w)
+}
+
+/// What `/proc/meminfo` reports, in KiB (`meminfo_proc_show`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    pub total: u64,
+    pub free: u64,
+    pub available: u64,
+    /// Pages of tmpfs files: Linux counts shmem in both `Cached` and `Shmem`.
+    pub shmem: u64,
+    pub anon: u64,
+    pub anon_huge: u64,
+    pub mlocked: u64,
+    pub page_tables: u64,
+    pub kernel_stack: u64,
+    pub slab: u64,
+    pub commit_limit: u64,
+    pub committed: u64,
+    pub vmalloc_total: u64,
+}
+
+impl MemInfo {
+    pub fn write<W: Write>(&self, w: &mut W) -> fmt::Result {
+        let rows: [(&str, u64); 33] = [
+            ("MemTotal:", self.total),
+            ("MemFree:", self.free),
+            ("MemAvailable:", self.available),
+            ("Buffers:", 0),
+            ("Cached:", self.shmem),
+            ("SwapCached:", 0),
+            ("Active:", self.anon + self.shmem),
+            ("Inactive:", 0),
+            ("Active(anon):", self.anon + self.shmem),
+            ("Inactive(anon):", 0),
+            ("Active(file):", 0),
+            ("Inactive(file):", 0),
+            ("Unevictable:", self.mlocked),
+            ("Mlocked:", self.mlocked),
+            ("SwapTotal:", 0),
+            ("SwapFree:", 0),
+            ("Dirty:", 0),
+            ("Writeback:", 0),
+            ("AnonPages:", self.anon),
+            ("Mapped:", 0),
+            ("Shmem:", self.shmem),
+            ("KReclaimable:", 0),
+            ("Slab:", self.slab),
+            ("SReclaimable:", 0),
+            ("SUnreclaim:", self.slab),
+            ("KernelStack:", self.kernel_stack),
+            ("PageTables:", self.page_tables),
+            ("CommitLimit:", self.commit_limit),
+            ("Committed_AS:", self.committed),
+            ("VmallocTotal:", self.vmalloc_total),
+            ("VmallocUsed:", 0),
+            ("AnonHugePages:", self.anon_huge),
+            ("Hugepagesize:", 2048),
+        ];
+        for (name, kb) in rows {
+            writeln!(w, "{name:<16}{kb:>8} kB")?;
+        }
+        Ok(())
     }
 }
 
@@ -472,9 +837,6 @@ mod tests {
         assert_eq!(lines[22], "Locked:             2400 kB");
         assert_eq!(lines.len(), 23);
         assert!(lines[1..].iter().all(|l| l.len() == 27), "{s}");
-        assert_eq!(
-            child(Node::PidDir, b"smaps_rollup", 42),
-            Ok(Node::File(ProcFile::SmapsRollup))
-        );
+        assert_eq!(ProcFile::SmapsRollup.name(), "smaps_rollup");
     }
 }

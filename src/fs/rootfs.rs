@@ -35,6 +35,14 @@ const DEV_NODES: [(&str, u32, u32, u32); 7] = [
     ("console", 5, 1, 0o600),
 ];
 
+/// The links `/dev` gets: `(name, target)`.
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 /// A walker for the kernel's own lookups: root, from the root.
 struct KernelLookup<'a> {
     vfs: &'a Vfs,
@@ -49,6 +57,7 @@ impl KernelLookup<'_> {
             cwd: &root,
             cred: Cred::ROOT,
             proc: &NoProcess,
+            own: None,
         };
         match nd.lookup(&root, path.as_bytes(), true).ok()? {
             Loc::Tmp(i) if i.is_dir() => Some(i),
@@ -61,12 +70,20 @@ impl KernelLookup<'_> {
 pub struct NoProcess;
 
 impl super::procfs::ProcSource for NoProcess {
-    fn render(&self, _: super::procfs::ProcFile, _: &mut alloc::string::String) {}
-    fn exe_path(&self) -> &str {
-        ""
-    }
     fn pid(&self) -> i32 {
         0
+    }
+    fn pids(&self) -> alloc::vec::Vec<i32> {
+        alloc::vec::Vec::new()
+    }
+    fn fds(&self, _: i32) -> alloc::vec::Vec<u32> {
+        alloc::vec::Vec::new()
+    }
+    fn render(&self, _: super::procfs::Node, _: &mut alloc::string::String) -> Result<(), Errno> {
+        Err(errno::ESRCH)
+    }
+    fn link(&self, _: super::procfs::ProcLink) -> Result<alloc::string::String, Errno> {
+        Err(errno::ENOENT)
     }
 }
 
@@ -239,6 +256,17 @@ pub fn add_kernel_mounts(vfs: &Vfs) {
             );
         }
         ensure_dir(vfs, &dev, "shm", 0o1777);
+        // What udev (or systemd) adds beside devtmpfs, and bash's process substitution uses.
+        for (name, target) in DEV_LINKS {
+            let _ = vfs.create(
+                &dev,
+                name.as_bytes(),
+                S_IFLNK | 0o777,
+                0,
+                Data::Symlink(target.as_bytes().to_vec()),
+                Cred::ROOT,
+            );
+        }
     }
     ensure_dir(vfs, &root, "tmp", 0o1777);
 }

@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::inode::*;
-use super::procfs::{self, Node, ProcLink, ProcSource};
+use super::procfs::{self, Node, ProcSource};
 use crate::syscall::abi::{S_IFDIR, S_IFMT, S_IFREG};
 use crate::syscall::errno::{self, Errno};
 
@@ -112,6 +112,42 @@ pub struct Namei<'a> {
     pub cwd: &'a Loc,
     pub cred: Cred,
     pub proc: &'a dyn ProcSource,
+    /// The caller's own descriptors and working directory while a file call has them out of
+    /// the process: what `/proc/self/fd` and `/proc/self/cwd` show.
+    pub own: Option<(&'a super::fdtable::Files, &'a FsState)>,
+}
+
+/// A walker is the /proc view of its caller: the kernel's, with the caller's own descriptors
+/// and working directory filled in.
+impl ProcSource for Namei<'_> {
+    fn pid(&self) -> i32 {
+        self.proc.pid()
+    }
+    fn pids(&self) -> Vec<i32> {
+        self.proc.pids()
+    }
+    fn fds(&self, pid: i32) -> Vec<u32> {
+        match self.own {
+            Some((files, _)) if pid == self.proc.pid() => files.open_fds().collect(),
+            _ => self.proc.fds(pid),
+        }
+    }
+    fn render(&self, node: Node, out: &mut alloc::string::String) -> Result<(), Errno> {
+        self.proc.render(node, out)
+    }
+    fn link(&self, link: procfs::ProcLink) -> Result<alloc::string::String, Errno> {
+        let me = self.proc.pid();
+        match (link, self.own) {
+            (procfs::ProcLink::Cwd(p), Some((_, fs))) if p == me => {
+                let path = self.vfs.path_of(&fs.cwd)?;
+                Ok(alloc::string::String::from_utf8_lossy(&path).into_owned())
+            }
+            (procfs::ProcLink::Fd(p, n), Some((files, _))) if p == me => {
+                Ok(files.get(n)?.file.lock().describe(self.vfs))
+            }
+            _ => self.proc.link(link),
+        }
+    }
 }
 
 fn split(path: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -194,16 +230,31 @@ impl Vfs {
 
     /// The absolute path of a directory (`d_path` for `getcwd`): `ENOENT` once it has been
     /// removed.
-    pub fn path_of(&self, loc: &Loc, pid: i32) -> Result<Vec<u8>, Errno> {
+    pub fn path_of(&self, loc: &Loc) -> Result<Vec<u8>, Errno> {
         let mut inode = match loc {
             Loc::Tmp(i) => i.clone(),
             Loc::Proc(n) => {
                 let Some(m) = self.proc_mount() else {
                     return Err(errno::ENOENT);
                 };
-                let mut p = self.path_of(&Loc::Tmp(m), pid)?;
-                if *n != Node::ProcDir {
-                    p.extend_from_slice(alloc::format!("/{pid}").as_bytes());
+                let mut p = self.path_of(&Loc::Tmp(m))?;
+                let mut parts = Vec::new();
+                let mut cur = *n;
+                while cur != Node::ProcDir {
+                    parts.push(cur);
+                    cur = cur.parent();
+                }
+                for part in parts.iter().rev() {
+                    p.push(b'/');
+                    match part {
+                        Node::PidDir(x) => p.extend_from_slice(alloc::format!("{x}").as_bytes()),
+                        Node::TaskDir(_) => p.extend_from_slice(b"task"),
+                        Node::FdDir(_) => p.extend_from_slice(b"fd"),
+                        Node::SysDir(procfs::SysDir::Sys) => p.extend_from_slice(b"sys"),
+                        Node::SysDir(procfs::SysDir::Kernel) => p.extend_from_slice(b"kernel"),
+                        Node::SysDir(procfs::SysDir::Vm) => p.extend_from_slice(b"vm"),
+                        _ => return Err(errno::ENOTDIR),
+                    }
                 }
                 return Ok(p);
             }
@@ -723,7 +774,7 @@ impl Namei<'_> {
                     None => Loc::Tmp(inode),
                 })
             }
-            Loc::Proc(n) => procfs::child(*n, name, self.proc.pid()).map(Loc::Proc),
+            Loc::Proc(n) => procfs::child(*n, name, self).map(Loc::Proc),
         }
     }
 
@@ -739,8 +790,7 @@ impl Namei<'_> {
                     None => return Ok(node),
                 }
             }
-            Loc::Proc(Node::Link(ProcLink::SelfLink)) => return Ok(Loc::Proc(Node::PidDir)),
-            Loc::Proc(Node::Link(ProcLink::Exe)) => self.proc.exe_path().as_bytes().to_vec(),
+            Loc::Proc(Node::Link(l)) => procfs::link_target(*l, self)?.into_bytes(),
             Loc::Proc(_) => return Ok(node),
         };
         *links += 1;
@@ -777,7 +827,7 @@ impl Namei<'_> {
                 start = dir;
                 continue;
             }
-            let mut out = self.vfs.path_of(&dir, self.proc.pid())?;
+            let mut out = self.vfs.path_of(&dir)?;
             match last.kind {
                 LastKind::Norm => {
                     if out.last() != Some(&b'/') {
@@ -785,7 +835,7 @@ impl Namei<'_> {
                     }
                     out.extend_from_slice(&last.name);
                 }
-                _ => return self.vfs.path_of(&loc, self.proc.pid()),
+                _ => return self.vfs.path_of(&loc),
             }
             return Ok(out);
         }
@@ -799,7 +849,7 @@ impl Namei<'_> {
                 Data::Symlink(t) => Ok(t.clone()),
                 _ => Err(errno::EINVAL),
             },
-            Loc::Proc(Node::Link(l)) => Ok(procfs::link_target(*l, self.proc).into_bytes()),
+            Loc::Proc(Node::Link(l)) => Ok(procfs::link_target(*l, self)?.into_bytes()),
             Loc::Proc(_) => Err(errno::EINVAL),
         }
     }

@@ -100,16 +100,26 @@ pub struct Loaded {
     pub exe: Arc<str>,
 }
 
-/// Builds a process from a static executable: the first process.
+/// Builds a process from a static executable: the first process. `path` is the name it was
+/// started by (`AT_EXECFN`, the task's name), `exe` the file's own path (`/proc/self/exe`).
 pub fn exec(
     image: &[u8],
     path: &str,
+    exe: &str,
     argv: &[&[u8]],
     envp: &[&[u8]],
     randomize: bool,
 ) -> Result<Process, ExecError> {
     RANDOMIZE.store(randomize, core::sync::atomic::Ordering::Relaxed);
-    let l = load(image, path, argv, envp, None, Creds::default().euid == 0)?;
+    let l = load(
+        image,
+        path.as_bytes(),
+        exe,
+        argv,
+        envp,
+        None,
+        Creds::default().euid == 0,
+    )?;
     Ok(Process {
         pid: 1,
         ppid: 0,
@@ -148,12 +158,14 @@ pub fn exec(
 }
 
 /// Loads a static executable into a new address space (`load_elf_binary` up to
-/// `START_THREAD`): `rlimits` are the caller's (the stack limit sizes the arguments' room),
+/// `START_THREAD`): `execfn` is the name the program was run by (`AT_EXECFN`), `exe` the file's
+/// own path (`/proc/self/exe`, the maps); `rlimits` are the caller's (the stack limit sizes the arguments' room),
 /// `privileged` stands for `CAP_IPC_LOCK`. Nothing of the caller changes: a failure leaves it
 /// as it was.
 pub fn load(
     image: &[u8],
-    path: &str,
+    execfn: &[u8],
+    exe: &str,
     argv: &[&[u8]],
     envp: &[&[u8]],
     rlimits: Option<crate::mm::mm_struct::Rlimits>,
@@ -169,7 +181,7 @@ pub fn load(
     };
     let plan =
         ElfPlan::parse(image, ELF_ET_DYN_BASE + rnd(MMAP_RND_RANGE)).map_err(ExecError::Elf)?;
-    let file: Arc<str> = Arc::from(path);
+    let file: Arc<str> = Arc::from(exe);
 
     let aspace = VmSpace::new().map_err(|_| MmError::NoMemory)?;
     let mut mm = MmStruct::new(aspace);
@@ -237,16 +249,8 @@ pub fn load(
     let mut at_random = [0u8; 16];
     random::fill(&mut at_random);
     let stack_limit = mm.rlimits.stack.cur;
-    let st = build_initial_stack(
-        stack_top,
-        argv,
-        envp,
-        path.as_bytes(),
-        at_random,
-        &aux,
-        stack_limit,
-    )
-    .map_err(ExecError::Stack)?;
+    let st = build_initial_stack(stack_top, argv, envp, execfn, at_random, &aux, stack_limit)
+        .map_err(ExecError::Stack)?;
     let mut stack_flags = VM_STACK_FLAGS;
     if plan.stack_exec {
         stack_flags |= VM_EXEC;

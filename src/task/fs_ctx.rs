@@ -1,15 +1,25 @@
 //! The kernel-side implementations of the traits the portable file syscalls are written against:
 //! user memory and /proc from the current process, the console from the PL011, and sleeping.
+use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::timer;
 use crate::fs::fdtable::Console;
-use crate::fs::procfs::{ProcFile, ProcSource, SmapsRollup, StatFields};
+use crate::fs::procfs::{
+    write_cpuinfo, GlobalFile, MemInfo, Node, ProcFile, ProcLink, ProcSource, SmapsRollup,
+    StatFields, SysFile,
+};
 use crate::mm::addr::PAGE_SHIFT;
+use crate::mm::addr::PAGE_SIZE;
+use crate::mm::frame::FRAMES;
 use crate::mm::proc_fmt::{show_maps, show_status_vm, RssInfo};
+use crate::syscall::errno;
 use crate::syscall::errno::Errno;
 use crate::syscall::fs::Sleeper;
 use crate::syscall::user::UserMem;
+use crate::task::hwcaps::elf_hwcaps;
 use crate::task::process::Process;
 use crate::task::sched::WaitFor;
+use crate::task::sched::TASKS;
+use alloc::string::String;
 use core::cell::RefCell;
 use core::fmt::Write;
 
@@ -30,88 +40,296 @@ impl UserMem for MemView<'_, '_> {
 
 pub struct ProcView<'s, 'a> {
     pub shared: &'s Shared<'a>,
-    pub exe: alloc::sync::Arc<str>,
     pub pid: i32,
+    /// The caller's umask (its `fs` is lent to the call).
+    pub umask: u32,
+}
+
+/// The text of a process's own /proc file.
+fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
+    let rss = p.mm.pt.pages.rss_pages();
+    let info = RssInfo {
+        anon: rss,
+        hiwater_rss: p.hiwater_rss.max(rss),
+        pte_bytes: p.mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
+        ..RssInfo::default()
+    };
+    let _ = match f {
+        ProcFile::Maps => show_maps(out, &p.mm),
+        ProcFile::Status => {
+            let name = p.comm_str();
+            let _ = write!(
+                out,
+                "Name:\t{name}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t\n",
+                umask = umask,
+                pid = p.pid,
+                ppid = p.ppid,
+                u = p.creds.uid,
+                eu = p.creds.euid,
+                su = p.creds.suid,
+                g = p.creds.gid,
+                eg = p.creds.egid,
+                sg = p.creds.sgid,
+            );
+            let _ = show_status_vm(out, &p.mm, &info);
+            write!(out, "Threads:\t1\nSigQ:\t0/0\nSigPnd:\t{:016x}\nShdPnd:\t0000000000000000\nSigBlk:\t{:016x}\n", p.signals.pending.0, p.signals.blocked.0)
+        }
+        ProcFile::Stat => {
+            let comm = p.comm_str();
+            let mut s = StatFields::new(p.pid, &comm);
+            let c = p.mm.counters();
+            s.ppid = p.ppid;
+            s.pgrp = p.pgid;
+            s.session = p.sid;
+            s.state = if p.wait.is_some() { 'S' } else { 'R' };
+            s.minflt = p.minflt;
+            s.majflt = p.majflt;
+            s.starttime = p.start_ticks * 100 / timer::frequency();
+            s.vsize = (c.total_vm << PAGE_SHIFT) as u64;
+            s.rss = rss as u64;
+            s.startcode = p.mm.start_code as u64;
+            s.endcode = p.mm.end_code as u64;
+            s.startstack = p.mm.start_stack as u64;
+            s.start_data = p.mm.start_data as u64;
+            s.end_data = p.mm.end_data as u64;
+            s.start_brk = p.mm.start_brk as u64;
+            s.arg_start = p.arg_start as u64;
+            s.arg_end = p.arg_end as u64;
+            s.env_start = p.env_start as u64;
+            s.env_end = p.env_end as u64;
+            s.signal = p.signals.pending.0;
+            s.blocked = p.signals.blocked.0;
+            s.write_stat(out)
+        }
+        ProcFile::Statm => {
+            let c = p.mm.counters();
+            let text = (p.mm.end_code.saturating_sub(p.mm.start_code)) >> PAGE_SHIFT;
+            writeln!(
+                out,
+                "{} {} 0 {} 0 {} 0",
+                c.total_vm,
+                rss,
+                text,
+                c.data_vm + c.stack_vm
+            )
+        }
+        ProcFile::SmapsRollup => {
+            // One pass over the leaves against the VMAs in order: `Locked` needs to know
+            // which VMA each resident page is in.
+            let vmas: alloc::vec::Vec<_> = p.mm.vmas().map(|v| (v.start, v.end, v.flags)).collect();
+            let r = p.mm.pt.pages.resident_by_vma(&vmas);
+            SmapsRollup {
+                start: vmas.first().map_or(0, |v| v.0),
+                end: vmas.last().map_or(0, |v| v.1),
+                rss_pages: r.pages,
+                block_pages: r.block_pages,
+                locked_pages: r.locked_pages,
+            }
+            .write(out)
+        }
+        ProcFile::Cmdline | ProcFile::Environ => {
+            let (start, end) = if f == ProcFile::Cmdline {
+                (p.arg_start, p.arg_end)
+            } else {
+                (p.env_start, p.env_end)
+            };
+            let mut bytes = alloc::vec![0u8; end.saturating_sub(start).min(1 << 20)];
+            let mut done = 0;
+            for (a, off, n) in crate::syscall::user::user_chunks(start, bytes.len()) {
+                if !peek(p, a, &mut bytes[off..off + n]) {
+                    break;
+                }
+                done = off + n;
+            }
+            bytes.truncate(done);
+            out.push_str(&String::from_utf8_lossy(&bytes));
+            Ok(())
+        }
+        ProcFile::Comm => writeln!(out, "{}", p.comm_str()),
+        ProcFile::Mounts => out.write_str(
+            "rootfs / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n",
+        ),
+    };
+}
+
+/// Reads a process's memory through its page table, without faulting anything in: what is
+/// not resident reads as absent (the argument and environment strings always are: exec wrote
+/// them).
+fn peek(p: &Process, addr: usize, buf: &mut [u8]) -> bool {
+    use crate::mm::frame::KernelPhys;
+    use crate::mm::phys::PhysMem;
+    for (i, b) in buf.iter_mut().enumerate() {
+        let Some(t) =
+            p.mm.pt
+                .pages
+                .pt
+                .translate(crate::mm::addr::VirtAddr(addr + i))
+        else {
+            return false;
+        };
+        // SAFETY: a frame mapped in that process, read through the linear map.
+        *b = unsafe { *KernelPhys.phys_to_virt(t.pa) };
+    }
+    true
+}
+
+/// A link of a process other than the caller (`exe`, `cwd`, `fd/N`).
+pub fn other_link(link: ProcLink) -> Result<String, Errno> {
+    let tasks = TASKS.lock();
+    let pid = Node::Link(link).pid().ok_or(errno::ENOENT)?;
+    let p = tasks.get(pid).ok_or(errno::ENOENT)?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match link {
+        ProcLink::Exe(_) => Ok(String::from(&*p.exe)),
+        ProcLink::Cwd(_) => Ok(text(&crate::fs::vfs().path_of(&p.fs.cwd)?)),
+        ProcLink::Fd(_, n) => Ok(p.files.get(n)?.file.lock().describe(crate::fs::vfs())),
+        _ => Err(errno::ENOENT),
+    }
+}
+
+/// The files at the top of /proc and in /proc/sys.
+fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno> {
+    let uptime_cs = timer::uptime_ns() / 10_000_000;
+    let _ = match node {
+        Node::Global(GlobalFile::Meminfo) => {
+            let (total, free) = {
+                let f = FRAMES.lock();
+                (f.total_frames(), f.free_frames())
+            };
+            let mut anon = me.mm.pt.pages.rss_pages();
+            let mut tables = me.mm.pt.pages.pt.table_frames();
+            let mut committed = me.mm.counters().total_vm;
+            let tasks = TASKS.lock();
+            let n = tasks.process_count() + 1;
+            for pid in tasks.pids() {
+                if let Some(p) = tasks.get(pid) {
+                    anon += p.mm.pt.pages.rss_pages();
+                    tables += p.mm.pt.pages.pt.table_frames();
+                    committed += p.mm.counters().total_vm;
+                }
+            }
+            drop(tasks);
+            let kb = |pages: usize| (pages * (PAGE_SIZE / 1024)) as u64;
+            let shmem = crate::fs::vfs().rootfs.used_pages();
+            MemInfo {
+                total: kb(total),
+                free: kb(free),
+                available: kb(free),
+                shmem: kb(shmem),
+                anon: kb(anon),
+                anon_huge: 0,
+                mlocked: 0,
+                page_tables: kb(tables),
+                kernel_stack: n as u64 * 64,
+                slab: (crate::mm::heap::stats().small_used / 1024) as u64,
+                commit_limit: kb(total / 2),
+                committed: kb(committed),
+                vmalloc_total: 0,
+            }
+            .write(out)
+        }
+        Node::Global(GlobalFile::Cpuinfo) => {
+            let (hwcap, _) = elf_hwcaps(&cpu::id_registers());
+            let bogomips = timer::frequency() * 2 / 10_000;
+            write_cpuinfo(out, 0, hwcap, cpu::midr(), bogomips)
+        }
+        Node::Global(GlobalFile::Stat) => {
+            let boot = (timer::realtime_ns() - timer::uptime_ns()) / 1_000_000_000;
+            let tasks = TASKS.lock();
+            let (n, last) = (
+                tasks.process_count() + 1,
+                tasks.pids().max().unwrap_or(me.pid),
+            );
+            drop(tasks);
+            write!(
+                out,
+                "cpu  0 0 0 {uptime_cs} 0 0 0 0 0 0\ncpu0 0 0 0 {uptime_cs} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked {}\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+                last.max(me.pid),
+                n - 1
+            )
+        }
+        Node::Global(GlobalFile::Uptime) => writeln!(
+            out,
+            "{}.{:02} {}.{:02}",
+            uptime_cs / 100,
+            uptime_cs % 100,
+            uptime_cs / 100,
+            uptime_cs % 100
+        ),
+        Node::Global(GlobalFile::Loadavg) => {
+            let n = TASKS.lock().process_count() + 1;
+            writeln!(out, "0.00 0.00 0.00 1/{n} {}", me.pid)
+        }
+        Node::Global(GlobalFile::Version) => writeln!(
+            out,
+            "Linux version {} (tidemark {}) {}",
+            crate::syscall::table::UTS_RELEASE,
+            env!("CARGO_PKG_VERSION"),
+            crate::syscall::table::UTS_VERSION
+        ),
+        Node::Global(GlobalFile::Cmdline) => writeln!(out, "{}", crate::cmdline::boot_args()),
+        Node::Global(GlobalFile::Filesystems) => out.write_str("nodev\ttmpfs\nnodev\tproc\n"),
+        Node::Sys(f) => match f {
+            SysFile::PidMax => out.write_str("32768\n"),
+            SysFile::Tainted => out.write_str("0\n"),
+            SysFile::Osrelease => writeln!(out, "{}", crate::syscall::table::UTS_RELEASE),
+            SysFile::Ostype => out.write_str("Linux\n"),
+            SysFile::Hostname => out.write_str("tidemark\n"),
+            SysFile::OvercommitMemory => out.write_str("0\n"),
+            SysFile::MaxMapCount => {
+                writeln!(out, "{}", crate::mm::mm_struct::DEFAULT_MAX_MAP_COUNT)
+            }
+            SysFile::MmapMinAddr => writeln!(out, "{}", crate::mm::mm_struct::MMAP_MIN_ADDR),
+        },
+        _ => return Err(errno::EISDIR),
+    };
+    Ok(())
 }
 
 impl ProcSource for ProcView<'_, '_> {
-    fn render(&self, f: ProcFile, out: &mut alloc::string::String) {
-        let mut p = self.shared.0.borrow_mut();
-        let rss = p.mm.pt.pages.rss_pages();
-        p.hiwater_rss = p.hiwater_rss.max(rss);
-        let info = RssInfo {
-            anon: rss,
-            hiwater_rss: p.hiwater_rss,
-            pte_bytes: p.mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
-            ..RssInfo::default()
-        };
-        let _ = match f {
-            ProcFile::Maps => show_maps(out, &p.mm),
-            ProcFile::Status => {
-                let name = p.comm_str();
-                let _ = write!(
-                    out,
-                    "Name:\t{name}\nUmask:\t0022\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t\n",
-                    pid = p.pid,
-                    ppid = p.ppid,
-                    u = p.creds.uid,
-                    eu = p.creds.euid,
-                    su = p.creds.suid,
-                    g = p.creds.gid,
-                    eg = p.creds.egid,
-                    sg = p.creds.sgid,
-                );
-                let _ = show_status_vm(out, &p.mm, &info);
-                write!(out, "Threads:\t1\nSigQ:\t0/0\nSigPnd:\t{:016x}\nShdPnd:\t0000000000000000\nSigBlk:\t{:016x}\n", p.signals.pending.0, p.signals.blocked.0)
-            }
-            ProcFile::Stat => {
-                let comm = p.comm_str();
-                let mut s = StatFields::new(p.pid, &comm);
-                let c = p.mm.counters();
-                s.ppid = p.ppid;
-                s.minflt = p.minflt;
-                s.majflt = p.majflt;
-                s.starttime = p.start_ticks * 100 / timer::frequency();
-                s.vsize = (c.total_vm << PAGE_SHIFT) as u64;
-                s.rss = rss as u64;
-                s.startcode = p.mm.start_code as u64;
-                s.endcode = p.mm.end_code as u64;
-                s.startstack = p.mm.start_stack as u64;
-                s.start_data = p.mm.start_data as u64;
-                s.end_data = p.mm.end_data as u64;
-                s.start_brk = p.mm.start_brk as u64;
-                s.arg_start = p.arg_start as u64;
-                s.arg_end = p.arg_end as u64;
-                s.env_start = p.env_start as u64;
-                s.env_end = p.env_end as u64;
-                s.signal = p.signals.pending.0;
-                s.blocked = p.signals.blocked.0;
-                s.write_stat(out)
-            }
-            ProcFile::SmapsRollup => {
-                // One pass over the leaves against the VMAs in order: `Locked` needs to know
-                // which VMA each resident page is in.
-                let vmas: alloc::vec::Vec<_> =
-                    p.mm.vmas().map(|v| (v.start, v.end, v.flags)).collect();
-                let r = p.mm.pt.pages.resident_by_vma(&vmas);
-                SmapsRollup {
-                    start: vmas.first().map_or(0, |v| v.0),
-                    end: vmas.last().map_or(0, |v| v.1),
-                    rss_pages: r.pages,
-                    block_pages: r.block_pages,
-                    locked_pages: r.locked_pages,
-                }
-                .write(out)
-            }
-        };
-    }
-
-    fn exe_path(&self) -> &str {
-        &self.exe
-    }
-
     fn pid(&self) -> i32 {
         self.pid
+    }
+
+    fn pids(&self) -> alloc::vec::Vec<i32> {
+        let mut v: alloc::vec::Vec<i32> = TASKS.lock().pids().collect();
+        v.push(self.pid);
+        v.sort_unstable();
+        v
+    }
+
+    fn fds(&self, pid: i32) -> alloc::vec::Vec<u32> {
+        TASKS
+            .lock()
+            .get(pid)
+            .map(|p| p.files.open_fds().collect())
+            .unwrap_or_default()
+    }
+
+    fn render(&self, node: Node, out: &mut String) -> Result<(), Errno> {
+        match node {
+            Node::File(pid, f) if pid == self.pid => {
+                let mut p = self.shared.0.borrow_mut();
+                let rss = p.mm.pt.pages.rss_pages();
+                p.hiwater_rss = p.hiwater_rss.max(rss);
+                render_pid(&p, f, out, self.umask);
+                Ok(())
+            }
+            Node::File(pid, f) => {
+                let tasks = TASKS.lock();
+                let p = tasks.get(pid).ok_or(errno::ESRCH)?;
+                render_pid(p, f, out, p.fs.umask);
+                Ok(())
+            }
+            _ => render_global(node, out, &self.shared.0.borrow()),
+        }
+    }
+
+    fn link(&self, link: ProcLink) -> Result<String, Errno> {
+        match link {
+            ProcLink::Exe(p) if p == self.pid => Ok(String::from(&*self.shared.0.borrow().exe)),
+            l => other_link(l),
+        }
     }
 }
 

@@ -147,6 +147,10 @@ impl Tasks {
         self.procs.insert(p.pid, p);
     }
 
+    pub fn get(&self, pid: i32) -> Option<&Process> {
+        self.procs.get(&pid).map(|p| &**p)
+    }
+
     pub fn get_mut(&mut self, pid: i32) -> Option<&mut Box<Process>> {
         self.procs.get_mut(&pid)
     }
@@ -378,11 +382,17 @@ fn exit_process(mut p: Box<Process>) -> ! {
     let (pid, ppid, minflt) = (p.pid, p.ppid, p.minflt);
     // No core is ever dumped, so the report never says so, whatever the signal's default.
     if let ExitReason::Signaled { sig, .. } = reason {
-        println!(
-            "tidemark: {} (pid {pid}) killed by {}",
-            p.exe,
-            signal_name(sig)
-        );
+        // Only the first process's death is news to whoever booted the machine; a shell's
+        // pipeline losing its reader (SIGPIPE) is not.
+        if pid == 1 {
+            println!(
+                "tidemark: {} (pid {pid}) killed by {}",
+                p.exe,
+                signal_name(sig)
+            );
+        } else {
+            log::info!("{} (pid {pid}) killed by {}", p.exe, signal_name(sig));
+        }
     } else if reason == ExitReason::OutOfMemory {
         println!("tidemark: {} (pid {pid}) killed: out of memory in a page fault (no swap, no OOM killer)", p.exe);
     } else {
@@ -422,7 +432,12 @@ fn exit_process(mut p: Box<Process>) -> ! {
         let _ = parent
             .signals
             .send(SIGCHLD, SigInfo::user(SIGCHLD, code, pid as u32, 0));
-        if parent.wait == Some(WaitFor::Child) || parent.wait == Some(WaitFor::Vfork(pid)) {
+        // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a
+        // handler installed, in sigsuspend or ppoll), as `send_to` does for any signal.
+        if parent.wait == Some(WaitFor::Child)
+            || parent.wait == Some(WaitFor::Vfork(pid))
+            || parent.signals.next_deliverable().is_some()
+        {
             tasks.wake(ppid);
         }
     }

@@ -36,7 +36,7 @@ use super::SysResult;
 use crate::fs::fdtable::*;
 use crate::fs::inode::{Cred, Inode};
 use crate::fs::pipe::{Pipe, PIPE_SIZE};
-use crate::fs::procfs::{Node, ProcFile, ProcSource};
+use crate::fs::procfs::{Node, ProcSource};
 use crate::fs::vfs::{FsState, Loc, Namei, Vfs};
 
 mod attr;
@@ -125,6 +125,7 @@ impl FsCtx<'_> {
             cwd: &self.fs.cwd,
             cred: self.cred,
             proc: self.proc,
+            own: Some((self.files, self.fs)),
         }
     }
 }

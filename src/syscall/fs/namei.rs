@@ -46,7 +46,7 @@ pub(super) fn file_loc(file: &OpenFile) -> Option<Loc> {
         FileKind::Regular { inode, .. } | FileKind::Device { inode, .. } => {
             Some(Loc::Tmp(inode.clone()))
         }
-        FileKind::Snapshot { file, .. } => Some(Loc::Proc(Node::File(*file))),
+        FileKind::Snapshot { node, .. } => Some(Loc::Proc(*node)),
         _ => None,
     }
 }
@@ -400,7 +400,7 @@ pub(super) fn loc_permission(loc: &Loc, cred: Cred, mask: u32) -> Result<(), Err
     match loc {
         Loc::Tmp(i) => i.lock().permission(cred, mask),
         Loc::Proc(_) if mask & MAY_WRITE != 0 => Err(errno::EACCES),
-        Loc::Proc(Node::File(_)) if mask & crate::fs::inode::MAY_EXEC != 0 => Err(errno::EACCES),
+        Loc::Proc(n) if !n.is_dir() && mask & crate::fs::inode::MAY_EXEC != 0 => Err(errno::EACCES),
         Loc::Proc(_) => Ok(()),
     }
 }

@@ -148,7 +148,7 @@ pub fn sys_openat(ctx: &mut FsCtx<'_>, dirfd: u64, path: u64, flags: u64, mode: 
             created: false,
         }
     };
-    let kind = do_open(ctx, found, flags)?;
+    let kind = do_open(ctx, found, flags, &start, &name)?;
     install(ctx, kind, flags)
 }
 
@@ -186,15 +186,34 @@ fn open_tmpfile(ctx: &mut FsCtx<'_>, start: &Loc, name: &[u8], flags: u32, mode:
         )
     };
     inode.lock().nlink = 0;
+    let path = alloc::format!("/#{} (deleted)", inode.ino)
+        .into_bytes()
+        .into();
     install(
         ctx,
-        FileKind::Regular { inode, pos: 0 },
+        FileKind::Regular {
+            inode,
+            pos: 0,
+            path,
+        },
         flags & !O_DIRECTORY,
     )
 }
 
 /// `do_open` and `vfs_open`: the checks on what was found, then the open file itself.
-fn do_open(ctx: &mut FsCtx<'_>, found: Found, flags: u32) -> Result<FileKind, Errno> {
+fn do_open(
+    ctx: &mut FsCtx<'_>,
+    found: Found,
+    flags: u32,
+    start: &Loc,
+    name: &[u8],
+) -> Result<FileKind, Errno> {
+    let path = |ctx: &FsCtx<'_>| -> alloc::sync::Arc<[u8]> {
+        ctx.nd()
+            .canonical(start, name)
+            .unwrap_or_else(|_| name.to_vec())
+            .into()
+    };
     let loc = found.loc;
     if flags & O_CREAT != 0 && loc.is_dir() {
         return Err(errno::EISDIR);
@@ -216,17 +235,21 @@ fn do_open(ctx: &mut FsCtx<'_>, found: Found, flags: u32) -> Result<FileKind, Er
                     errno::EACCES
                 });
             }
-            return Ok(match n {
-                Node::File(f) => {
-                    let mut text = alloc::string::String::new();
-                    ctx.proc.render(*f, &mut text);
-                    FileKind::Snapshot {
-                        file: *f,
-                        data: text.into_bytes(),
-                        pos: 0,
-                    }
+            if n.is_dir() {
+                return Ok(FileKind::Dir { loc, pos: 0 });
+            }
+            if let Node::File(pid, f) = n {
+                // `environ` is its owner's (and root's) alone.
+                if f.mode() == 0o400 && !ctx.cred.privileged() && *pid != ctx.proc.pid() {
+                    return Err(errno::EACCES);
                 }
-                _ => FileKind::Dir { loc, pos: 0 },
+            }
+            let mut text = alloc::string::String::new();
+            ctx.proc.render(*n, &mut text).map_err(|_| errno::ENOENT)?;
+            return Ok(FileKind::Snapshot {
+                node: *n,
+                data: text.into_bytes(),
+                pos: 0,
             });
         }
         Loc::Tmp(_) => {}
@@ -257,7 +280,12 @@ fn do_open(ctx: &mut FsCtx<'_>, found: Found, flags: u32) -> Result<FileKind, Er
                 i.mtime = now;
                 i.ctime = now;
             }
-            FileKind::Regular { inode, pos: 0 }
+            let path = path(ctx);
+            FileKind::Regular {
+                inode,
+                pos: 0,
+                path,
+            }
         }
         S_IFCHR => {
             let (major, minor) = decode_dev(rdev);
@@ -265,7 +293,8 @@ fn do_open(ctx: &mut FsCtx<'_>, found: Found, flags: u32) -> Result<FileKind, Er
                 FileKind::Console
             } else {
                 let dev = CharDev::from_rdev(major, minor).ok_or(errno::ENXIO)?;
-                FileKind::Device { inode, dev }
+                let path = path(ctx);
+                FileKind::Device { inode, dev, path }
             }
         }
         // Block devices, FIFOs and sockets: no driver behind them here.
@@ -354,7 +383,7 @@ pub fn sys_fchdir(ctx: &mut FsCtx<'_>, fd: u64) -> SysResult {
 /// removed, `ERANGE` when `size` cannot hold it, `EFAULT` for a bad buffer. Returns the
 /// length with the NUL.
 pub fn sys_getcwd(ctx: &mut FsCtx<'_>, buf: u64, size: u64) -> SysResult {
-    let mut path = ctx.vfs.path_of(&ctx.fs.cwd, ctx.proc.pid())?;
+    let mut path = ctx.vfs.path_of(&ctx.fs.cwd)?;
     path.push(0);
     if path.len() > size as usize {
         return Err(errno::ERANGE);

@@ -237,7 +237,7 @@ pub(super) fn read_file(
             }
             Ok(n)
         }
-        FileKind::Regular { inode, pos } => {
+        FileKind::Regular { inode, pos, .. } => {
             let p = at.unwrap_or(*pos);
             let n = read_regular(inode, mem, buf, count, p)?;
             if at.is_none() {
@@ -287,7 +287,7 @@ pub(super) fn write_file(
             }
             Ok(done)
         }
-        FileKind::Regular { inode, pos } => {
+        FileKind::Regular { inode, pos, .. } => {
             let p = if append {
                 inode.lock().size()
             } else {
@@ -690,7 +690,7 @@ pub fn sys_lseek(ctx: &mut FsCtx<'_>, fd: u64, offset: u64, whence: u64) -> SysR
         FileKind::Device { .. } => return Ok(0),
         FileKind::Snapshot { pos, .. } => (pos, None),
         FileKind::Dir { pos, .. } => (pos, Some(0)),
-        FileKind::Regular { inode, pos } => {
+        FileKind::Regular { inode, pos, .. } => {
             let size = inode.lock().size();
             (pos, Some(size as i64))
         }

@@ -1,7 +1,6 @@
 //! Listing directories (Linux's `fs/readdir.c`): getdents64.
 use super::*;
 use crate::fs::inode::FIRST_COOKIE;
-use crate::fs::procfs::{ProcFile, ProcLink};
 
 /// `DT_*` values: the file type bits of the mode, shifted (`S_DT`).
 pub const fn dt_type(mode: u32) -> u8 {
@@ -41,33 +40,21 @@ fn emit(out: &mut Vec<u8>, cap: usize, e: &Ent<'_>) -> bool {
 }
 
 /// The entries of a procfs directory, in order: `.`, `..`, then its names.
-fn proc_entries(node: Node, pid: i32) -> Vec<(u64, u8, Vec<u8>)> {
-    let mut v = vec![(node_ino(node), DT_DIR, b".".to_vec())];
-    match node {
-        Node::ProcDir => {
-            v.push((2, DT_DIR, b"..".to_vec()));
-            v.push((
-                node_ino(Node::PidDir),
-                DT_DIR,
-                alloc::format!("{pid}").into_bytes(),
-            ));
-            v.push((
-                node_ino(Node::Link(ProcLink::SelfLink)),
-                DT_LNK,
-                b"self".to_vec(),
-            ));
-        }
-        _ => {
-            v.push((node_ino(Node::ProcDir), DT_DIR, b"..".to_vec()));
-            v.push((node_ino(Node::Link(ProcLink::Exe)), DT_LNK, b"exe".to_vec()));
-            for f in ProcFile::ALL {
-                v.push((
-                    node_ino(Node::File(f)),
-                    DT_REG,
-                    f.name().as_bytes().to_vec(),
-                ));
-            }
-        }
+fn proc_entries(node: Node, src: &dyn crate::fs::procfs::ProcSource) -> Vec<(u64, u8, Vec<u8>)> {
+    let mut v = vec![(node.ino(), DT_DIR, b".".to_vec())];
+    let parent = if node == Node::ProcDir {
+        2
+    } else {
+        node.parent().ino()
+    };
+    v.push((parent, DT_DIR, b"..".to_vec()));
+    for (name, n) in crate::fs::procfs::entries(node, src) {
+        let dtype = match n {
+            n if n.is_dir() => DT_DIR,
+            Node::Link(_) => DT_LNK,
+            _ => DT_REG,
+        };
+        v.push((n.ino(), dtype, name.into_bytes()));
     }
     v
 }
@@ -155,7 +142,7 @@ pub fn sys_getdents64(ctx: &mut FsCtx<'_>, fd: u64, dirp: u64, count: u64) -> Sy
             }
         }
         Loc::Proc(node) => {
-            let ents = proc_entries(*node, ctx.proc.pid());
+            let ents = proc_entries(*node, &ctx.nd());
             let mut i = *pos as usize;
             while let Some((ino, dtype, name)) = ents.get(i) {
                 let e = Ent {

@@ -2,7 +2,6 @@
 //! fstatfs, with the device numbers and modes Linux reports for the console, pipes and /proc.
 use super::namei::*;
 use super::*;
-use crate::fs::procfs::ProcLink;
 use crate::syscall::abi::{Statfs, Statx};
 
 pub use crate::fs::inode::{S_IFIFO, S_IFLNK};
@@ -26,30 +25,19 @@ pub const ROOT_DEV: u64 = makedev(0, 1);
 /// The `tty` group a pty belongs to on Debian-like systems.
 pub(super) const TTY_GID: u32 = 5;
 
-pub(super) fn node_ino(node: Node) -> u64 {
-    match node {
-        Node::ProcDir => 1,
-        Node::PidDir => 0x100,
-        Node::Link(ProcLink::SelfLink) => 0x101,
-        Node::Link(ProcLink::Exe) => 0x102,
-        Node::File(ProcFile::Maps) => 0x103,
-        Node::File(ProcFile::Status) => 0x104,
-        Node::File(ProcFile::Stat) => 0x105,
-        Node::File(ProcFile::SmapsRollup) => 0x106,
-    }
-}
-
 /// `generic_fillattr` for a procfs node: files are empty regular files of mode 0444 (size 0,
-/// as Linux reports for them), directories 0555, links 0777; `st_blksize` is procfs's 1024.
+/// as Linux reports for them; `environ` 0400), directories 0555, links 0777; `st_blksize` is
+/// procfs's 1024. Everything belongs to root.
 pub fn stat_node(node: Node) -> Stat {
     let (mode, nlink, dev, blksize) = match node {
-        Node::ProcDir | Node::PidDir => (S_IFDIR | 0o555, 2, PROC_DEV, 1024),
-        Node::File(_) => (S_IFREG | 0o444, 1, PROC_DEV, 1024),
+        n if n.is_dir() => (S_IFDIR | 0o555, 2, PROC_DEV, 1024),
         Node::Link(_) => (S_IFLNK | 0o777, 1, PROC_DEV, 1024),
+        Node::File(_, f) => (S_IFREG | f.mode(), 1, PROC_DEV, 1024),
+        _ => (S_IFREG | 0o444, 1, PROC_DEV, 1024),
     };
     Stat {
         st_dev: dev,
-        st_ino: node_ino(node),
+        st_ino: node.ino(),
         st_mode: mode,
         st_nlink: nlink,
         st_blksize: blksize,
@@ -101,7 +89,7 @@ pub fn stat_loc(loc: &Loc) -> Stat {
 pub(super) fn stat_file(file: &OpenFile) -> Stat {
     match &file.kind {
         FileKind::Console => stat_console(),
-        FileKind::Snapshot { file, .. } => stat_node(Node::File(*file)),
+        FileKind::Snapshot { node, .. } => stat_node(*node),
         FileKind::Dir { loc, .. } | FileKind::Path(loc) => stat_loc(loc),
         FileKind::Regular { inode, .. } | FileKind::Device { inode, .. } => inode.stat(),
         FileKind::PipeRead(p) => stat_pipe(p),

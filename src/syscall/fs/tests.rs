@@ -1,6 +1,6 @@
 //! Tests of the file syscalls against fake user memory, console, /proc and clock.
 use super::*;
-use crate::fs::procfs::{SmapsRollup, StatFields};
+use crate::fs::procfs::{ProcFile, ProcLink, SmapsRollup, StatFields};
 use crate::syscall::user::FakeUserMem;
 use alloc::collections::VecDeque;
 use core::cell::{Cell, RefCell};
@@ -50,20 +50,39 @@ fn maps_text() -> String {
     s
 }
 
+/// A second process, to see another pid directory.
+const OTHER: i32 = 7;
+
 impl ProcSource for FakeProc {
-    fn render(&self, f: ProcFile, out: &mut String) {
-        match f {
-            ProcFile::Maps => out.push_str(&maps_text()),
-            ProcFile::Status => out.push_str("Name:\thello\nVmSize:\t     100 kB\n"),
-            ProcFile::Stat => StatFields::new(PID, "hello").write_stat(out).unwrap(),
-            ProcFile::SmapsRollup => SmapsRollup::default().write(out).unwrap(),
+    fn render(&self, node: Node, out: &mut String) -> Result<(), Errno> {
+        match node {
+            Node::File(PID, f) => match f {
+                ProcFile::Maps => out.push_str(&maps_text()),
+                ProcFile::Status => out.push_str("Name:\thello\nVmSize:\t     100 kB\n"),
+                ProcFile::Stat => StatFields::new(PID, "hello").write_stat(out).unwrap(),
+                ProcFile::SmapsRollup => SmapsRollup::default().write(out).unwrap(),
+                _ => out.push_str(f.name()),
+            },
+            Node::File(OTHER, _) => out.push_str("other"),
+            Node::Global(g) => out.push_str(g.name()),
+            _ => return Err(errno::ESRCH),
         }
-    }
-    fn exe_path(&self) -> &str {
-        EXE
+        Ok(())
     }
     fn pid(&self) -> i32 {
         PID
+    }
+    fn pids(&self) -> Vec<i32> {
+        vec![OTHER, PID]
+    }
+    fn fds(&self, _: i32) -> Vec<u32> {
+        vec![0, 1, 2]
+    }
+    fn link(&self, link: ProcLink) -> Result<String, Errno> {
+        match link {
+            ProcLink::Exe(PID) => Ok(String::from(EXE)),
+            _ => Err(errno::ENOENT),
+        }
     }
 }
 
@@ -358,7 +377,7 @@ fn openat_paths_and_errors() {
     assert!(matches!(
         e.files.get(m as u32).unwrap().file.lock().kind,
         FileKind::Snapshot {
-            file: ProcFile::Maps,
+            node: Node::File(PID, ProcFile::Maps),
             ..
         }
     ));
@@ -595,7 +614,11 @@ fn readlinkat_exe_and_self() {
     let m = e.cstr(0x100, "/proc/self/maps");
     assert_eq!(rl(&mut e, -100, m, buf, 64), Err(errno::EINVAL));
     let n = e.cstr(0x100, "/proc/self/cwd");
-    assert_eq!(rl(&mut e, -100, n, buf, 64), Err(errno::ENOENT));
+    assert_eq!(rl(&mut e, -100, n, buf, 64), Ok(1));
+    assert_eq!(e.mem.bytes(U + 0x3000, 1), b"/");
+    let f = e.cstr(0x100, "/proc/self/fd/1");
+    assert_eq!(rl(&mut e, -100, f, buf, 64), Ok(12));
+    assert_eq!(e.mem.bytes(U + 0x3000, 12), b"/dev/console");
     let empty = e.cstr(0x100, "");
     assert_eq!(rl(&mut e, 1, empty, buf, 64), Err(errno::ENOENT));
     assert_eq!(rl(&mut e, 50, empty, buf, 64), Err(errno::EBADF));
@@ -1320,4 +1343,71 @@ fn makedev_matches_glibc() {
         (300 & 0xff) | (136 << 8) | ((300 & !0xff) << 12)
     );
     assert_eq!(makedev(0x1000, 0), 1 << 44);
+}
+
+/// The names of a directory, by getdents64.
+fn list(e: &mut Env, path: &str) -> Vec<String> {
+    let fd = e.open(path, O_RDONLY | O_DIRECTORY).unwrap() as u64;
+    let buf = (U + 0x4000) as u64;
+    let mut names = Vec::new();
+    loop {
+        let n = e.call(|c| sys_getdents64(c, fd, buf, 4096)).unwrap();
+        if n == 0 {
+            break;
+        }
+        let bytes = e.mem.bytes(U + 0x4000, n).to_vec();
+        let mut off = 0;
+        while off < n {
+            let reclen = u16::from_le_bytes([bytes[off + 16], bytes[off + 17]]) as usize;
+            let name = &bytes[off + 19..off + reclen];
+            let end = name.iter().position(|&b| b == 0).unwrap();
+            names.push(String::from_utf8(name[..end].to_vec()).unwrap());
+            off += reclen;
+        }
+    }
+    e.call(|c| sys_close(c, fd)).unwrap();
+    names
+}
+
+#[test]
+fn procfs_lists_every_process_and_the_system_files() {
+    let mut e = Env::new();
+    let top = list(&mut e, "/proc");
+    for want in [
+        ".", "..", "7", "42", "meminfo", "cpuinfo", "self", "mounts", "sys", "uptime",
+    ] {
+        assert!(top.iter().any(|n| n == want), "{want} not in {top:?}");
+    }
+    assert_eq!(
+        list(&mut e, "/proc/self/fd"),
+        [".", "..", "0", "1", "2", "3"]
+    );
+    assert_eq!(
+        list(&mut e, "/proc/sys/vm"),
+        [
+            ".",
+            "..",
+            "overcommit_memory",
+            "max_map_count",
+            "mmap_min_addr"
+        ]
+    );
+    let fd = e.open("/proc/7/status", O_RDONLY).unwrap() as u64;
+    assert_eq!(e.read(fd, U as u64, 100), Ok(5));
+    assert_eq!(e.mem.bytes(U, 5), b"other");
+    assert_eq!(e.open("/proc/8/status", O_RDONLY), Err(errno::ENOENT));
+    assert_eq!(e.open("/proc/07/status", O_RDONLY), Err(errno::ENOENT));
+    let fd = e.open("/proc/meminfo", O_RDONLY).unwrap() as u64;
+    assert_eq!(e.read(fd, U as u64, 100), Ok(7));
+    assert_eq!(e.open("/proc/meminfo", O_WRONLY), Err(errno::EACCES));
+    // /proc/mounts is a link to self/mounts; .. of the pid directory is /proc.
+    let p = e.cstr(0x100, "/proc/mounts");
+    let buf = (U + 0x3000) as u64;
+    assert_eq!(e.call(|c| sys_readlinkat(c, neg(-100), p, buf, 64)), Ok(11));
+    assert!(e.open("/proc/7/../42/maps", O_RDONLY).is_ok());
+    // getcwd inside /proc.
+    let d = e.cstr(0x100, "/proc/self/fd");
+    assert_eq!(e.call(|c| sys_chdir(c, d)), Ok(0));
+    assert_eq!(e.call(|c| sys_getcwd(c, buf, 64)), Ok(12));
+    assert_eq!(e.mem.bytes(U + 0x3000, 12), b"/proc/42/fd\0");
 }

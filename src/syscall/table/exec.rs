@@ -3,7 +3,7 @@
 //! point of no return, replace the caller's image.
 use super::*;
 use crate::fs::inode::{Cred, Inode, MAY_EXEC};
-use crate::fs::procfs::{ProcFile, ProcSource};
+use crate::fs::procfs::{Node, ProcLink, ProcSource};
 use crate::fs::vfs::{Loc, Namei};
 use crate::syscall::user::PATH_MAX;
 use crate::task::binfmt::{self, ArgRoom, MAX_ARG_STRINGS, MAX_INTERP_DEPTH};
@@ -24,12 +24,26 @@ struct ExecView {
 }
 
 impl ProcSource for ExecView {
-    fn render(&self, _: ProcFile, _: &mut alloc::string::String) {}
-    fn exe_path(&self) -> &str {
-        &self.exe
-    }
     fn pid(&self) -> i32 {
         self.pid
+    }
+    fn pids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = TASKS.lock().pids().collect();
+        v.push(self.pid);
+        v.sort_unstable();
+        v
+    }
+    fn fds(&self, _: i32) -> Vec<u32> {
+        Vec::new()
+    }
+    fn render(&self, _: Node, _: &mut alloc::string::String) -> Result<(), Errno> {
+        Err(errno::EACCES)
+    }
+    fn link(&self, link: ProcLink) -> Result<alloc::string::String, Errno> {
+        match link {
+            ProcLink::Exe(p) if p == self.pid => Ok(alloc::string::String::from(&*self.exe)),
+            l => crate::task::fs_ctx::other_link(l),
+        }
     }
 }
 
@@ -46,6 +60,7 @@ fn open_exec(p: &Process, start: &Loc, path: &[u8], nofollow: bool) -> Result<Ar
         cwd: &p.fs.cwd,
         cred: cred(p),
         proc: &view,
+        own: Some((&p.files, &p.fs)),
     };
     let loc = nd.lookup(start, path, !nofollow)?;
     let Loc::Tmp(inode) = loc else {
@@ -209,6 +224,7 @@ pub fn sys_execveat(
     let exe_str = core::str::from_utf8(&exe).unwrap_or("?");
     let loaded = match load(
         &image,
+        &shown,
         exe_str,
         &argv_refs,
         &envp_refs,
@@ -273,6 +289,7 @@ fn absolute(p: &Process, start: &Loc, path: &[u8], empty: bool) -> Vec<u8> {
         cwd: &p.fs.cwd,
         cred: cred(p),
         proc: &view,
+        own: Some((&p.files, &p.fs)),
     };
     nd.canonical(start, path).unwrap_or_else(|_| path.to_vec())
 }

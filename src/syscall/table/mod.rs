@@ -30,6 +30,10 @@ use crate::task::wait::{
     SIGINFO_SIZE as WAIT_SIGINFO_SIZE, WAITID_INFO_LEN,
 };
 
+/// What `uname` and `/proc/version` call this kernel.
+pub const UTS_RELEASE: &str = "6.1.0-tidemark";
+pub const UTS_VERSION: &str = concat!("#1 tidemark ", env!("CARGO_PKG_VERSION"));
+
 mod cred;
 mod exec;
 mod mm;
@@ -191,13 +195,13 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         fsuid: p.creds.euid,
         fsgid: p.creds.egid,
     };
-    let (exe, pid) = (p.exe.clone(), p.pid);
+    let pid = p.pid;
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
     let proc = ProcView {
         shared: &shared,
-        exe,
         pid,
+        umask: fs.umask,
     };
     let mut ctx = super::fs::FsCtx {
         mem: &mut mem,

@@ -107,8 +107,8 @@ pub(super) fn uname(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
     let u = abi::Utsname::new(
         "Linux",
         "tidemark",
-        "6.1.0-tidemark",
-        concat!("#1 tidemark ", env!("CARGO_PKG_VERSION")),
+        UTS_RELEASE,
+        UTS_VERSION,
         "aarch64",
         "(none)",
     );

@@ -1,0 +1,120 @@
+//! Debian's unmodified busybox (the `busybox-static` arm64 package, fetched by scripts/busybox)
+//! as the first process: its shell runs `user/busybox/everyday.sh`, the commands people type
+//! first, and every section's output is checked.
+mod common;
+use common::{root, Boot};
+use std::collections::BTreeMap;
+
+/// The output after each `== name` line, up to the next.
+fn sections(output: &str) -> BTreeMap<String, Vec<String>> {
+    let mut map = BTreeMap::new();
+    let mut cur: Option<String> = None;
+    for line in output.lines() {
+        if let Some(name) = line.strip_prefix("== ") {
+            cur = Some(name.to_string());
+            map.insert(name.to_string(), Vec::new());
+        } else if let Some(c) = &cur {
+            // Kernel log lines (a process's exit) are not the program's output.
+            if !line.starts_with('[') {
+                map.get_mut(c).unwrap().push(line.to_string());
+            }
+        }
+    }
+    map
+}
+
+/// The busybox image, or `None` (with a visible skip) where it could not be fetched; under
+/// `CI=true` that is a failure.
+fn image(name: &str) -> Option<String> {
+    let cpio = root()
+        .join("build/initrd")
+        .join(format!("busybox-{name}.cpio"));
+    if cpio.exists() {
+        return Some(format!("busybox-{name}"));
+    }
+    let why = "build/initrd has no busybox image: scripts/busybox could not fetch busybox-static";
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+#[test]
+fn everyday_commands() {
+    let Some(img) = image("everyday") else {
+        return;
+    };
+    let o = Boot::default()
+        .args("init=/bin/sh")
+        .program(&img, "/etc/rc")
+        .run();
+    o.assert_status(0);
+    o.assert_no_frame_leak();
+    let s = sections(&o.output);
+    let get = |name: &str| -> Vec<&str> {
+        s.get(name)
+            .unwrap_or_else(|| panic!("no section {name} in:\n{}", o.output))
+            .iter()
+            .map(String::as_str)
+            .collect()
+    };
+    let has = |name: &str, want: &str| {
+        let lines = get(name);
+        assert!(
+            lines.iter().any(|l| l.contains(want)),
+            "section {name} lacks {want:?}: {lines:?}"
+        );
+    };
+    assert_eq!(get("uname"), ["Linux 6.1.0-tidemark"]);
+    for d in ["bin", "dev", "etc", "proc", "tmp", "usr"] {
+        has("ls-root", d);
+    }
+    has("ls-l", "crw-rw-rw-    1 root     root        1,   3");
+    has("ls-l", "drwxrwxrwt");
+    assert_eq!(get("cd-pwd"), ["/tmp", "/"]);
+    assert_eq!(
+        get("files"),
+        [
+            "hello",
+            "a     c     hard  soft",
+            "hello",
+            "2 6 regular file",
+            "600",
+            "hello",
+            "dangling",
+            "0"
+        ]
+    );
+    assert_eq!(get("pipes"), ["two", "three"]);
+    assert_eq!(get("redirect"), ["2"]);
+    assert_eq!(get("script"), ["script got 2 args: x y"]);
+    assert_eq!(get("subshell"), ["nested deeper"]);
+    assert_eq!(get("find"), ["/tmp/f", "/tmp/f/g", "/tmp/f/g/h"]);
+    assert_eq!(
+        get("ps")[0].split_whitespace().collect::<Vec<_>>(),
+        ["PID", "USER", "COMMAND"]
+    );
+    assert_eq!(get("proc-self"), ["/bin/busybox", "cat"]);
+    has("meminfo", "MemTotal:");
+    has("meminfo", "MemFree:");
+    has("free", "Mem:");
+    assert_eq!(
+        get("mounts"),
+        [
+            "rootfs / rootfs rw 0 0",
+            "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0"
+        ]
+    );
+    has("df", "/proc");
+    has("dd", "100+0 records out");
+    assert_eq!(get("urandom"), ["16"]);
+    let year: u32 = get("date")[0].parse().expect("a year");
+    assert!(year >= 2024, "the date comes from the RTC: {year}");
+    has("time", "real");
+    assert_eq!(get("sleep"), ["waited"]);
+    assert_eq!(get("gzip"), ["compress me"]);
+    assert_eq!(get("sed-grep"), ["bANANa"]);
+    assert_eq!(get("awk"), ["12"]);
+    assert_eq!(get("env"), ["FOO=bar"]);
+    assert_eq!(get("exit"), ["status 3"]);
+    assert!(s.contains_key("end"), "the script ran to its end");
+}
