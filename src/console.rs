@@ -27,8 +27,68 @@ pub fn write_bytes(bytes: &[u8]) {
     }
 }
 
+/// Turns on the UART's receive interrupts, once the interrupt controller routes them.
+pub fn enable_rx_interrupt() {
+    if let Some(uart) = CONSOLE.lock().as_ref() {
+        uart.enable_rx_interrupt();
+    }
+}
+
 pub fn try_read_byte() -> Option<u8> {
     CONSOLE.lock().as_ref().and_then(|u| u.try_get_byte())
+}
+
+/// The console's terminal: its line discipline and job-control state.
+pub static TTY: spin::Mutex<crate::fs::tty::Tty> = spin::Mutex::new(crate::fs::tty::Tty::new());
+
+/// Moves what the UART has received into the terminal, echoing as the line discipline says,
+/// and lets waiting readers run (the UART's receive interrupt calls this; so do reads and the
+/// idle loop, for machines whose interrupt is not wired). Never holds the UART's and the
+/// terminal's locks together.
+pub fn poll_input() {
+    let mut got = [0u8; 64];
+    loop {
+        let mut n = 0;
+        if let Some(uart) = CONSOLE.lock().as_ref() {
+            while n < got.len() {
+                match uart.try_get_byte() {
+                    Some(b) => {
+                        got[n] = b;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        let mut echo = alloc::vec::Vec::new();
+        {
+            let mut tty = TTY.lock();
+            for &b in &got[..n] {
+                tty.receive(b, &mut echo);
+            }
+        }
+        if !echo.is_empty() {
+            write_bytes(&echo);
+        }
+        crate::fs::pipe::notify();
+    }
+}
+
+/// A signal the terminal's input raised (`^C`, `^\\`, `^Z`), with the foreground process group
+/// to send it to (none when no session controls the terminal).
+pub fn take_signal() -> Option<(i32, u32)> {
+    let mut tty = TTY.lock();
+    let sig = tty.take_signal()?;
+    (tty.fg_pgrp > 0).then_some((tty.fg_pgrp, sig))
+}
+
+/// Whether a reader waits for console input: the idle loop then waits for the UART rather
+/// than calling it a deadlock.
+pub fn input_awaited() -> bool {
+    TTY.lock().reader_waiting
 }
 
 pub fn flush() {

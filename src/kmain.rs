@@ -180,13 +180,19 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         timer::set_realtime(seconds);
     }
     match gicv2 {
-        // SAFETY: the GIC's registers were just mapped, and nothing else drives them.
-        Some(g) => unsafe {
-            crate::drivers::gic::init(
-                phys_to_virt(PhysAddr(g.distributor)).as_usize(),
-                phys_to_virt(PhysAddr(g.cpu_or_redist)).as_usize(),
-            )
-        },
+        Some(g) => {
+            // SAFETY: the GIC's registers were just mapped, and nothing else drives them.
+            unsafe {
+                crate::drivers::gic::init(
+                    phys_to_virt(PhysAddr(g.distributor)).as_usize(),
+                    phys_to_virt(PhysAddr(g.cpu_or_redist)).as_usize(),
+                    info.uart_irq.unwrap_or(0) as usize,
+                )
+            };
+            if info.uart_irq.is_some() {
+                crate::console::enable_rx_interrupt();
+            }
+        }
         None => log::warn!("no GICv2: no scheduling tick, processes switch only when they block"),
     }
     if crate::mm::vm_space::init().is_err() {

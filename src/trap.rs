@@ -5,7 +5,7 @@ use crate::arch::aarch64::extable;
 use crate::mm::fault::FaultAccess;
 use crate::task::process::Process;
 use crate::task::sched::{finish_trap, must_switch, CURRENT};
-use crate::task::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
+use crate::task::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
 
 /// ESR_EL1.EC values tested before the full decode, for the hot paths: an `svc` from AArch64
 /// (`ExceptionClass::Svc64`) and aborts from EL0 (`InstrAbortLower`, `DataAbortLower`).
@@ -45,7 +45,20 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     // signals that arrived while it ran (a process that never enters the kernel still dies
     // of SIGKILL).
     let preempt = crate::drivers::gic::handle_irq();
+    // `^C` and friends typed at the console: the terminal's foreground group gets the signal,
+    // whether it runs now or waits.
+    let tty_signal = crate::console::take_signal();
+    if let Some((pgrp, sig)) = tty_signal {
+        crate::task::sched::TASKS.lock().signal_group(pgrp, sig);
+    }
     if let Some(p) = CURRENT.lock().as_mut() {
+        if let Some((pgrp, sig)) = tty_signal {
+            if p.pgid == pgrp {
+                let _ = p
+                    .signals
+                    .send(sig, crate::task::signal::SigInfo::kernel(sig));
+            }
+        }
         p.itimer_check(crate::arch::aarch64::timer::uptime_ns());
         if signal_work(p) {
             p.do_signal(tf);
@@ -122,7 +135,7 @@ fn user_exception(p: &mut Process, tf: &mut TrapFrame) {
 #[inline(never)]
 fn fault_error(p: &mut Process, tf: &TrapFrame, e: crate::mm::fault::FaultError) {
     if p.exit.is_none() {
-        p.force_fault(SIGSEGV, e.si_code(), tf.far);
+        p.force_fault(e.signal(), e.si_code(), tf.far);
     }
 }
 

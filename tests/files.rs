@@ -21,3 +21,13 @@ fn execve_scripts_and_vfork() {
     o.assert_tap("exec", 24);
     o.assert_no_frame_leak();
 }
+
+/// `user/c/shm.c`: shared anonymous memory and /dev/zero across fork, a file's shared and
+/// private mappings against read(2) and write(2), msync, memfd, SIGBUS past the end of a file,
+/// Linux's errors; every frame comes back.
+#[test]
+fn shared_and_file_backed_memory() {
+    let o = Boot::default().program("c-shm", "").run();
+    o.assert_tap("shm", 30);
+    o.assert_no_frame_leak();
+}

@@ -158,3 +158,8 @@ fn files_on_linux() {
 fn exec_on_linux() {
     oracle("exec", "", "1G");
 }
+
+#[test]
+fn shm_on_linux() {
+    oracle("shm", "", "1G");
+}

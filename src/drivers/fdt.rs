@@ -87,6 +87,8 @@ pub struct MachineInfo<'a> {
     /// `/memreserve/` entries and `/reserved-memory` children.
     pub reserved: Ranges,
     pub uart: usize,
+    /// The UART's interrupt as a GIC interrupt ID (SPI n is 32 + n), if the tree says.
+    pub uart_irq: Option<u32>,
     /// The PL031 real-time clock, if the machine has one.
     pub rtc: Option<usize>,
     pub gic: Option<Gic>,
@@ -156,11 +158,27 @@ impl<'a> MachineInfo<'a> {
             }
         }
 
-        let uart = fdt
-            .find_compatible(&["arm,pl011"])
-            .and_then(|n| first_reg(&n))
+        let uart_node = fdt.find_compatible(&["arm,pl011"]);
+        let uart = uart_node
+            .as_ref()
+            .and_then(first_reg)
             .ok_or(DtError::NoUart)?
             .start;
+        // `interrupts = <type number flags>` with the GIC's three cells: type 0 is an SPI, 1 a PPI.
+        let uart_irq = uart_node
+            .and_then(|n| n.property("interrupts"))
+            .and_then(|p| {
+                let cell = |i: usize| {
+                    p.value
+                        .get(i * 4..i * 4 + 4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                };
+                match (cell(0)?, cell(1)?) {
+                    (0, n) => Some(32 + n),
+                    (1, n) => Some(16 + n),
+                    _ => None,
+                }
+            });
 
         let rtc = fdt
             .find_compatible(&["arm,pl031"])
@@ -200,6 +218,7 @@ impl<'a> MachineInfo<'a> {
             memory,
             reserved,
             uart,
+            uart_irq,
             rtc,
             gic,
             psci,

@@ -1,7 +1,8 @@
 //! Arm GICv2 (Arm IHI 0048B) and the EL1 virtual timer: the tick that preempts a process which
 //! never enters the kernel.
 //!
-//! Only the timer's private interrupt is enabled. The kernel runs with interrupts masked (every
+//! The timer's private interrupt and the console UART's are enabled. The kernel runs with
+//! interrupts masked (every
 //! exception entry sets PSTATE.I and nothing clears it), so the tick is always taken from EL0,
 //! at the boundary where the scheduler can switch. A GICv3 machine (`-machine gic-version=3`) gets
 //! no tick: processes then switch only when they block or exit.
@@ -20,7 +21,9 @@ register_structs! {
         (0x180 => _reserved1),
         (0x400 => IPRIORITYR: [ReadWrite<u32>; 255]),
         (0x7fc => _reserved2),
-        (0x800 => @END),
+        (0x800 => ITARGETSR: [ReadWrite<u32>; 255]),
+        (0xbfc => _reserved3),
+        (0xc00 => @END),
     }
 }
 
@@ -43,6 +46,8 @@ const SPURIOUS: u32 = 1023;
 const TICK_HZ: u64 = 100;
 
 static GICC: AtomicUsize = AtomicUsize::new(0);
+/// The console UART's interrupt (0: not routed).
+static UART_INTID: AtomicUsize = AtomicUsize::new(0);
 
 fn gicc() -> Option<&'static CpuInterface> {
     let base = GICC.load(Ordering::Relaxed);
@@ -55,11 +60,12 @@ fn arm_timer() {
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
 }
 
-/// Enables the timer interrupt. `dist` and `cpu` are the mapped register blocks of a GICv2.
+/// Enables the timer interrupt, and the console UART's (`uart_intid`, from the device tree; 0
+/// for none). `dist` and `cpu` are the mapped register blocks of a GICv2.
 ///
 /// # Safety
 /// Both addresses must map a GICv2 that nothing else drives.
-pub unsafe fn init(dist: usize, cpu: usize) {
+pub unsafe fn init(dist: usize, cpu: usize, uart_intid: usize) {
     // SAFETY: forwarded from the caller.
     let (d, c) = unsafe {
         (
@@ -73,6 +79,16 @@ pub unsafe fn init(dist: usize, cpu: usize) {
     let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
     d.IPRIORITYR[reg].set(prio | (0x80 << shift));
     d.ISENABLER[VTIMER_INTID / 32].set(1 << (VTIMER_INTID % 32));
+    if (32..1020).contains(&uart_intid) {
+        // A shared peripheral interrupt: priority, delivered to CPU 0, enabled.
+        let (reg, shift) = (uart_intid / 4, (uart_intid % 4) * 8);
+        let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
+        d.IPRIORITYR[reg].set(prio | (0x80 << shift));
+        let t = d.ITARGETSR[reg].get() & !(0xff << shift);
+        d.ITARGETSR[reg].set(t | (1 << shift));
+        d.ISENABLER[uart_intid / 32].set(1 << (uart_intid % 32));
+        UART_INTID.store(uart_intid, Ordering::Relaxed);
+    }
     d.CTLR.set(1);
     c.PMR.set(0xff);
     c.CTLR.set(1);
@@ -94,25 +110,30 @@ pub fn handle_irq() -> bool {
     if tick {
         arm_timer();
     }
+    if intid as usize == UART_INTID.load(Ordering::Relaxed) {
+        crate::console::poll_input();
+    }
     c.EOIR.set(iar);
     tick
 }
 
-/// Waits until the uptime clock reaches `deadline_ns`, the CPU idle in `WFI` (nothing is
-/// runnable): the timer is set to fire at the deadline, or at the next tick if that is sooner,
-/// and each interrupt is acknowledged. Without a GICv2 (no interrupt would ever wake `WFI`), it
-/// watches the counter instead.
+/// Waits until the uptime clock reaches `deadline_ns` or console input arrives, the CPU idle in
+/// `WFI` (nothing is runnable): the timer is set to fire at the deadline, or at the next tick if
+/// that is sooner, and each interrupt is acknowledged. Without a GICv2 (no interrupt would ever
+/// wake `WFI`), it watches the counter and the UART instead.
 pub fn idle_until(deadline_ns: u64) {
+    let events = crate::fs::pipe::events();
     use crate::arch::aarch64::timer;
     let freq = timer::frequency();
     let deadline = (deadline_ns as u128 * freq as u128).div_ceil(1_000_000_000) as u64;
     let tick = freq / TICK_HZ;
     loop {
         let now = timer::ticks();
-        if now >= deadline {
+        if now >= deadline || crate::fs::pipe::events() != events {
             return;
         }
         if gicc().is_none() {
+            crate::console::poll_input();
             core::hint::spin_loop();
             continue;
         }
@@ -122,4 +143,20 @@ pub fn idle_until(deadline_ns: u64) {
         aarch64_cpu::asm::wfi();
         handle_irq();
     }
+}
+
+/// Waits for the next interrupt and handles it (nothing can run until input arrives or a timer
+/// fires). Without a GICv2 it polls the console for a tick's time instead.
+pub fn wait_for_interrupt() {
+    use crate::arch::aarch64::timer;
+    if gicc().is_none() {
+        let until = timer::ticks() + timer::frequency() / TICK_HZ;
+        while timer::ticks() < until {
+            crate::console::poll_input();
+            core::hint::spin_loop();
+        }
+        return;
+    }
+    aarch64_cpu::asm::wfi();
+    handle_irq();
 }

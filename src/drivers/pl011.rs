@@ -1,4 +1,5 @@
-//! Arm PL011 UART (Arm DDI 0183G), polled: transmit for the console, receive for `read(0)`.
+//! Arm PL011 UART (Arm DDI 0183G): transmit polled, receive by interrupt (the FIFO is drained
+//! into the terminal when it fills past its trigger level or goes quiet).
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_bitfields;
 use tock_registers::register_structs;
@@ -24,6 +25,12 @@ register_bitfields! [u32,
         TXE OFFSET(8) NUMBITS(1) [],
         UARTEN OFFSET(0) NUMBITS(1) []
     ],
+    IMSC [
+        /// Receive timeout: bytes wait in the FIFO and no more come.
+        RTIM OFFSET(6) NUMBITS(1) [],
+        /// Receive: the FIFO reached its trigger level.
+        RXIM OFFSET(4) NUMBITS(1) []
+    ],
     ICR [
         ALL OFFSET(0) NUMBITS(11) []
     ]
@@ -39,6 +46,8 @@ register_structs! {
         (0x2c => LCR_H: ReadWrite<u32, LCR_H::Register>),
         (0x30 => CR: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
+        (0x38 => IMSC: ReadWrite<u32, IMSC::Register>),
+        (0x3c => _reserved3),
         (0x44 => ICR: WriteOnly<u32, ICR::Register>),
         (0x48 => @END),
     }
@@ -73,6 +82,11 @@ impl Pl011 {
         r.ICR.write(ICR::ALL::SET);
         r.LCR_H.write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
         r.CR.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
+    }
+
+    /// Raises the receive interrupts (the GIC must route the UART's line for them to arrive).
+    pub fn enable_rx_interrupt(&self) {
+        self.regs().IMSC.write(IMSC::RXIM::SET + IMSC::RTIM::SET);
     }
 
     pub fn put_byte(&self, b: u8) {

@@ -16,8 +16,8 @@ use alloc::vec::Vec;
 use super::inode::Inode;
 use super::pipe::{PipeReader, PipeWriter};
 use super::procfs::Node;
+use super::tty::Tty;
 use super::vfs::Loc;
-use crate::syscall::abi::{Termios, Winsize};
 use crate::syscall::errno::{self, Errno};
 
 /// Default `RLIMIT_NOFILE` soft limit (`INR_OPEN_CUR`).
@@ -51,14 +51,15 @@ pub const O_PATH: u32 = 0o10000000;
 pub const O_TMPFILE_BIT: u32 = 0o20000000;
 pub const O_TMPFILE: u32 = O_TMPFILE_BIT | O_DIRECTORY;
 
-/// The console: a character device standing in for a terminal. The kernel plugs its PL011
-/// driver in; tests use a recorder.
+/// The console: the terminal ([`Tty`]) over a UART. The kernel plugs its PL011 driver in; tests
+/// use a recorder.
 pub trait Console {
     /// Writes all of `bytes` (the UART driver handles `\n` → `\r\n` as a tty's `ONLCR` would).
     fn write(&self, bytes: &[u8]);
-    /// Reads up to `buf.len()` bytes of pending input without blocking; 0 means no input, which
-    /// `read(2)` reports as end of file.
-    fn read(&self, buf: &mut [u8]) -> usize;
+    /// The terminal: its line discipline holds the input typed so far.
+    fn tty(&self) -> &spin::Mutex<Tty>;
+    /// Moves what the UART has received into the terminal (where no interrupt did).
+    fn poll_input(&self) {}
 }
 
 /// What an open file is.
@@ -199,28 +200,6 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
-/// Terminal state the console's ioctls read and write (`tty->termios`, `tty->winsize`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TtyState {
-    pub termios: Termios,
-    pub winsize: Winsize,
-}
-
-impl Default for TtyState {
-    /// A fresh tty (`tty_std_termios`) on a 24×80 screen.
-    fn default() -> TtyState {
-        TtyState {
-            termios: Termios::linux_default(),
-            winsize: Winsize {
-                ws_row: 24,
-                ws_col: 80,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            },
-        }
-    }
-}
-
 /// The descriptor table. `Clone` is [`Files::fork_clone`]: the descriptions are shared.
 #[derive(Clone, Debug)]
 pub struct Files {
@@ -230,9 +209,6 @@ pub struct Files {
     next_fd: usize,
     /// `RLIMIT_NOFILE` soft limit: descriptors are `0..nofile`.
     nofile: usize,
-    /// The console's terminal settings. Kept here because each process is alone on the
-    /// console; with several processes it would move to the console driver.
-    pub tty: TtyState,
 }
 
 impl Default for Files {
@@ -261,7 +237,6 @@ impl Files {
             slots: Vec::new(),
             next_fd: 0,
             nofile: NR_OPEN_DEFAULT,
-            tty: TtyState::default(),
         }
     }
 

@@ -258,6 +258,23 @@ impl FileData {
         Ok(done)
     }
 
+    /// The page at `index`, made (zeroed, from `sb`'s budget) where the file has a hole.
+    pub fn page_mut(&mut self, sb: &SuperBlock, index: u64) -> Result<&mut FilePage, Errno> {
+        match self.pages.entry(index) {
+            Entry::Occupied(o) => Ok(o.into_mut()),
+            Entry::Vacant(v) => {
+                sb.charge_page()?;
+                match FilePage::new() {
+                    Some(p) => Ok(v.insert(p)),
+                    None => {
+                        sb.uncharge_pages(1);
+                        Err(errno::ENOSPC)
+                    }
+                }
+            }
+        }
+    }
+
     /// Sets the size: pages wholly past it are freed and the tail of the last one zeroed, so a
     /// later extension reads zeros (`shmem_setattr` → `truncate_setsize`).
     pub fn truncate(&mut self, sb: &SuperBlock, size: u64) {
@@ -459,5 +476,32 @@ impl Drop for Inode {
         if let Data::File(f) = &mut self.inner.get_mut().data {
             f.release(&self.sb);
         }
+    }
+}
+
+/// A tmpfs inode is the object behind its mappings: `mmap` of a file, shared anonymous memory,
+/// memfd. Its pages are the frames `read(2)` and `write(2)` use.
+#[cfg(target_os = "none")]
+impl crate::mm::object::PageObject for Inode {
+    fn get_page(
+        &self,
+        index: usize,
+    ) -> Result<crate::mm::addr::PhysAddr, crate::mm::object::ObjectError> {
+        use crate::mm::object::ObjectError;
+        use crate::mm::phys::PhysMem;
+        let mut i = self.lock();
+        let Data::File(f) = &mut i.data else {
+            return Err(ObjectError::Bus);
+        };
+        // A page wholly past the end of the file is `SIGBUS`.
+        if (index as u64) * (PAGE_SIZE as u64) >= f.size {
+            return Err(ObjectError::Bus);
+        }
+        let pa = f
+            .page_mut(&self.sb, index as u64)
+            .map_err(|_| ObjectError::NoMemory)?
+            .phys();
+        crate::mm::frame::KernelPhys.get_frame(pa);
+        Ok(pa)
     }
 }

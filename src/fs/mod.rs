@@ -7,6 +7,7 @@ pub mod page;
 pub mod pipe;
 pub mod procfs;
 pub mod rootfs;
+pub mod tty;
 pub mod vfs;
 
 pub use cpio::{CpioError, Entry, Initramfs};
@@ -30,4 +31,34 @@ pub fn read_whole(inode: &inode::Inode) -> alloc::vec::Vec<u8> {
         }
         _ => alloc::vec::Vec::new(),
     }
+}
+
+/// The file system behind shared anonymous memory (Linux's internal `shm_mnt`): its objects
+/// have no names, and their pages count against their own budget (half of RAM).
+#[cfg(target_os = "none")]
+static SHM_SB: spin::Once<alloc::sync::Arc<inode::SuperBlock>> = spin::Once::new();
+
+/// A new shared-memory object of `len` bytes (`shmem_zero_setup`), or `None` when the kernel
+/// could not make one.
+#[cfg(target_os = "none")]
+pub fn shm_object(len: usize) -> Option<alloc::sync::Arc<inode::Inode>> {
+    let sb = SHM_SB.call_once(|| {
+        let total = crate::mm::frame::FRAMES.lock().total_frames();
+        inode::SuperBlock::new(crate::syscall::fs::makedev(0, 5), total / 2)
+    });
+    let i = inode::Inode::new(
+        sb,
+        crate::syscall::abi::S_IFREG | 0o600,
+        inode::Cred::ROOT,
+        inode::Data::File(Default::default()),
+        vfs().now(),
+    );
+    {
+        let mut inner = i.lock();
+        inner.nlink = 0;
+        if let inode::Data::File(f) = &mut inner.data {
+            f.size = len as u64;
+        }
+    }
+    Some(i)
 }

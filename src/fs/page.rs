@@ -29,6 +29,11 @@ impl FilePage {
         Some(FilePage { pa })
     }
 
+    /// The frame, for mapping it.
+    pub fn phys(&self) -> crate::mm::addr::PhysAddr {
+        self.pa
+    }
+
     pub fn bytes(&self) -> &[u8; PAGE_SIZE] {
         use crate::mm::phys::PhysMem;
         // SAFETY: the frame is this page's alone (until file mappings share it, through the

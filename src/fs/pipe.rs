@@ -48,6 +48,12 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 /// The global pipe event counter: bumped (after the pipe lock is released) whenever any pipe
 /// gains or loses bytes or an end. A process blocked by [`errno::EWOULDBLOCK_RESTART`] is woken
 /// when this differs from the value sampled before its syscall ran.
+/// Moves the event count on for a change that is not a pipe's (console input), so that its
+/// waiters re-run their calls.
+pub fn notify() {
+    EVENTS.fetch_add(1, Ordering::AcqRel);
+}
+
 pub fn events() -> u64 {
     EVENTS.load(Ordering::Acquire)
 }

@@ -94,6 +94,17 @@ impl PageTableOps for VmSpace {
     fn populate_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
         self.pages.populate_range(start, end, flags)
     }
+    fn populate_backed(
+        &mut self,
+        start: usize,
+        end: usize,
+        flags: VmFlags,
+        object: &dyn crate::mm::object::PageObject,
+        first_index: usize,
+    ) -> Result<(), MmError> {
+        self.pages
+            .populate_backed(start, end, flags, object, first_index)
+    }
     fn move_range(&mut self, old: usize, new: usize, len: usize) -> Result<(), MmError> {
         self.pages.move_range(old, new, len)
     }

@@ -340,18 +340,11 @@ impl Console for KernelConsole {
     fn write(&self, bytes: &[u8]) {
         crate::console::write_bytes(bytes);
     }
-    fn read(&self, buf: &mut [u8]) -> usize {
-        let mut n = 0;
-        while n < buf.len() {
-            match crate::console::try_read_byte() {
-                Some(b) => {
-                    buf[n] = b;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        n
+    fn tty(&self) -> &spin::Mutex<crate::fs::tty::Tty> {
+        &crate::console::TTY
+    }
+    fn poll_input(&self) {
+        crate::console::poll_input();
     }
 }
 

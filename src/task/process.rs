@@ -161,6 +161,9 @@ impl Process {
     /// Services a user page fault at `addr`: Linux's `do_page_fault` after the arch decoding.
     pub fn handle_fault(&mut self, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
         let flags = find_vma_for_fault(&mut self.mm, addr, access, false)?;
+        if flags.contains(crate::mm::vma::VM_BACKED) {
+            return self.handle_backed_fault(addr, flags, access);
+        }
         match self.mm.pt.pages.handle_mm_fault(addr, flags, access) {
             Ok(FaultResult::Spurious) => Ok(()),
             Ok(_) => {
@@ -168,6 +171,38 @@ impl Process {
                 Ok(())
             }
             Err(MmError::NoMemory) => {
+                self.exit.get_or_insert(ExitReason::OutOfMemory);
+                Err(FaultError::MapErr)
+            }
+            Err(_) => Err(FaultError::MapErr),
+        }
+    }
+
+    /// A fault in a mapping of an object (a file, shared memory): the page comes from it.
+    #[inline(never)]
+    fn handle_backed_fault(
+        &mut self,
+        addr: usize,
+        flags: crate::mm::vma::VmFlags,
+        access: FaultAccess,
+    ) -> Result<(), FaultError> {
+        use crate::mm::user_pages::BackedFaultError;
+        let vma = self.mm.find_vma(addr).ok_or(FaultError::MapErr)?;
+        let backing = vma.backing.clone().ok_or(FaultError::MapErr)?;
+        let index = vma.pgoff + ((addr - vma.start) >> crate::mm::addr::PAGE_SHIFT);
+        match self
+            .mm
+            .pt
+            .pages
+            .handle_backed_fault(addr, flags, access, &*backing.0, index)
+        {
+            Ok(FaultResult::Spurious) => Ok(()),
+            Ok(_) => {
+                self.minflt += 1;
+                Ok(())
+            }
+            Err(BackedFaultError::Bus) => Err(FaultError::Bus),
+            Err(BackedFaultError::Mm(MmError::NoMemory)) => {
                 self.exit.get_or_insert(ExitReason::OutOfMemory);
                 Err(FaultError::MapErr)
             }
@@ -234,10 +269,17 @@ impl Process {
         let kstack = crate::arch::aarch64::context::KernelStack::new().ok_or(errno::ENOMEM)?;
         let aspace = VmSpace::new().map_err(|_| errno::ENOMEM)?;
         let mut mm = crate::mm::fork::dup_mmap(&self.mm, aspace);
+        // Shared mappings are not copied: the child faults their pages in from the object.
+        let shared: alloc::vec::Vec<(usize, usize)> = self
+            .mm
+            .vmas()
+            .filter(|v| v.flags.contains(crate::mm::vma::VM_MAYSHARE))
+            .map(|v| (v.start, v.end))
+            .collect();
         self.mm
             .pt
             .pages
-            .fork_into(&mut mm.pt.pages)
+            .fork_into_except(&mut mm.pt.pages, &shared)
             .map_err(|_| errno::ENOMEM)?;
         let mut signals = self.signals.clone();
         signals.saved_sigmask = None;

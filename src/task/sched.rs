@@ -220,10 +220,33 @@ impl Tasks {
         }
     }
 
+    /// Sends `sig` to every process of group `pgrp` that is not running (the terminal's `^C`),
+    /// waking those it interrupts.
+    pub fn signal_group(&mut self, pgrp: i32, sig: u32) {
+        let pids: alloc::vec::Vec<i32> = self
+            .procs
+            .values()
+            .filter(|p| p.pgid == pgrp)
+            .map(|p| p.pid)
+            .collect();
+        for pid in pids {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                let _ = p.signals.send(sig, SigInfo::kernel(sig));
+                if p.signals.next_deliverable().is_some() {
+                    self.wake(pid);
+                }
+            }
+        }
+    }
+
     /// Next process to run, waking expired sleepers; waits for the earliest deadline if nothing
-    /// else can run. `None` when every process is blocked for good.
+    /// else can run, or for input if a reader waits for the console. `None` when every process
+    /// is blocked for good.
     fn pick_next(&mut self) -> Option<Box<Process>> {
         loop {
+            if let Some((pgrp, sig)) = crate::console::take_signal() {
+                self.signal_group(pgrp, sig);
+            }
             self.wake_expired();
             while let Some(pid) = self.run_queue.pop_front() {
                 if let Some(p) = self.procs.remove(&pid) {
@@ -240,8 +263,14 @@ impl Tasks {
                     ]
                 })
                 .flatten()
-                .min()?;
-            crate::drivers::gic::idle_until(earliest);
+                .min();
+            match earliest {
+                Some(t) => crate::drivers::gic::idle_until(t),
+                None if crate::console::input_awaited() => {
+                    crate::drivers::gic::wait_for_interrupt()
+                }
+                None => return None,
+            }
         }
     }
 }

@@ -158,6 +158,100 @@ impl Boot {
         self
     }
 
+    /// Boots and types at the console as a person would: for each step, waits until the output
+    /// (after what earlier steps matched) shows `wait` (or, for `@N`, N milliseconds), then
+    /// sends `type`. Gives up at the timeout, returning what was printed.
+    pub fn converse(&self, steps: &[(&str, &str)]) -> Outcome {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+        let start = Instant::now();
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("qemu-system-aarch64 could not be started (run scripts/setup)");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let sink = seen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut stdin = child.stdin.take().unwrap();
+        let mut from = 0;
+        'steps: for (wait, send) in steps {
+            if let Some(ms) = wait.strip_prefix('@').and_then(|m| m.parse().ok()) {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            while !wait.starts_with('@') {
+                let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+                if let Some(i) = text.get(from..).and_then(|t| t.find(wait)) {
+                    from += i + wait.len();
+                    break;
+                }
+                if start.elapsed() > self.timeout {
+                    break 'steps;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = stdin.write_all(send.as_bytes());
+            let _ = stdin.flush();
+        }
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st.code();
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(stdin);
+        reader.join().unwrap();
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        let output = String::from_utf8_lossy(&seen.lock().unwrap()).replace('\r', "") + &err;
+        Outcome {
+            status,
+            output,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("qemu-system-aarch64");
+        c.args([
+            "-machine",
+            &self.machine,
+            "-cpu",
+            &self.cpu,
+            "-m",
+            &self.mem,
+        ])
+        .args([
+            "-smp",
+            &self.smp.to_string(),
+            "-nographic",
+            "-nic",
+            "none",
+            "-semihosting",
+        ])
+        .arg("-kernel")
+        .arg(image())
+        .args(["-append", &self.args])
+        .args(&self.extra);
+        c
+    }
+
     pub fn run(&self) -> Outcome {
         let start = Instant::now();
         let mut child = Command::new("qemu-system-aarch64")

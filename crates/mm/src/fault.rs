@@ -24,14 +24,25 @@ pub enum FaultError {
     MapErr,
     /// The VMA forbids this access: `SEGV_ACCERR`.
     AccErr,
+    /// A mapping of a file past its end: `SIGBUS` with `BUS_ADRERR`.
+    Bus,
 }
 
 impl FaultError {
-    /// Linux `si_code` values.
+    /// Linux `si_code` values (`SEGV_MAPERR`, `SEGV_ACCERR`, `BUS_ADRERR`).
     pub const fn si_code(self) -> i32 {
         match self {
             FaultError::MapErr => 1,
             FaultError::AccErr => 2,
+            FaultError::Bus => 2,
+        }
+    }
+
+    /// The signal the fault raises: `SIGBUS` (7) past a file's end, else `SIGSEGV` (11).
+    pub const fn signal(self) -> u32 {
+        match self {
+            FaultError::Bus => 7,
+            _ => 11,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod mm_struct;
 pub mod mmap;
 pub mod mprotect;
 pub mod mremap;
+pub mod object;
 pub mod pagetable;
 pub mod phys;
 pub mod populate;

@@ -45,6 +45,20 @@ pub trait PageTableOps {
     /// writable private memory, the shared zero page otherwise). May stop part-way with an error;
     /// `mm_populate` ignores it like Linux.
     fn populate_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError>;
+    /// [`populate_range`](Self::populate_range) for a VMA whose pages come from `object`,
+    /// page `first_index` of it at `start`: every page faulted in as a write (a writable
+    /// mapping) or a read would. Page tables without objects ignore it.
+    fn populate_backed(
+        &mut self,
+        start: usize,
+        end: usize,
+        flags: VmFlags,
+        object: &dyn crate::object::PageObject,
+        first_index: usize,
+    ) -> Result<(), MmError> {
+        let _ = (start, end, flags, object, first_index);
+        Ok(())
+    }
     /// Moves the translations of `[old_start, old_start + len)` to `[new_start, new_start + len)`
     /// (Linux `move_page_tables`): the frames keep their contents and change address, nothing is
     /// copied; holes stay holes. The ranges do not overlap and the new one is empty. All-or-nothing:

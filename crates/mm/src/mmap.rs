@@ -55,6 +55,7 @@ pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usiz
         flags: lo.flags,
         pgoff: lo.pgoff + ((addr - lo.start) >> PAGE_SHIFT),
         file: lo.file.clone(),
+        backing: lo.backing.clone(),
     };
     lo.end = addr;
     mm.tree.insert(lo);
@@ -225,6 +226,30 @@ pub fn do_mmap<P: PageTableOps>(
     prot: u32,
     flags: u32,
 ) -> Result<MmapResult, MmError> {
+    do_mmap_object(mm, addr, len, prot, flags, None)
+}
+
+/// What a mapping of an object maps: the object, the name /proc shows, the first page, and
+/// whether the descriptor was open for writing (`FMODE_WRITE`).
+#[derive(Clone, Debug)]
+pub struct MmapObject {
+    pub backing: Backing,
+    pub name: Arc<str>,
+    pub pgoff: usize,
+    pub writable: bool,
+}
+
+/// [`do_mmap`] with the object a file descriptor (or `MAP_SHARED | MAP_ANONYMOUS`, whose
+/// object the caller made) gives. A shared mapping of a descriptor not open for writing may not
+/// be made writable, now (`EACCES`) or later (no `VM_MAYWRITE`).
+pub fn do_mmap_object<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    addr: usize,
+    len: usize,
+    prot: u32,
+    flags: u32,
+    object: Option<MmapObject>,
+) -> Result<MmapResult, MmError> {
     if len == 0 {
         return Err(MmError::Invalid);
     }
@@ -258,11 +283,19 @@ pub fn do_mmap<P: PageTableOps>(
         return Err(MmError::Again);
     }
     let pgoff = match flags & MAP_TYPE {
-        MAP_SHARED => {
+        MAP_SHARED | MAP_SHARED_VALIDATE => {
             if vm_flags.contains(VM_GROWSDOWN) {
                 return Err(MmError::Invalid);
             }
             vm_flags |= VM_SHARED | VM_MAYSHARE;
+            if let Some(o) = &object {
+                if !o.writable {
+                    if prot & PROT_WRITE != 0 {
+                        return Err(MmError::Access);
+                    }
+                    vm_flags &= !(VM_MAYWRITE | VM_SHARED);
+                }
+            }
             0
         }
         MAP_PRIVATE => addr >> PAGE_SHIFT,
@@ -271,7 +304,18 @@ pub fn do_mmap<P: PageTableOps>(
     if flags & MAP_NORESERVE != 0 {
         vm_flags |= VM_NORESERVE;
     }
-    let addr = mmap_region(mm, addr, len, vm_flags, pgoff, None)?;
+    let addr = match object {
+        Some(o) => mmap_region_backed(
+            mm,
+            addr,
+            len,
+            vm_flags,
+            o.pgoff,
+            Some(o.name),
+            Some(o.backing),
+        )?,
+        None => mmap_region(mm, addr, len, vm_flags, pgoff, None)?,
+    };
     let populate =
         vm_flags.contains(VM_LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
     Ok(MmapResult {
@@ -290,6 +334,20 @@ pub fn mmap_region<P: PageTableOps>(
     vm_flags: VmFlags,
     pgoff: usize,
     file: Option<Arc<str>>,
+) -> Result<usize, MmError> {
+    mmap_region_backed(mm, addr, len, vm_flags, pgoff, file, None)
+}
+
+/// [`mmap_region`] for a mapping of an object (a file, shared memory): its pages come from
+/// `backing`, starting at page `pgoff` of the object.
+pub fn mmap_region_backed<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    addr: usize,
+    len: usize,
+    vm_flags: VmFlags,
+    pgoff: usize,
+    file: Option<Arc<str>>,
+    backing: Option<Backing>,
 ) -> Result<usize, MmError> {
     debug_assert!(is_page_aligned(addr) && is_page_aligned(len) && len > 0);
     let end = addr
@@ -311,12 +369,16 @@ pub fn mmap_region<P: PageTableOps>(
     if mm.find_vma_intersection(addr, end).is_some() {
         do_vmi_align_munmap(mm, addr, end).map_err(|_| MmError::NoMemory)?;
     }
+    if backing.is_some() {
+        vm_flags |= VM_BACKED;
+    }
     mm.link_vma(Vma {
         start: addr,
         end,
         flags: vm_flags,
         pgoff,
         file,
+        backing,
     });
     vma_merge(mm, addr);
     mm.debug_validate();

@@ -132,7 +132,7 @@ fn move_vma<P: PageTableOps>(
         return Err(MmError::NoMemory);
     }
     let vma = mm.tree.get(vma_start).expect("move_vma: no VMA");
-    let (vm_flags, file) = (vma.flags, vma.file.clone());
+    let (vm_flags, file, backing) = (vma.flags, vma.file.clone(), vma.backing.clone());
     let new_pgoff = vma.pgoff + ((old_addr - vma.start) >> PAGE_SHIFT);
     let to_account = if flags & MREMAP_DONTUNMAP != 0 {
         new_len
@@ -150,6 +150,7 @@ fn move_vma<P: PageTableOps>(
         flags: vm_flags,
         pgoff: new_pgoff,
         file,
+        backing,
     });
     vma_merge(mm, new_addr);
     if flags & MREMAP_DONTUNMAP != 0 {

@@ -24,8 +24,13 @@ pub fn mm_populate<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize, len: usi
             break;
         };
         let (vs, ve, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
+        let backing = vma.backing.clone();
+        let first = vma.pgoff + ((vs - vma.start) >> crate::addr::PAGE_SHIFT);
         if flags.is_accessible() && !flags.contains(VM_LOCKONFAULT) {
-            let _ = mm.pt.populate_range(vs, ve, flags);
+            let _ = match backing {
+                Some(b) => mm.pt.populate_backed(vs, ve, flags, &*b.0, first),
+                None => mm.pt.populate_range(vs, ve, flags),
+            };
         }
         cursor = ve;
     }

@@ -10,6 +10,7 @@ use super::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use super::error::MmError;
 use super::fault::FaultAccess;
 use super::mm_struct::PageTableOps;
+use super::object::{ObjectError, PageObject};
 use super::pagetable::{Attrs, MapSize, MappedPage, PageEntry, PageTable, PtError, L2_BLOCK_SIZE};
 use super::phys::PhysMem;
 use super::tlb::TlbFlush;
@@ -69,6 +70,20 @@ fn pt_err(e: PtError) -> MmError {
     match e {
         PtError::NoMemory => MmError::NoMemory,
         _ => MmError::Fault,
+    }
+}
+
+/// Why a fault in an object's mapping failed: the mm's errors, or a page past the end of the
+/// file (`SIGBUS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackedFaultError {
+    Mm(MmError),
+    Bus,
+}
+
+impl From<MmError> for BackedFaultError {
+    fn from(e: MmError) -> Self {
+        BackedFaultError::Mm(e)
     }
 }
 
@@ -140,6 +155,72 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                 if let Err(e) = slot.insert(pa, attrs, &self.tlb) {
                     self.pt.phys_mem().free_frames(pa, 0);
                     return Err(pt_err(e));
+                }
+                Ok(FaultResult::NewPage)
+            }
+        }
+    }
+
+    /// A fault in a VMA whose pages come from `object` (with `VM_BACKED`); `index` is the page
+    /// of the object at `addr`. A shared mapping (`VM_MAYSHARE`) maps the object's own frame and
+    /// never copies it; a private one maps it read-only and copies it on the first write, after
+    /// which the copy is anonymous (Linux's `do_read_fault`, `do_cow_fault`, `do_shared_fault`).
+    pub fn handle_backed_fault(
+        &mut self,
+        addr: usize,
+        flags: VmFlags,
+        access: FaultAccess,
+        object: &dyn PageObject,
+        index: usize,
+    ) -> Result<FaultResult, BackedFaultError> {
+        let va = VirtAddr(addr & !(PAGE_SIZE - 1));
+        let attrs = pte_attrs(flags);
+        let shared = flags.contains(VM_MAYSHARE);
+        match self.pt.page_entry(va).map_err(pt_err)? {
+            PageEntry::Mapped(m) if shared => {
+                let t = m.translation();
+                if t.attrs.user && (access != FaultAccess::Write || t.attrs.writable) {
+                    return Ok(FaultResult::Spurious);
+                }
+                self.pt
+                    .protect(va, PAGE_SIZE, attrs, &self.tlb)
+                    .map_err(pt_err)?;
+                Ok(FaultResult::Spurious)
+            }
+            PageEntry::Mapped(m) => Ok(self.fault_on_mapped(va, m, attrs, access)?),
+            PageEntry::Vacant(slot) => {
+                let pa = object.get_page(index).map_err(|e| match e {
+                    ObjectError::Bus => BackedFaultError::Bus,
+                    ObjectError::NoMemory => BackedFaultError::Mm(MmError::NoMemory),
+                })?;
+                let mem = slot.phys_mem();
+                let (pa, attrs) = if shared {
+                    (pa, attrs)
+                } else if access == FaultAccess::Write {
+                    // A private copy at once.
+                    let copy = match mem.alloc_frames(0) {
+                        Some(c) => c,
+                        None => {
+                            mem.free_frames(pa, 0);
+                            return Err(MmError::NoMemory.into());
+                        }
+                    };
+                    // SAFETY: two distinct frames, reached through the kernel's view of RAM.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            mem.phys_to_virt(pa),
+                            mem.phys_to_virt(copy),
+                            PAGE_SIZE,
+                        )
+                    };
+                    mem.free_frames(pa, 0);
+                    (copy, attrs)
+                } else {
+                    (pa, attrs.with_writable(false))
+                };
+                if let Err(e) = slot.insert(pa, attrs, &self.tlb) {
+                    self.pt.phys_mem().free_frames(pa, 0);
+                    return Err(pt_err(e).into());
                 }
                 Ok(FaultResult::NewPage)
             }
@@ -391,6 +472,30 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
 }
 
 impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
+    fn populate_backed(
+        &mut self,
+        start: usize,
+        end: usize,
+        flags: VmFlags,
+        object: &dyn PageObject,
+        first_index: usize,
+    ) -> Result<(), MmError> {
+        let access = if flags.contains(VM_WRITE) {
+            FaultAccess::Write
+        } else {
+            FaultAccess::Read
+        };
+        for (i, va) in (start..end).step_by(PAGE_SIZE).enumerate() {
+            match self.handle_backed_fault(va, flags, access, object, first_index + i) {
+                Ok(_) => {}
+                // Past the end of the file: population stops there, as `__mm_populate` does.
+                Err(BackedFaultError::Bus) => return Err(MmError::Fault),
+                Err(BackedFaultError::Mm(e)) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), MmError> {
         self.pt
             .unmap(VirtAddr(start), end - start, &self.tlb)
@@ -522,8 +627,24 @@ impl<M: PhysMem + Clone, T: TlbFlush> UserPages<M, T> {
     /// which a child does not inherit locked) are copied outright: a COW break of a block would
     /// have to split it anyway. Returns the number of pages shared.
     pub fn fork_into(&mut self, child: &mut UserPages<M, T>) -> Result<usize, MmError> {
+        self.fork_into_except(child, &[])
+    }
+
+    /// [`fork_into`](Self::fork_into) leaving out the `(start, end)` ranges of shared mappings:
+    /// as Linux's `copy_page_range` skips them, the child faults their pages in from the object
+    /// (which a copy-on-write share would wrongly make private).
+    pub fn fork_into_except(
+        &mut self,
+        child: &mut UserPages<M, T>,
+        shared_ranges: &[(usize, usize)],
+    ) -> Result<usize, MmError> {
         let mut leaves = alloc::vec::Vec::new();
-        self.pt.for_each_mapping(|m| leaves.push(m));
+        self.pt.for_each_mapping(|m| {
+            let va = m.va.0;
+            if !shared_ranges.iter().any(|&(s, e)| s <= va && va < e) {
+                leaves.push(m)
+            }
+        });
         let mem = self.pt.phys_mem().clone();
         let mut shared = 0;
         for m in leaves {

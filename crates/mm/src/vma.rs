@@ -5,6 +5,7 @@ use core::fmt;
 use core::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
 
 use super::addr::PAGE_SHIFT;
+pub use super::object::Backing;
 
 /// `vm_flags_t`: a set of `VM_*` bits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -108,6 +109,10 @@ pub const VM_ARM64_BTI: VmFlags = VmFlags(0x100_0000);
 /// `VM_DATA_DEFAULT_FLAGS`, so brk and stack VMAs carry it while anonymous mmaps on a CPU without
 /// MTE do not — which is why Linux/arm64 never merges the heap with an adjacent anonymous mmap.
 pub const VM_MTE_ALLOWED: VmFlags = VmFlags(1 << 33);
+/// tidemark's own: the VMA takes its pages from a [`Backing`] (a file or shared memory), so a
+/// fault goes through the object rather than mapping a zeroed frame. Linux tells the same from
+/// `vma->vm_file`; a flag keeps the common fault path to the one lookup it has.
+pub const VM_BACKED: VmFlags = VmFlags(1 << 48);
 
 /// Stacks grow down (Linux `VM_STACK` is `VM_GROWSDOWN` on every arch without upward stacks).
 pub const VM_STACK: VmFlags = VM_GROWSDOWN;
@@ -191,6 +196,8 @@ pub struct Vma {
     pub pgoff: usize,
     /// Path of the backing program file, `None` for anonymous memory.
     pub file: Option<Arc<str>>,
+    /// The object the pages come from (with [`VM_BACKED`]): a file, or shared memory.
+    pub backing: Option<Backing>,
 }
 
 impl Vma {
@@ -202,6 +209,7 @@ impl Vma {
             flags,
             pgoff: start >> PAGE_SHIFT,
             file: None,
+            backing: None,
         }
     }
 
@@ -220,6 +228,7 @@ impl Vma {
         self.end == next.start
             && self.flags == next.flags
             && self.file == next.file
+            && self.backing == next.backing
             && self.pgoff.wrapping_add(self.pages()) == next.pgoff
     }
 }

@@ -115,6 +115,16 @@ pub struct FsCtx<'a> {
     pub vfs: &'a Vfs,
     pub fs: &'a mut FsState,
     pub cred: Cred,
+    /// The caller's process ids, for the terminal's job control.
+    pub job: JobIds,
+}
+
+/// A process's place in job control: its pid, process group and session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobIds {
+    pub pid: i32,
+    pub pgid: i32,
+    pub sid: i32,
 }
 
 impl FsCtx<'_> {
@@ -180,6 +190,9 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_ftruncate => sys_ftruncate(ctx, a[0], a[1]),
         SYS_utimensat => sys_utimensat(ctx, a[0], a[1], a[2], a[3]),
         SYS_fsync | SYS_fdatasync => sys_fsync(ctx, a[0]),
+        // Memory is the storage: there is nothing to write back.
+        SYS_sync => Ok(0),
+        SYS_syncfs => ctx.files.get(ufd(a[0])).map(|_| 0),
         SYS_statfs => sys_statfs(ctx, a[0], a[1]),
         SYS_fstatfs => sys_fstatfs(ctx, a[0], a[1]),
         SYS_statx => sys_statx(ctx, a[0], a[1], a[2], a[3], a[4]),

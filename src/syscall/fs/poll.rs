@@ -11,8 +11,7 @@ pub const POLLHUP: u16 = 0x10;
 pub const POLLNVAL: u16 = 0x20;
 pub const POLLRDNORM: u16 = 0x40;
 pub const POLLWRNORM: u16 = 0x100;
-/// `DEFAULT_POLLMASK`: what a file without a `poll` method reports (every /proc file) and what
-/// the console reports, since its reads never block (no input is end of file).
+/// `DEFAULT_POLLMASK`: what a file without a `poll` method reports (regular files, /proc).
 pub const DEFAULT_POLLMASK: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 /// `sizeof(struct pollfd)`: `int fd; short events; short revents;`.
 pub const POLLFD_SIZE: usize = 8;
@@ -65,6 +64,8 @@ pub fn sys_ppoll(
     }
     let mut count = 0;
     let mut pipes = false;
+    ctx.console.poll_input();
+    let tty_in = ctx.console.tty().lock().poll_in();
     for p in raw.chunks_exact_mut(POLLFD_SIZE) {
         let fd = i32::from_le_bytes([p[0], p[1], p[2], p[3]]);
         let events = u16::from_le_bytes([p[4], p[5]]);
@@ -72,8 +73,15 @@ pub fn sys_ppoll(
             0
         } else if let Ok(entry) = ctx.files.get(fd as u32) {
             let f = entry.file.lock();
-            pipes |= matches!(f.kind, FileKind::PipeRead(_) | FileKind::PipeWrite(_));
-            poll_mask(&f) & (events | POLLERR | POLLHUP)
+            pipes |= matches!(
+                f.kind,
+                FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Console
+            );
+            let mask = match f.kind {
+                FileKind::Console => tty_mask(tty_in),
+                _ => poll_mask(&f),
+            };
+            mask & (events | POLLERR | POLLHUP)
         } else {
             POLLNVAL
         };
@@ -94,6 +102,10 @@ pub fn sys_ppoll(
         if nfds > 0 {
             ctx.mem.copy_to_user(fds as usize, &raw)?;
         }
+        if pipes {
+            // Input typed later wakes the wait like a pipe's change.
+            ctx.console.tty().lock().reader_waiting = true;
+        }
         return Err(ctx.sleeper.block(deadline, pipes, mask));
     }
     ctx.sleeper.finish();
@@ -111,8 +123,14 @@ pub fn sys_ppoll(
     Ok(count)
 }
 
-/// A file's `poll` answer before filtering by the requested events: [`DEFAULT_POLLMASK`] for the
-/// console (its reads never block) and /proc files (no `poll` method); `pipe_poll` for pipes:
+/// The terminal's `n_tty_poll`: always writable, readable when a read would not wait.
+pub fn tty_mask(readable: bool) -> u16 {
+    POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 }
+}
+
+/// A file's `poll` answer before filtering by the requested events: [`DEFAULT_POLLMASK`] for
+/// files without a `poll` method (regular files, /proc); [`tty_mask`] for the console;
+/// `pipe_poll` for pipes:
 /// a read end is `POLLIN | POLLRDNORM` with bytes waiting and `POLLHUP` once no writer
 /// remains (an empty pipe without writers is `POLLHUP` alone, as on Linux); a write end is
 /// `POLLOUT | POLLWRNORM` with at least `PIPE_BUF` bytes free and `POLLERR` once no reader

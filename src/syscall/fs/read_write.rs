@@ -190,6 +190,41 @@ fn write_regular(
     }
 }
 
+/// `n_tty_read`: what the line discipline has (a line, in canonical mode), or a wait for
+/// input: `EAGAIN` under `O_NONBLOCK`, else the caller sleeps until input arrives (the UART's
+/// input moves the file layer's event count, as a pipe's does) or `VTIME` runs out.
+fn read_tty(
+    console: &dyn Console,
+    sleeper: &dyn Sleeper,
+    mem: &mut dyn UserMem,
+    buf: usize,
+    count: usize,
+    nonblock: bool,
+) -> SysResult {
+    console.poll_input();
+    let mut tmp = vec![0u8; count.min(crate::fs::tty::N_TTY_BUF_SIZE)];
+    let timed_out = sleeper.deadline().is_some_and(|d| sleeper.now_ns() >= d);
+    let r = console.tty().lock().read(&mut tmp, timed_out);
+    match r {
+        crate::fs::tty::TtyRead::Data(n) => {
+            console.tty().lock().reader_waiting = false;
+            sleeper.finish();
+            if n > 0 {
+                mem.copy_to_user(buf, &tmp[..n])?;
+            }
+            Ok(n)
+        }
+        crate::fs::tty::TtyRead::Wait(_) if nonblock => Err(errno::EAGAIN),
+        crate::fs::tty::TtyRead::Wait(vtime) => {
+            console.tty().lock().reader_waiting = true;
+            let deadline = sleeper
+                .deadline()
+                .or_else(|| vtime.map(|t| sleeper.now_ns() + t));
+            Err(sleeper.block(deadline, true, None))
+        }
+    }
+}
+
 /// The character devices' `read`: `/dev/null` ends at once, `/dev/zero` and `/dev/full` give
 /// zeros, `/dev/random` and `/dev/urandom` the kernel's random bytes.
 fn read_dev(dev: CharDev, mem: &mut dyn UserMem, buf: usize, count: usize) -> SysResult {
@@ -213,6 +248,7 @@ pub(super) fn read_file(
     file: &mut OpenFile,
     mem: &mut dyn UserMem,
     console: &dyn Console,
+    sleeper: &dyn Sleeper,
     buf: usize,
     count: usize,
     at: Option<u64>,
@@ -220,7 +256,7 @@ pub(super) fn read_file(
     let nonblock = file.nonblock();
     match &mut file.kind {
         // `n_tty_read` without blocking: whatever input is pending, 0 (EOF) if none.
-        FileKind::Console => copy_out(mem, buf, count, |_, c| console.read(c)),
+        FileKind::Console => read_tty(console, sleeper, mem, buf, count, nonblock),
         FileKind::Snapshot { data, pos, .. } => {
             // `seq_read_iter`: from the file position to the end of the text.
             let p = at.unwrap_or(*pos);
@@ -351,6 +387,7 @@ fn do_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>) 
         &mut file,
         ctx.mem,
         ctx.console,
+        ctx.sleeper,
         buf,
         count.min(MAX_RW_COUNT),
         at,
@@ -521,7 +558,7 @@ fn do_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>
             continue;
         }
         let at = at.map(|p| p + done as u64);
-        match read_file(&mut file, ctx.mem, ctx.console, base, len, at) {
+        match read_file(&mut file, ctx.mem, ctx.console, ctx.sleeper, base, len, at) {
             Ok(n) => {
                 done += n;
                 if n < len {
@@ -625,7 +662,15 @@ pub fn sys_sendfile(
     while done < count {
         let want = buf.len().min(count - done);
         let mut kmem = crate::syscall::user::KernelBuf(&mut buf[..want]);
-        let got = match read_file(&mut input.lock(), &mut kmem, ctx.console, 0, want, pos) {
+        let got = match read_file(
+            &mut input.lock(),
+            &mut kmem,
+            ctx.console,
+            ctx.sleeper,
+            0,
+            want,
+            pos,
+        ) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {

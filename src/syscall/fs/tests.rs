@@ -1,6 +1,7 @@
 //! Tests of the file syscalls against fake user memory, console, /proc and clock.
 use super::*;
 use crate::fs::procfs::{ProcFile, ProcLink, SmapsRollup, StatFields};
+use crate::fs::tty::Tty;
 use crate::syscall::user::FakeUserMem;
 use alloc::collections::VecDeque;
 use core::cell::{Cell, RefCell};
@@ -19,19 +20,25 @@ const EXE: &str = "/bin/hello";
 struct RecConsole {
     out: RefCell<Vec<u8>>,
     input: RefCell<VecDeque<u8>>,
+    tty: spin::Mutex<Tty>,
 }
 
 impl Console for RecConsole {
     fn write(&self, bytes: &[u8]) {
         self.out.borrow_mut().extend_from_slice(bytes);
     }
-    fn read(&self, buf: &mut [u8]) -> usize {
-        let mut q = self.input.borrow_mut();
-        let n = buf.len().min(q.len());
-        for b in &mut buf[..n] {
-            *b = q.pop_front().unwrap();
+    fn tty(&self) -> &spin::Mutex<Tty> {
+        &self.tty
+    }
+    /// What the test typed reaches the line discipline, its echo the output.
+    fn poll_input(&self) {
+        let mut echo = Vec::new();
+        let mut tty = self.tty.lock();
+        for b in self.input.borrow_mut().drain(..) {
+            tty.receive(b, &mut echo);
         }
-        n
+        drop(tty);
+        self.out.borrow_mut().extend_from_slice(&echo);
     }
 }
 
@@ -162,6 +169,11 @@ impl Env {
             vfs: &self.vfs,
             fs: &mut self.fs,
             cred: self.cred,
+            job: JobIds {
+                pid: PID,
+                pgid: PID,
+                sid: PID,
+            },
         };
         f(&mut ctx)
     }
@@ -242,22 +254,39 @@ fn write_console_and_hostile_buffers() {
 }
 
 #[test]
-fn read_console_is_eof_without_input() {
+fn read_console_waits_for_a_line() {
     let mut e = Env::new();
     let u = U as u64;
-    assert_eq!(e.read(0, u, 100), Ok(0));
-    e.con.input.borrow_mut().extend(b"hi\n");
-    assert_eq!(e.read(0, 0, 3), Err(errno::EFAULT));
+    // Nothing typed: the reader sleeps until input comes (or EAGAIN without blocking).
+    assert_eq!(e.read(0, u, 100), Err(errno::EWOULDBLOCK_RESTART));
+    assert_eq!(e.sleep.blocks.borrow().last(), Some(&(None, true, None)));
+    // A buffer outside user space is refused before anything is taken; one that faults
+    // loses the line it was given, as Linux's `tty_read` does.
+    e.con.input.borrow_mut().extend(b"lost\r");
     assert_eq!(e.read(0, KERNEL, 3), Err(errno::EFAULT));
+    assert_eq!(e.read(0, 0, 100), Err(errno::EFAULT));
     assert_eq!(e.read(0, u, 0), Ok(0));
-    e.con.input.borrow_mut().clear();
-    e.con.input.borrow_mut().extend(b"hi\n");
+    e.con.input.borrow_mut().extend(b"hi\r");
+    e.con
+        .input
+        .borrow_mut()
+        .extend(b"there\x7f\x7f\x7f\x7f\x7fo\r");
     assert_eq!(e.read(0, u, 100), Ok(3));
     assert_eq!(e.mem.bytes(U, 3), b"hi\n");
-    assert_eq!(e.read(0, u, 100), Ok(0));
+    assert_eq!(e.read(0, u, 100), Ok(2));
+    assert_eq!(e.mem.bytes(U, 2), b"o\n");
+    // The echo went to the console, erasures as backspace-space-backspace.
+    assert_eq!(
+        e.con.out.borrow().as_slice(),
+        b"lost\nhi\nthere\x08 \x08\x08 \x08\x08 \x08\x08 \x08\x08 \x08o\n"
+    );
     assert_eq!(e.read(3, u, 1), Err(errno::EBADF));
-    // Huge counts are clamped, not refused, when the range is valid.
+    // ^D on an empty line is end of file; huge counts are clamped, not refused.
+    e.con.input.borrow_mut().extend(b"\x04");
     assert_eq!(e.read(0, u, (MAX_RW_COUNT * 2) as u64), Ok(0));
+    // O_NONBLOCK: EAGAIN.
+    let fd = e.open("/dev/tty", O_RDWR | O_NONBLOCK).unwrap() as u64;
+    assert_eq!(e.read(fd, u, 10), Err(errno::EAGAIN));
 }
 
 #[test]
@@ -667,7 +696,9 @@ fn ppoll_musl_startup_probe() {
         [0, 0, POLLNVAL]
     );
     assert!(e.sleep.blocks.borrow().is_empty());
-    // Readiness filtered by events; negative fds ignored.
+    // Readiness filtered by events; negative fds ignored. The terminal is readable once a
+    // line was typed.
+    e.con.input.borrow_mut().extend(b"x\n");
     let ev = POLLIN | POLLOUT | POLLPRI;
     let fds = pollfds(
         &mut e,
@@ -827,7 +858,8 @@ fn readv_scatter() {
     let iov = e.iovs(0x1000, &[(big, 0x7000), (a, 10)]);
     assert_eq!(e.call(|c| sys_readv(c, fd, iov, 2)), Ok(want.len() - 40));
     assert_eq!(e.call(|c| sys_readv(c, fd, iov, 2)), Ok(0));
-    // Console at EOF; write-only checks; directories.
+    // The console at end of file; write-only checks; directories.
+    e.con.input.borrow_mut().extend(b"\x04");
     assert_eq!(e.call(|c| sys_readv(c, 0, iov, 2)), Ok(0));
     assert_eq!(e.call(|c| sys_readv(c, 0, iov, 2000)), Err(errno::EINVAL));
     let d = e.open("/proc", O_RDONLY).unwrap() as u64;

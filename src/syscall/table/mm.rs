@@ -23,11 +23,90 @@ pub(super) fn mmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
     if !a[5].is_multiple_of(crate::mm::addr::PAGE_SIZE as u64) {
         return Err(errno::EINVAL);
     }
-    let r = do_mmap(&mut p.mm, a0, a1, a2 as u32, a3 as u32).map_err(mm_err)?;
+    let flags = a3 as u32;
+    let r = if flags & crate::mm::vma::MAP_TYPE == crate::mm::vma::MAP_PRIVATE
+        && flags & crate::mm::vma::MAP_ANONYMOUS != 0
+    {
+        do_mmap(&mut p.mm, a0, a1, a2 as u32, flags)
+    } else {
+        let object = mmap_object(p, flags, a[4] as i32, a[5], a1)?;
+        crate::mm::mmap::do_mmap_object(&mut p.mm, a0, a1, a2 as u32, flags, object)
+    }
+    .map_err(mm_err)?;
     if let Some(range) = r.populate {
         mm_populate(&mut p.mm, range.start, range.len);
     }
     Ok(r.addr)
+}
+
+/// The object a mapping maps, from `do_mmap`'s file checks: for `MAP_ANONYMOUS | MAP_SHARED`
+/// a new shared-memory object the size of the mapping (`shmem_zero_setup`; its /proc name is
+/// Linux's `/dev/zero (deleted)`); for a descriptor, its file: `EBADF` if not open, `EACCES`
+/// unless open for reading, `ENODEV` for files that cannot be mapped (pipes, the terminal,
+/// directories, /proc), `EOVERFLOW` when the offset and length overflow. `/dev/zero` maps as
+/// anonymous memory, private or shared.
+#[inline(never)]
+fn mmap_object(
+    p: &mut Process,
+    flags: u32,
+    fd: i32,
+    offset: u64,
+    len: usize,
+) -> Result<Option<crate::mm::mmap::MmapObject>, Errno> {
+    use crate::fs::fdtable::{CharDev, FileKind};
+    use crate::mm::addr::PAGE_SHIFT;
+    use crate::mm::mmap::MmapObject;
+    use crate::mm::vma::{Backing, MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE};
+    let shared_anon = |len: usize| -> Result<Option<MmapObject>, Errno> {
+        let inode = crate::fs::shm_object(len).ok_or(errno::ENOMEM)?;
+        Ok(Some(MmapObject {
+            backing: Backing(inode),
+            name: alloc::sync::Arc::from("/dev/zero (deleted)"),
+            pgoff: 0,
+            writable: true,
+        }))
+    };
+    if flags & MAP_ANONYMOUS != 0 {
+        return shared_anon(len);
+    }
+    if fd < 0 {
+        return Err(errno::EBADF);
+    }
+    let file = p.files.get(fd as u32)?.file.clone();
+    let file = file.lock();
+    let pages = len.div_ceil(crate::mm::addr::PAGE_SIZE) as u64;
+    if (offset >> PAGE_SHIFT)
+        .checked_add(pages)
+        .is_none_or(|e| e > (u64::MAX >> PAGE_SHIFT))
+    {
+        return Err(errno::EOVERFLOW);
+    }
+    match &file.kind {
+        FileKind::Path(_) => return Err(errno::EBADF),
+        FileKind::Regular { .. } | FileKind::Device { .. } if !file.readable() => {
+            return Err(errno::EACCES)
+        }
+        FileKind::Regular { inode, path, .. } => {
+            let writable = file.writable();
+            Ok(Some(MmapObject {
+                backing: Backing(inode.clone()),
+                name: alloc::sync::Arc::from(alloc::string::String::from_utf8_lossy(path).as_ref()),
+                pgoff: (offset >> PAGE_SHIFT) as usize,
+                writable,
+            }))
+        }
+        FileKind::Device {
+            dev: CharDev::Zero, ..
+        } => {
+            if flags & MAP_TYPE == MAP_PRIVATE {
+                Ok(None)
+            } else {
+                drop(file);
+                shared_anon(len)
+            }
+        }
+        _ => Err(errno::ENODEV),
+    }
 }
 
 /// munmap(2).
@@ -127,4 +206,89 @@ pub(super) fn sys_mincore(p: &mut Process, start: usize, len: usize, vec: usize)
         done += n;
     }
     Ok(0)
+}
+
+/// msync(2) (`ksys_msync`): flags beyond `MS_ASYNC | MS_INVALIDATE | MS_SYNC`, both `MS_ASYNC`
+/// and `MS_SYNC`, or an unaligned start are `EINVAL`; `MS_INVALIDATE` over locked memory is
+/// `EBUSY`; a range with unmapped parts is `ENOMEM`. Shared mappings are the file's own pages,
+/// so there is nothing to write back or to invalidate.
+pub(super) fn sys_msync(p: &mut Process, start: usize, len: usize, flags: i32) -> SysResult {
+    const MS_ASYNC: i32 = 1;
+    const MS_INVALIDATE: i32 = 2;
+    const MS_SYNC: i32 = 4;
+    use crate::mm::addr::{page_align_up, PAGE_SIZE};
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
+        || !start.is_multiple_of(PAGE_SIZE)
+    {
+        return Err(errno::EINVAL);
+    }
+    let end = page_align_up(len)
+        .and_then(|l| start.checked_add(l))
+        .ok_or(errno::ENOMEM)?;
+    if end == start {
+        return Ok(0);
+    }
+    let mut cursor = start;
+    let mut unmapped = false;
+    while cursor < end {
+        let Some(v) = p.mm.find_vma(cursor) else {
+            return Err(errno::ENOMEM);
+        };
+        if v.start >= end {
+            return Err(errno::ENOMEM);
+        }
+        if v.start > cursor {
+            unmapped = true;
+        }
+        if flags & MS_INVALIDATE != 0 && v.flags.contains(crate::mm::vma::VM_LOCKED) {
+            return Err(errno::EBUSY);
+        }
+        cursor = v.end;
+    }
+    if unmapped {
+        Err(errno::ENOMEM)
+    } else {
+        Ok(0)
+    }
+}
+
+/// memfd_create(2): a file with no name in any directory, in memory, that can be written,
+/// mapped and shared (`/proc/self/fd/N` says `/memfd:NAME (deleted)`). The name (at most 249
+/// bytes: `EINVAL` beyond) is only for that. Flags other than `MFD_CLOEXEC` and
+/// `MFD_ALLOW_SEALING` are `EINVAL` (seals themselves are not kept yet).
+pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysResult {
+    const MFD_CLOEXEC: u32 = 1;
+    const MFD_ALLOW_SEALING: u32 = 2;
+    const MFD_NAME_MAX: usize = 249;
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING) != 0 {
+        return Err(errno::EINVAL);
+    }
+    let n = p.read_cstring(name, MFD_NAME_MAX + 1).map_err(|e| {
+        if e == errno::ENAMETOOLONG {
+            errno::EINVAL
+        } else {
+            e
+        }
+    })?;
+    let inode = crate::fs::shm_object(0).ok_or(errno::ENOMEM)?;
+    {
+        let mut i = inode.lock();
+        i.mode = crate::syscall::abi::S_IFREG | 0o777;
+        i.uid = p.creds.euid;
+        i.gid = p.creds.egid;
+    }
+    let mut path = alloc::vec::Vec::from(&b"/memfd:"[..]);
+    path.extend_from_slice(&n);
+    path.extend_from_slice(b" (deleted)");
+    let file = crate::fs::fdtable::OpenFile {
+        kind: crate::fs::fdtable::FileKind::Regular {
+            inode,
+            pos: 0,
+            path: path.into(),
+        },
+        flags: crate::fs::fdtable::O_RDWR | crate::fs::fdtable::O_LARGEFILE,
+    };
+    let fd = p.files.alloc(file, flags & MFD_CLOEXEC != 0)?;
+    Ok(fd as usize)
 }

@@ -196,6 +196,7 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         fsgid: p.creds.egid,
     };
     let pid = p.pid;
+    let p_ids = (p.pgid, p.sid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
     let proc = ProcView {
@@ -215,6 +216,11 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         vfs: crate::fs::vfs(),
         fs: &mut fs,
         cred,
+        job: super::fs::JobIds {
+            pid,
+            pgid: p_ids.0,
+            sid: p_ids.1,
+        },
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
     let p = shared.0.into_inner();
@@ -272,6 +278,7 @@ const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
         SYS_renameat2,
         SYS_execve,
         SYS_execveat,
+        SYS_memfd_create,
         SYS_prlimit64,
         SYS_setrlimit,
     ];
@@ -326,7 +333,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir | SYS_fchdir | SYS_getcwd
         | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2 | SYS_fchown | SYS_fchownat
         | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync | SYS_fdatasync | SYS_statfs
-        | SYS_fstatfs | SYS_statx => match fs_call(p, tf) {
+        | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs => match fs_call(p, tf) {
             Some(r) => r,
             None => unimplemented(call.nr),
         },
@@ -346,6 +353,8 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_mlockall => mm::mlockall(p, call, tf),
         SYS_munlockall => mm::munlockall(p, call, tf),
         SYS_mincore => mm::sys_mincore(p, a0, a1, a2),
+        SYS_msync => mm::sys_msync(p, a0, a1, a2 as i32),
+        SYS_memfd_create => mm::sys_memfd_create(p, a0, a1 as u32),
         SYS_set_tid_address => process::set_tid_address(p, call, tf),
         SYS_set_robust_list => process::set_robust_list(p, call, tf),
         SYS_getpid | SYS_gettid => process::getpid(p, call, tf),

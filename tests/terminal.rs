@@ -1,0 +1,74 @@
+//! The console as a terminal, driven as a person would: type, wait for the prompt, read the
+//! echo. Debian's busybox shell runs as a session leader with the console as its controlling
+//! terminal (`setsid -c`), as scripts/shell starts it.
+mod common;
+use common::{root, Boot};
+
+fn shell() -> Option<Boot> {
+    let cpio = root().join("build/initrd/busybox.cpio");
+    if !cpio.exists() {
+        let why =
+            "build/initrd has no busybox image: scripts/busybox could not fetch busybox-static";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let mut b = Boot::default().args(
+        "init=/usr/bin/setsid log=warn PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin \
+         -- -c /bin/sh -l",
+    );
+    b.extra = vec!["-initrd".into(), cpio.to_string_lossy().into_owned()];
+    Some(b)
+}
+
+/// Bytes typed before the shell even runs wait in the terminal; lines are echoed and edited;
+/// `^C` interrupts the foreground job only; background jobs run and are waited for; the
+/// session ends with `poweroff`.
+#[test]
+fn an_interactive_busybox_session() {
+    let Some(b) = shell() else {
+        return;
+    };
+    let o = b.converse(&[
+        // Typed at once, long before the prompt: nothing may be lost.
+        ("", "echo early-$((6*7))\r"),
+        ("early-42", ""),
+        ("# ", "echo tpyo\x7f\x7f\x7fypo fixed\r"),
+        ("typo fixed", ""),
+        ("# ", "cd /tmp && pwd\r"),
+        ("/tmp", ""),
+        ("# ", "sleep 3 &\r"),
+        ("# ", "jobs\r"),
+        ("Running", ""),
+        ("# ", "echo going; sleep 30\r"),
+        // Once the job runs in the foreground (a moment after the shell said so).
+        ("going", ""),
+        ("@300", "\x03"),
+        ("^C", ""),
+        ("# ", "echo status $?\r"),
+        ("status 130", ""),
+        ("# ", "wait; echo background done\r"),
+        ("background done", ""),
+        ("# ", "ls /proc | grep -c .; c-hello | head -n 1\r"),
+        ("# ", "date +%Y\r"),
+        ("20", ""),
+        ("# ", "poweroff -f\r"),
+    ]);
+    o.assert_status(0);
+    let out = &o.output;
+    let after = |a: &str, b: &str| {
+        let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
+        assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
+    };
+    // The echo of what was typed, then what it printed.
+    after("echo early-$((6*7))", "early-42");
+    after("tpyo", "typo fixed");
+    after("cd /tmp && pwd", "/tmp");
+    after("jobs", "Running");
+    after("going", "^C");
+    after("echo status $?", "status 130");
+    after("wait; echo background done", "background done");
+    after("date +%Y", "20");
+    // A program of ours runs from the shell's PATH.
+    after("c-hello | head -n 1", "\n");
+}
