@@ -180,7 +180,10 @@ fn get_unmapped_area_top_down_hint_fixed_and_guard_gap() {
     );
     // MAP_SHARED_VALIDATE is MAP_SHARED whose flags are all known.
     assert!(do_mmap(&mut mm, 0, P, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS).is_ok());
-    assert_eq!(do_mmap(&mut mm, 0, P, RW, 0x7 | MAP_ANONYMOUS), Err(MmError::Invalid));
+    assert_eq!(
+        do_mmap(&mut mm, 0, P, RW, 0x7 | MAP_ANONYMOUS),
+        Err(MmError::Invalid)
+    );
     // A stack's guard gap is kept free by the search and by hints.
     let mut mm = bare_mm();
     let top = mm.mmap_base;
