@@ -22,8 +22,8 @@ fn shell() -> Option<Boot> {
 }
 
 /// Bytes typed before the shell even runs wait in the terminal; lines are echoed and edited;
-/// `^C` interrupts the foreground job only; background jobs run and are waited for; the
-/// session ends with `poweroff`.
+/// `^C` interrupts the foreground job only; background jobs run and are waited for; `^Z`
+/// stops the foreground job and `fg` continues it; the session ends with `poweroff`.
 #[test]
 fn an_interactive_busybox_session() {
     let Some(b) = shell() else {
@@ -49,6 +49,15 @@ fn an_interactive_busybox_session() {
         ("status 130", ""),
         ("# ", "wait; echo background done\r"),
         ("background done", ""),
+        // ^Z stops the foreground job; `fg` continues it.
+        ("# ", "echo stopping; sleep 2\r"),
+        ("stopping", ""),
+        ("@300", "\x1a"),
+        ("Stopped", ""),
+        ("# ", "jobs\r"),
+        ("Stopped", "fg\r"),
+        ("# ", "echo resumed $?\r"),
+        ("resumed 0", ""),
         ("# ", "ls /proc | grep -c .; c-hello | head -n 1\r"),
         ("# ", "date +%Y\r"),
         ("20", ""),
@@ -68,6 +77,8 @@ fn an_interactive_busybox_session() {
     after("going", "^C");
     after("echo status $?", "status 130");
     after("wait; echo background done", "background done");
+    after("stopping", "Stopped");
+    after("echo resumed $?", "resumed 0");
     after("date +%Y", "20");
     // A program of ours runs from the shell's PATH.
     after("c-hello | head -n 1", "\n");

@@ -113,6 +113,8 @@ impl SuperBlock {
 pub enum Mounted {
     /// procfs (`mount -t proc`), whose tree is [`crate::fs::procfs`].
     Proc,
+    /// Another tmpfs (`mount -t tmpfs`): its root directory.
+    Tmpfs(Arc<Inode>),
 }
 
 /// A directory's entries, in the order they were made. Each entry has a cookie that never
@@ -201,6 +203,11 @@ pub struct FileData {
 impl FileData {
     pub fn pages(&self) -> usize {
         self.pages.len()
+    }
+
+    /// Whether page `index` holds data (is not a hole).
+    pub fn has_page(&self, index: u64) -> bool {
+        self.pages.contains_key(&index)
     }
 
     /// Copies what lies at `off` into `buf`; returns how many bytes (0 at or past the end).
@@ -503,5 +510,12 @@ impl crate::mm::object::PageObject for Inode {
             .phys();
         crate::mm::frame::KernelPhys.get_frame(pa);
         Ok(pa)
+    }
+
+    fn has_page(&self, index: usize) -> bool {
+        match &self.lock().data {
+            Data::File(f) => f.has_page(index as u64),
+            _ => false,
+        }
     }
 }

@@ -38,6 +38,8 @@ pub enum ProcFile {
     Comm,
     /// `mounts`: the mount table (`/proc/mounts` links here).
     Mounts,
+    /// `smaps` (`show_smap`): each VMA's maps line and what of it is resident and locked.
+    Smaps,
 }
 
 impl ProcFile {
@@ -53,10 +55,11 @@ impl ProcFile {
             ProcFile::Environ => "environ",
             ProcFile::Comm => "comm",
             ProcFile::Mounts => "mounts",
+            ProcFile::Smaps => "smaps",
         }
     }
 
-    pub const ALL: [ProcFile; 9] = [
+    pub const ALL: [ProcFile; 10] = [
         ProcFile::Maps,
         ProcFile::Status,
         ProcFile::Stat,
@@ -66,6 +69,7 @@ impl ProcFile {
         ProcFile::Environ,
         ProcFile::Comm,
         ProcFile::Mounts,
+        ProcFile::Smaps,
     ];
 
     /// `environ` is private to the process's owner (mode 0400 on Linux).
@@ -391,6 +395,52 @@ pub fn link_target(link: ProcLink, src: &dyn ProcSource) -> Result<String, Errno
         ProcLink::SelfLink => Ok(alloc::format!("{}", src.pid())),
         ProcLink::Mounts => Ok(String::from("self/mounts")),
         other => src.link(other),
+    }
+}
+
+/// One VMA's counters in `/proc/<pid>/smaps`, in KiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmapsVma {
+    pub size: u64,
+    pub rss: u64,
+    /// Of `rss`: pages shared with another mapping (a fork, a shared or file mapping).
+    pub shared: u64,
+    pub anonymous: u64,
+    pub anon_huge: u64,
+    pub locked: u64,
+}
+
+impl SmapsVma {
+    /// The lines after the maps line (`show_smap`, `__show_smap`), `VmFlags` excepted.
+    pub fn write<W: Write>(&self, w: &mut W) -> fmt::Result {
+        let private = self.rss - self.shared;
+        let rows: [(&str, u64); 21] = [
+            ("Size:", self.size),
+            ("KernelPageSize:", 4),
+            ("MMUPageSize:", 4),
+            ("Rss:", self.rss),
+            ("Pss:", private + self.shared / 2),
+            ("Pss_Dirty:", private + self.shared / 2),
+            ("Shared_Clean:", 0),
+            ("Shared_Dirty:", self.shared),
+            ("Private_Clean:", 0),
+            ("Private_Dirty:", private),
+            ("Referenced:", self.rss),
+            ("Anonymous:", self.anonymous),
+            ("LazyFree:", 0),
+            ("AnonHugePages:", self.anon_huge),
+            ("ShmemPmdMapped:", 0),
+            ("FilePmdMapped:", 0),
+            ("Shared_Hugetlb:", 0),
+            ("Private_Hugetlb:", 0),
+            ("Swap:", 0),
+            ("SwapPss:", 0),
+            ("Locked:", self.locked),
+        ];
+        for (name, kb) in rows {
+            writeln!(w, "{name:<16}{kb:>8} kB")?;
+        }
+        Ok(())
     }
 }
 

@@ -50,6 +50,17 @@ impl Loc {
     }
 }
 
+/// A mounted tmpfs: where, its root, and the source name `mount` was given.
+#[derive(Clone, Debug)]
+pub struct MountEntry {
+    pub point: Arc<Inode>,
+    pub root: Arc<Inode>,
+    pub source: alloc::string::String,
+}
+
+/// The anonymous device numbers tmpfs instances get after the root's (`get_anon_bdev`).
+static NEXT_ANON_DEV: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(40);
+
 /// A task's place in the name space (`struct fs_struct`): its working directory and the
 /// umask of the files it creates. `fork` copies it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +113,8 @@ pub struct Vfs {
     ns: spin::Mutex<()>,
     /// The directory procfs is mounted on, if it is.
     proc_mount: spin::Mutex<Option<Arc<Inode>>>,
+    /// The tmpfs mounts beside the root, in mount order (`/proc/mounts`).
+    mounts: spin::Mutex<Vec<MountEntry>>,
     /// The wall clock, in nanoseconds since the epoch (file times).
     clock: fn() -> u64,
 }
@@ -172,6 +185,7 @@ impl Vfs {
             rootfs,
             ns: spin::Mutex::new(()),
             proc_mount: spin::Mutex::new(None),
+            mounts: spin::Mutex::new(Vec::new()),
             clock,
         }
     }
@@ -202,6 +216,97 @@ impl Vfs {
         drop(i);
         *pm = Some(dir.clone());
         Ok(())
+    }
+
+    /// Mounts a new tmpfs of at most `max_pages` pages on the directory `dir` (`mount -t tmpfs`):
+    /// `EBUSY` if something is mounted there already. Its root is a sticky world-writable
+    /// directory, as tmpfs's default `mode=1777`.
+    pub fn mount_tmpfs(
+        &self,
+        dir: &Arc<Inode>,
+        source: &str,
+        max_pages: usize,
+    ) -> Result<(), Errno> {
+        let _ns = self.ns.lock();
+        let mut i = dir.lock();
+        let (parent, name) = {
+            let d = i.dir().ok_or(errno::ENOTDIR)?;
+            if d.mounted.is_some() {
+                return Err(errno::EBUSY);
+            }
+            (d.parent.clone(), d.name.clone())
+        };
+        let dev = crate::syscall::fs::makedev(
+            0,
+            NEXT_ANON_DEV.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+        );
+        let sb = SuperBlock::new(dev, max_pages);
+        let root = Inode::new(
+            &sb,
+            S_IFDIR | 0o1777,
+            Cred::ROOT,
+            Data::Dir(Dir::new(parent, &name)),
+            self.now(),
+        );
+        i.dir_mut().expect("a directory").mounted = Some(Mounted::Tmpfs(root.clone()));
+        drop(i);
+        self.mounts.lock().push(MountEntry {
+            point: dir.clone(),
+            root,
+            source: alloc::string::String::from(source),
+        });
+        Ok(())
+    }
+
+    /// Unmounts what `loc` is the root of (`umount2`): `EINVAL` if it is not a mount's root.
+    pub fn umount(&self, loc: &Loc) -> Result<(), Errno> {
+        let _ns = self.ns.lock();
+        match loc {
+            Loc::Proc(Node::ProcDir) => {
+                let point = self.proc_mount.lock().take().ok_or(errno::EINVAL)?;
+                if let Some(d) = point.lock().dir_mut() {
+                    d.mounted = None;
+                }
+                Ok(())
+            }
+            Loc::Tmp(root) => {
+                let mut mounts = self.mounts.lock();
+                let i = mounts
+                    .iter()
+                    .rposition(|m| Arc::ptr_eq(&m.root, root))
+                    .ok_or(errno::EINVAL)?;
+                let m = mounts.remove(i);
+                if let Some(d) = m.point.lock().dir_mut() {
+                    d.mounted = None;
+                }
+                Ok(())
+            }
+            Loc::Proc(_) => Err(errno::EINVAL),
+        }
+    }
+
+    /// The text of `/proc/mounts`: the root, procfs, and each tmpfs.
+    pub fn mounts_text(&self) -> alloc::string::String {
+        use core::fmt::Write;
+        let mut s = alloc::string::String::from("rootfs / rootfs rw 0 0\n");
+        if let Some(p) = self.proc_mount() {
+            let path = self.path_of(&Loc::Tmp(p)).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "proc {} proc rw,nosuid,nodev,noexec,relatime 0 0",
+                alloc::string::String::from_utf8_lossy(&path)
+            );
+        }
+        for m in self.mounts.lock().iter() {
+            let path = self.path_of(&Loc::Tmp(m.root.clone())).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{} {} tmpfs rw,relatime 0 0",
+                m.source,
+                alloc::string::String::from_utf8_lossy(&path)
+            );
+        }
+        s
     }
 
     /// The directory procfs covers, if mounted.
@@ -771,6 +876,7 @@ impl Namei<'_> {
                 let mounted = inode.lock().dir().and_then(|dd| dd.mounted.clone());
                 Ok(match mounted {
                     Some(Mounted::Proc) => Loc::Proc(Node::ProcDir),
+                    Some(Mounted::Tmpfs(root)) => Loc::Tmp(root),
                     None => Loc::Tmp(inode),
                 })
             }

@@ -153,6 +153,12 @@ pub fn exec(
         sleep_deadline: None,
         itimer_real: None,
         vfork_parent: None,
+        futex_woken: false,
+        pdeath_signal: 0,
+        timer_slack_ns: crate::task::process::DEFAULT_TIMER_SLACK_NS,
+        default_timer_slack_ns: crate::task::process::DEFAULT_TIMER_SLACK_NS,
+        stopped: None,
+        report: None,
         exit: None,
     })
 }

@@ -5,7 +5,7 @@ use crate::arch::aarch64::timer;
 use crate::fs::fdtable::Console;
 use crate::fs::procfs::{
     write_cpuinfo, GlobalFile, MemInfo, Node, ProcFile, ProcLink, ProcSource, SmapsRollup,
-    StatFields, SysFile,
+    SmapsVma, StatFields, SysFile,
 };
 use crate::mm::addr::PAGE_SHIFT;
 use crate::mm::addr::PAGE_SIZE;
@@ -146,9 +146,31 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             Ok(())
         }
         ProcFile::Comm => writeln!(out, "{}", p.comm_str()),
-        ProcFile::Mounts => out.write_str(
-            "rootfs / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n",
-        ),
+        ProcFile::Mounts => out.write_str(&crate::fs::vfs().mounts_text()),
+        ProcFile::Smaps => {
+            let vmas: alloc::vec::Vec<_> = p.mm.vmas().cloned().collect();
+            for v in &vmas {
+                let _ = crate::mm::proc_fmt::show_map_vma(out, &p.mm, v);
+                let locked = v.flags.contains(crate::mm::vma::VM_LOCKED);
+                let r = p.mm.pt.pages.resident_range(v.start, v.end, locked);
+                let kb = |pages: usize| (pages * 4) as u64;
+                let backed = v.flags.contains(crate::mm::vma::VM_BACKED);
+                let _ = SmapsVma {
+                    size: ((v.end - v.start) / 1024) as u64,
+                    rss: kb(r.pages),
+                    shared: if v.flags.contains(crate::mm::vma::VM_MAYSHARE) {
+                        kb(r.pages)
+                    } else {
+                        0
+                    },
+                    anonymous: if backed { 0 } else { kb(r.pages) },
+                    anon_huge: kb(r.block_pages),
+                    locked: kb(r.locked_pages),
+                }
+                .write(out);
+            }
+            Ok(())
+        }
     };
 }
 

@@ -107,6 +107,18 @@ pub struct Process {
     pub itimer_real: Option<ItimerReal>,
     /// The parent waiting in `vfork` until this child execs or exits (`vfork_done`).
     pub vfork_parent: Option<i32>,
+    /// A futex wake ended this process's wait: its re-run `FUTEX_WAIT` returns 0.
+    pub futex_woken: bool,
+    /// The signal this process gets when its parent dies (`PR_SET_PDEATHSIG`; 0: none).
+    pub pdeath_signal: u32,
+    /// `PR_SET_TIMERSLACK`'s value, and the one `PR_SET_TIMERSLACK` 0 goes back to (the parent's
+    /// at fork, as Linux's `default_timer_slack_ns`).
+    pub timer_slack_ns: u64,
+    pub default_timer_slack_ns: u64,
+    /// Stopped by this signal (job control), until SIGCONT or SIGKILL.
+    pub stopped: Option<u32>,
+    /// A stop or a continue the parent's wait has not reported yet (`WUNTRACED`, `WCONTINUED`).
+    pub report: Option<crate::task::wait::ChildState>,
     pub exit: Option<ExitReason>,
 }
 
@@ -119,6 +131,9 @@ pub struct ItimerReal {
 }
 
 /// `comm` for a program path: the last component's first 15 bytes (`__set_task_comm`).
+/// Linux's default timer slack: 50 µs.
+pub const DEFAULT_TIMER_SLACK_NS: u64 = 50_000;
+
 pub fn comm_of(path: &str) -> [u8; 16] {
     let name = path.rsplit('/').next().unwrap_or("").as_bytes();
     let mut comm = [0u8; 16];
@@ -320,6 +335,14 @@ impl Process {
             sleep_deadline: None,
             itimer_real: None,
             vfork_parent: None,
+            futex_woken: false,
+            // Not inherited by fork's child (`copy_process` clears it).
+            pdeath_signal: 0,
+            // `copy_process`: the parent's slack, which is also the child's default.
+            timer_slack_ns: self.timer_slack_ns,
+            default_timer_slack_ns: self.timer_slack_ns,
+            stopped: None,
+            report: None,
             exit: None,
         }))
     }
@@ -338,7 +361,20 @@ impl Process {
             };
             match d {
                 Deliver::Ignore => continue,
-                Deliver::Stop { .. } => continue,
+                Deliver::Stop { sig } => {
+                    // `do_signal_stop`: the process sleeps until SIGCONT (or SIGKILL), and its
+                    // parent hears of it.
+                    self.stopped = Some(sig);
+                    self.report = Some(crate::task::wait::ChildState::Stopped(sig));
+                    self.wait = Some(crate::task::sched::WaitFor::Stopped);
+                    crate::task::sched::TASKS.lock().notify_parent(
+                        self.ppid,
+                        self.pid,
+                        crate::task::wait::CLD_STOPPED,
+                        sig as i32,
+                    );
+                    return;
+                }
                 Deliver::Terminate { sig, core, .. } => {
                     self.exit = Some(ExitReason::Signaled { sig, core });
                     return;

@@ -18,6 +18,7 @@ use crate::mm::frame::FRAMES;
 use crate::mm::heap::{self, HeapStats};
 use crate::mm::vm_space::VmSpace;
 use crate::println;
+use crate::syscall::errno::{self, Errno};
 use crate::task::process::{ExitReason, Process};
 use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
 use aarch64_cpu::registers::{Readable, Writeable, TPIDR_EL0};
@@ -48,6 +49,10 @@ pub enum WaitFor {
     Signal,
     /// vfork: the child with this pid to exec or exit.
     Vfork(i32),
+    /// Stopped by a signal, until SIGCONT or SIGKILL.
+    Stopped,
+    /// futex: a wake of this futex with a bit of this bitset, or the deadline.
+    Futex(crate::syscall::table::futex::FutexKey, u32, Option<u64>),
 }
 
 impl WaitFor {
@@ -55,6 +60,7 @@ impl WaitFor {
     pub const fn deadline(self) -> Option<u64> {
         match self {
             WaitFor::Until(d) | WaitFor::PipeUntil(_, d) => Some(d),
+            WaitFor::Futex(_, _, d) => d,
             _ => None,
         }
     }
@@ -64,8 +70,21 @@ impl WaitFor {
 #[derive(Clone, Copy, Debug)]
 pub struct Zombie {
     pub ppid: i32,
+    /// Its process group when it died, for `waitpid(-pgid)`.
+    pub pgid: i32,
     pub reason: ExitReason,
     pub minflt: u64,
+}
+
+/// Whether a child (`pid`, process group `pgid`) is what a wait for `target` takes; a
+/// `Pgid(None)` target must have been resolved to the waiter's group.
+pub fn wait_matches(target: crate::task::wait::WaitTarget, pid: i32, pgid: i32) -> bool {
+    use crate::task::wait::WaitTarget;
+    match target {
+        WaitTarget::Any => true,
+        WaitTarget::Pid(p) => p == pid,
+        WaitTarget::Pgid(g) => g == Some(pgid),
+    }
 }
 
 pub struct Tasks {
@@ -158,40 +177,100 @@ impl Tasks {
     /// Makes a blocked process runnable again (it re-runs the syscall it blocked in).
     pub fn wake(&mut self, pid: i32) {
         if let Some(p) = self.procs.get_mut(&pid) {
-            if p.wait.take().is_some() {
+            // A stopped process stays stopped: only SIGCONT and SIGKILL end it (`signal`).
+            if p.wait != Some(WaitFor::Stopped) && p.wait.take().is_some() {
                 self.run_queue.push_back(pid);
             }
         }
     }
 
-    fn has_children(&self, ppid: i32, pid: i32) -> bool {
-        let matches = |child: i32, parent: i32| parent == ppid && (pid <= 0 || pid == child);
-        self.procs.values().any(|p| matches(p.pid, p.ppid))
-            || self.zombies.iter().any(|(&c, z)| matches(c, z.ppid))
+    /// Sends `sig` to process `pid`, which is not running (`send_signal` + `prepare_signal`):
+    /// SIGCONT resumes a stopped process (and discards pending stop signals; a stop signal
+    /// discards a pending SIGCONT), SIGKILL resumes it to die, and any signal the process will
+    /// act on wakes it from a wait.
+    pub fn signal(&mut self, pid: i32, sig: u32, info: SigInfo) -> Result<(), Errno> {
+        use crate::task::signal::{SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
+        let t = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
+        if sig == SIGCONT {
+            for s in [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU] {
+                t.signals.pending.remove(s);
+            }
+        } else if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
+            t.signals.pending.remove(SIGCONT);
+        }
+        t.signals.send(sig, info)?;
+        let (ppid, stopped) = (t.ppid, t.stopped.is_some());
+        if stopped && (sig == SIGCONT || sig == SIGKILL) {
+            t.stopped = None;
+            t.wait = None;
+            self.run_queue.push_back(pid);
+            if sig == SIGCONT {
+                t.report = Some(crate::task::wait::ChildState::Continued);
+                self.notify_parent(ppid, pid, crate::task::wait::CLD_CONTINUED, SIGCONT as i32);
+            }
+            return Ok(());
+        }
+        if sig != 0 && t.signals.next_deliverable().is_some() {
+            self.wake(pid);
+        }
+        Ok(())
     }
 
-    /// Reaps a zombie child of `ppid` matching `pid` (-1 or 0: any), if there is one.
-    pub fn reap(&mut self, ppid: i32, pid: i32) -> Option<(i32, Zombie)> {
-        let found = self
-            .zombies
-            .iter()
-            .find(|(&c, z)| z.ppid == ppid && (pid <= 0 || pid == c))
-            .map(|(&c, _)| c)?;
+    /// A child stopped or continued: its parent gets SIGCHLD (unless it asked not to hear of
+    /// stops with `SA_NOCLDSTOP`) and wakes if it waits for children.
+    pub fn notify_parent(&mut self, ppid: i32, pid: i32, code: i32, status: i32) {
+        let Some(parent) = self.procs.get_mut(&ppid) else {
+            return;
+        };
+        let nocldstop =
+            parent.signals.action(SIGCHLD).flags & crate::task::signal::SA_NOCLDSTOP != 0;
+        if !nocldstop {
+            let _ = parent.signals.send(
+                SIGCHLD,
+                SigInfo::user(SIGCHLD, code, pid as u32, status as u32),
+            );
+        }
+        if parent.wait == Some(WaitFor::Child) || parent.signals.next_deliverable().is_some() {
+            self.wake(ppid);
+        }
+    }
+
+    fn has_children(&self, ppid: i32, target: crate::task::wait::WaitTarget) -> bool {
+        self.procs
+            .values()
+            .any(|p| p.ppid == ppid && wait_matches(target, p.pid, p.pgid))
+            || self
+                .zombies
+                .iter()
+                .any(|(&c, z)| z.ppid == ppid && wait_matches(target, c, z.pgid))
+    }
+
+    /// Reaps a zombie child of `ppid` that `target` takes, if there is one.
+    pub fn reap(
+        &mut self,
+        ppid: i32,
+        target: crate::task::wait::WaitTarget,
+    ) -> Option<(i32, Zombie)> {
+        let found = self.peek_zombie(ppid, target)?.0;
         self.count -= 1;
         self.zombies.remove(&found).map(|z| (found, z))
     }
 
     /// A zombie child matching, without reaping it (WNOWAIT).
-    pub fn peek_zombie(&self, ppid: i32, pid: i32) -> Option<(i32, Zombie)> {
+    pub fn peek_zombie(
+        &self,
+        ppid: i32,
+        target: crate::task::wait::WaitTarget,
+    ) -> Option<(i32, Zombie)> {
         self.zombies
             .iter()
-            .find(|(&c, z)| z.ppid == ppid && (pid <= 0 || pid == c))
+            .find(|(&c, z)| z.ppid == ppid && wait_matches(target, c, z.pgid))
             .map(|(&c, z)| (c, *z))
     }
 
-    /// `Err(ECHILD)`-worthy: no child of `ppid` matches `pid`.
-    pub fn no_such_child(&self, ppid: i32, pid: i32) -> bool {
-        !self.has_children(ppid, pid)
+    /// `Err(ECHILD)`-worthy: no child of `ppid` matches `target`.
+    pub fn no_such_child(&self, ppid: i32, target: crate::task::wait::WaitTarget) -> bool {
+        !self.has_children(ppid, target)
     }
 
     /// Makes runnable the sleepers whose deadline has passed and the pipe waiters for whom some
@@ -211,6 +290,7 @@ impl Tasks {
                 Some(WaitFor::Until(d)) => d <= now,
                 Some(WaitFor::Pipe(since)) => since != events,
                 Some(WaitFor::PipeUntil(since, d)) => since != events || d <= now,
+                Some(WaitFor::Futex(_, _, Some(d))) => d <= now,
                 _ => false,
             };
             if due {
@@ -218,6 +298,31 @@ impl Tasks {
                 self.run_queue.push_back(p.pid);
             }
         }
+    }
+
+    /// `futex_wake`: up to `max` sleepers on `key` whose bitset meets `bitset` run again, marked
+    /// woken; returns how many.
+    pub fn futex_wake(
+        &mut self,
+        key: crate::syscall::table::futex::FutexKey,
+        bitset: u32,
+        max: usize,
+    ) -> usize {
+        let mut woken = 0;
+        for p in self.procs.values_mut() {
+            if woken == max {
+                break;
+            }
+            if let Some(WaitFor::Futex(k, bits, _)) = p.wait {
+                if k == key && bits & bitset != 0 {
+                    p.wait = None;
+                    p.futex_woken = true;
+                    self.run_queue.push_back(p.pid);
+                    woken += 1;
+                }
+            }
+        }
+        woken
     }
 
     /// Sends `sig` to every process of group `pgrp` that is not running (the terminal's `^C`),
@@ -230,12 +335,7 @@ impl Tasks {
             .map(|p| p.pid)
             .collect();
         for pid in pids {
-            if let Some(p) = self.procs.get_mut(&pid) {
-                let _ = p.signals.send(sig, SigInfo::kernel(sig));
-                if p.signals.next_deliverable().is_some() {
-                    self.wake(pid);
-                }
-            }
+            let _ = self.signal(pid, sig, SigInfo::kernel(sig));
         }
     }
 
@@ -408,7 +508,7 @@ fn switch_to_next(
 /// process ending ends the run.
 fn exit_process(mut p: Box<Process>) -> ! {
     let reason = p.exit.expect("exiting process");
-    let (pid, ppid, minflt) = (p.pid, p.ppid, p.minflt);
+    let (pid, ppid, minflt, pgid) = (p.pid, p.ppid, p.minflt, p.pgid);
     // No core is ever dumped, so the report never says so, whatever the signal's default.
     if let ExitReason::Signaled { sig, .. } = reason {
         // Only the first process's death is news to whoever booted the machine; a shell's
@@ -439,8 +539,21 @@ fn exit_process(mut p: Box<Process>) -> ! {
         end_of_run(reason);
     }
     let mut tasks = TASKS.lock();
+    let mut orphans = alloc::vec::Vec::new();
     for child in tasks.procs.values_mut().filter(|c| c.ppid == pid) {
         child.ppid = 1;
+        if child.pdeath_signal != 0 {
+            orphans.push((child.pid, child.pdeath_signal));
+        }
+    }
+    // `PR_SET_PDEATHSIG`: the children that asked are told their parent died.
+    for (child, sig) in orphans {
+        if let Some(c) = tasks.get_mut(child) {
+            let _ = c.signals.send(sig, SigInfo::kernel(sig));
+            if c.signals.next_deliverable().is_some() {
+                tasks.wake(child);
+            }
+        }
     }
     for z in tasks.zombies.values_mut().filter(|z| z.ppid == pid) {
         z.ppid = 1;
@@ -449,6 +562,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
         pid,
         Zombie {
             ppid,
+            pgid,
             reason,
             minflt,
         },

@@ -253,7 +253,7 @@ pub fn mlock_populate<P: PageTableOps>(
             if !flags.is_accessible() {
                 return Err(MmError::NoMemory);
             }
-            mm.pt.populate_range(s, e, flags).map_err(|err| match err {
+            crate::populate::populate_in_vma(mm, s, e, flags).map_err(|err| match err {
                 MmError::NoMemory => MmError::Again,
                 MmError::Fault => MmError::NoMemory,
                 other => other,

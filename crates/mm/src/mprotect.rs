@@ -104,7 +104,7 @@ fn mprotect_fixup<P: PageTableOps>(
         && newflags.contains(VM_WRITE)
         && !newflags.contains(VM_LOCKONFAULT)
     {
-        let _ = mm.pt.populate_range(start, end, newflags);
+        let _ = crate::populate::populate_in_vma(mm, start, end, newflags);
     }
     Ok(())
 }

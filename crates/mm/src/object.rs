@@ -22,6 +22,9 @@ pub trait PageObject: Send + Sync {
     /// reference taken for the caller's mapping (dropped by `PhysMem::free_frames` when the
     /// mapping goes).
     fn get_page(&self, index: usize) -> Result<PhysAddr, ObjectError>;
+
+    /// Whether the object holds page `index` now (for mincore).
+    fn has_page(&self, index: usize) -> bool;
 }
 
 /// A VMA's object. Two backings are equal when they are the same object, which is what

@@ -1,5 +1,6 @@
 //! Eager population of a range (Linux `mm_populate` / `__mm_populate` in mm/gup.c): used after brk
 //! growth or mmap under mlockall(MCL_FUTURE), MAP_LOCKED and MAP_POPULATE.
+use super::addr::PAGE_SHIFT;
 use super::mm_struct::{MmStruct, PageTableOps};
 use super::vma::VM_LOCKONFAULT;
 
@@ -24,15 +25,30 @@ pub fn mm_populate<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize, len: usi
             break;
         };
         let (vs, ve, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
-        let backing = vma.backing.clone();
-        let first = vma.pgoff + ((vs - vma.start) >> crate::addr::PAGE_SHIFT);
         if flags.is_accessible() && !flags.contains(VM_LOCKONFAULT) {
-            let _ = match backing {
-                Some(b) => mm.pt.populate_backed(vs, ve, flags, &*b.0, first),
-                None => mm.pt.populate_range(vs, ve, flags),
-            };
+            let _ = populate_in_vma(mm, vs, ve, flags);
         }
         cursor = ve;
+    }
+}
+
+/// Populates `[start, end)`, which lies in one VMA whose flags are `flags`: from the VMA's
+/// object when it has one (a shared or file mapping), else with anonymous pages.
+pub(crate) fn populate_in_vma<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    start: usize,
+    end: usize,
+    flags: crate::vma::VmFlags,
+) -> Result<(), crate::error::MmError> {
+    let backed = mm.find_vma(start).and_then(|v| {
+        Some((
+            v.backing.clone()?,
+            v.pgoff + ((start - v.start) >> PAGE_SHIFT),
+        ))
+    });
+    match backed {
+        Some((b, first)) => mm.pt.populate_backed(start, end, flags, &*b.0, first),
+        None => mm.pt.populate_range(start, end, flags),
     }
 }
 

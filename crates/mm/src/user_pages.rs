@@ -331,6 +331,27 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
     /// flags)` in ascending order, as the VMA tree yields them), for smaps_rollup. A leaf is
     /// counted for the part of it each VMA covers: a block can straddle a VMA boundary after
     /// munlock or madvise split the VMA but left the block whole.
+    /// What of `[start, end)` is resident (one VMA's `Rss:` in smaps), `locked` saying whether
+    /// it counts as `Locked:`.
+    pub fn resident_range(&self, start: usize, end: usize, locked: bool) -> Resident {
+        let mut r = Resident::default();
+        self.pt.for_each_mapping(|m| {
+            let (s, e) = (m.va.as_usize(), m.va.as_usize() + m.size);
+            if !m.attrs.owned || e <= start || s >= end {
+                return;
+            }
+            let n = (e.min(end) - s.max(start)) / PAGE_SIZE;
+            r.pages += n;
+            if m.size > PAGE_SIZE {
+                r.block_pages += n;
+            }
+            if locked {
+                r.locked_pages += n;
+            }
+        });
+        r
+    }
+
     pub fn resident_by_vma(&self, vmas: &[(usize, usize, VmFlags)]) -> Resident {
         let mut r = Resident::default();
         let mut first = 0;

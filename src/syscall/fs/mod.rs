@@ -42,6 +42,7 @@ use crate::fs::vfs::{FsState, Loc, Namei, Vfs};
 mod attr;
 mod fcntl;
 mod ioctl;
+mod mount;
 mod namei;
 mod open;
 mod pipe;
@@ -55,6 +56,7 @@ mod tests;
 pub use attr::*;
 pub use fcntl::*;
 pub use ioctl::*;
+pub use mount::*;
 pub use namei::*;
 pub use open::*;
 pub use pipe::*;
@@ -192,6 +194,8 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_fsync | SYS_fdatasync => sys_fsync(ctx, a[0]),
         // Memory is the storage: there is nothing to write back.
         SYS_sync => Ok(0),
+        SYS_mount => sys_mount(ctx, a[0], a[1], a[2], a[3]),
+        SYS_umount2 => sys_umount2(ctx, a[0], a[1]),
         SYS_syncfs => ctx.files.get(ufd(a[0])).map(|_| 0),
         SYS_statfs => sys_statfs(ctx, a[0], a[1]),
         SYS_fstatfs => sys_fstatfs(ctx, a[0], a[1]),

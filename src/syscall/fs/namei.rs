@@ -326,6 +326,9 @@ pub fn sys_renameat2(
     let (Loc::Tmp(odir), Loc::Tmp(ndir)) = (odir, ndir) else {
         return Err(errno::EXDEV);
     };
+    if !Arc::ptr_eq(&odir.sb, &ndir.sb) {
+        return Err(errno::EXDEV);
+    }
     if olast.kind != LastKind::Norm || nlast.kind != LastKind::Norm {
         return Err(errno::EBUSY);
     }

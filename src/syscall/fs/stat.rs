@@ -224,7 +224,11 @@ const ST_RELATIME: i64 = 0x400;
 
 /// `statfs` of the file system `st` lives on: a tmpfs reports its page budget (`size=`) and
 /// what its files hold; procfs, pipefs and devpts report zeros.
-fn statfs_of(ctx: &FsCtx<'_>, st: &Stat) -> Statfs {
+fn statfs_of(
+    ctx: &FsCtx<'_>,
+    st: &Stat,
+    sb: Option<&alloc::sync::Arc<crate::fs::inode::SuperBlock>>,
+) -> Statfs {
     let fsid = [st.st_dev as i32, (st.st_dev >> 32) as i32];
     let (kind, flags) = match st.st_dev {
         PROC_DEV => (PROC_SUPER_MAGIC, PROC_FLAGS),
@@ -242,7 +246,7 @@ fn statfs_of(ctx: &FsCtx<'_>, st: &Stat) -> Statfs {
         ..Statfs::default()
     };
     if kind == TMPFS_MAGIC {
-        let sb = &ctx.vfs.rootfs;
+        let sb = sb.unwrap_or(&ctx.vfs.rootfs);
         let free = sb.max_pages.saturating_sub(sb.used_pages()) as u64;
         s.f_blocks = sb.max_pages as u64;
         s.f_bfree = free;
@@ -256,15 +260,23 @@ fn statfs_of(ctx: &FsCtx<'_>, st: &Stat) -> Statfs {
 /// `statfs(2)`: the path is followed; `EFAULT` for a bad buffer.
 pub fn sys_statfs(ctx: &mut FsCtx<'_>, path: u64, buf: u64) -> SysResult {
     let loc = user_path_at(ctx, AT_FDCWD, path, true)?;
-    let s = statfs_of(ctx, &stat_loc(&loc));
+    let sb = match &loc {
+        Loc::Tmp(i) => Some(i.sb.clone()),
+        Loc::Proc(_) => None,
+    };
+    let s = statfs_of(ctx, &stat_loc(&loc), sb.as_ref());
     ctx.mem.write_pod(buf as usize, &s)?;
     Ok(0)
 }
 
 /// `fstatfs(2)`: `EBADF`, then as `statfs` for the descriptor's file.
 pub fn sys_fstatfs(ctx: &mut FsCtx<'_>, fd: u64, buf: u64) -> SysResult {
-    let st = stat_file(&ctx.files.get(ufd(fd))?.file.lock());
-    let s = statfs_of(ctx, &st);
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let file = file.lock();
+    let st = stat_file(&file);
+    let sb = super::open::file_inode(&file).map(|i| i.sb.clone());
+    drop(file);
+    let s = statfs_of(ctx, &st, sb.as_ref());
     ctx.mem.write_pod(buf as usize, &s)?;
     Ok(0)
 }

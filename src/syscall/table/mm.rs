@@ -56,23 +56,58 @@ fn mmap_object(
     use crate::fs::fdtable::{CharDev, FileKind};
     use crate::mm::addr::PAGE_SHIFT;
     use crate::mm::mmap::MmapObject;
-    use crate::mm::vma::{Backing, MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE};
-    let shared_anon = |len: usize| -> Result<Option<MmapObject>, Errno> {
+    use crate::mm::vma::{
+        Backing, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
+    };
+    let shared_anon = |len: usize, writable: bool| -> Result<Option<MmapObject>, Errno> {
         let inode = crate::fs::shm_object(len).ok_or(errno::ENOMEM)?;
         Ok(Some(MmapObject {
             backing: Backing(inode),
             name: alloc::sync::Arc::from("/dev/zero (deleted)"),
             pgoff: 0,
-            writable: true,
+            writable,
         }))
     };
-    if flags & MAP_ANONYMOUS != 0 {
-        return shared_anon(len);
-    }
-    if fd < 0 {
+    // `ksys_mmap_pgoff` finds the file first, then `do_mmap` checks the length and the type.
+    let file = if flags & MAP_ANONYMOUS != 0 {
+        None
+    } else if fd < 0 {
         return Err(errno::EBADF);
+    } else {
+        Some(p.files.get(fd as u32)?.file.clone())
+    };
+    if len == 0 {
+        return Err(errno::EINVAL);
     }
-    let file = p.files.get(fd as u32)?.file.clone();
+    match flags & MAP_TYPE {
+        MAP_PRIVATE | MAP_SHARED => {}
+        MAP_SHARED_VALIDATE => {
+            // MAP_SHARED_VALIDATE refuses flags it does not know (`LEGACY_MAP_MASK` and the
+            // newer ones).
+            const KNOWN: u32 = 0x3
+                | 0x10
+                | 0x20
+                | 0x100
+                | 0x800
+                | 0x1000
+                | 0x2000
+                | 0x4000
+                | 0x8000
+                | 0x1_0000
+                | 0x2_0000
+                | 0x4_0000
+                | 0x8_0000
+                | 0x10_0000
+                | 0xfc00_0000;
+            if flags & !KNOWN != 0 {
+                return Err(errno::EOPNOTSUPP);
+            }
+        }
+        _ => return Err(errno::EINVAL),
+    }
+    let Some(file) = file else {
+        return shared_anon(len, true);
+    };
     let file = file.lock();
     let pages = len.div_ceil(crate::mm::addr::PAGE_SIZE) as u64;
     if (offset >> PAGE_SHIFT)
@@ -82,9 +117,9 @@ fn mmap_object(
         return Err(errno::EOVERFLOW);
     }
     match &file.kind {
-        FileKind::Path(_) => return Err(errno::EBADF),
+        FileKind::Path(_) => Err(errno::EBADF),
         FileKind::Regular { .. } | FileKind::Device { .. } if !file.readable() => {
-            return Err(errno::EACCES)
+            Err(errno::EACCES)
         }
         FileKind::Regular { inode, path, .. } => {
             let writable = file.writable();
@@ -101,8 +136,10 @@ fn mmap_object(
             if flags & MAP_TYPE == MAP_PRIVATE {
                 Ok(None)
             } else {
+                // A read-only descriptor makes a mapping that can never be written.
+                let writable = file.writable();
                 drop(file);
-                shared_anon(len)
+                shared_anon(len, writable)
             }
         }
         _ => Err(errno::ENODEV),

@@ -36,6 +36,7 @@ pub const UTS_VERSION: &str = concat!("#1 tidemark ", env!("CARGO_PKG_VERSION"))
 
 mod cred;
 mod exec;
+pub mod futex;
 mod mm;
 mod process;
 mod random;
@@ -333,10 +334,12 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir | SYS_fchdir | SYS_getcwd
         | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2 | SYS_fchown | SYS_fchownat
         | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync | SYS_fdatasync | SYS_statfs
-        | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs => match fs_call(p, tf) {
-            Some(r) => r,
-            None => unimplemented(call.nr),
-        },
+        | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs | SYS_mount | SYS_umount2 => {
+            match fs_call(p, tf) {
+                Some(r) => r,
+                None => unimplemented(call.nr),
+            }
+        }
         SYS_exit | SYS_exit_group => process::exit(p, call, tf),
         SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
         SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
@@ -364,7 +367,6 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_getsid => process::getsid(p, call, tf),
         SYS_setsid => process::setsid(p, call, tf),
         SYS_prctl => process::prctl(p, call, tf),
-        SYS_mount | SYS_umount2 => process::mount(p, call, tf),
         SYS_getuid => cred::getuid(p, call, tf),
         SYS_geteuid => cred::geteuid(p, call, tf),
         SYS_getgid => cred::getgid(p, call, tf),
@@ -384,6 +386,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         SYS_settimeofday => time::settimeofday(p, call, tf),
         SYS_clock_settime => time::clock_settime(p, call, tf),
         SYS_nanosleep | SYS_clock_nanosleep => time::nanosleep(p, call, tf),
+        SYS_futex => futex::futex(p, call, tf),
         SYS_getitimer => time::getitimer(p, call, tf),
         SYS_setitimer => time::setitimer(p, call, tf),
         SYS_getrlimit => resource::get_rlimit(p, a0, a1),

@@ -50,7 +50,31 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
         const PR_GET_NAME: usize = 16;
         const PR_SET_THP_DISABLE: usize = 41;
         const PR_GET_THP_DISABLE: usize = 42;
+        const PR_SET_PDEATHSIG: usize = 1;
+        const PR_GET_PDEATHSIG: usize = 2;
+        const PR_SET_TIMERSLACK: usize = 29;
+        const PR_GET_TIMERSLACK: usize = 30;
         match a0 {
+            PR_SET_PDEATHSIG => {
+                if a1 > signal::NSIG as usize {
+                    return Err(errno::EINVAL);
+                }
+                p.pdeath_signal = a1 as u32;
+                Ok(0)
+            }
+            PR_GET_PDEATHSIG => p.write_pod(a1, &(p.pdeath_signal as i32)).map(|_| 0),
+            // The slack the kernel may add to this process's timers (`current->timer_slack_ns`):
+            // 0 sets the default back. tidemark's timers have no slack; the value is kept for
+            // the caller, as Linux's is.
+            PR_SET_TIMERSLACK => {
+                p.timer_slack_ns = if a1 == 0 {
+                    p.default_timer_slack_ns
+                } else {
+                    a1 as u64
+                };
+                Ok(0)
+            }
+            PR_GET_TIMERSLACK => Ok(p.timer_slack_ns as usize),
             PR_SET_NAME => {
                 // strncpy_from_user of up to 15 bytes: the name ends at a NUL or there.
                 let mut name = [0u8; 16];
@@ -82,17 +106,6 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
             _ => Err(errno::EINVAL),
         }
     }
-    // No file system can be mounted yet: say so (EPERM first for the unprivileged, as
-    // `may_mount` checks before anything else).
-}
-
-/// mount(2) and umount2(2).
-pub(super) fn mount(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
-    Err(if p.creds.euid != 0 {
-        errno::EPERM
-    } else {
-        errno::ENOSYS
-    })
 }
 
 /// sched_yield(2).
@@ -211,20 +224,42 @@ pub(super) fn wait_for_child(
     p: &mut Process,
     target: WaitTarget,
     opts: WaitOptions,
-) -> Result<Option<(i32, crate::task::sched::Zombie)>, Errno> {
-    let pid = match target {
-        WaitTarget::Pid(pid) => pid,
-        WaitTarget::Any | WaitTarget::Pgid(_) => -1,
+) -> Result<Option<(i32, ChildState, u64)>, Errno> {
+    // `waitpid(0)` and `waitid(P_PGID, 0)`: the caller's own group.
+    let target = match target {
+        WaitTarget::Pgid(None) => WaitTarget::Pgid(Some(p.pgid)),
+        t => t,
     };
     let mut tasks = TASKS.lock();
-    if tasks.no_such_child(p.pid, pid) {
+    if tasks.no_such_child(p.pid, target) {
         return Err(errno::ECHILD);
     }
-    let found = if opts.nowait() {
-        tasks.peek_zombie(p.pid, pid)
+    let mut found = if opts.nowait() {
+        tasks.peek_zombie(p.pid, target)
     } else {
-        tasks.reap(p.pid, pid)
-    };
+        tasks.reap(p.pid, target)
+    }
+    .map(|(c, z)| (c, child_state(z.reason), z.minflt));
+    if found.is_none() && (opts.stopped() || opts.continued()) {
+        // A live child that stopped or continued since the last wait that saw it.
+        let me = p.pid;
+        let hit = tasks
+            .iter()
+            .find(|c| {
+                c.ppid == me
+                    && crate::task::sched::wait_matches(target, c.pid, c.pgid)
+                    && c.report.is_some_and(|r| crate::task::wait::wanted(r, opts))
+            })
+            .map(|c| (c.pid, c.report.expect("checked"), c.minflt));
+        if let Some((child, _, _)) = hit {
+            if !opts.nowait() {
+                if let Some(c) = tasks.get_mut(child) {
+                    c.report = None;
+                }
+            }
+        }
+        found = hit;
+    }
     match found {
         Some(z) => Ok(Some(z)),
         None if opts.nohang() => Ok(None),
@@ -244,15 +279,15 @@ pub(super) fn sys_wait4(
     rusage: usize,
 ) -> SysResult {
     let (target, opts) = wait4_args(pid, options as i32)?;
-    let Some((child, z)) = wait_for_child(p, target, opts)? else {
+    let Some((child, state, minflt)) = wait_for_child(p, target, opts)? else {
         return Ok(0);
     };
     if wstatus != 0 {
-        p.write_pod(wstatus, &wait_status(child_state(z.reason)))?;
+        p.write_pod(wstatus, &wait_status(state))?;
     }
     if rusage != 0 {
         let ru = abi::Rusage {
-            ru_minflt: z.minflt as i64,
+            ru_minflt: minflt as i64,
             ..Default::default()
         };
         p.write_pod(rusage, &ru)?;
@@ -271,7 +306,7 @@ pub(super) fn sys_waitid(
     let (target, opts) = waitid_args(idtype, id, options as i32)?;
     let found = wait_for_child(p, target, opts)?;
     if infop != 0 {
-        let info = WaitidInfo::new(found.map(|(child, z)| (child, 0, child_state(z.reason))));
+        let info = WaitidInfo::new(found.map(|(child, state, _)| (child, 0, state)));
         let mut si = [0u8; WAIT_SIGINFO_SIZE];
         si[..WAITID_INFO_LEN].copy_from_slice(&info.to_bytes());
         p.copy_to_user(infop, &si)?;

@@ -72,7 +72,35 @@ pub(super) fn kill(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
         return Err(errno::ESRCH);
     }
     let info = SigInfo::user(sig, code, p.pid as u32, p.creds.uid);
-    if target == p.pid || (call.nr == SYS_kill && (target == 0 || target == -1)) {
+    if call.nr == SYS_kill && target != -1 && target <= 0 {
+        // A process group: the caller's own for 0, else `-target` (`kill_pgrp`).
+        if target == i32::MIN {
+            return Err(errno::ESRCH);
+        }
+        let pgrp = if target == 0 { p.pgid } else { -target };
+        if sig > signal::NSIG {
+            return Err(errno::EINVAL);
+        }
+        let mut tasks = TASKS.lock();
+        let members: alloc::vec::Vec<i32> = tasks
+            .iter()
+            .filter(|t| t.pgid == pgrp)
+            .map(|t| t.pid)
+            .collect();
+        let mine = p.pgid == pgrp;
+        if members.is_empty() && !mine {
+            return Err(errno::ESRCH);
+        }
+        for pid in members {
+            let _ = tasks.signal(pid, sig, info);
+        }
+        drop(tasks);
+        if mine {
+            p.signals.send(sig, info)?;
+        }
+        return Ok(0);
+    }
+    if target == p.pid || (call.nr == SYS_kill && target == -1) {
         if call.nr == SYS_kill && target == -1 {
             let mut tasks = TASKS.lock();
             let pids: alloc::vec::Vec<i32> = tasks.pids().collect();
@@ -99,13 +127,7 @@ pub(super) fn send_to(
     sig: u32,
     info: SigInfo,
 ) -> SysResult {
-    let Some(t) = tasks.get_mut(pid) else {
-        return Err(errno::ESRCH);
-    };
-    t.signals.send(sig, info)?;
-    if sig != 0 && t.signals.next_deliverable().is_some() {
-        tasks.wake(pid);
-    }
+    tasks.signal(pid, sig, info)?;
     Ok(0)
 }
 
