@@ -13,28 +13,54 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-/// `ltp: NAME RESULT ...` lines: name -> (result, the whole line and what follows it).
-fn results(output: &str) -> BTreeMap<String, (String, String)> {
-    let mut map = BTreeMap::new();
+/// What the runner said of one test: the result, its first attempt's result where that
+/// differs (an intermittent failure), and the text of both.
+#[derive(Clone, Debug, Default)]
+struct Outcome {
+    result: String,
+    first: String,
+    text: String,
+}
+
+/// The runner's `ltp-first:` and `ltp:` lines (with the indented output after them): name ->
+/// outcome. `ltp: NAME as-first` keeps the first attempt's result.
+fn results(output: &str) -> BTreeMap<String, Outcome> {
+    let mut map: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut cur: Option<String> = None;
     for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("ltp: ") {
-            let mut w = rest.split_whitespace();
-            if let (Some(name), Some(result)) = (w.next(), w.next()) {
-                if name != "done" {
-                    map.insert(name.to_string(), (result.to_string(), line.to_string()));
-                    cur = Some(name.to_string());
-                    continue;
+        let (first, rest) = if let Some(r) = line.strip_prefix("ltp-first: ") {
+            (true, r)
+        } else if let Some(r) = line.strip_prefix("ltp: ") {
+            (false, r)
+        } else {
+            if let Some(c) = &cur {
+                if line.starts_with("    ") {
+                    let e = map.get_mut(c).unwrap();
+                    e.text.push('\n');
+                    e.text.push_str(line);
                 }
             }
+            continue;
+        };
+        let mut w = rest.split_whitespace();
+        let (Some(name), Some(result)) = (w.next(), w.next()) else {
             cur = None;
-        } else if let Some(c) = &cur {
-            if line.starts_with("    ") {
-                let e = map.get_mut(c).unwrap();
-                e.1.push('\n');
-                e.1.push_str(line);
-            }
+            continue;
+        };
+        if name == "done" {
+            cur = None;
+            continue;
         }
+        let e = map.entry(name.to_string()).or_default();
+        if first {
+            e.first = result.to_string();
+            e.result = result.to_string();
+        } else if result != "as-first" {
+            e.result = result.to_string();
+        }
+        e.text.push('\n');
+        e.text.push_str(line);
+        cur = Some(name.to_string());
     }
     map
 }
@@ -80,19 +106,30 @@ fn check(kernel: &str, output: &str, column: impl Fn(&(String, String, String)) 
     );
     let mut wrong = Vec::new();
     let mut better = Vec::new();
+    let mut flaky = Vec::new();
     for (name, exp) in &want {
-        let (result, text) = &got[name];
+        let o = &got[name];
         let exp = column(exp);
+        let result = &o.result;
         if (result == "TIMEOUT" && exp != "TIMEOUT") || (exp == "PASS" && result != "PASS") {
-            wrong.push(format!("{name}: expected {exp}, got:\n{text}"));
+            wrong.push(format!("{name}: expected {exp}, got:{}", o.text));
         } else if result == "PASS" && exp != "PASS" {
             better.push(name.clone());
         }
+        if o.first != o.result && result == "PASS" {
+            flaky.push(format!("{name}:{}", o.text));
+        }
     }
-    let passed = got.values().filter(|(r, _)| r == "PASS").count();
+    let passed = got.values().filter(|o| o.result == "PASS").count();
     eprintln!("{kernel}: {passed} of {} LTP tests pass", got.len());
     if !better.is_empty() {
         eprintln!("{kernel}: these now pass but are listed otherwise: {better:?}");
+    }
+    if !flaky.is_empty() {
+        eprintln!(
+            "{kernel}: these failed once and passed when run again:\n{}",
+            flaky.join("\n")
+        );
     }
     assert!(wrong.is_empty(), "{kernel}:\n{}", wrong.join("\n"));
 }

@@ -375,7 +375,20 @@ impl Process {
                     );
                     return;
                 }
-                Deliver::Terminate { sig, core, .. } => {
+                Deliver::Terminate { sig, core, info } => {
+                    // Linux's `show_unhandled_signals`: a fault nobody handles is worth a line.
+                    if let signal::SigFields::Fault { addr } = info.fields {
+                        log::warn!(
+                            "{} (pid {}): unhandled {} code {} at {addr:#x}, pc {:#x}, lr {:#x}, sp {:#x}",
+                            self.exe,
+                            self.pid,
+                            signal::signal_name(sig),
+                            info.code,
+                            tf.elr,
+                            tf.x[30],
+                            tf.sp_el0
+                        );
+                    }
                     self.exit = Some(ExitReason::Signaled { sig, core });
                     return;
                 }

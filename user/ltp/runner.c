@@ -5,6 +5,8 @@
  *
  *   ltp: NAME RESULT passed=P failed=F broken=B skipped=S warnings=W status=S
  *
+ * (after an "ltp-first:" line of the same form: a test that does not pass is run twice, and a
+ * test that passed at once ends with "ltp: NAME as-first").
  * RESULT is TIMEOUT, FAIL (a failed check, a broken one, or an exit that is not 0, or nothing
  * counted at all: an exit 0 whose summary counts nothing is not a pass), PASS (checks passed, none
  * failed), or CONF (everything skipped: the test cannot run here). The counts are LTP's own
@@ -47,14 +49,16 @@ static int count_lines(const char *text, const char *tag)
 	return n;
 }
 
-static void run(const char *name, int timeout_s, char **envp)
+/* Runs the test once and prints its result line with `tag` in front; returns 1 if it passed
+ * or could not run here (CONF). */
+static int run_once(const char *name, int timeout_s, char **envp, const char *tag)
 {
 	char path[256];
 	snprintf(path, sizeof path, "/ltp/bin/%s", name);
 	int pfd[2];
 	if (pipe(pfd)) {
-		printf("ltp: %s FAIL runner: pipe: %s\n", name, strerror(errno));
-		return;
+		printf("%s %s FAIL runner: pipe: %s\n", tag, name, strerror(errno));
+		return 0;
 	}
 	fflush(stdout);
 	pid_t c = fork();
@@ -126,14 +130,31 @@ static void run(const char *name, int timeout_s, char **envp)
 		result = "CONF";
 	else
 		result = "FAIL";
-	printf("ltp: %s %s passed=%d failed=%d broken=%d skipped=%d warnings=%d status=%d\n", name, result,
-	       passed, failed, broken, skipped, warnings, status);
+	printf("%s %s %s passed=%d failed=%d broken=%d skipped=%d warnings=%d status=%d\n", tag, name,
+	       result, passed, failed, broken, skipped, warnings, status);
 	if (strcmp(result, "PASS")) {
 		/* The test's own words, indented, for the reader of a failed run. */
 		int lines = 0;
 		for (char *l = strtok(out, "\n"); l && lines < 60; l = strtok(NULL, "\n"), lines++)
 			printf("    %s\n", l);
 	}
+	fflush(stdout);
+	/* A timeout is not worth a second wait of the same length. */
+	return !strcmp(result, "PASS") || !strcmp(result, "CONF") || !strcmp(result, "TIMEOUT");
+}
+
+/* A test that fails (other than by a timeout) runs once more: its first attempt is printed as "ltp-first:" and
+ * the second as the result, so an intermittent failure shows (the harness lists those) instead
+ * of deciding the whole run. The repeat is quick to tell apart from a steady failure, which
+ * fails both times. */
+static void run(const char *name, int timeout_s, char **envp)
+{
+	/* Whether the test passes is only known afterwards: run it with the tag of a first try,
+	 * then, if it passed, say so under the final tag too. */
+	if (run_once(name, timeout_s, envp, "ltp-first:"))
+		printf("ltp: %s as-first\n", name);
+	else
+		run_once(name, timeout_s, envp, "ltp:");
 	fflush(stdout);
 }
 
