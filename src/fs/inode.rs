@@ -245,18 +245,10 @@ impl FileData {
             let idx = pos / PAGE_SIZE as u64;
             let in_page = (pos % PAGE_SIZE as u64) as usize;
             let m = (PAGE_SIZE - in_page).min(n - done);
-            let page = match self.pages.entry(idx) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(v) => match sb.charge_page().and_then(|()| {
-                    FilePage::new().ok_or_else(|| {
-                        sb.uncharge_pages(1);
-                        errno::ENOSPC
-                    })
-                }) {
-                    Ok(p) => v.insert(p),
-                    Err(e) if done == 0 => return Err(e),
-                    Err(_) => break,
-                },
+            let page = match self.page_mut(sb, idx) {
+                Ok(p) => p,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
             };
             page.bytes_mut()[in_page..in_page + m].copy_from_slice(&src[done..done + m]);
             done += m;

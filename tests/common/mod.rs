@@ -254,27 +254,8 @@ impl Boot {
 
     pub fn run(&self) -> Outcome {
         let start = Instant::now();
-        let mut child = Command::new("qemu-system-aarch64")
-            .args([
-                "-machine",
-                &self.machine,
-                "-cpu",
-                &self.cpu,
-                "-m",
-                &self.mem,
-            ])
-            .args([
-                "-smp",
-                &self.smp.to_string(),
-                "-nographic",
-                "-nic",
-                "none",
-                "-semihosting",
-            ])
-            .arg("-kernel")
-            .arg(image())
-            .args(["-append", &self.args])
-            .args(&self.extra)
+        let mut child = self
+            .command()
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -51,18 +51,7 @@ impl ProcSource for ExecView {
 /// then), a regular file on a file system that allows execution (`EACCES` otherwise, procfs
 /// included), that the caller may execute (`EACCES`).
 fn open_exec(p: &Process, start: &Loc, path: &[u8], nofollow: bool) -> Result<Arc<Inode>, Errno> {
-    let view = ExecView {
-        exe: p.exe.clone(),
-        pid: p.pid,
-    };
-    let nd = Namei {
-        vfs: crate::fs::vfs(),
-        cwd: &p.fs.cwd,
-        cred: cred(p),
-        proc: &view,
-        own: Some((&p.files, &p.fs)),
-    };
-    let loc = nd.lookup(start, path, !nofollow)?;
+    let loc = with_namei(p, |nd| nd.lookup(start, path, !nofollow))?;
     let Loc::Tmp(inode) = loc else {
         return Err(errno::EACCES);
     };
@@ -280,18 +269,23 @@ fn absolute(p: &Process, start: &Loc, path: &[u8], empty: bool) -> Vec<u8> {
     if empty {
         return path.to_vec();
     }
+    with_namei(p, |nd| nd.canonical(start, path)).unwrap_or_else(|_| path.to_vec())
+}
+
+/// Runs `f` with the caller's walker: its working directory, credentials, and /proc as it
+/// sees it.
+fn with_namei<R>(p: &Process, f: impl FnOnce(&Namei<'_>) -> R) -> R {
     let view = ExecView {
         exe: p.exe.clone(),
         pid: p.pid,
     };
-    let nd = Namei {
+    f(&Namei {
         vfs: crate::fs::vfs(),
         cwd: &p.fs.cwd,
         cred: cred(p),
         proc: &view,
         own: Some((&p.files, &p.fs)),
-    };
-    nd.canonical(start, path).unwrap_or_else(|_| path.to_vec())
+    })
 }
 
 /// `begin_new_exec` + `setup_new_exec` + `start_thread`: nothing here can fail.
