@@ -163,3 +163,17 @@ fn exec_on_linux() {
 fn shm_on_linux() {
     oracle("shm", "", "1G");
 }
+
+#[test]
+fn fuzz_on_linux() {
+    oracle("fuzz", "", "1G");
+}
+
+/// The modes of `pressure` that do not exhaust memory on purpose: on Linux the OOM killer, not
+/// the program, decides how `forkbomb` and `oom` end.
+#[test]
+fn pressure_on_linux() {
+    for mode in ["vmas", "pipes", "lowmap"] {
+        oracle("pressure", mode, "1G");
+    }
+}
