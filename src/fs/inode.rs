@@ -292,6 +292,39 @@ impl FileData {
         self.size = size;
     }
 
+    /// Makes `[start, end)` read as zeros: the pages wholly inside it are freed, the partial
+    /// ones at its ends zeroed there (`shmem_undo_range`). The size does not change.
+    pub fn punch_hole(&mut self, sb: &SuperBlock, start: u64, end: u64) {
+        const P: u64 = PAGE_SIZE as u64;
+        let end = end.min(self.size);
+        if start >= end {
+            return;
+        }
+        let first_whole = start.div_ceil(P);
+        let last_whole = end / P;
+        let gone: Vec<u64> = self
+            .pages
+            .range(first_whole..last_whole.max(first_whole))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &gone {
+            self.pages.remove(k);
+        }
+        sb.uncharge_pages(gone.len());
+        // The partial pages at the ends: one page when the range starts and ends in it.
+        let mut partial = alloc::vec![(start / P, start % P, P.min(end - start / P * P))];
+        if end / P != start / P {
+            partial.push((end / P, 0, end % P));
+        }
+        for (page, from, to) in partial {
+            if from < to && (page < first_whole || page >= last_whole) {
+                if let Some(p) = self.pages.get_mut(&page) {
+                    p.bytes_mut()[from as usize..to as usize].fill(0);
+                }
+            }
+        }
+    }
+
     /// Frees every page (the inode's last link and last opener are gone).
     pub fn release(&mut self, sb: &SuperBlock) {
         sb.uncharge_pages(self.pages.len());
@@ -509,5 +542,37 @@ impl crate::mm::object::PageObject for Inode {
             Data::File(f) => f.has_page(index as u64),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn punch_hole_zeroes_the_range_and_frees_whole_pages() {
+        let sb = SuperBlock::new(1, 100);
+        let mut f = FileData::default();
+        f.write_at(&sb, 0, &[7u8; 3 * PAGE_SIZE]).unwrap();
+        assert_eq!(sb.used_pages(), 3);
+        f.punch_hole(&sb, 100, 2 * PAGE_SIZE as u64 + 10);
+        assert_eq!(sb.used_pages(), 2, "the middle page is freed");
+        let mut b = [0u8; 3 * PAGE_SIZE];
+        assert_eq!(f.read_at(0, &mut b), 3 * PAGE_SIZE);
+        assert!(b[..100].iter().all(|&x| x == 7));
+        assert!(b[100..2 * PAGE_SIZE + 10].iter().all(|&x| x == 0));
+        assert!(b[2 * PAGE_SIZE + 10..].iter().all(|&x| x == 7));
+        // Within one page.
+        f.punch_hole(&sb, 2 * PAGE_SIZE as u64 + 20, 2 * PAGE_SIZE as u64 + 30);
+        f.read_at(0, &mut b);
+        assert!(b[2 * PAGE_SIZE + 10..2 * PAGE_SIZE + 20]
+            .iter()
+            .all(|&x| x == 7));
+        assert!(b[2 * PAGE_SIZE + 20..2 * PAGE_SIZE + 30]
+            .iter()
+            .all(|&x| x == 0));
+        assert!(b[2 * PAGE_SIZE + 30..].iter().all(|&x| x == 7));
+        assert_eq!(f.size, 3 * PAGE_SIZE as u64);
+        f.release(&sb);
     }
 }

@@ -261,3 +261,63 @@ pub fn sys_utimensat(
     i.ctime = now;
     Ok(0)
 }
+
+/// `fallocate` modes tmpfs supports (`shmem_fallocate`).
+const FALLOC_FL_KEEP_SIZE: u32 = 1;
+const FALLOC_FL_PUNCH_HOLE: u32 = 2;
+
+/// `fallocate(2)` (`vfs_fallocate` + `shmem_fallocate`): mode 0 gives `[offset, offset + len)`
+/// pages and grows the file over it, `FALLOC_FL_KEEP_SIZE` gives the pages without growing it,
+/// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` frees what lies inside the range (reads there
+/// give zeros). In Linux's order: `EINVAL` for a negative offset or a length not above 0,
+/// `EOPNOTSUPP` for other modes (and a hole punched without `KEEP_SIZE`), `EBADF` unless open
+/// for writing, `ESPIPE` on a pipe, `ENODEV` on anything else that is not a regular file,
+/// `EFBIG` past the largest file, `ENOSPC` when memory runs out.
+pub fn sys_fallocate(ctx: &mut FsCtx<'_>, fd: u64, mode: u64, offset: u64, len: u64) -> SysResult {
+    let mode = int(mode) as u32;
+    let (offset, len) = (offset as i64, len as i64);
+    if offset < 0 || len <= 0 {
+        return Err(errno::EINVAL);
+    }
+    if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0
+        || (mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0)
+    {
+        return Err(errno::EOPNOTSUPP);
+    }
+    let file = ctx.files.get(ufd(fd))?.file.clone();
+    let file = file.lock();
+    if !file.writable() {
+        return Err(errno::EBADF);
+    }
+    let inode = match &file.kind {
+        FileKind::Regular { inode, .. } => inode.clone(),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => return Err(errno::ESPIPE),
+        FileKind::Dir { .. } => return Err(errno::EISDIR),
+        _ => return Err(errno::ENODEV),
+    };
+    drop(file);
+    let end = (offset as u64)
+        .checked_add(len as u64)
+        .filter(|&e| e <= MAX_FILE_SIZE)
+        .ok_or(errno::EFBIG)?;
+    let sb = inode.sb.clone();
+    let now = ctx.vfs.now();
+    let mut i = inode.lock();
+    let Data::File(f) = &mut i.data else {
+        return Err(errno::ENODEV);
+    };
+    const P: u64 = crate::mm::addr::PAGE_SIZE as u64;
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 {
+        f.punch_hole(&sb, offset as u64, end);
+    } else {
+        for index in (offset as u64 / P)..end.div_ceil(P) {
+            f.page_mut(&sb, index)?;
+        }
+        if mode & FALLOC_FL_KEEP_SIZE == 0 && end > f.size {
+            f.size = end;
+        }
+    }
+    i.mtime = now;
+    i.ctime = now;
+    Ok(0)
+}

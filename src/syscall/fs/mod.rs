@@ -189,6 +189,7 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_fchown => sys_fchown(ctx, a[0], a[1], a[2]),
         SYS_fchownat => sys_fchownat(ctx, a[0], a[1], a[2], a[3], a[4]),
         SYS_truncate => sys_truncate(ctx, a[0], a[1]),
+        SYS_fallocate => sys_fallocate(ctx, a[0], a[1], a[2], a[3]),
         SYS_ftruncate => sys_ftruncate(ctx, a[0], a[1]),
         SYS_utimensat => sys_utimensat(ctx, a[0], a[1], a[2], a[3]),
         SYS_fsync | SYS_fdatasync => sys_fsync(ctx, a[0]),

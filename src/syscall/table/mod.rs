@@ -334,12 +334,11 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
         | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir | SYS_fchdir | SYS_getcwd
         | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2 | SYS_fchown | SYS_fchownat
         | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync | SYS_fdatasync | SYS_statfs
-        | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs | SYS_mount | SYS_umount2 => {
-            match fs_call(p, tf) {
-                Some(r) => r,
-                None => unimplemented(call.nr),
-            }
-        }
+        | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs | SYS_mount | SYS_umount2
+        | SYS_fallocate => match fs_call(p, tf) {
+            Some(r) => r,
+            None => unimplemented(call.nr),
+        },
         SYS_exit | SYS_exit_group => process::exit(p, call, tf),
         SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
         SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
