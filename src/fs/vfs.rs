@@ -106,6 +106,17 @@ pub struct Last {
     pub slash: bool,
 }
 
+impl Last {
+    /// The component without its trailing slash: what names the entry itself, for the calls
+    /// that look it up before deciding what a slash means for them.
+    pub fn without_slash(&self) -> Last {
+        Last {
+            slash: false,
+            ..self.clone()
+        }
+    }
+}
+
 /// The name space.
 pub struct Vfs {
     pub root: Arc<Inode>,
@@ -916,14 +927,7 @@ impl Namei<'_> {
         let mut path = path.to_vec();
         for _ in 0..=MAXSYMLINKS {
             let (dir, last) = self.lookup_parent(&start, &path)?;
-            let loc = self.lookup_last(
-                &dir,
-                &Last {
-                    slash: false,
-                    ..last.clone()
-                },
-                false,
-            )?;
+            let loc = self.lookup_last(&dir, &last.without_slash(), false)?;
             let is_link = match &loc {
                 Loc::Tmp(i) => i.mode() & S_IFMT == S_IFLNK,
                 Loc::Proc(n) => matches!(n, Node::Link(_)),

@@ -204,17 +204,7 @@ impl Boot {
             let _ = stdin.write_all(send.as_bytes());
             let _ = stdin.flush();
         }
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st.code();
-            }
-            if start.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = self.wait_exit(&mut child, start);
         drop(stdin);
         reader.join().unwrap();
         let mut err = String::new();
@@ -224,6 +214,21 @@ impl Boot {
             status,
             output,
             elapsed: start.elapsed(),
+        }
+    }
+
+    /// Waits for QEMU to end, killing it at the timeout (`None` then).
+    fn wait_exit(&self, child: &mut std::process::Child, start: Instant) -> Option<i32> {
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return st.code();
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -267,17 +272,7 @@ impl Boot {
             let _ = stdout.read_to_end(&mut s);
             s
         });
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st.code();
-            }
-            if start.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = self.wait_exit(&mut child, start);
         let mut err = String::new();
         let _ = child.stderr.take().unwrap().read_to_string(&mut err);
         let output = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "") + &err;

@@ -3,7 +3,7 @@
 //! renameat2, readlinkat.
 use super::*;
 use crate::fs::inode::{Data, Dir, S_IFBLK, S_IFIFO, S_IFLNK, S_IFSOCK};
-use crate::fs::vfs::{Last, LastKind, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
+use crate::fs::vfs::{LastKind, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
 use crate::syscall::abi::S_IFMT;
 use alloc::sync::Arc;
 
@@ -109,14 +109,7 @@ fn filename_create(
     if last.kind != LastKind::Norm {
         return Err(errno::EEXIST);
     }
-    match nd.lookup_last(
-        &dir,
-        &Last {
-            slash: false,
-            ..last.clone()
-        },
-        false,
-    ) {
+    match nd.lookup_last(&dir, &last.without_slash(), false) {
         Ok(_) => return Err(errno::EEXIST),
         Err(e) if e != errno::ENOENT => return Err(e),
         Err(_) => {}
@@ -265,14 +258,7 @@ pub fn sys_unlinkat(ctx: &mut FsCtx<'_>, dfd: u64, path: u64, flags: u64) -> Sys
         (LastKind::Root, true) => return Err(errno::EBUSY),
         (_, false) => return Err(errno::EISDIR),
     }
-    let victim = nd.lookup_last(
-        &dir,
-        &Last {
-            slash: false,
-            ..last.clone()
-        },
-        false,
-    )?;
+    let victim = nd.lookup_last(&dir, &last.without_slash(), false)?;
     if !rmdir && last.slash {
         return Err(if victim.is_dir() {
             errno::EISDIR
@@ -332,28 +318,15 @@ pub fn sys_renameat2(
     if olast.kind != LastKind::Norm || nlast.kind != LastKind::Norm {
         return Err(errno::EBUSY);
     }
-    let old = nd.lookup_last(
-        &Loc::Tmp(odir.clone()),
-        &Last {
-            slash: false,
-            ..olast.clone()
-        },
-        false,
-    )?;
+    let old = nd.lookup_last(&Loc::Tmp(odir.clone()), &olast.without_slash(), false)?;
     if let Loc::Proc(_) = old {
         return Err(errno::EBUSY);
     }
     if !old.is_dir() && (olast.slash || (nlast.slash && flags & RENAME_EXCHANGE == 0)) {
         return Err(errno::ENOTDIR);
     }
-    if let Ok(Loc::Proc(_)) = nd.lookup_last(
-        &Loc::Tmp(ndir.clone()),
-        &Last {
-            slash: false,
-            ..nlast.clone()
-        },
-        false,
-    ) {
+    if let Ok(Loc::Proc(_)) = nd.lookup_last(&Loc::Tmp(ndir.clone()), &nlast.without_slash(), false)
+    {
         return Err(errno::EBUSY);
     }
     ctx.vfs

@@ -68,9 +68,6 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
         p.sigreturn(tf);
         return;
     }
-    if call.nr == SYS_execve || call.nr == SYS_execveat {
-        return execve(p, tf, &call);
-    }
     match handle(p, &call, tf) {
         Ok(v) => {
             if tracing() {
@@ -79,30 +76,6 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
             tf.x[0] = v as u64;
         }
         Err(e) => finish_error(p, tf, e),
-    }
-}
-
-/// execve and execveat replace the whole frame when they succeed.
-#[inline(never)]
-fn execve(p: &mut Process, tf: &mut TrapFrame, call: &SyscallArgs) {
-    let a = call.args;
-    let r = if let Err(e) = admit_call(p, call.nr) {
-        Err(e)
-    } else if call.nr == SYS_execve {
-        exec::sys_execveat(p, tf, -100, a[0] as usize, a[1] as usize, a[2] as usize, 0)
-    } else {
-        exec::sys_execveat(
-            p,
-            tf,
-            a[0] as i32,
-            a[1] as usize,
-            a[2] as usize,
-            a[3] as usize,
-            a[4] as u32,
-        )
-    };
-    if let Err(e) = r {
-        finish_error(p, tf, e);
     }
 }
 
@@ -321,7 +294,7 @@ fn admit_slow(p: &Process, nr: usize) -> Result<(), Errno> {
     }
 }
 
-fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
+fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult {
     admit_call(p, call.nr)?;
     let a = call.args;
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
@@ -340,6 +313,9 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &TrapFrame) -> SysResult {
             None => unimplemented(call.nr),
         },
         SYS_exit | SYS_exit_group => process::exit(p, call, tf),
+        // A successful exec replaces the whole frame; the 0 it returns is its x0.
+        SYS_execve => exec::sys_execveat(p, tf, -100, a0, a1, a2, 0),
+        SYS_execveat => exec::sys_execveat(p, tf, a0 as i32, a1, a2, a3, a[4] as u32),
         SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
         SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
         SYS_waitid => process::sys_waitid(p, a0 as u32, a1 as i32, a2, a3),
