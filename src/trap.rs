@@ -79,7 +79,11 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     let esr = tf.esr;
     let ec = (esr >> 26) & 0x3f;
     if ec == EC_SVC64 {
-        crate::syscall::table::dispatch(p, tf);
+        if crate::syscall::table::dispatch(p, tf) {
+            drop(guard);
+            syscall_sleep(tf);
+            return true;
+        }
     } else if esr & 0x3c == 0x04 && ec == EC_DABT_LOW {
         // A data abort with a translation fault (FSC 0b0001xx, any level): demand paging, the
         // other hot path. Exactly `user_abort`'s handling of it, without the out-of-line
@@ -101,6 +105,17 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     if p.exit.is_none() && p.wait.is_none() && p.signals.next_deliverable().is_none() {
         return true;
     }
+    exit_to_user(guard, tf);
+    true
+}
+
+/// The way back to EL0 with work to do: deliver signals, then switch away if the process
+/// exited, stopped or was preempted.
+fn exit_to_user(
+    mut guard: spin::MutexGuard<'_, Option<alloc::boxed::Box<Process>>>,
+    tf: &mut TrapFrame,
+) {
+    let Some(p) = guard.as_mut() else { return };
     if signal_work(p) {
         p.do_signal(tf);
     }
@@ -109,7 +124,23 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     if switch {
         finish_trap(false);
     }
-    true
+}
+
+/// A syscall that must wait: the process sleeps, and each time it is woken runs the call again
+/// from the start, here in the kernel, until the call finishes (Linux's `wait_event` loop around
+/// `schedule()`). The call never goes back to EL0 half done: a signal that woke it is delivered
+/// only once the call has given its result (EINTR, or a restart), as Linux delivers it after the
+/// sleeping call returns.
+#[inline(never)]
+fn syscall_sleep(tf: &mut TrapFrame) {
+    loop {
+        finish_trap(false);
+        let mut guard = CURRENT.lock();
+        let Some(p) = guard.as_mut() else { return };
+        if p.exit.is_some() || !crate::syscall::table::dispatch(p, tf) {
+            return exit_to_user(guard, tf);
+        }
+    }
 }
 
 /// A synchronous exception from EL0 other than a syscall: a page fault (tested first, by its

@@ -2,12 +2,13 @@
 //!
 //! The running process lives in [`CURRENT`], the rest in [`TASKS`] (runnable ones in a FIFO run
 //! queue, blocked ones waiting for a child, a pipe or a deadline, and zombies until their parent
-//! reaps them). The kernel is never preempted and keeps no per-process kernel stack: a process
-//! is switched only at the end of a trap from EL0, by saving the trap frame (plus the FP/SIMD
-//! registers and TPIDR_EL0, which the soft-float kernel never touches) into the process and
-//! loading another's in its place. A syscall that must wait does not sleep inside the kernel: it
-//! leaves its registers untouched, rewinds the PC to its `svc`, and is run again from scratch when
-//! woken (Linux's `-ERESTARTSYS` made the only way to block).
+//! reaps them). Each process has a kernel stack of its own, with its trap frame on it. The
+//! kernel is never preempted: a process is switched only at the end of a trap from EL0 or while
+//! a syscall waits, by switching kernel stacks and saving the FP/SIMD registers and TPIDR_EL0
+//! (which the soft-float kernel never touches). A syscall that must wait does not keep its place
+//! inside the kernel: it leaves its registers untouched, switches away, and when woken runs again
+//! from the start, still in the kernel (`trap::syscall_sleep`), until it finishes; only then does
+//! a signal that woke it run its handler (Linux's `-ERESTARTSYS` made the only way to block).
 //!
 //! Lock order: CURRENT, then TASKS.
 use crate::arch::aarch64::context::{
@@ -495,9 +496,20 @@ fn switch_to_next(
             finish_task_switch();
         }
         None => {
+            println!("tidemark: deadlock: every process is blocked and nothing can wake one");
+            for p in tasks.iter() {
+                println!(
+                    "  pid {} ({}): waiting for {:?}, pending {:#x}, blocked {:#x}, saved mask {:?}",
+                    p.pid,
+                    p.exe,
+                    p.wait,
+                    p.signals.pending.0,
+                    p.signals.blocked.0,
+                    p.signals.saved_sigmask.map(|m| m.0)
+                );
+            }
             drop(tasks);
             drop(cur);
-            println!("tidemark: deadlock: every process is blocked and nothing can wake one");
             end_of_run(ExitReason::Exited(1));
         }
     }

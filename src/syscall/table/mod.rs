@@ -58,15 +58,18 @@ fn mm_err(e: crate::mm::error::MmError) -> Errno {
     Errno(e.to_errno())
 }
 
-/// Runs the syscall in `tf` for `p` and stores the result in x0. Never inlined: it is the place to
-/// stop in GDB for any syscall (`tbreak *tidemark::syscall::table::dispatch if ...`).
+/// Runs the syscall in `tf` for `p` and stores the result in x0. Returns `true` when the call
+/// must sleep: the registers are left as they were and `p.wait` says what it waits for; the
+/// caller switches away and, once `p` is woken, runs the call again from the start (see
+/// `trap::syscall_sleep`). Never inlined: it is the place to stop in GDB for any syscall
+/// (`tbreak *tidemark::syscall::table::dispatch if ...`).
 #[inline(never)]
-pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
+pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) -> bool {
     let call = SyscallArgs::from_regs(&tf.x);
     if call.nr == SYS_rt_sigreturn {
         // Restores the whole frame, x0 included.
         p.sigreturn(tf);
-        return;
+        return false;
     }
     match handle(p, &call, tf) {
         Ok(v) => {
@@ -74,27 +77,27 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) {
                 trace_call(tf, Ok(v));
             }
             tf.x[0] = v as u64;
+            false
         }
         Err(e) => finish_error(p, tf, e),
     }
 }
 
 /// The error half of [`dispatch`], out of line so that the common `Ok` return stays short: a
-/// call that would block sleeps, a restartable one is restarted or becomes EINTR, EPIPE raises
-/// SIGPIPE, and the errno goes to x0.
+/// call that would block sleeps (`true`), a restartable one is restarted or becomes EINTR, EPIPE
+/// raises SIGPIPE, and the errno goes to x0.
 #[inline(never)]
-fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
+fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) -> bool {
     let call = SyscallArgs::from_regs(&tf.x);
     let mut ret: SysResult = Err(e);
     if e == errno::EWOULDBLOCK_RESTART {
         if p.signals.next_deliverable().is_none() {
-            // Block: leave the registers as they are and rewind to the `svc`, so that the call
-            // runs again from scratch when the process is woken (see task::sched). A pipe
-            // wait was recorded by `fs_call` with the pipe events as they were before the call.
+            // Block: leave the registers as they are, so that the call runs again from scratch
+            // in the kernel when the process is woken. A pipe wait was recorded by `fs_call`
+            // with the pipe events as they were before the call.
             p.wait
                 .get_or_insert_with(|| WaitFor::Pipe(crate::fs::pipe::events()));
-            tf.elr -= 4;
-            return;
+            return true;
         }
         // The deadline of a timed wait stays for a restart (the call goes on towards it, as
         // Linux's restarted ppoll and nanosleep do); it goes below if the call ends here.
@@ -108,7 +111,7 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
             match signal::syscall_restart(e.as_ret(), pending_handler_flags(p)) {
                 signal::Restart::Restart | signal::Restart::RestartBlock => {
                     tf.elr -= 4;
-                    return;
+                    return false;
                 }
                 _ => ret = Err(errno::EINTR),
             }
@@ -125,6 +128,7 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) {
         trace_call(tf, ret);
     }
     tf.x[0] = SyscallArgs::ret(ret);
+    false
 }
 
 /// Whether syscalls are logged (`trace` level): one load and compare on the hot path.
