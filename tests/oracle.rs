@@ -145,6 +145,11 @@ fn sigsuspend_on_linux() {
 }
 
 #[test]
+fn threads_on_linux() {
+    oracle("threads", "", "1G");
+}
+
+#[test]
 fn clock_on_linux() {
     oracle("clock", "", "1G");
 }

@@ -47,21 +47,23 @@ pub struct ProcView<'s, 'a> {
 
 /// The text of a process's own /proc file.
 fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
-    let rss = p.mm.pt.pages.rss_pages();
+    let mm = p.mm();
+    let rss = mm.pt.pages.rss_pages();
     let info = RssInfo {
         anon: rss,
         hiwater_rss: p.hiwater_rss.max(rss),
-        pte_bytes: p.mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
+        pte_bytes: mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
         ..RssInfo::default()
     };
     let _ = match f {
-        ProcFile::Maps => show_maps(out, &p.mm),
+        ProcFile::Maps => show_maps(out, &mm),
         ProcFile::Status => {
             let name = p.comm_str();
             let _ = write!(
                 out,
-                "Name:\t{name}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t\n",
+                "Name:\t{name}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{g}\t{eg}\t{sg}\t{eg}\nFDSize:\t64\nGroups:\t\n",
                 umask = umask,
+                tgid = p.tgid,
                 pid = p.pid,
                 ppid = p.ppid,
                 u = p.creds.uid,
@@ -71,13 +73,20 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
                 eg = p.creds.egid,
                 sg = p.creds.sgid,
             );
-            let _ = show_status_vm(out, &p.mm, &info);
-            write!(out, "Threads:\t1\nSigQ:\t0/0\nSigPnd:\t{:016x}\nShdPnd:\t0000000000000000\nSigBlk:\t{:016x}\n", p.signals.pending.0, p.signals.blocked.0)
+            let _ = show_status_vm(out, &mm, &info);
+            write!(
+                out,
+                "Threads:\t{}\nSigQ:\t0/0\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\n",
+                p.group.live.load(core::sync::atomic::Ordering::Relaxed),
+                p.signals.own.set.0,
+                p.signals.shared.set().0,
+                p.signals.blocked.0
+            )
         }
         ProcFile::Stat => {
             let comm = p.comm_str();
             let mut s = StatFields::new(p.pid, &comm);
-            let c = p.mm.counters();
+            let c = mm.counters();
             s.ppid = p.ppid;
             s.pgrp = p.pgid;
             s.session = p.sid;
@@ -87,23 +96,23 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             s.starttime = p.start_ticks * 100 / timer::frequency();
             s.vsize = (c.total_vm << PAGE_SHIFT) as u64;
             s.rss = rss as u64;
-            s.startcode = p.mm.start_code as u64;
-            s.endcode = p.mm.end_code as u64;
-            s.startstack = p.mm.start_stack as u64;
-            s.start_data = p.mm.start_data as u64;
-            s.end_data = p.mm.end_data as u64;
-            s.start_brk = p.mm.start_brk as u64;
+            s.startcode = mm.start_code as u64;
+            s.endcode = mm.end_code as u64;
+            s.startstack = mm.start_stack as u64;
+            s.start_data = mm.start_data as u64;
+            s.end_data = mm.end_data as u64;
+            s.start_brk = mm.start_brk as u64;
             s.arg_start = p.arg_start as u64;
             s.arg_end = p.arg_end as u64;
             s.env_start = p.env_start as u64;
             s.env_end = p.env_end as u64;
-            s.signal = p.signals.pending.0;
+            s.signal = p.signals.pending().0;
             s.blocked = p.signals.blocked.0;
             s.write_stat(out)
         }
         ProcFile::Statm => {
-            let c = p.mm.counters();
-            let text = (p.mm.end_code.saturating_sub(p.mm.start_code)) >> PAGE_SHIFT;
+            let c = mm.counters();
+            let text = (mm.end_code.saturating_sub(mm.start_code)) >> PAGE_SHIFT;
             writeln!(
                 out,
                 "{} {} 0 {} 0 {} 0",
@@ -116,8 +125,8 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
         ProcFile::SmapsRollup => {
             // One pass over the leaves against the VMAs in order: `Locked` needs to know
             // which VMA each resident page is in.
-            let vmas: alloc::vec::Vec<_> = p.mm.vmas().map(|v| (v.start, v.end, v.flags)).collect();
-            let r = p.mm.pt.pages.resident_by_vma(&vmas);
+            let vmas: alloc::vec::Vec<_> = mm.vmas().map(|v| (v.start, v.end, v.flags)).collect();
+            let r = mm.pt.pages.resident_by_vma(&vmas);
             SmapsRollup {
                 start: vmas.first().map_or(0, |v| v.0),
                 end: vmas.last().map_or(0, |v| v.1),
@@ -136,7 +145,7 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             let mut bytes = alloc::vec![0u8; end.saturating_sub(start).min(1 << 20)];
             let mut done = 0;
             for (a, off, n) in crate::syscall::user::user_chunks(start, bytes.len()) {
-                if !peek(p, a, &mut bytes[off..off + n]) {
+                if !peek(&mm, a, &mut bytes[off..off + n]) {
                     break;
                 }
                 done = off + n;
@@ -148,11 +157,11 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
         ProcFile::Comm => writeln!(out, "{}", p.comm_str()),
         ProcFile::Mounts => out.write_str(&crate::fs::vfs().mounts_text()),
         ProcFile::Smaps => {
-            let vmas: alloc::vec::Vec<_> = p.mm.vmas().cloned().collect();
+            let vmas: alloc::vec::Vec<_> = mm.vmas().cloned().collect();
             for v in &vmas {
-                let _ = crate::mm::proc_fmt::show_map_vma(out, &p.mm, v);
+                let _ = crate::mm::proc_fmt::show_map_vma(out, &mm, v);
                 let locked = v.flags.contains(crate::mm::vma::VM_LOCKED);
-                let r = p.mm.pt.pages.resident_range(v.start, v.end, locked);
+                let r = mm.pt.pages.resident_range(v.start, v.end, locked);
                 let kb = |pages: usize| (pages * 4) as u64;
                 let backed = v.flags.contains(crate::mm::vma::VM_BACKED);
                 let _ = SmapsVma {
@@ -177,15 +186,19 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
 /// Reads a process's memory through its page table, without faulting anything in: what is
 /// not resident reads as absent (the argument and environment strings always are: exec wrote
 /// them).
-fn peek(p: &Process, addr: usize, buf: &mut [u8]) -> bool {
+fn peek(
+    mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,
+    addr: usize,
+    buf: &mut [u8],
+) -> bool {
     use crate::mm::frame::KernelPhys;
     use crate::mm::phys::PhysMem;
     for (i, b) in buf.iter_mut().enumerate() {
-        let Some(t) =
-            p.mm.pt
-                .pages
-                .pt
-                .translate(crate::mm::addr::VirtAddr(addr + i))
+        let Some(t) = mm
+            .pt
+            .pages
+            .pt
+            .translate(crate::mm::addr::VirtAddr(addr + i))
         else {
             return false;
         };
@@ -203,8 +216,14 @@ pub fn other_link(link: ProcLink) -> Result<String, Errno> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match link {
         ProcLink::Exe(_) => Ok(String::from(&*p.exe)),
-        ProcLink::Cwd(_) => Ok(text(&crate::fs::vfs().path_of(&p.fs.cwd)?)),
-        ProcLink::Fd(_, n) => Ok(p.files.get(n)?.file.lock().describe(crate::fs::vfs())),
+        ProcLink::Cwd(_) => Ok(text(&crate::fs::vfs().path_of(&p.fs.lock().cwd)?)),
+        ProcLink::Fd(_, n) => Ok(p
+            .files
+            .lock()
+            .get(n)?
+            .file
+            .lock()
+            .describe(crate::fs::vfs())),
         _ => Err(errno::ENOENT),
     }
 }
@@ -218,16 +237,16 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 let f = FRAMES.lock();
                 (f.total_frames(), f.free_frames())
             };
-            let mut anon = me.mm.pt.pages.rss_pages();
-            let mut tables = me.mm.pt.pages.pt.table_frames();
-            let mut committed = me.mm.counters().total_vm;
+            let mut anon = me.mm().pt.pages.rss_pages();
+            let mut tables = me.mm().pt.pages.pt.table_frames();
+            let mut committed = me.mm().counters().total_vm;
             let tasks = TASKS.lock();
             let n = tasks.process_count() + 1;
             for pid in tasks.pids() {
                 if let Some(p) = tasks.get(pid) {
-                    anon += p.mm.pt.pages.rss_pages();
-                    tables += p.mm.pt.pages.pt.table_frames();
-                    committed += p.mm.counters().total_vm;
+                    anon += p.mm().pt.pages.rss_pages();
+                    tables += p.mm().pt.pages.pt.table_frames();
+                    committed += p.mm().counters().total_vm;
                 }
             }
             drop(tasks);
@@ -314,9 +333,11 @@ impl ProcSource for ProcView<'_, '_> {
     }
 
     fn pids(&self) -> alloc::vec::Vec<i32> {
-        let mut v: alloc::vec::Vec<i32> = TASKS.lock().pids().collect();
+        // Processes, by their ids: a thread of a process is not listed on its own.
+        let mut v: alloc::vec::Vec<i32> = TASKS.lock().iter().map(|p| p.tgid).collect();
         v.push(self.pid);
         v.sort_unstable();
+        v.dedup();
         v
     }
 
@@ -324,7 +345,7 @@ impl ProcSource for ProcView<'_, '_> {
         TASKS
             .lock()
             .get(pid)
-            .map(|p| p.files.open_fds().collect())
+            .map(|p| p.files.lock().open_fds().collect())
             .unwrap_or_default()
     }
 
@@ -332,7 +353,7 @@ impl ProcSource for ProcView<'_, '_> {
         match node {
             Node::File(pid, f) if pid == self.pid => {
                 let mut p = self.shared.0.borrow_mut();
-                let rss = p.mm.pt.pages.rss_pages();
+                let rss = p.mm().pt.pages.rss_pages();
                 p.hiwater_rss = p.hiwater_rss.max(rss);
                 render_pid(&p, f, out, self.umask);
                 Ok(())
@@ -340,7 +361,7 @@ impl ProcSource for ProcView<'_, '_> {
             Node::File(pid, f) => {
                 let tasks = TASKS.lock();
                 let p = tasks.get(pid).ok_or(errno::ESRCH)?;
-                render_pid(p, f, out, p.fs.umask);
+                render_pid(p, f, out, p.fs.lock().umask);
                 Ok(())
             }
             _ => render_global(node, out, &self.shared.0.borrow()),

@@ -53,15 +53,44 @@ impl ExitReason {
     }
 }
 
+/// An address space with its VMAs, shared by the threads of a process (`CLONE_VM`). The lock is
+/// Linux's mmap lock and page-table lock in one: held for a whole mm call or fault, never across
+/// a switch (the kernel is not preempted, and a waiting call has left the kernel's state as it
+/// found it).
+pub type MmRef = alloc::sync::Arc<spin::Mutex<MmStruct<VmSpace>>>;
+
+/// What the threads of a process share besides memory, files and signals (Linux's
+/// `signal_struct`): how many are alive, and the status they all leave with once one of them
+/// called `exit_group` or took a fatal signal (`group_exit_code`).
+#[derive(Debug, Default)]
+pub struct ThreadGroup {
+    pub live: core::sync::atomic::AtomicUsize,
+    pub exit: spin::Mutex<Option<ExitReason>>,
+}
+
+impl ThreadGroup {
+    pub fn new() -> alloc::sync::Arc<ThreadGroup> {
+        alloc::sync::Arc::new(ThreadGroup {
+            live: core::sync::atomic::AtomicUsize::new(1),
+            exit: spin::Mutex::new(None),
+        })
+    }
+}
+
+/// A thread (Linux's `task_struct`): `pid` is its thread id and `tgid` its process's id, the
+/// pid of the thread that made the process. A process of one thread has `pid == tgid`.
 pub struct Process {
     pub pid: i32,
+    pub tgid: i32,
     pub ppid: i32,
     /// Process group and session (`setpgid`, `setsid`); the first process starts in 0 and 0,
     /// as Linux's init does.
     pub pgid: i32,
     pub sid: i32,
-    pub mm: MmStruct<VmSpace>,
+    pub mm: MmRef,
     pub signals: SignalState,
+    /// The threads of this process (`CLONE_THREAD`).
+    pub group: alloc::sync::Arc<ThreadGroup>,
     pub creds: Creds,
     /// The program's path, for /proc/self/exe and the maps.
     pub exe: alloc::sync::Arc<str>,
@@ -70,14 +99,18 @@ pub struct Process {
     pub comm: [u8; 16],
     /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): inherited by fork.
     pub thp_disabled: bool,
-    /// Open files; 0–2 are the console.
-    pub files: crate::fs::fdtable::Files,
-    /// The working directory and umask (`current->fs`).
-    pub fs: crate::fs::vfs::FsState,
+    /// Open files; 0–2 are the console. Shared by `CLONE_FILES` (threads).
+    pub files: alloc::sync::Arc<spin::Mutex<crate::fs::fdtable::Files>>,
+    /// The working directory and umask (`current->fs`). Shared by `CLONE_FS` (threads).
+    pub fs: alloc::sync::Arc<spin::Mutex<crate::fs::vfs::FsState>>,
     pub minflt: u64,
     pub majflt: u64,
-    /// `set_tid_address`.
+    /// `set_tid_address`, `CLONE_CHILD_CLEARTID`: where the thread's exit writes 0 and wakes a
+    /// futex waiter (how `pthread_join` learns of it).
     pub clear_child_tid: usize,
+    /// The signal the parent gets when this process ends (`clone`'s `CSIGNAL` byte; SIGCHLD for
+    /// fork; 0 for a thread).
+    pub exit_signal: u32,
     /// Where the signal return trampoline is mapped.
     pub sigtramp: usize,
     pub arg_start: usize,
@@ -143,6 +176,29 @@ pub fn comm_of(path: &str) -> [u8; 16] {
 }
 
 impl Process {
+    /// The address space, locked (the mmap lock).
+    #[inline]
+    pub fn mm(&self) -> spin::MutexGuard<'_, MmStruct<VmSpace>> {
+        self.mm.lock()
+    }
+
+    /// Whether other threads share this one's process.
+    pub fn is_threaded(&self) -> bool {
+        self.group.live.load(core::sync::atomic::Ordering::Relaxed) > 1
+    }
+
+    /// `do_group_exit`: every thread of this process ends with `reason` (the first such reason
+    /// wins: a thread that calls `exit_group` while another already did leaves with that one).
+    pub fn group_exit(&mut self, reason: ExitReason) -> ExitReason {
+        let reason = *self.group.exit.lock().get_or_insert(reason);
+        if self.is_threaded() {
+            crate::task::sched::TASKS
+                .lock()
+                .zap_threads(self.tgid, Some(self.pid), reason);
+        }
+        reason
+    }
+
     /// Fires `ITIMER_REAL` if it is due at `now`: queues SIGALRM from the kernel (Linux's
     /// `it_real_fn`) and re-arms it with its period, skipping the periods that passed meanwhile.
     /// Returns whether it fired.
@@ -173,44 +229,22 @@ impl Process {
         alloc::string::String::from_utf8_lossy(&self.comm[..n]).into_owned()
     }
 
-    /// Services a user page fault at `addr`: Linux's `do_page_fault` after the arch decoding.
+    /// Services a user page fault at `addr`: Linux's `do_page_fault` after the arch decoding,
+    /// under the mmap lock.
     pub fn handle_fault(&mut self, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
-        let flags = find_vma_for_fault(&mut self.mm, addr, access, false)?;
-        if flags.contains(crate::mm::vma::VM_BACKED) {
-            return self.handle_backed_fault(addr, flags, access);
-        }
-        match self.mm.pt.pages.handle_mm_fault(addr, flags, access) {
-            Ok(FaultResult::Spurious) => Ok(()),
-            Ok(_) => {
-                self.minflt += 1;
-                Ok(())
-            }
-            Err(MmError::NoMemory) => {
-                self.exit.get_or_insert(ExitReason::OutOfMemory);
-                Err(FaultError::MapErr)
-            }
-            Err(_) => Err(FaultError::MapErr),
-        }
-    }
-
-    /// A fault in a mapping of an object (a file, shared memory): the page comes from it.
-    #[inline(never)]
-    fn handle_backed_fault(
-        &mut self,
-        addr: usize,
-        flags: crate::mm::vma::VmFlags,
-        access: FaultAccess,
-    ) -> Result<(), FaultError> {
         use crate::mm::user_pages::BackedFaultError;
-        let vma = self.mm.find_vma(addr).ok_or(FaultError::MapErr)?;
-        let backing = vma.backing.clone().ok_or(FaultError::MapErr)?;
-        let index = vma.pgoff + ((addr - vma.start) >> crate::mm::addr::PAGE_SHIFT);
-        match self
-            .mm
-            .pt
-            .pages
-            .handle_backed_fault(addr, flags, access, &*backing.0, index)
-        {
+        let mut mm = self.mm.lock();
+        let flags = find_vma_for_fault(&mut mm, addr, access, false)?;
+        let r = if flags.contains(crate::mm::vma::VM_BACKED) {
+            backed_fault(&mut mm, addr, flags, access)
+        } else {
+            mm.pt
+                .pages
+                .handle_mm_fault(addr, flags, access)
+                .map_err(BackedFaultError::Mm)
+        };
+        drop(mm);
+        match r {
             Ok(FaultResult::Spurious) => Ok(()),
             Ok(_) => {
                 self.minflt += 1;
@@ -265,7 +299,7 @@ impl Process {
             self.handle_fault(a, FaultAccess::Write)
                 .map_err(|_| errno::EFAULT)?;
             let t = self
-                .mm
+                .mm()
                 .pt
                 .pages
                 .pt
@@ -277,48 +311,90 @@ impl Process {
         Ok(())
     }
 
-    /// fork (Linux `copy_process` without CLONE_VM): a new process with a copy-on-write copy of
-    /// this address space, the same files, signal dispositions and credentials, and `tf` as its
-    /// registers with x0 = 0.
-    pub fn fork(&mut self, tf: &TrapFrame, pid: i32) -> Result<alloc::boxed::Box<Process>, Errno> {
+    /// `copy_process`: a new thread or process made by `clone` with `flags` (the `CLONE_*`
+    /// bits, already checked by the caller), with `tf` as its registers and x0 = 0. Without
+    /// `CLONE_VM` it gets a copy-on-write copy of this address space; without `CLONE_FILES` /
+    /// `CLONE_FS` copies of the descriptor table and working directory; with `CLONE_THREAD` it
+    /// joins this process as a thread (same tgid and parent), else it is a child of this process.
+    pub fn copy_process(
+        &mut self,
+        tf: &TrapFrame,
+        pid: i32,
+        flags: u64,
+        stack: u64,
+        tls: u64,
+    ) -> Result<alloc::boxed::Box<Process>, Errno> {
+        use crate::syscall::abi::clone::*;
+        use alloc::sync::Arc;
         let kstack = crate::arch::aarch64::context::KernelStack::new().ok_or(errno::ENOMEM)?;
-        let aspace = VmSpace::new().map_err(|_| errno::ENOMEM)?;
-        let mut mm = crate::mm::fork::dup_mmap(&self.mm, aspace);
-        // Shared mappings are not copied: the child faults their pages in from the object.
-        let shared: alloc::vec::Vec<(usize, usize)> = self
-            .mm
-            .vmas()
-            .filter(|v| v.flags.contains(crate::mm::vma::VM_MAYSHARE))
-            .map(|v| (v.start, v.end))
-            .collect();
-        self.mm
-            .pt
-            .pages
-            .fork_into_except(&mut mm.pt.pages, &shared)
-            .map_err(|_| errno::ENOMEM)?;
-        let mut signals = self.signals.clone();
-        signals.saved_sigmask = None;
-        signals.pending = crate::task::signal::SigSet(0);
+        let mm = if flags & CLONE_VM != 0 {
+            self.mm.clone()
+        } else {
+            Arc::new(spin::Mutex::new(self.dup_mm()?))
+        };
+        let thread = flags & CLONE_THREAD != 0;
+        let signals = if thread {
+            self.signals.thread_copy()
+        } else if flags & CLONE_SIGHAND != 0 {
+            let mut s = self.signals.fork_copy();
+            s.hand = self.signals.hand.clone();
+            s
+        } else {
+            self.signals.fork_copy()
+        };
+        let mut signals = signals;
+        if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
+            signals.altstack = crate::task::signal::NO_ALTSTACK;
+        }
+        let group = if thread {
+            self.group
+                .live
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            self.group.clone()
+        } else {
+            ThreadGroup::new()
+        };
+        let files = if flags & CLONE_FILES != 0 {
+            self.files.clone()
+        } else {
+            Arc::new(spin::Mutex::new(self.files.lock().fork_clone()))
+        };
+        let fs = if flags & CLONE_FS != 0 {
+            self.fs.clone()
+        } else {
+            Arc::new(spin::Mutex::new(self.fs.lock().clone()))
+        };
         let mut frame = tf.clone();
         frame.x[0] = 0;
+        if stack != 0 {
+            frame.sp_el0 = stack;
+        }
         let mut fp = FpState::default();
         fp_save(&mut fp);
+        let tpidr = if flags & CLONE_SETTLS != 0 {
+            tls
+        } else {
+            aarch64_cpu::registers::TPIDR_EL0.get()
+        };
         Ok(alloc::boxed::Box::new(Process {
             pid,
-            ppid: self.pid,
+            tgid: if thread { self.tgid } else { pid },
+            ppid: if thread { self.ppid } else { self.tgid },
             pgid: self.pgid,
             sid: self.sid,
             mm,
             signals,
+            group,
             creds: self.creds,
             exe: self.exe.clone(),
             comm: self.comm,
             thp_disabled: self.thp_disabled,
-            files: self.files.fork_clone(),
-            fs: self.fs.clone(),
+            files,
+            fs,
             minflt: 0,
             majflt: 0,
             clear_child_tid: 0,
+            exit_signal: crate::task::signal::SIGCHLD,
             sigtramp: self.sigtramp,
             arg_start: self.arg_start,
             arg_end: self.arg_end,
@@ -330,7 +406,7 @@ impl Process {
             kstack: Some(kstack),
             ctx: Default::default(),
             fp,
-            tpidr: aarch64_cpu::registers::TPIDR_EL0.get(),
+            tpidr,
             wait: None,
             sleep_deadline: None,
             itimer_real: None,
@@ -345,6 +421,24 @@ impl Process {
             report: None,
             exit: None,
         }))
+    }
+
+    /// `dup_mmap`: a copy-on-write copy of this address space for a fork child. Shared mappings
+    /// are not copied: the child faults their pages in from the object.
+    fn dup_mm(&self) -> Result<MmStruct<VmSpace>, Errno> {
+        let aspace = VmSpace::new().map_err(|_| errno::ENOMEM)?;
+        let mut old = self.mm();
+        let mut mm = crate::mm::fork::dup_mmap(&old, aspace);
+        let shared: alloc::vec::Vec<(usize, usize)> = old
+            .vmas()
+            .filter(|v| v.flags.contains(crate::mm::vma::VM_MAYSHARE))
+            .map(|v| (v.start, v.end))
+            .collect();
+        old.pt
+            .pages
+            .fork_into_except(&mut mm.pt.pages, &shared)
+            .map_err(|_| errno::ENOMEM)?;
+        Ok(mm)
     }
 
     /// Queues a synchronous fault signal (`force_sig_fault`).
@@ -369,7 +463,7 @@ impl Process {
                     self.wait = Some(crate::task::sched::WaitFor::Stopped);
                     crate::task::sched::TASKS.lock().notify_parent(
                         self.ppid,
-                        self.pid,
+                        self.tgid,
                         crate::task::wait::CLD_STOPPED,
                         sig as i32,
                     );
@@ -389,7 +483,8 @@ impl Process {
                             tf.sp_el0
                         );
                     }
-                    self.exit = Some(ExitReason::Signaled { sig, core });
+                    // A fatal signal ends the whole process (`do_group_exit`).
+                    self.exit = Some(self.group_exit(ExitReason::Signaled { sig, core }));
                     return;
                 }
                 Deliver::Handler {
@@ -481,4 +576,26 @@ impl crate::syscall::user::UserMem for Process {
     fn copy_to_user(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
         Process::copy_to_user(self, addr, bytes)
     }
+}
+
+/// A fault in a mapping of an object (a file, shared memory): the page comes from it.
+#[inline(never)]
+fn backed_fault(
+    mm: &mut MmStruct<VmSpace>,
+    addr: usize,
+    flags: crate::mm::vma::VmFlags,
+    access: FaultAccess,
+) -> Result<FaultResult, crate::mm::user_pages::BackedFaultError> {
+    use crate::mm::user_pages::BackedFaultError;
+    let vma = mm
+        .find_vma(addr)
+        .ok_or(BackedFaultError::Mm(MmError::Fault))?;
+    let backing = vma
+        .backing
+        .clone()
+        .ok_or(BackedFaultError::Mm(MmError::Fault))?;
+    let index = vma.pgoff + ((addr - vma.start) >> crate::mm::addr::PAGE_SHIFT);
+    mm.pt
+        .pages
+        .handle_backed_fault(addr, flags, access, &*backing.0, index)
 }

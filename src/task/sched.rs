@@ -52,6 +52,8 @@ pub enum WaitFor {
     Vfork(i32),
     /// Stopped by a signal, until SIGCONT or SIGKILL.
     Stopped,
+    /// sched_yield: runnable again at once, behind every task already runnable.
+    Yield,
     /// futex: a wake of this futex with a bit of this bitset, or the deadline.
     Futex(crate::syscall::table::futex::FutexKey, u32, Option<u64>),
 }
@@ -122,8 +124,15 @@ impl Tasks {
         if self.count >= MAX_PROCS {
             return None;
         }
-        while self.procs.contains_key(&self.next_pid) || self.zombies.contains_key(&self.next_pid) {
-            self.next_pid += 1;
+        while self.procs.contains_key(&self.next_pid)
+            || self.zombies.contains_key(&self.next_pid)
+            || self.procs.values().any(|p| p.tgid == self.next_pid)
+        {
+            self.next_pid = if self.next_pid >= 32767 {
+                2
+            } else {
+                self.next_pid + 1
+            };
         }
         let pid = self.next_pid;
         self.next_pid = if pid >= 32767 { 2 } else { pid + 1 };
@@ -185,21 +194,149 @@ impl Tasks {
         }
     }
 
-    /// Sends `sig` to process `pid`, which is not running (`send_signal` + `prepare_signal`):
-    /// SIGCONT resumes a stopped process (and discards pending stop signals; a stop signal
-    /// discards a pending SIGCONT), SIGKILL resumes it to die, and any signal the process will
-    /// act on wakes it from a wait.
+    /// The threads of process `tgid` that are not running, its first thread first.
+    pub fn threads_of(&self, tgid: i32) -> alloc::vec::Vec<i32> {
+        let mut v: alloc::vec::Vec<i32> = self
+            .procs
+            .values()
+            .filter(|p| p.tgid == tgid)
+            .map(|p| p.pid)
+            .collect();
+        if let Some(i) = v.iter().position(|&t| t == tgid) {
+            v.swap(0, i);
+        }
+        v
+    }
+
+    /// Sends `sig` to process `tgid`, none of whose threads runs (`group_send_sig_info`): queued
+    /// for the process, with job control applied to every thread, and one thread that does not
+    /// block it woken to take it (`complete_signal`, which prefers the main thread). SIGKILL
+    /// ends every thread at once.
+    pub fn signal_process(&mut self, tgid: i32, sig: u32, info: SigInfo) -> Result<(), Errno> {
+        let threads = self.threads_of(tgid);
+        let Some(&first) = threads.first() else {
+            return Err(errno::ESRCH);
+        };
+        if threads.len() == 1 {
+            return self.signal_task(first, sig, info, false);
+        }
+        if sig == crate::task::signal::SIGKILL {
+            self.zap_threads(tgid, None, ExitReason::Signaled { sig, core: false });
+            return Ok(());
+        }
+        self.signal_task(first, sig, info, false)?;
+        for &t in &threads[1..] {
+            self.job_control(t, sig);
+        }
+        self.wake_taker(tgid);
+        Ok(())
+    }
+
+    /// Wakes one thread of `tgid` that has a signal to take, unless one is already runnable.
+    pub fn wake_taker(&mut self, tgid: i32) {
+        let threads = self.threads_of(tgid);
+        let waiting = |p: &Process| p.wait.is_some() && p.wait != Some(WaitFor::Stopped);
+        for t in threads {
+            let p = &self.procs[&t];
+            if p.signals.next_deliverable().is_some() {
+                if waiting(p) {
+                    self.wake(t);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Ends every thread of `tgid` but `except` (`zap_other_threads`): each leaves with `reason`
+    /// the next time it runs, stopped or waiting ones included. Returns how many there were.
+    pub fn zap_threads(&mut self, tgid: i32, except: Option<i32>, reason: ExitReason) -> usize {
+        let threads = self.threads_of(tgid);
+        let mut n = 0;
+        for t in threads.into_iter().filter(|&t| Some(t) != except) {
+            let p = self.procs.get_mut(&t).expect("thread");
+            p.exit.get_or_insert(reason);
+            p.stopped = None;
+            if p.wait.take().is_some() {
+                self.run_queue.push_back(t);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Removes the other threads of `tgid` at once, before an exec (`de_thread`): none of them
+    /// runs, so each goes with its kernel stack; their ids are free again.
+    pub fn reap_threads(&mut self, tgid: i32, except: i32) {
+        for t in self.threads_of(tgid) {
+            if t != except {
+                if let Some(p) = self.procs.remove(&t) {
+                    p.group
+                        .live
+                        .fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+                    self.run_queue.retain(|&q| q != t);
+                    self.count -= 1;
+                    drop(p);
+                }
+            }
+        }
+    }
+
+    /// A thread id that is no longer used (an exec by a thread other than the first, which
+    /// takes the process's id instead).
+    pub fn retire_tid(&mut self, _tid: i32) {
+        self.count -= 1;
+    }
+
+    /// Sends `sig` to thread `pid` alone (`tgkill`), which is not running.
     pub fn signal(&mut self, pid: i32, sig: u32, info: SigInfo) -> Result<(), Errno> {
+        self.signal_task(pid, sig, info, true)
+    }
+
+    /// SIGCONT and stop signals discard each other from a thread's pending set.
+    fn job_control(&mut self, pid: i32, sig: u32) {
+        use crate::task::signal::{SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
+        let Some(t) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if sig == SIGCONT {
+            for s in [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU] {
+                t.signals.discard_pending(s);
+            }
+            if t.stopped.is_some() {
+                t.stopped = None;
+                t.wait = None;
+                self.run_queue.push_back(pid);
+            }
+        } else if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
+            t.signals.discard_pending(SIGCONT);
+        }
+    }
+
+    /// Sends `sig` to thread `pid`, which is not running (`send_signal` + `prepare_signal`), to
+    /// it alone (`thread`) or to its process: SIGCONT resumes a stopped thread (and discards
+    /// pending stop signals; a stop signal discards a pending SIGCONT), SIGKILL resumes it to
+    /// die, and any signal it will act on wakes it from a wait.
+    fn signal_task(
+        &mut self,
+        pid: i32,
+        sig: u32,
+        info: SigInfo,
+        thread: bool,
+    ) -> Result<(), Errno> {
         use crate::task::signal::{SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
         let t = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
         if sig == SIGCONT {
             for s in [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU] {
-                t.signals.pending.remove(s);
+                t.signals.discard_pending(s);
             }
         } else if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
-            t.signals.pending.remove(SIGCONT);
+            t.signals.discard_pending(SIGCONT);
         }
-        t.signals.send(sig, info)?;
+        if thread {
+            t.signals.send_thread(sig, info)?;
+        } else {
+            t.signals.send(sig, info)?;
+        }
         let (ppid, stopped) = (t.ppid, t.stopped.is_some());
         if stopped && (sig == SIGCONT || sig == SIGKILL) {
             t.stopped = None;
@@ -220,7 +357,8 @@ impl Tasks {
     /// A child stopped or continued: its parent gets SIGCHLD (unless it asked not to hear of
     /// stops with `SA_NOCLDSTOP`) and wakes if it waits for children.
     pub fn notify_parent(&mut self, ppid: i32, pid: i32, code: i32, status: i32) {
-        let Some(parent) = self.procs.get_mut(&ppid) else {
+        let threads = self.threads_of(ppid);
+        let Some(parent) = threads.first().and_then(|t| self.procs.get_mut(t)) else {
             return;
         };
         let nocldstop =
@@ -231,15 +369,25 @@ impl Tasks {
                 SigInfo::user(SIGCHLD, code, pid as u32, status as u32),
             );
         }
-        if parent.wait == Some(WaitFor::Child) || parent.signals.next_deliverable().is_some() {
-            self.wake(ppid);
+        self.wake_waiters(ppid, pid);
+    }
+
+    /// A child `child` of process `tgid` changed state: its threads waiting for children (or
+    /// for this vfork child) run again, and so does one that SIGCHLD now interrupts.
+    fn wake_waiters(&mut self, tgid: i32, child: i32) {
+        for t in self.threads_of(tgid) {
+            let w = self.procs[&t].wait;
+            if w == Some(WaitFor::Child) || w == Some(WaitFor::Vfork(child)) {
+                self.wake(t);
+            }
         }
+        self.wake_taker(tgid);
     }
 
     fn has_children(&self, ppid: i32, target: crate::task::wait::WaitTarget) -> bool {
         self.procs
             .values()
-            .any(|p| p.ppid == ppid && wait_matches(target, p.pid, p.pgid))
+            .any(|p| p.ppid == ppid && wait_matches(target, p.tgid, p.pgid))
             || self
                 .zombies
                 .iter()
@@ -288,6 +436,7 @@ impl Tasks {
                 continue;
             }
             let due = match p.wait {
+                Some(WaitFor::Yield) => true,
                 Some(WaitFor::Until(d)) => d <= now,
                 Some(WaitFor::Pipe(since)) => since != events,
                 Some(WaitFor::PipeUntil(since, d)) => since != events || d <= now,
@@ -326,17 +475,44 @@ impl Tasks {
         woken
     }
 
+    /// `futex_requeue`: wakes up to `nr_wake` sleepers on `from`, then moves up to
+    /// `nr_requeue` of the others to sleep on `to`; returns how many were woken or moved.
+    pub fn futex_requeue(
+        &mut self,
+        from: crate::syscall::table::futex::FutexKey,
+        to: crate::syscall::table::futex::FutexKey,
+        nr_wake: usize,
+        nr_requeue: usize,
+    ) -> usize {
+        let woken = self.futex_wake(from, u32::MAX, nr_wake);
+        let mut moved = 0;
+        for p in self.procs.values_mut() {
+            if moved == nr_requeue {
+                break;
+            }
+            if let Some(WaitFor::Futex(k, bits, d)) = p.wait {
+                if k == from {
+                    p.wait = Some(WaitFor::Futex(to, bits, d));
+                    moved += 1;
+                }
+            }
+        }
+        woken + moved
+    }
+
     /// Sends `sig` to every process of group `pgrp` that is not running (the terminal's `^C`),
     /// waking those it interrupts.
     pub fn signal_group(&mut self, pgrp: i32, sig: u32) {
-        let pids: alloc::vec::Vec<i32> = self
+        let mut tgids: alloc::vec::Vec<i32> = self
             .procs
             .values()
             .filter(|p| p.pgid == pgrp)
-            .map(|p| p.pid)
+            .map(|p| p.tgid)
             .collect();
-        for pid in pids {
-            let _ = self.signal(pid, sig, SigInfo::kernel(sig));
+        tgids.sort_unstable();
+        tgids.dedup();
+        for tgid in tgids {
+            let _ = self.signal_process(tgid, sig, SigInfo::kernel(sig));
         }
     }
 
@@ -388,9 +564,9 @@ pub fn vfork_done(parent: i32, child: i32) {
 }
 
 /// Runs `p` as the first process; never returns.
-pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
+pub fn run_first(p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
     BEFORE.call_once(|| before);
-    p.mm.pt.activate();
+    p.mm().pt.activate();
     let frame = p.frame.clone();
     *CURRENT.lock() = Some(p);
     // The first process runs on the boot stack, which nothing else needs from here on; its
@@ -416,7 +592,7 @@ fn save_context(p: &mut Process) {
 fn load_context(p: &mut Process) {
     fp_restore(&p.fp);
     TPIDR_EL0.set(p.tpidr);
-    p.mm.pt.activate();
+    p.mm().pt.activate();
 }
 
 /// The kernel stack of a task that exited, freed by the next task once nothing runs on it
@@ -444,33 +620,37 @@ pub fn must_switch(p: &Process, preempt: bool) -> bool {
 
 /// Called at the end of every trap from EL0 with the current process: switches away when it
 /// blocked, was preempted or exited. Returns only to run a process (the same or another) with `tf`.
-pub fn finish_trap(preempt: bool) {
-    let mut cur = CURRENT.lock();
-    let Some(p) = cur.as_mut() else { return };
-    if !must_switch(p, preempt) {
-        return;
+pub fn finish_trap(mut preempt: bool) {
+    loop {
+        let mut cur = CURRENT.lock();
+        let Some(p) = cur.as_mut() else { return };
+        if !must_switch(p, preempt) {
+            return;
+        }
+        if p.exit.is_some() {
+            let p = cur.take().expect("current process");
+            drop(cur);
+            exit_process(p);
+        }
+        let mut tasks = TASKS.lock();
+        tasks.wake_expired();
+        if p.wait.is_none() && tasks.run_queue.is_empty() {
+            return; // preempted, but nobody else wants the CPU
+        }
+        let mut p = cur.take().expect("current process");
+        save_context(&mut p);
+        let runnable = p.wait.is_none();
+        let pid = p.pid;
+        // The task stays boxed in the table while it sleeps, so its context does not move.
+        let prev: *mut CpuContext = &mut p.ctx;
+        tasks.procs.insert(pid, p);
+        if runnable {
+            tasks.run_queue.push_back(pid);
+        }
+        switch_to_next(tasks, cur, prev);
+        // Back in this task: another thread may have ended its process meanwhile.
+        preempt = false;
     }
-    if p.exit.is_some() {
-        let p = cur.take().expect("current process");
-        drop(cur);
-        exit_process(p);
-    }
-    let mut tasks = TASKS.lock();
-    tasks.wake_expired();
-    if p.wait.is_none() && tasks.run_queue.is_empty() {
-        return; // preempted, but nobody else wants the CPU
-    }
-    let mut p = cur.take().expect("current process");
-    save_context(&mut p);
-    let runnable = p.wait.is_none();
-    let pid = p.pid;
-    // The task stays boxed in the table while it sleeps, so its context does not move.
-    let prev: *mut CpuContext = &mut p.ctx;
-    tasks.procs.insert(pid, p);
-    if runnable {
-        tasks.run_queue.push_back(pid);
-    }
-    switch_to_next(tasks, cur, prev);
 }
 
 /// Picks the next task and switches to its kernel stack, saving the running one's context in
@@ -503,7 +683,7 @@ fn switch_to_next(
                     p.pid,
                     p.exe,
                     p.wait,
-                    p.signals.pending.0,
+                    p.signals.pending().0,
                     p.signals.blocked.0,
                     p.signals.saved_sigmask.map(|m| m.0)
                 );
@@ -515,12 +695,37 @@ fn switch_to_next(
     }
 }
 
-/// A process ends: its memory and files go at once; a zombie keeps its status for the parent,
-/// which gets SIGCHLD and is woken; its children are re-parented to the first process. The first
-/// process ending ends the run.
+/// A thread ends. Its `clear_child_tid` word is cleared and a futex waiter on it woken (how
+/// `pthread_join` returns). While other threads of its process live, that is all; the last
+/// thread ends the process: its memory and files go, a zombie keeps its status for the parent,
+/// which gets its exit signal and is woken, and its children are re-parented to the first
+/// process. The first process ending ends the run.
 fn exit_process(mut p: Box<Process>) -> ! {
-    let reason = p.exit.expect("exiting process");
-    let (pid, ppid, minflt, pgid) = (p.pid, p.ppid, p.minflt, p.pgid);
+    let own = p.exit.expect("exiting process");
+    if p.clear_child_tid != 0 && alloc::sync::Arc::strong_count(&p.mm) > 1 {
+        crate::syscall::table::futex::clear_child_tid(&mut p);
+    }
+    let last = p
+        .group
+        .live
+        .fetch_sub(1, core::sync::atomic::Ordering::AcqRel)
+        == 1;
+    let reason = (*p.group.exit.lock()).unwrap_or(own);
+    let (tid, pid, ppid, minflt, pgid) = (p.pid, p.tgid, p.ppid, p.minflt, p.pgid);
+    let exit_signal = p.exit_signal;
+    if !last {
+        log::debug!("{} (pid {pid}): thread {tid} exited", p.exe);
+        VmSpace::deactivate_all();
+        *DEAD_STACK.lock() = p.kstack.take();
+        drop(p);
+        let mut tasks = TASKS.lock();
+        tasks.count -= 1;
+        tasks.wake_expired();
+        let cur = CURRENT.lock();
+        static mut DEAD_THREAD_CONTEXT: CpuContext = CpuContext::zeroed();
+        switch_to_next(tasks, cur, &raw mut DEAD_THREAD_CONTEXT);
+        unreachable!("a dead thread was resumed")
+    }
     // No core is ever dumped, so the report never says so, whatever the signal's default.
     if let ExitReason::Signaled { sig, .. } = reason {
         // Only the first process's death is news to whoever booted the machine; a shell's
@@ -548,6 +753,12 @@ fn exit_process(mut p: Box<Process>) -> ! {
     *DEAD_STACK.lock() = p.kstack.take();
     drop(p);
     if pid == 1 {
+        END_REASON.call_once(|| reason);
+        if DEAD_STACK.lock().is_some() {
+            // The first process's last thread was not its first, which ran on the boot stack
+            // and is gone: the end of the run goes there, so that this stack is freed too.
+            crate::arch::aarch64::context::run_on_stack(boot_stack_top(), end_of_run_on_boot_stack);
+        }
         end_of_run(reason);
     }
     let mut tasks = TASKS.lock();
@@ -560,12 +771,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
     }
     // `PR_SET_PDEATHSIG`: the children that asked are told their parent died.
     for (child, sig) in orphans {
-        if let Some(c) = tasks.get_mut(child) {
-            let _ = c.signals.send(sig, SigInfo::kernel(sig));
-            if c.signals.next_deliverable().is_some() {
-                tasks.wake(child);
-            }
-        }
+        let _ = tasks.signal(child, sig, SigInfo::kernel(sig));
     }
     for z in tasks.zombies.values_mut().filter(|z| z.ppid == pid) {
         z.ppid = 1;
@@ -579,22 +785,20 @@ fn exit_process(mut p: Box<Process>) -> ! {
             minflt,
         },
     );
-    if let Some(parent) = tasks.get_mut(ppid) {
+    if let Some(&first) = tasks.threads_of(ppid).first() {
         let code = match reason {
             ExitReason::Exited(_) => CLD_EXITED,
             _ => CLD_KILLED,
         };
-        let _ = parent
-            .signals
-            .send(SIGCHLD, SigInfo::user(SIGCHLD, code, pid as u32, 0));
+        if exit_signal != 0 {
+            let parent = tasks.procs.get_mut(&first).expect("parent thread");
+            let _ = parent
+                .signals
+                .send(exit_signal, SigInfo::user(SIGCHLD, code, pid as u32, 0));
+        }
         // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a
         // handler installed, in sigsuspend or ppoll), as `send_to` does for any signal.
-        if parent.wait == Some(WaitFor::Child)
-            || parent.wait == Some(WaitFor::Vfork(pid))
-            || parent.signals.next_deliverable().is_some()
-        {
-            tasks.wake(ppid);
-        }
+        tasks.wake_waiters(ppid, pid);
     }
     tasks.wake_expired();
     let cur = CURRENT.lock();
@@ -602,6 +806,14 @@ fn exit_process(mut p: Box<Process>) -> ! {
     static mut DEAD_CONTEXT: CpuContext = CpuContext::zeroed();
     switch_to_next(tasks, cur, &raw mut DEAD_CONTEXT);
     unreachable!("a dead task was resumed")
+}
+
+/// How the first process ended, for [`end_of_run_on_boot_stack`].
+static END_REASON: spin::Once<ExitReason> = spin::Once::new();
+
+extern "C" fn end_of_run_on_boot_stack() -> ! {
+    drop(DEAD_STACK.lock().take());
+    end_of_run(*END_REASON.get().expect("the first process's end"))
 }
 
 /// The first process ended: every other process is discarded, the frame count is reported

@@ -122,6 +122,41 @@ impl Timeval {
     }
 }
 
+/// `clone(2)` and `clone3(2)` flags (`include/uapi/linux/sched.h`).
+pub mod clone {
+    /// The low byte of `clone`'s flags: the signal the parent gets when the child exits.
+    pub const CSIGNAL: u64 = 0xff;
+    pub const CLONE_VM: u64 = 0x100;
+    pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_SIGHAND: u64 = 0x800;
+    pub const CLONE_PIDFD: u64 = 0x1000;
+    pub const CLONE_PTRACE: u64 = 0x2000;
+    pub const CLONE_VFORK: u64 = 0x4000;
+    pub const CLONE_PARENT: u64 = 0x8000;
+    pub const CLONE_THREAD: u64 = 0x1_0000;
+    pub const CLONE_NEWNS: u64 = 0x2_0000;
+    pub const CLONE_SYSVSEM: u64 = 0x4_0000;
+    pub const CLONE_SETTLS: u64 = 0x8_0000;
+    pub const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+    pub const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+    pub const CLONE_DETACHED: u64 = 0x40_0000;
+    pub const CLONE_UNTRACED: u64 = 0x80_0000;
+    pub const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+    /// The namespace flags (`CLONE_NEWCGROUP` .. `CLONE_NEWNET`) and `CLONE_IO`.
+    pub const CLONE_NAMESPACES: u64 = 0x0200_0000
+        | 0x0400_0000
+        | 0x0800_0000
+        | 0x1000_0000
+        | 0x2000_0000
+        | 0x4000_0000
+        | 0x8000_0000
+        | CLONE_NEWNS;
+    /// `clone3`-only flags: `CLONE_CLEAR_SIGHAND`, `CLONE_INTO_CGROUP`.
+    pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+    pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+}
+
 /// `RLIM_INFINITY` (`include/uapi/asm-generic/resource.h`): all ones.
 pub const RLIM_INFINITY: u64 = u64::MAX;
 

@@ -157,6 +157,14 @@ pub fn enter_user_on(frame: &TrapFrame, kernel_sp: usize) -> ! {
     unsafe { __enter_user(frame, kernel_sp) }
 }
 
+/// Continues in `f` on the stack whose top is `sp`, abandoning the current one, so that the
+/// current stack may be freed.
+pub fn run_on_stack(sp: usize, f: extern "C" fn() -> !) -> ! {
+    // SAFETY: `sp` is the top of a stack nothing else uses; `f` never returns, so nothing on the
+    // abandoned stack is needed again.
+    unsafe { asm!("mov sp, {0}", "br {1}", in(reg) sp, in(reg) f, options(noreturn)) }
+}
+
 /// Reads the live FP/SIMD registers (the current process's).
 pub fn fp_save(fp: &mut FpState) {
     let v = fp.v.as_mut_ptr();

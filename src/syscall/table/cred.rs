@@ -110,6 +110,6 @@ pub(super) fn set_ids(p: &mut Process, nr: usize, a: [u32; 3]) -> Result<(), Err
     } else {
         (c.gid, c.egid, c.sgid) = (pick(nr_, r), pick(ne, e), pick(ns, s));
     }
-    p.mm.privileged = p.creds.euid == 0;
+    p.mm().privileged = p.creds.euid == 0;
     Ok(())
 }

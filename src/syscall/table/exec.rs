@@ -168,10 +168,10 @@ pub fn sys_execveat(
     } else {
         open_exec(p, &start, &name, flags & AT_SYMLINK_NOFOLLOW != 0)?
     };
-    let room_bytes = binfmt::arg_room(p.mm.rlimits.stack.cur);
+    let room_bytes = binfmt::arg_room(p.mm().rlimits.stack.cur);
     let argp = count(p, argv, room_bytes)?;
     let envp_ptrs = count(p, envp, room_bytes)?;
-    let mut room = ArgRoom::new(p.mm.rlimits.stack.cur, argp.len(), envp_ptrs.len())?;
+    let mut room = ArgRoom::new(p.mm().rlimits.stack.cur, argp.len(), envp_ptrs.len())?;
     room.take(shown.len())?;
     let env = copy_strings(p, &envp_ptrs, &mut room)?;
     let mut args = copy_strings(p, &argp, &mut room)?;
@@ -197,7 +197,7 @@ pub fn sys_execveat(
         }
         room.take(sb.interp.len())?;
         args = binfmt::script_argv(&sb, &path, &args);
-        let cwd = p.fs.cwd.clone();
+        let cwd = p.fs.lock().cwd.clone();
         inode = open_exec(p, &cwd, &sb.interp, false)?;
         path = sb.interp;
         path_start = cwd;
@@ -217,7 +217,7 @@ pub fn sys_execveat(
         exe_str,
         &argv_refs,
         &envp_refs,
-        Some(p.mm.rlimits),
+        Some(p.mm().rlimits),
         p.creds.euid == 0,
     ) {
         Ok(l) => l,
@@ -238,12 +238,12 @@ pub fn sys_execveat(
 /// `bprm->filename`): the path as given, or `/dev/fd/N[/path]` for a descriptor-relative one.
 fn start_of(p: &Process, dfd: i32, name: &[u8]) -> Result<(Loc, Vec<u8>), Errno> {
     if name.first() == Some(&b'/') || dfd == AT_FDCWD {
-        return Ok((p.fs.cwd.clone(), name.to_vec()));
+        return Ok((p.fs.lock().cwd.clone(), name.to_vec()));
     }
     if dfd < 0 {
         return Err(errno::EBADF);
     }
-    let file = p.files.get(dfd as u32)?.file.clone();
+    let file = p.files.lock().get(dfd as u32)?.file.clone();
     let loc = match &file.lock().kind {
         crate::fs::fdtable::FileKind::Regular { inode, .. } => Loc::Tmp(inode.clone()),
         crate::fs::fdtable::FileKind::Dir { loc, .. } | crate::fs::fdtable::FileKind::Path(loc) => {
@@ -277,23 +277,39 @@ fn absolute(p: &Process, start: &Loc, path: &[u8], empty: bool) -> Vec<u8> {
 fn with_namei<R>(p: &Process, f: impl FnOnce(&Namei<'_>) -> R) -> R {
     let view = ExecView {
         exe: p.exe.clone(),
-        pid: p.pid,
+        pid: p.tgid,
     };
+    let (files, fs) = (p.files.lock(), p.fs.lock());
     f(&Namei {
         vfs: crate::fs::vfs(),
-        cwd: &p.fs.cwd,
+        cwd: &fs.cwd,
         cred: cred(p),
         proc: &view,
-        own: Some((&p.files, &p.fs)),
+        own: Some((&files, &fs)),
     })
 }
 
 /// `begin_new_exec` + `setup_new_exec` + `start_thread`: nothing here can fail.
 fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: &[u8]) {
-    // The new tables go live before the old ones are freed.
+    // `de_thread`: the other threads end, and a thread that was not the first takes the
+    // process's id. None of them runs, so they go at once.
+    if p.is_threaded() || p.pid != p.tgid {
+        let mut tasks = crate::task::sched::TASKS.lock();
+        tasks.reap_threads(p.tgid, p.pid);
+        if p.pid != p.tgid {
+            tasks.retire_tid(p.pid);
+            p.pid = p.tgid;
+        }
+    }
+    // The new tables go live before the old ones are freed; a descriptor table still shared
+    // (`CLONE_FILES` without threads) is unshared (`unshare_files`).
     l.mm.pt.activate();
-    let old = core::mem::replace(&mut p.mm, l.mm);
+    let old = core::mem::replace(&mut p.mm, alloc::sync::Arc::new(spin::Mutex::new(l.mm)));
     drop(old);
+    if alloc::sync::Arc::strong_count(&p.files) > 1 {
+        let copy = p.files.lock().fork_clone();
+        p.files = alloc::sync::Arc::new(spin::Mutex::new(copy));
+    }
     p.exe = l.exe;
     let base = filename.rsplit(|&b| b == b'/').next().unwrap_or(filename);
     p.comm = crate::task::process::comm_of(core::str::from_utf8(base).unwrap_or("?"));
@@ -303,7 +319,7 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
     p.env_start = l.env_start;
     p.env_end = l.env_end;
     p.hiwater_rss = 0;
-    p.files.close_on_exec();
+    p.files.lock().close_on_exec();
     p.signals.exec_reset();
     p.clear_child_tid = 0;
     p.tpidr = 0;

@@ -1,14 +1,19 @@
-//! futex(2): WAIT, WAKE and their BITSET forms (`kernel/futex/`), enough for LTP's checkpoints
-//! between processes and for single-threaded programs' locks. A futex is named by the physical
-//! address of its word when shared (so that every process mapping the page finds the same
-//! one), by the process and the address when `FUTEX_PRIVATE_FLAG` says only this process uses
-//! it. Waiting follows the kernel's one way to block: the waiter is parked with its key, and a
+//! futex(2): WAIT, WAKE, their BITSET forms, REQUEUE and CMP_REQUEUE (`kernel/futex/`): the
+//! locks, condition variables and joins of glibc's and musl's threads, and LTP's checkpoints
+//! between processes. A futex is named as `get_futex_key` names it: by the address space and
+//! the address when `FUTEX_PRIVATE_FLAG` says only this process uses it or when the word lies in
+//! private memory (so that a waiter and a waker disagreeing on the flag still meet, as
+//! `CLONE_CHILD_CLEARTID`'s wake and musl's private join do), and by the physical address of the
+//! word in a shared mapping (every process mapping the page finds the same one; tmpfs and shmem
+//! pages never move). Waiting follows the kernel's one way to block: the waiter is parked with its key, and a
 //! wake marks it woken, so that its re-run call returns 0 whatever the word holds by then.
 use super::*;
 use crate::mm::fault::FaultAccess;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
 const FUTEX_WAIT_BITSET: u32 = 9;
 const FUTEX_WAKE_BITSET: u32 = 10;
 const FUTEX_PRIVATE_FLAG: u32 = 128;
@@ -18,10 +23,11 @@ const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 /// Which futex a waiter sleeps on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FutexKey {
-    /// The physical address of the word (shared futexes).
+    /// The physical address of the word (a shared mapping).
     Shared(u64),
-    /// The process and the word's address (`FUTEX_PRIVATE_FLAG`).
-    Private(i32, usize),
+    /// The address space (its `MmRef`'s address) and the word's address: private futexes and
+    /// words in private memory.
+    Private(usize, usize),
 }
 
 /// The key of the word at `uaddr`: `EINVAL` unless 4-byte aligned, `EFAULT` unless mapped.
@@ -29,18 +35,38 @@ fn key(p: &mut Process, uaddr: usize, private: bool) -> Result<FutexKey, Errno> 
     if !uaddr.is_multiple_of(4) {
         return Err(errno::EINVAL);
     }
+    let mm_id = alloc::sync::Arc::as_ptr(&p.mm) as usize;
     if private {
-        return Ok(FutexKey::Private(p.pid, uaddr));
+        return Ok(FutexKey::Private(mm_id, uaddr));
     }
     p.handle_fault(uaddr, FaultAccess::Read)
         .map_err(|_| errno::EFAULT)?;
-    let t =
-        p.mm.pt
-            .pages
-            .pt
-            .translate(crate::mm::addr::VirtAddr(uaddr))
-            .ok_or(errno::EFAULT)?;
+    let mm = p.mm();
+    let shared = mm
+        .find_vma(uaddr)
+        .is_some_and(|v| v.flags.contains(crate::mm::vma::VM_MAYSHARE));
+    if !shared {
+        return Ok(FutexKey::Private(mm_id, uaddr));
+    }
+    let t = mm
+        .pt
+        .pages
+        .pt
+        .translate(crate::mm::addr::VirtAddr(uaddr))
+        .ok_or(errno::EFAULT)?;
     Ok(FutexKey::Shared(t.pa.0 as u64))
+}
+
+/// A thread that asked for it (`CLONE_CHILD_CLEARTID`, `set_tid_address`) ends while its
+/// memory lives on: 0 goes to its tid word and one waiter on the word is woken (`mm_release`).
+/// Both are best effort, as on Linux.
+pub fn clear_child_tid(p: &mut Process) {
+    let addr = core::mem::take(&mut p.clear_child_tid);
+    if p.write_pod(addr, &0u32).is_ok() {
+        if let Ok(k) = key(p, addr, false) {
+            TASKS.lock().futex_wake(k, FUTEX_BITSET_MATCH_ANY, 1);
+        }
+    }
 }
 
 /// futex(2).
@@ -85,6 +111,25 @@ pub(super) fn futex(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
             }
             let k = key(p, uaddr, private)?;
             Ok(TASKS.lock().futex_wake(k, bitset, val as usize))
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            // `val2` travels in the timeout's register.
+            let (nr_wake, nr_requeue) = (val as i32, timeout as i32);
+            if nr_wake < 0 || nr_requeue < 0 {
+                return Err(errno::EINVAL);
+            }
+            let uaddr2 = a[4] as usize;
+            let k1 = key(p, uaddr, private)?;
+            let k2 = key(p, uaddr2, private)?;
+            if cmd == FUTEX_CMP_REQUEUE {
+                let word: u32 = p.read_pod(uaddr)?;
+                if word != val3 {
+                    return Err(errno::EAGAIN);
+                }
+            }
+            Ok(TASKS
+                .lock()
+                .futex_requeue(k1, k2, nr_wake as usize, nr_requeue as usize))
         }
         _ => Err(errno::ENOSYS),
     }

@@ -7,10 +7,10 @@ use super::*;
 /// brk(2).
 #[inline(always)]
 pub(super) fn brk(p: &mut Process, addr: usize) -> SysResult {
-    let r = sys_brk(&mut p.mm, addr);
+    let r = sys_brk(&mut p.mm(), addr);
     if let Some(range) = r.populate {
         // Linux populates after dropping mmap_lock; errors are ignored.
-        mm_populate(&mut p.mm, range.start, range.len);
+        mm_populate(&mut p.mm(), range.start, range.len);
     }
     Ok(r.ret)
 }
@@ -27,14 +27,14 @@ pub(super) fn mmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
     let r = if flags & crate::mm::vma::MAP_TYPE == crate::mm::vma::MAP_PRIVATE
         && flags & crate::mm::vma::MAP_ANONYMOUS != 0
     {
-        do_mmap(&mut p.mm, a0, a1, a2 as u32, flags)
+        do_mmap(&mut p.mm(), a0, a1, a2 as u32, flags)
     } else {
         let object = mmap_object(p, flags, a[4] as i32, a[5], a1)?;
-        crate::mm::mmap::do_mmap_object(&mut p.mm, a0, a1, a2 as u32, flags, object)
+        crate::mm::mmap::do_mmap_object(&mut p.mm(), a0, a1, a2 as u32, flags, object)
     }
     .map_err(mm_err)?;
     if let Some(range) = r.populate {
-        mm_populate(&mut p.mm, range.start, range.len);
+        mm_populate(&mut p.mm(), range.start, range.len);
     }
     Ok(r.addr)
 }
@@ -74,7 +74,7 @@ fn mmap_object(
     } else if fd < 0 {
         return Err(errno::EBADF);
     } else {
-        Some(p.files.get(fd as u32)?.file.clone())
+        Some(p.files.lock().get(fd as u32)?.file.clone())
     };
     if len == 0 {
         return Err(errno::EINVAL);
@@ -151,7 +151,7 @@ fn mmap_object(
 pub(super) fn munmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1) = (a[0] as usize, a[1] as usize);
-    do_munmap(&mut p.mm, a0, a1).map(|_| 0).map_err(mm_err)
+    do_munmap(&mut p.mm(), a0, a1).map(|_| 0).map_err(mm_err)
 }
 
 /// mprotect(2).
@@ -159,7 +159,7 @@ pub(super) fn munmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sy
 pub(super) fn mprotect(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1, a2) = (a[0] as usize, a[1] as usize, a[2] as usize);
-    do_mprotect(&mut p.mm, a0, a1, a2 as u32)
+    do_mprotect(&mut p.mm(), a0, a1, a2 as u32)
         .map(|_| 0)
         .map_err(mm_err)
 }
@@ -169,9 +169,9 @@ pub(super) fn mprotect(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> 
 pub(super) fn mremap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
-    let r = do_mremap(&mut p.mm, a0, a1, a2, a3 as u32, a[4] as usize).map_err(mm_err)?;
+    let r = do_mremap(&mut p.mm(), a0, a1, a2, a3 as u32, a[4] as usize).map_err(mm_err)?;
     if let Some(range) = r.populate {
-        mm_populate(&mut p.mm, range.start, range.len);
+        mm_populate(&mut p.mm(), range.start, range.len);
     }
     Ok(r.addr)
 }
@@ -181,7 +181,7 @@ pub(super) fn mremap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sy
 pub(super) fn madvise(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1, a2) = (a[0] as usize, a[1] as usize, a[2] as usize);
-    do_madvise(&mut p.mm, a0, a1, a2 as i32)
+    do_madvise(&mut p.mm(), a0, a1, a2 as i32)
         .map(|_| 0)
         .map_err(mm_err)
 }
@@ -191,10 +191,10 @@ pub(super) fn mlock(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
     let a = call.args;
     let (a0, a1, a2) = (a[0] as usize, a[1] as usize, a[2] as usize);
     let flags = if call.nr == SYS_mlock { 0 } else { a2 as u32 };
-    if let Some(range) = do_mlock(&mut p.mm, a0, a1, flags).map_err(mm_err)? {
+    if let Some(range) = do_mlock(&mut p.mm(), a0, a1, flags).map_err(mm_err)? {
         // mlock(2) reports a failed population (Linux `__mm_populate` without
         // ignore_errors); mlockall does not.
-        mlock_populate(&mut p.mm, range).map_err(mm_err)?;
+        mlock_populate(&mut p.mm(), range).map_err(mm_err)?;
     }
     Ok(0)
 }
@@ -203,22 +203,22 @@ pub(super) fn mlock(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
 pub(super) fn munlock(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1) = (a[0] as usize, a[1] as usize);
-    do_munlock(&mut p.mm, a0, a1).map(|_| 0).map_err(mm_err)
+    do_munlock(&mut p.mm(), a0, a1).map(|_| 0).map_err(mm_err)
 }
 
 /// mlockall(2).
 pub(super) fn mlockall(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let a0 = a[0] as usize;
-    if let Some(range) = do_mlockall(&mut p.mm, a0 as u32).map_err(mm_err)? {
-        mm_populate(&mut p.mm, range.start, range.len);
+    if let Some(range) = do_mlockall(&mut p.mm(), a0 as u32).map_err(mm_err)? {
+        mm_populate(&mut p.mm(), range.start, range.len);
     }
     Ok(0)
 }
 
 /// munlockall(2).
 pub(super) fn munlockall(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
-    do_munlockall(&mut p.mm).map(|_| 0).map_err(mm_err)
+    do_munlockall(&mut p.mm()).map(|_| 0).map_err(mm_err)
 }
 
 /// mincore(2): the residency vector is produced and copied a chunk at a time, so a hole after
@@ -231,7 +231,7 @@ pub(super) fn sys_mincore(p: &mut Process, start: usize, len: usize, vec: usize)
     while done < pages {
         let n = (pages - done).min(CHUNK);
         let addr = start + done * crate::mm::addr::PAGE_SIZE;
-        let r = mincore_range(&p.mm, addr, n * crate::mm::addr::PAGE_SIZE, &mut out[..n]);
+        let r = mincore_range(&p.mm(), addr, n * crate::mm::addr::PAGE_SIZE, &mut out[..n]);
         let filled = match r {
             Ok(()) => n,
             Err((filled, _)) => filled,
@@ -268,8 +268,9 @@ pub(super) fn sys_msync(p: &mut Process, start: usize, len: usize, flags: i32) -
     }
     let mut cursor = start;
     let mut unmapped = false;
+    let mm = p.mm();
     while cursor < end {
-        let Some(v) = p.mm.find_vma(cursor) else {
+        let Some(v) = mm.find_vma(cursor) else {
             return Err(errno::ENOMEM);
         };
         if v.start >= end {
@@ -326,6 +327,6 @@ pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysR
         },
         flags: crate::fs::fdtable::O_RDWR | crate::fs::fdtable::O_LARGEFILE,
     };
-    let fd = p.files.alloc(file, flags & MFD_CLOEXEC != 0)?;
+    let fd = p.files.lock().alloc(file, flags & MFD_CLOEXEC != 0)?;
     Ok(fd as usize)
 }

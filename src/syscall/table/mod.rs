@@ -167,13 +167,16 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     use crate::task::fs_ctx::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
     let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
-    let mut files = core::mem::replace(&mut p.files, crate::fs::fdtable::Files::empty());
-    let mut fs = core::mem::replace(&mut p.fs, crate::fs::vfs::FsState::placeholder());
+    // The descriptor table and working directory are lent to the call. Shared with other
+    // threads, they are taken out of their locks for it: no other thread runs until the call
+    // returns (one CPU, no preemption, and a call that waits gives them back before it sleeps).
+    let mut files = core::mem::replace(&mut *p.files.lock(), crate::fs::fdtable::Files::empty());
+    let mut fs = core::mem::replace(&mut *p.fs.lock(), crate::fs::vfs::FsState::placeholder());
     let cred = crate::fs::inode::Cred {
         fsuid: p.creds.euid,
         fsgid: p.creds.egid,
     };
-    let pid = p.pid;
+    let pid = p.tgid;
     let p_ids = (p.pgid, p.sid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
@@ -202,8 +205,8 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
     let p = shared.0.into_inner();
-    p.files = files;
-    p.fs = fs;
+    *p.files.lock() = files;
+    *p.fs.lock() = fs;
     if r == Some(Err(errno::EWOULDBLOCK_RESTART)) {
         p.wait.get_or_insert(WaitFor::Pipe(since));
     }
@@ -287,7 +290,8 @@ fn admit_call(p: &Process, nr: usize) -> Result<(), Errno> {
 #[inline(never)]
 fn admit_slow(p: &Process, nr: usize) -> Result<(), Errno> {
     let need = if nr == SYS_clone || nr == SYS_clone3 {
-        FORK_BASE + p.mm.map_count() * FORK_PER_VMA + p.mm.pt.pages.rss_pages() * FORK_PER_PAGE
+        let mm = p.mm();
+        FORK_BASE + mm.map_count() * FORK_PER_VMA + mm.pt.pages.rss_pages() * FORK_PER_PAGE
     } else {
         CALL_HEADROOM
     };
@@ -321,6 +325,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         SYS_execve => exec::sys_execveat(p, tf, -100, a0, a1, a2, 0),
         SYS_execveat => exec::sys_execveat(p, tf, a0 as i32, a1, a2, a3, a[4] as u32),
         SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
+        SYS_clone3 => process::sys_clone3(p, tf, a0, a1),
         SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
         SYS_waitid => process::sys_waitid(p, a0 as u32, a1 as i32, a2, a3),
         SYS_reboot => process::sys_reboot(p, a0 as u32, a1 as u32, a2 as u32),
@@ -339,7 +344,8 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         SYS_memfd_create => mm::sys_memfd_create(p, a0, a1 as u32),
         SYS_set_tid_address => process::set_tid_address(p, call, tf),
         SYS_set_robust_list => process::set_robust_list(p, call, tf),
-        SYS_getpid | SYS_gettid => process::getpid(p, call, tf),
+        SYS_getpid => process::getpid(p, call, tf),
+        SYS_gettid => process::gettid(p, call, tf),
         SYS_getppid => process::getppid(p, call, tf),
         SYS_setpgid => process::setpgid(p, call, tf),
         SYS_getpgid => process::getpgid(p, call, tf),

@@ -5,9 +5,11 @@ use super::*;
 /// exit(2) and exit_group(2).
 #[inline(always)]
 pub(super) fn exit(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
-    let a = call.args;
-    let a0 = a[0] as usize;
-    p.exit = Some(ExitReason::Exited(a0 as i32));
+    let reason = ExitReason::Exited(call.args[0] as i32);
+    if call.nr == SYS_exit_group {
+        p.group_exit(reason);
+    }
+    p.exit = Some(reason);
     Ok(0)
 }
 
@@ -29,9 +31,14 @@ pub(super) fn set_robust_list(_p: &mut Process, call: &SyscallArgs, _tf: &TrapFr
     Ok(0)
 }
 
-/// getpid(2) and gettid(2).
+/// getpid(2): the process's id (its thread group's).
 #[inline(always)]
 pub(super) fn getpid(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    Ok(p.tgid as usize)
+}
+
+/// gettid(2): the calling thread's id.
+pub(super) fn gettid(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     Ok(p.pid as usize)
 }
 
@@ -108,8 +115,9 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
     }
 }
 
-/// sched_yield(2).
-pub(super) fn sched_yield(_p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+/// sched_yield(2): the caller goes to the back of the run queue.
+pub(super) fn sched_yield(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    p.wait = Some(WaitFor::Yield);
     Ok(0)
 }
 
@@ -133,7 +141,18 @@ pub(super) fn rseq(_p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> Sy
     Err(errno::ENOSYS)
 }
 
-/// clone(2) without CLONE_VM: fork. tidemark has no threads, so thread-making flags are refused.
+/// What `clone` and `clone3` ask for, in `clone3`'s terms (`struct kernel_clone_args`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct CloneArgs {
+    pub flags: u64,
+    pub child_tid: usize,
+    pub parent_tid: usize,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub tls: u64,
+}
+
+/// clone(2): `(flags, newsp, parent_tid, tls, child_tid)` on arm64.
 pub(super) fn sys_clone(
     p: &mut Process,
     tf: &TrapFrame,
@@ -143,65 +162,159 @@ pub(super) fn sys_clone(
     tls: usize,
     child_tid: usize,
 ) -> SysResult {
-    const CSIGNAL: usize = 0xff;
-    const CLONE_VM: usize = 0x100;
-    const CLONE_FS: usize = 0x200;
-    const CLONE_FILES: usize = 0x400;
-    const CLONE_SIGHAND: usize = 0x800;
-    const CLONE_VFORK: usize = 0x4000;
-    const CLONE_THREAD: usize = 0x1_0000;
-    const CLONE_SETTLS: usize = 0x8_0000;
-    const CLONE_PARENT_SETTID: usize = 0x10_0000;
-    const CLONE_CHILD_CLEARTID: usize = 0x20_0000;
-    const CLONE_CHILD_SETTID: usize = 0x100_0000;
-    // vfork (`CLONE_VM | CLONE_VFORK`, as glibc's vfork and posix_spawn ask) runs the child on
-    // a copy-on-write copy of the memory rather than on the parent's own: the parent sleeps
-    // until the child execs or exits, as Linux's does, but what the child writes before its
-    // exec stays its own (a posix_spawn whose exec fails is seen as the child's exit status
-    // 127, not as an error return). Threads need the shared address space of a later change.
-    let vfork = flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
-    let shared = flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0
-        || (flags & CLONE_VM != 0 && !vfork);
-    if shared {
-        if UNKNOWN.first_time(SYS_clone) {
-            log::warn!("clone with shared memory or files (threads) is not supported: {flags:#x}");
-        }
-        return Err(errno::ENOSYS);
+    use crate::syscall::abi::clone::CSIGNAL;
+    let flags = flags as u64;
+    kernel_clone(
+        p,
+        tf,
+        CloneArgs {
+            // clone(2) takes the flags as an int: the upper half is not looked at.
+            flags: flags & 0xffff_ffff & !CSIGNAL,
+            child_tid,
+            parent_tid,
+            exit_signal: flags & CSIGNAL,
+            stack: newsp as u64,
+            tls: tls as u64,
+        },
+    )
+}
+
+/// clone3(2): `struct clone_args` of `size` bytes at `uargs` (`copy_clone_args_from_user`):
+/// `EINVAL` below the first version's 64 bytes, `E2BIG` above a page or with non-zero bytes
+/// past the fields this kernel knows; `set_tid` and `cgroup` are refused (`EINVAL`), and a stack
+/// is given as its base and size.
+pub(super) fn sys_clone3(p: &mut Process, tf: &TrapFrame, uargs: usize, size: usize) -> SysResult {
+    const VER0: usize = 64;
+    const KNOWN: usize = 88;
+    if size < VER0 {
+        return Err(errno::EINVAL);
     }
-    let _ = CSIGNAL;
+    if size > crate::mm::addr::PAGE_SIZE {
+        return Err(errno::E2BIG);
+    }
+    let mut raw = [0u8; KNOWN];
+    let n = size.min(KNOWN);
+    p.copy_from_user(uargs, &mut raw[..n])?;
+    if size > KNOWN {
+        let mut rest = alloc::vec![0u8; size - KNOWN];
+        p.copy_from_user(uargs + KNOWN, &mut rest)?;
+        if rest.iter().any(|&b| b != 0) {
+            return Err(errno::E2BIG);
+        }
+    }
+    let f = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());
+    let (flags, pidfd, child_tid, parent_tid, exit_signal) = (f(0), f(1), f(2), f(3), f(4));
+    let (stack, stack_size, tls, set_tid, set_tid_size, cgroup) =
+        (f(5), f(6), f(7), f(8), f(9), f(10));
+    use crate::syscall::abi::clone::*;
+    let _ = pidfd;
+    // `clone3_args_valid`.
+    if exit_signal & !CSIGNAL != 0 || exit_signal > signal::NSIG as u64 {
+        return Err(errno::EINVAL);
+    }
+    if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || flags & CLONE_INTO_CGROUP != 0 {
+        return Err(errno::EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(errno::EINVAL);
+    }
+    if flags & CLONE_CLEAR_SIGHAND != 0 && flags & CLONE_SIGHAND != 0 {
+        return Err(errno::EINVAL);
+    }
+    kernel_clone(
+        p,
+        tf,
+        CloneArgs {
+            flags,
+            child_tid: child_tid as usize,
+            parent_tid: parent_tid as usize,
+            exit_signal,
+            // The stack grows down from the top of what was given.
+            stack: stack.wrapping_add(stack_size),
+            tls,
+        },
+    )
+}
+
+/// `kernel_clone`: checks the flags as `copy_process` does, makes the thread or process, and
+/// starts it. Namespaces, pidfds, cgroups and ptrace are not implemented: asking for them is
+/// `EINVAL` (a request for a new namespace by an unprivileged caller is `EPERM`, as on Linux).
+pub(super) fn kernel_clone(p: &mut Process, tf: &TrapFrame, args: CloneArgs) -> SysResult {
+    use crate::syscall::abi::clone::*;
+    let flags = args.flags;
+    if flags & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
+        return Err(errno::EINVAL);
+    }
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+        return Err(errno::EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(errno::EINVAL);
+    }
+    if flags & CLONE_PARENT != 0 && p.tgid == 1 {
+        return Err(errno::EINVAL);
+    }
+    if flags & CLONE_NAMESPACES != 0 {
+        return Err(if p.creds.euid == 0 {
+            errno::EINVAL
+        } else {
+            errno::EPERM
+        });
+    }
+    if flags & (CLONE_PIDFD | CLONE_INTO_CGROUP) != 0 {
+        if UNKNOWN.first_time(SYS_clone3) {
+            log::warn!("clone: pidfds and cgroups are not implemented ({flags:#x})");
+        }
+        return Err(errno::EINVAL);
+    }
     let mut tasks = TASKS.lock();
-    // RLIMIT_NPROC counts the user's processes; root is exempt (CAP_SYS_RESOURCE/ADMIN).
-    if p.creds.euid != 0 && 1 + tasks.count_uid(p.creds.uid) >= p.mm.rlimits.nproc.cur {
+    // RLIMIT_NPROC counts the user's tasks; root is exempt (CAP_SYS_RESOURCE/ADMIN).
+    let nproc = p.mm().rlimits.nproc.cur;
+    if p.creds.euid != 0 && 1 + tasks.count_uid(p.creds.uid) >= nproc {
         return Err(errno::EAGAIN);
     }
     let pid = tasks.alloc_pid().ok_or(errno::EAGAIN)?;
     drop(tasks);
-    let mut child = match p.fork(tf, pid) {
+    let mut child = match p.copy_process(tf, pid, flags, args.stack, args.tls) {
         Ok(c) => c,
         Err(e) => {
             TASKS.lock().free_pid();
             return Err(e);
         }
     };
-    if newsp != 0 {
-        child.frame.sp_el0 = newsp as u64;
+    if flags & CLONE_PARENT != 0 {
+        child.ppid = p.ppid;
     }
-    if flags & CLONE_SETTLS != 0 {
-        child.tpidr = tls as u64;
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        // Handlers go back to SIG_DFL in the child; ignored signals stay ignored.
+        for a in child.signals.hand.actions.lock().iter_mut() {
+            if a.handler != signal::SIG_IGN {
+                *a = signal::SigAction::DEFAULT;
+            }
+        }
     }
+    child.exit_signal = if flags & CLONE_THREAD != 0 {
+        0
+    } else {
+        args.exit_signal as u32
+    };
     if flags & CLONE_CHILD_CLEARTID != 0 {
-        child.clear_child_tid = child_tid;
+        child.clear_child_tid = args.child_tid;
     }
     // Both stores are best effort, as Linux's (`schedule_tail` and `kernel_clone` ignore a failed
     // `put_user`): a bad pointer, or no memory for the child's copy of the page, does not undo
-    // the fork.
+    // the clone. Into a shared address space, the store is the caller's own.
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = child.poke_inactive(child_tid, &pid.to_le_bytes());
+        if flags & CLONE_VM != 0 {
+            let _ = p.write_pod(args.child_tid, &pid);
+        } else {
+            let _ = child.poke_inactive(args.child_tid, &pid.to_le_bytes());
+        }
     }
     if flags & CLONE_PARENT_SETTID != 0 {
-        let _ = p.write_pod(parent_tid, &(pid as u32));
+        let _ = p.write_pod(args.parent_tid, &pid);
     }
-    if vfork {
+    if flags & CLONE_VFORK != 0 {
         child.vfork_parent = Some(p.pid);
         p.wait = Some(WaitFor::Vfork(pid));
     }
@@ -231,30 +344,32 @@ pub(super) fn wait_for_child(
         t => t,
     };
     let mut tasks = TASKS.lock();
-    if tasks.no_such_child(p.pid, target) {
+    if tasks.no_such_child(p.tgid, target) {
         return Err(errno::ECHILD);
     }
     let mut found = if opts.nowait() {
-        tasks.peek_zombie(p.pid, target)
+        tasks.peek_zombie(p.tgid, target)
     } else {
-        tasks.reap(p.pid, target)
+        tasks.reap(p.tgid, target)
     }
     .map(|(c, z)| (c, child_state(z.reason), z.minflt));
     if found.is_none() && (opts.stopped() || opts.continued()) {
         // A live child that stopped or continued since the last wait that saw it.
-        let me = p.pid;
+        let me = p.tgid;
         let hit = tasks
             .iter()
             .find(|c| {
                 c.ppid == me
-                    && crate::task::sched::wait_matches(target, c.pid, c.pgid)
+                    && crate::task::sched::wait_matches(target, c.tgid, c.pgid)
                     && c.report.is_some_and(|r| crate::task::wait::wanted(r, opts))
             })
-            .map(|c| (c.pid, c.report.expect("checked"), c.minflt));
+            .map(|c| (c.tgid, c.report.expect("checked"), c.minflt));
         if let Some((child, _, _)) = hit {
             if !opts.nowait() {
-                if let Some(c) = tasks.get_mut(child) {
-                    c.report = None;
+                for t in tasks.threads_of(child) {
+                    if let Some(c) = tasks.get_mut(t) {
+                        c.report = None;
+                    }
                 }
             }
         }
@@ -346,7 +461,7 @@ pub(super) fn sys_reboot(p: &mut Process, magic1: u32, magic2: u32, cmd: u32) ->
 /// child that has exec'd cannot arise.
 pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let (pid, pgid) = (call.args[0] as i32, call.args[1] as i32);
-    let pid = if pid == 0 { p.pid } else { pid };
+    let pid = if pid == 0 { p.tgid } else { pid };
     let pgid = if pgid == 0 { pid } else { pgid };
     if pgid < 0 {
         return Err(errno::EINVAL);
@@ -355,10 +470,10 @@ pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
     let sid = p.sid;
     let exists =
         pgid == pid || p.pgid == pgid || tasks.iter().any(|q| q.pgid == pgid && q.sid == sid);
-    let target: &mut Process = if pid == p.pid {
+    let target: &mut Process = if pid == p.tgid {
         p
     } else {
-        let Some(c) = tasks.get_mut(pid).filter(|c| c.ppid == p.pid) else {
+        let Some(c) = tasks.get_mut(pid).filter(|c| c.ppid == p.tgid) else {
             return Err(errno::ESRCH);
         };
         if c.sid != sid {
@@ -366,7 +481,7 @@ pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
         }
         c
     };
-    if target.sid == target.pid || !exists {
+    if target.sid == target.tgid || !exists {
         return Err(errno::EPERM);
     }
     target.pgid = pgid;
@@ -375,7 +490,7 @@ pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
 
 /// The process `pid` names for getpgid/getsid (0: the caller): `(pgid, sid)`, or `ESRCH`.
 fn group_of(p: &Process, pid: i32) -> Result<(i32, i32), Errno> {
-    if pid == 0 || pid == p.pid {
+    if pid == 0 || pid == p.tgid {
         return Ok((p.pgid, p.sid));
     }
     if pid < 0 {
@@ -401,7 +516,7 @@ pub(super) fn getsid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sy
 /// setsid(2): `EPERM` if a process group with the caller's pid exists (the caller leads one, or
 /// did and others remain); otherwise the caller leads a new session and group.
 pub(super) fn setsid(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
-    let pid = p.pid;
+    let pid = p.tgid;
     if p.pgid == pid || TASKS.lock().iter().any(|q| q.pgid == pid) {
         return Err(errno::EPERM);
     }

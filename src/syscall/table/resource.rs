@@ -5,7 +5,7 @@ use super::*;
 pub(super) fn prlimit64(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
-    if a0 != 0 && a0 != p.pid as usize {
+    if a0 != 0 && a0 != p.tgid as usize {
         return Err(errno::ESRCH);
     }
     let new = if a2 != 0 {
@@ -50,14 +50,14 @@ pub(super) fn getrusage(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
     let ru = abi::Rusage {
         ru_minflt: p.minflt as i64,
         ru_majflt: p.majflt as i64,
-        ru_maxrss: (p.mm.pt.pages.rss_pages() * 4) as i64,
+        ru_maxrss: (p.mm().pt.pages.rss_pages() * 4) as i64,
         ..Default::default()
     };
     p.write_pod(a1, &ru).map(|_| 0)
 }
 
 pub(super) fn rlimit_of(p: &Process, resource: usize) -> Result<Rlimit, Errno> {
-    let r = &p.mm.rlimits;
+    let r = &p.mm().rlimits;
     Ok(match resource {
         RLIMIT_DATA => r.data,
         RLIMIT_STACK => r.stack,
@@ -65,7 +65,7 @@ pub(super) fn rlimit_of(p: &Process, resource: usize) -> Result<Rlimit, Errno> {
         RLIMIT_AS => r.address_space,
         RLIMIT_NPROC => r.nproc,
         RLIMIT_NOFILE => Rlimit {
-            cur: p.files.nofile(),
+            cur: p.files.lock().nofile(),
             max: r.nofile_max,
         },
         n if n < RLIM_NLIMITS => r.recorded[n],
@@ -102,10 +102,10 @@ pub(super) fn apply_rlimit(p: &mut Process, resource: usize, l: abi::Rlimit) -> 
     }
     if resource == RLIMIT_NOFILE {
         // Above `sysctl_nr_open`: EPERM, even for root.
-        p.files.set_nofile(new.max as u64)?;
-        p.files.set_nofile(new.cur as u64)?;
+        p.files.lock().set_nofile(new.max as u64)?;
+        p.files.lock().set_nofile(new.cur as u64)?;
     }
-    let r = &mut p.mm.rlimits;
+    let r = &mut p.mm().rlimits;
     match resource {
         RLIMIT_DATA => r.data = new,
         RLIMIT_STACK => r.stack = new,

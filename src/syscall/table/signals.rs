@@ -68,11 +68,34 @@ pub(super) fn kill(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
         SYS_tkill => (a0 as i32, a1 as u32, signal::SI_TKILL),
         _ => (a1 as i32, a2 as u32, signal::SI_TKILL),
     };
-    if call.nr == SYS_tgkill && a0 as i32 != target {
-        return Err(errno::ESRCH);
+    let info = SigInfo::user(sig, code, p.tgid as u32, p.creds.uid);
+    if call.nr != SYS_kill {
+        // tkill/tgkill: one thread, which must belong to process `a0` for tgkill.
+        if target <= 0 || (call.nr == SYS_tgkill && (a0 as i32) <= 0) {
+            return Err(errno::EINVAL);
+        }
+        if sig > signal::NSIG {
+            return Err(errno::EINVAL);
+        }
+        let tgid = if call.nr == SYS_tgkill {
+            Some(a0 as i32)
+        } else {
+            None
+        };
+        if target == p.pid {
+            if tgid.is_some_and(|g| g != p.tgid) {
+                return Err(errno::ESRCH);
+            }
+            return p.signals.send_thread(sig, info).map(|_| 0);
+        }
+        let mut tasks = TASKS.lock();
+        match tasks.get(target) {
+            Some(t) if tgid.is_none_or(|g| g == t.tgid) => {}
+            _ => return Err(errno::ESRCH),
+        }
+        return tasks.signal(target, sig, info).map(|_| 0);
     }
-    let info = SigInfo::user(sig, code, p.pid as u32, p.creds.uid);
-    if call.nr == SYS_kill && target != -1 && target <= 0 {
+    if target != -1 && target <= 0 {
         // A process group: the caller's own for 0, else `-target` (`kill_pgrp`).
         if target == i32::MIN {
             return Err(errno::ESRCH);
@@ -82,53 +105,61 @@ pub(super) fn kill(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
             return Err(errno::EINVAL);
         }
         let mut tasks = TASKS.lock();
-        let members: alloc::vec::Vec<i32> = tasks
+        let mut members: alloc::vec::Vec<i32> = tasks
             .iter()
-            .filter(|t| t.pgid == pgrp)
-            .map(|t| t.pid)
+            .filter(|t| t.pgid == pgrp && t.tgid != p.tgid)
+            .map(|t| t.tgid)
             .collect();
+        members.sort_unstable();
+        members.dedup();
         let mine = p.pgid == pgrp;
         if members.is_empty() && !mine {
             return Err(errno::ESRCH);
         }
-        for pid in members {
-            let _ = tasks.signal(pid, sig, info);
+        for tgid in members {
+            let _ = tasks.signal_process(tgid, sig, info);
         }
         drop(tasks);
         if mine {
-            p.signals.send(sig, info)?;
+            send_own(p, sig, info)?;
         }
         return Ok(0);
     }
-    if target == p.pid || (call.nr == SYS_kill && target == -1) {
-        if call.nr == SYS_kill && target == -1 {
-            let mut tasks = TASKS.lock();
-            let pids: alloc::vec::Vec<i32> = tasks.pids().collect();
-            for pid in pids.into_iter().filter(|&pid| pid != 1) {
-                let _ = send_to(&mut tasks, pid, sig, info);
-            }
+    if target == -1 {
+        // Every process but the first and the caller's, then the caller's.
+        let mut tasks = TASKS.lock();
+        let mut tgids: alloc::vec::Vec<i32> = tasks
+            .iter()
+            .map(|t| t.tgid)
+            .filter(|&g| g != 1 && g != p.tgid)
+            .collect();
+        tgids.sort_unstable();
+        tgids.dedup();
+        for tgid in tgids {
+            let _ = tasks.signal_process(tgid, sig, info);
         }
-        return p.signals.send(sig, info).map(|_| 0);
+        drop(tasks);
+        return send_own(p, sig, info).map(|_| 0);
     }
-    if target <= 0 {
-        return Err(errno::ESRCH);
+    if target == p.tgid {
+        return send_own(p, sig, info).map(|_| 0);
     }
-    let mut tasks = TASKS.lock();
-    if tasks.get_mut(target).is_none() {
-        return Err(errno::ESRCH);
-    }
-    send_to(&mut tasks, target, sig, info)
+    TASKS.lock().signal_process(target, sig, info).map(|_| 0)
 }
 
-/// Sends `sig` to a process that is not running, waking it so that it can act on it.
-pub(super) fn send_to(
-    tasks: &mut crate::task::sched::Tasks,
-    pid: i32,
-    sig: u32,
-    info: SigInfo,
-) -> SysResult {
-    tasks.signal(pid, sig, info)?;
-    Ok(0)
+/// A signal for the caller's own process: queued for the process; the caller takes it on its
+/// way out unless it blocks it, in which case another thread that does not is woken. SIGKILL
+/// ends every thread.
+fn send_own(p: &mut Process, sig: u32, info: SigInfo) -> Result<(), Errno> {
+    p.signals.send(sig, info)?;
+    if p.is_threaded() && sig != 0 {
+        if sig == signal::SIGKILL {
+            p.group_exit(ExitReason::Signaled { sig, core: false });
+        } else if p.signals.blocked.contains(sig) {
+            TASKS.lock().wake_taker(p.tgid);
+        }
+    }
+    Ok(())
 }
 
 /// rt_sigsuspend(2): waits with the given mask until a signal runs a handler (the call then fails

@@ -1,0 +1,13 @@
+//! Threads on QEMU: `user/c/threads.c` (static glibc, pthreads) creates and joins threads, locks
+//! and waits under preemption, keeps thread-local storage apart, mallocs from several threads,
+//! shares descriptors, signals one thread or the process, and ends processes from threads (exit,
+//! the last thread after the first, a fault, execve); every frame comes back.
+mod common;
+use common::Boot;
+
+#[test]
+fn pthreads_behave_as_on_linux() {
+    let o = Boot::default().program("c-threads", "").run();
+    o.assert_tap("threads", 20);
+    o.assert_no_frame_leak();
+}
