@@ -198,6 +198,17 @@ def current_process(mem):
     return Obj(mem, ptr, gdb.lookup_type("tidemark::task::process::Process"))
 
 
+def arc_value(arc):
+    """The value behind an Arc<T> (ArcInner {strong, weak, data}), through a spin::Mutex too."""
+    inner = arc["ptr"].peel().deref()
+    return inner["data"].peel()
+
+
+def process_mm(proc):
+    """The MmStruct of a Process: its `mm` is an Arc<spin::Mutex<MmStruct>> shared by threads."""
+    return arc_value(proc["mm"])
+
+
 def btree_values(map_obj):
     """Values of a BTreeMap in key order (alloc's node layout, as the toolchain's
     gdb_providers.py walks it): root: Option<NodeRef{node, height}>, LeafNode{len, keys, vals},
@@ -258,7 +269,7 @@ def run_command(name, body):
 
 def maps_lines(proc):
     """show_map_vma (src/mm/proc_fmt.rs) over the process's VMA tree."""
-    mm = proc["mm"]
+    mm = process_mm(proc)
     brk, start_brk, start_stack = mm["brk"].int(), mm["start_brk"].int(), mm["start_stack"].int()
     lines = []
     for vma in btree_values(mm["tree"]["map"]):
@@ -317,7 +328,7 @@ def _walk_root(mem, va):
         ttbr = _register("TTBR0_EL1")
         if ttbr is not None and ttbr & OA_MASK:
             return "TTBR0_EL1", ttbr & 0x0000_FFFF_FFFF_FFFE, ttbr >> 48, "register"
-        root = current_process(mem)["mm"]["pt"]["pages"]["pt"]["root"].peel().int()
+        root = process_mm(current_process(mem))["pt"]["pages"]["pt"]["root"].peel().int()
         return "TTBR0_EL1", root, None, "current process's mm.pt"
     if va >> 48 == 0xFFFF:
         ttbr = _register("TTBR1_EL1")

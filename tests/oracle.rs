@@ -1,6 +1,6 @@
-//! Linux as the oracle: every TAP test program of `user/c/` also runs on Debian's arm64 Linux 6.1
-//! in the same QEMU machine (`scripts/linux-ref test`), as PID 1 after an init that mounts what a
-//! Debian system has. Where Linux fails a check, the check is wrong or tests a documented tidemark
+//! Linux as the oracle: every TAP test program of `user/c/` (and `rust-threads`) also runs on
+//! Debian's arm64 Linux 6.1 in the same QEMU machine (`scripts/linux-ref test`), as PID 1 after
+//! an init that mounts what a Debian system has. Where Linux fails a check, the check is wrong or tests a documented tidemark
 //! difference: `tests/oracle/linux-disagrees.txt` lists each with its reason, and this test fails
 //! on any other disagreement, and on a listed one that Linux now passes.
 use std::collections::BTreeSet;
@@ -19,7 +19,11 @@ struct Verdict {
 }
 
 fn run_on_linux(program: &str, args: &str, mem: &str) -> (Verdict, String) {
-    let bin = root().join("build/user/c").join(program);
+    // `rust-NAME` is the Rust program NAME of `user/rust/`; any other name a C program.
+    let bin = match program.strip_prefix("rust-") {
+        Some(name) => root().join("build/user/rust").join(name),
+        None => root().join("build/user/c").join(program),
+    };
     assert!(
         bin.exists(),
         "{} is missing: run scripts/build-user",
@@ -147,6 +151,11 @@ fn sigsuspend_on_linux() {
 #[test]
 fn threads_on_linux() {
     oracle("threads", "", "1G");
+}
+
+#[test]
+fn rust_threads_on_linux() {
+    oracle("rust-threads", "", "1G");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Threads on QEMU: `user/c/threads.c` (static glibc, pthreads) creates and joins threads, locks
 //! and waits under preemption, keeps thread-local storage apart, mallocs from several threads,
 //! shares descriptors, signals one thread or the process, and ends processes from threads (exit,
-//! the last thread after the first, a fault, execve); every frame comes back.
+//! the last thread after the first, a fault, execve); Rust's std threads on musl do what Rust
+//! programs do with them. Every frame comes back.
 mod common;
 use common::Boot;
 
@@ -9,5 +10,14 @@ use common::Boot;
 fn pthreads_behave_as_on_linux() {
     let o = Boot::default().program("c-threads", "").run();
     o.assert_tap("threads", 20);
+    o.assert_no_frame_leak();
+}
+
+/// `user/rust/src/bin/threads.rs`: Rust's std threads on static musl (spawn, scope, channels,
+/// Mutex, Condvar, atomics, thread-locals, the allocator, Barrier, park).
+#[test]
+fn rust_std_threads_behave_as_on_linux() {
+    let o = Boot::default().program("rust-threads", "").run();
+    o.assert_tap("rust-threads", 10);
     o.assert_no_frame_leak();
 }
