@@ -242,8 +242,15 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
             let mut committed = me.mm().counters().total_vm;
             let tasks = TASKS.lock();
             let n = tasks.process_count() + 1;
+            // Each address space once: threads share theirs.
+            let mut seen = alloc::vec![alloc::sync::Arc::as_ptr(&me.mm)];
             for pid in tasks.pids() {
                 if let Some(p) = tasks.get(pid) {
+                    let id = alloc::sync::Arc::as_ptr(&p.mm);
+                    if seen.contains(&id) {
+                        continue;
+                    }
+                    seen.push(id);
                     anon += p.mm().pt.pages.rss_pages();
                     tables += p.mm().pt.pages.pt.table_frames();
                     committed += p.mm().counters().total_vm;

@@ -702,6 +702,10 @@ fn switch_to_next(
 /// process. The first process ending ends the run.
 fn exit_process(mut p: Box<Process>) -> ! {
     let own = p.exit.expect("exiting process");
+    // A vfork parent waits for this task itself, whether or not it is a process's last thread.
+    if let Some(parent) = p.vfork_parent.take() {
+        vfork_done(parent, p.pid);
+    }
     if p.clear_child_tid != 0 && alloc::sync::Arc::strong_count(&p.mm) > 1 {
         crate::syscall::table::futex::clear_child_tid(&mut p);
     }

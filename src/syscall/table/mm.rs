@@ -191,7 +191,9 @@ pub(super) fn mlock(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
     let a = call.args;
     let (a0, a1, a2) = (a[0] as usize, a[1] as usize, a[2] as usize);
     let flags = if call.nr == SYS_mlock { 0 } else { a2 as u32 };
-    if let Some(range) = do_mlock(&mut p.mm(), a0, a1, flags).map_err(mm_err)? {
+    // The mmap lock is dropped between the two steps, as Linux populates after `do_mlock`.
+    let locked = do_mlock(&mut p.mm(), a0, a1, flags).map_err(mm_err)?;
+    if let Some(range) = locked {
         // mlock(2) reports a failed population (Linux `__mm_populate` without
         // ignore_errors); mlockall does not.
         mlock_populate(&mut p.mm(), range).map_err(mm_err)?;
@@ -210,7 +212,8 @@ pub(super) fn munlock(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
 pub(super) fn mlockall(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let a0 = a[0] as usize;
-    if let Some(range) = do_mlockall(&mut p.mm(), a0 as u32).map_err(mm_err)? {
+    let locked = do_mlockall(&mut p.mm(), a0 as u32).map_err(mm_err)?;
+    if let Some(range) = locked {
         mm_populate(&mut p.mm(), range.start, range.len);
     }
     Ok(0)
