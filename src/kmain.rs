@@ -287,7 +287,33 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
     // Linux's `envp_init`, then what the command line gives init.
     let mut envp: alloc::vec::Vec<&[u8]> = alloc::vec![b"HOME=/", b"TERM=linux"];
     envp.extend(opts.init_env().map(str::as_bytes));
-    match crate::task::exec::exec(&image, &path, &exe, &argv, &envp, !opts.norandmaps) {
+    // A dynamically linked init finds its interpreter by absolute path, as the kernel's
+    // `open_exec` does from `/`.
+    let mut interp = |name: &[u8]| -> Result<
+        (alloc::vec::Vec<u8>, alloc::sync::Arc<str>),
+        crate::syscall::errno::Errno,
+    > {
+        match nd.lookup(&root, name, true)? {
+            Loc::Tmp(i) if i.is_regular() => {
+                let path = nd.canonical(&root, name).unwrap_or_else(|_| name.to_vec());
+                let path = alloc::string::String::from_utf8_lossy(&path);
+                Ok((
+                    crate::fs::read_whole(&i),
+                    alloc::sync::Arc::from(path.as_ref()),
+                ))
+            }
+            _ => Err(crate::syscall::errno::EACCES),
+        }
+    };
+    match crate::task::exec::exec(
+        &image,
+        &path,
+        &exe,
+        &argv,
+        &envp,
+        !opts.norandmaps,
+        &mut interp,
+    ) {
         Ok(p) => {
             drop(image);
             log::info!("running {path}");

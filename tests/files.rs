@@ -31,3 +31,13 @@ fn shared_and_file_backed_memory() {
     o.assert_tap("shm", 30);
     o.assert_no_frame_leak();
 }
+
+/// `user/dyn/dynamic.c`: a dynamically linked glibc program. The kernel loads glibc's loader
+/// from `PT_INTERP` beside it; the loader maps libc.so.6 from the root file system, dlopen finds
+/// libm.so.6, threads get TLS, and a dynamic program execs another; every frame comes back.
+#[test]
+fn dynamically_linked_programs_run() {
+    let o = Boot::default().program("dyn-dynamic", "").run();
+    o.assert_tap("dynamic", 10);
+    o.assert_no_frame_leak();
+}

@@ -1,8 +1,9 @@
-//! Linux as the oracle: every TAP test program of `user/c/` (and `rust-threads`) also runs on
-//! Debian's arm64 Linux 6.1 in the same QEMU machine (`scripts/linux-ref test`), as PID 1 after
-//! an init that mounts what a Debian system has. Where Linux fails a check, the check is wrong or tests a documented tidemark
-//! difference: `tests/oracle/linux-disagrees.txt` lists each with its reason, and this test fails
-//! on any other disagreement, and on a listed one that Linux now passes.
+//! Linux as the oracle: every TAP test program of `user/c/` (and `rust-threads`, `dyn-dynamic`)
+//! also runs on Debian's arm64 Linux 6.1 in the same QEMU machine (`scripts/linux-ref test`), as
+//! PID 1 after an init that mounts what a Debian system has. Where Linux fails a check, the check
+//! is wrong or tests a documented tidemark difference: `tests/oracle/linux-disagrees.txt` lists
+//! each with its reason, and this test fails on any other disagreement, and on a listed one that
+//! Linux now passes.
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,10 +20,16 @@ struct Verdict {
 }
 
 fn run_on_linux(program: &str, args: &str, mem: &str) -> (Verdict, String) {
-    // `rust-NAME` is the Rust program NAME of `user/rust/`; any other name a C program.
-    let bin = match program.strip_prefix("rust-") {
-        Some(name) => root().join("build/user/rust").join(name),
-        None => root().join("build/user/c").join(program),
+    // `rust-NAME` is the Rust program NAME of `user/rust/`, `dyn-NAME` the dynamically linked
+    // C program of `user/dyn/` (with glibc's libraries appended); any other name a C program.
+    let mut libs = None;
+    let bin = if let Some(name) = program.strip_prefix("rust-") {
+        root().join("build/user/rust").join(name)
+    } else if let Some(name) = program.strip_prefix("dyn-") {
+        libs = Some(root().join("build/initrd/dyn-libs.cpio"));
+        root().join("build/user/dyn").join(name)
+    } else {
+        root().join("build/user/c").join(program)
     };
     assert!(
         bin.exists(),
@@ -32,6 +39,9 @@ fn run_on_linux(program: &str, args: &str, mem: &str) -> (Verdict, String) {
     let mut cmd = Command::new(root().join("scripts/linux-ref"));
     cmd.arg("test").arg(&bin);
     cmd.args(args.split_whitespace());
+    if let Some(libs) = libs {
+        cmd.env("LINUX_APPEND_CPIO", libs);
+    }
     let out = cmd
         .env("LINUX_MEM", mem)
         .env("LINUX_QEMU_TIMEOUT", "300")
@@ -156,6 +166,11 @@ fn threads_on_linux() {
 #[test]
 fn rust_threads_on_linux() {
     oracle("rust-threads", "", "1G");
+}
+
+#[test]
+fn dynamic_on_linux() {
+    oracle("dyn-dynamic", "", "1G");
 }
 
 #[test]

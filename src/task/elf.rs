@@ -3,8 +3,8 @@
 //! Parsing is separated from mapping: [`ElfPlan::parse`] validates the file and says which pages to map
 //! with which protection and where the break, the code and the data end; the kernel then creates the
 //! VMAs and fills private pages from [`Segment::pages`]. Everything here is pure and portable so that
-//! hostile files are tested on the host. Only `ET_EXEC` and static-pie `ET_DYN` are accepted: tidemark
-//! has no dynamic loader, so a `PT_INTERP` is refused rather than half-loaded.
+//! hostile files are tested on the host. `ET_EXEC` and `ET_DYN` are accepted; a `PT_INTERP` names the
+//! program's interpreter (the dynamic loader), which the kernel loads beside it with a plan of its own.
 //!
 //! The ELF and program headers are decoded by the `elf` crate (fuzzed, bounds-checked); this module
 //! applies Linux's rules to them with checked arithmetic throughout: no input makes it panic (a property
@@ -67,8 +67,9 @@ pub enum ElfError {
     EntryOutOfRange,
     /// `p_vaddr` and `p_offset` differ modulo the page size, so the file cannot be mapped page by page.
     MisalignedSegment { index: usize },
-    /// The program names an interpreter (`PT_INTERP`): it is dynamically linked.
-    DynamicExecutable,
+    /// A `PT_INTERP` whose path is shorter than 2 or longer than `PATH_MAX` bytes, lies outside
+    /// the file, or does not end with a NUL (`ENOEXEC`, as Linux).
+    BadInterpreterPath,
     /// No `PT_LOAD` at all: nothing to run.
     NoLoadSegments,
 }
@@ -109,10 +110,7 @@ impl fmt::Display for ElfError {
                 f,
                 "segment {index}: p_vaddr and p_offset are not congruent modulo the page size"
             ),
-            Self::DynamicExecutable => write!(
-                f,
-                "dynamically linked executable (PT_INTERP): not supported, link it with -static"
-            ),
+            Self::BadInterpreterPath => write!(f, "PT_INTERP does not hold a usable path"),
             Self::NoLoadSegments => write!(f, "no PT_LOAD segment"),
         }
     }
@@ -275,6 +273,8 @@ pub struct ElfPlan {
     pub is_pie: bool,
     /// Largest power-of-two `p_align` of a `PT_LOAD`, at least `PAGE_SIZE`.
     pub max_align: usize,
+    /// The interpreter's path from `PT_INTERP` (without its NUL): a dynamically linked program.
+    pub interp: Option<Vec<u8>>,
 }
 
 /// The ELF header. Linux's checks on `e_ident` come first and are made here (magic, then class and
@@ -349,10 +349,28 @@ impl ElfPlan {
         }
         let phdrs = program_headers(file, &ehdr)?;
 
-        // Linux looks for PT_INTERP first: a dynamic program is refused before its segments are judged.
-        if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
-            return Err(ElfError::DynamicExecutable);
-        }
+        // Linux looks for PT_INTERP first (the first one counts) and checks its path before the
+        // segments are judged.
+        let interp = match phdrs.iter().find(|p| p.p_type == PT_INTERP) {
+            None => None,
+            Some(p) => {
+                const PATH_MAX: u64 = 4096;
+                if p.p_filesz < 2 || p.p_filesz > PATH_MAX {
+                    return Err(ElfError::BadInterpreterPath);
+                }
+                let path = usize::try_from(p.p_offset)
+                    .ok()
+                    .and_then(|o| file.get(o..o.checked_add(p.p_filesz as usize)?))
+                    .ok_or(ElfError::BadInterpreterPath)?;
+                let (&last, name) = path.split_last().ok_or(ElfError::BadInterpreterPath)?;
+                if last != 0 {
+                    return Err(ElfError::BadInterpreterPath);
+                }
+                // The name ends at its first NUL, as `open_exec` reads it.
+                let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+                Some(name[..end].to_vec())
+            }
+        };
         // The last PT_GNU_STACK wins, as in Linux's loop over the headers.
         let stack_exec = phdrs
             .iter()
@@ -473,6 +491,7 @@ impl ElfPlan {
             is_pie,
             max_align,
             segments,
+            interp,
         })
     }
 
@@ -718,14 +737,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn records_the_interpreter_path() {
+        let interp = Ph {
+            p_type: PT_INTERP,
+            ..load(PF_R, 0x1000, 0x401000, 11, 11)
+        };
+        let f = build_elf(
+            ET_EXEC,
+            0x400000,
+            &[load(PF_R | PF_X, 0, 0x400000, 0x100, 0x100), interp],
+            0x3000,
+        );
+        let f = patch(f, 0x1000, b"/lib/ld.so\0");
+        let plan = ElfPlan::parse(&f, ELF_ET_DYN_BASE).unwrap();
+        assert_eq!(plan.interp.as_deref(), Some(&b"/lib/ld.so"[..]));
+        let no_nul = patch(f, 0x100a, b"x");
+        assert_eq!(err(&no_nul), ElfError::BadInterpreterPath);
+    }
+
+    #[test]
     fn refuses_bad_segments() {
         let interp = Ph {
             p_type: PT_INTERP,
             ..load(PF_R, 0x200, 0x400200, 0x1b, 0x1b)
         };
+        // A PT_INTERP whose bytes are not a NUL-terminated path.
         assert_eq!(
             one(&[load(PF_R | PF_X, 0, 0x400000, 0x100, 0x100), interp]),
-            ElfError::DynamicExecutable
+            ElfError::BadInterpreterPath
+        );
+        let short = Ph {
+            p_type: PT_INTERP,
+            ..load(PF_R, 0x200, 0x400200, 1, 1)
+        };
+        assert_eq!(
+            one(&[load(PF_R | PF_X, 0, 0x400000, 0x100, 0x100), short]),
+            ElfError::BadInterpreterPath
         );
         assert_eq!(
             one(&[Ph {
@@ -827,13 +874,12 @@ pub(crate) mod tests {
             ElfError::SegmentOutOfRange { index: 0 },
             ElfError::EntryOutOfRange,
             ElfError::MisalignedSegment { index: 0 },
-            ElfError::DynamicExecutable,
+            ElfError::BadInterpreterPath,
             ElfError::NoLoadSegments,
         ];
         for e in all {
             assert!(e.to_string().len() > 10, "{e:?}");
         }
-        assert!(ElfError::DynamicExecutable.to_string().contains("-static"));
     }
 
     /// Real binaries from `scripts/build-user` (build/user/c, build/user/rust), when they have been

@@ -1,8 +1,11 @@
-//! Starting a program: Linux's `load_elf_binary` and `setup_arg_pages` for static executables.
+//! Starting a program: Linux's `load_elf_binary` and `setup_arg_pages`, with its interpreter
+//! (`load_elf_interp`) for a dynamically linked program.
 //!
 //! Layout of a fresh process (randomised like Linux's `randomize_va_space = 2` unless the kernel
 //! was booted with `norandmaps`):
 //! - the PT_LOAD segments, as private anonymous copies of the file's pages;
+//! - for a dynamic program, the interpreter's segments where `mmap` would put them (top-down
+//!   from `mmap_base`), aligned to their largest `p_align`;
 //! - the heap: `start_brk = brk = randomize_page(PAGE_ALIGN(end_bss) + PAGE_SIZE, 1 GiB)`;
 //! - the stack at the top of the user half, less up to 1 GiB, growing down, with argv/envp/auxv;
 //! - `mmap_base` below the stack's reserved gap, less up to 1 GiB; the signal-return page
@@ -22,7 +25,7 @@ use crate::mm::vma::{
     VM_STACK_FLAGS,
 };
 use crate::random;
-use crate::task::elf::{ElfError, ElfPlan, ELF_ET_DYN_BASE};
+use crate::task::elf::{ElfError, ElfPlan, Segment, ELF_ET_DYN_BASE};
 use crate::task::hwcaps::elf_hwcaps;
 use crate::task::process::{Creds, Process};
 use crate::task::sigframe::{FRAME_BYTES, SIGTRAMP_CODE};
@@ -46,7 +49,16 @@ pub enum ExecError {
     Elf(ElfError),
     Stack(StackError),
     Memory(MmError),
+    /// The interpreter could not be opened (`open_exec`'s error: ENOENT, EACCES...).
+    Interpreter(crate::syscall::errno::Errno),
+    /// The interpreter is not an ELF program for this machine (`ELIBBAD`).
+    BadInterpreter(ElfError),
 }
+
+/// Finds a program's interpreter by its `PT_INTERP` path: its bytes and the path it has in the
+/// maps, or the error the exec fails with.
+pub type InterpLookup<'a> =
+    &'a mut dyn FnMut(&[u8]) -> Result<(Vec<u8>, Arc<str>), crate::syscall::errno::Errno>;
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -54,6 +66,8 @@ impl fmt::Display for ExecError {
             ExecError::Elf(e) => write!(f, "not a runnable program: {e}"),
             ExecError::Stack(e) => write!(f, "arguments do not fit: {e:?}"),
             ExecError::Memory(e) => write!(f, "out of memory while loading: {e:?}"),
+            ExecError::Interpreter(e) => write!(f, "its interpreter cannot be opened: {e:?}"),
+            ExecError::BadInterpreter(e) => write!(f, "its interpreter is not runnable: {e}"),
         }
     }
 }
@@ -79,6 +93,34 @@ fn fill(mm: &mut MmStruct<VmSpace>, va: usize, data: &[u8], flags: VmFlags) -> R
             core::ptr::copy_nonoverlapping(data[done..].as_ptr(), dst, n);
         }
         done += n;
+    }
+    Ok(())
+}
+
+/// Maps the `PT_LOAD` segments of `plan` as private memory filled from `image`, named `file` in
+/// the maps.
+fn map_segments(
+    mm: &mut MmStruct<VmSpace>,
+    plan: &ElfPlan,
+    image: &[u8],
+    file: &Arc<str>,
+) -> Result<(), MmError> {
+    for seg in &plan.segments {
+        let flags = calc_vm_prot_bits(seg.prot.bits()) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+        let start = seg.map_start();
+        mmap_region(
+            mm,
+            start,
+            seg.map_end() - start,
+            flags,
+            seg.file_offset / PAGE_SIZE,
+            Some(file.clone()),
+        )?;
+        for chunk in seg.pages(image) {
+            if !chunk.data.is_empty() {
+                fill(mm, chunk.va, chunk.data, flags)?;
+            }
+        }
     }
     Ok(())
 }
@@ -109,6 +151,7 @@ pub fn exec(
     argv: &[&[u8]],
     envp: &[&[u8]],
     randomize: bool,
+    interp: InterpLookup<'_>,
 ) -> Result<Process, ExecError> {
     RANDOMIZE.store(randomize, core::sync::atomic::Ordering::Relaxed);
     let l = load(
@@ -119,6 +162,7 @@ pub fn exec(
         envp,
         None,
         Creds::default().euid == 0,
+        interp,
     )?;
     Ok(Process {
         pid: 1,
@@ -173,6 +217,8 @@ pub fn exec(
 /// own path (`/proc/self/exe`, the maps); `rlimits` are the caller's (the stack limit sizes the arguments' room),
 /// `privileged` stands for `CAP_IPC_LOCK`. Nothing of the caller changes: a failure leaves it
 /// as it was.
+// The arguments are the parts of Linux's `linux_binprm` this loader needs, passed as they are.
+#[allow(clippy::too_many_arguments)]
 pub fn load(
     image: &[u8],
     execfn: &[u8],
@@ -181,6 +227,7 @@ pub fn load(
     envp: &[&[u8]],
     rlimits: Option<crate::mm::mm_struct::Rlimits>,
     privileged: bool,
+    interp: InterpLookup<'_>,
 ) -> Result<Loaded, ExecError> {
     let randomize = RANDOMIZE.load(core::sync::atomic::Ordering::Relaxed);
     let rnd = |range: usize| {
@@ -193,6 +240,10 @@ pub fn load(
     let plan =
         ElfPlan::parse(image, ELF_ET_DYN_BASE + rnd(MMAP_RND_RANGE)).map_err(ExecError::Elf)?;
     let file: Arc<str> = Arc::from(exe);
+    let interpreter = match &plan.interp {
+        Some(path) => Some(interp(path).map_err(ExecError::Interpreter)?),
+        None => None,
+    };
 
     let aspace = VmSpace::new().map_err(|_| MmError::NoMemory)?;
     let mut mm = MmStruct::new(aspace);
@@ -205,22 +256,40 @@ pub fn load(
     mm.arch_pick_mmap_layout();
     mm.mmap_base -= rnd(MMAP_RND_RANGE);
 
-    for seg in &plan.segments {
-        let flags = calc_vm_prot_bits(seg.prot.bits()) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
-        let start = seg.map_start();
-        mmap_region(
-            &mut mm,
-            start,
-            seg.map_end() - start,
-            flags,
-            seg.file_offset / PAGE_SIZE,
-            Some(file.clone()),
-        )?;
-        for chunk in seg.pages(image) {
-            if !chunk.data.is_empty() {
-                fill(&mut mm, chunk.va, chunk.data, flags)?;
-            }
-        }
+    map_segments(&mut mm, &plan, image, &file)?;
+    // `load_elf_interp`: the interpreter goes where an mmap of its whole span would, and the
+    // program starts at its entry, told of its own by the auxiliary vector.
+    let mut interp_at = None;
+    if let Some((bytes, name)) = &interpreter {
+        let probe = ElfPlan::parse(bytes, ELF_ET_DYN_BASE).map_err(ExecError::BadInterpreter)?;
+        let lo = probe
+            .segments
+            .iter()
+            .map(Segment::map_start)
+            .min()
+            .unwrap_or(0);
+        let hi = probe
+            .segments
+            .iter()
+            .map(Segment::map_end)
+            .max()
+            .unwrap_or(0);
+        let span = hi - lo + probe.max_align;
+        let base = if probe.is_pie {
+            let area = get_unmapped_area(&mm, 0, span, 0)?;
+            (area + probe.max_align - 1) & !(probe.max_align - 1)
+        } else {
+            0
+        };
+        let iplan = ElfPlan::parse(bytes, base).map_err(ExecError::BadInterpreter)?;
+        map_segments(&mut mm, &iplan, bytes, name)?;
+        let load_addr = iplan
+            .segments
+            .iter()
+            .map(Segment::map_start)
+            .min()
+            .unwrap_or(0);
+        interp_at = Some((iplan.entry, load_addr));
     }
     mm.start_code = plan.start_code;
     mm.end_code = plan.end_code;
@@ -228,7 +297,9 @@ pub fn load(
     mm.end_data = plan.end_data;
     let brk = plan.start_brk();
     mm.start_brk = if randomize {
-        let base = if plan.is_pie {
+        // A static-pie's heap starts from ELF_ET_DYN_BASE; a program with an interpreter keeps
+        // its heap after its .bss (`load_elf_binary`).
+        let base = if plan.is_pie && plan.interp.is_none() {
             ELF_ET_DYN_BASE
         } else {
             brk + PAGE_SIZE
@@ -256,7 +327,10 @@ pub fn load(
     // The stack: arguments at the top, then STACK_EXPAND more below for the program to grow into.
     let stack_top = (TASK_SIZE - rnd(STACK_RND_RANGE)) & !15;
     let (hwcap, hwcap2) = elf_hwcaps(&cpu::id_registers());
-    let aux = AuxvValues::for_plan(&plan, hwcap, hwcap2, FRAME_BYTES + 16);
+    let mut aux = AuxvValues::for_plan(&plan, hwcap, hwcap2, FRAME_BYTES + 16);
+    if let Some((_, base)) = interp_at {
+        aux.base = base;
+    }
     let mut at_random = [0u8; 16];
     random::fill(&mut at_random);
     let stack_limit = mm.rlimits.stack.cur;
@@ -280,7 +354,7 @@ pub fn load(
     mm.start_stack = st.sp;
 
     let frame = TrapFrame {
-        elr: plan.entry as u64,
+        elr: interp_at.map_or(plan.entry, |(entry, _)| entry) as u64,
         sp_el0: st.sp as u64,
         spsr: 0, // EL0t, interrupts unmasked
         ..Default::default()

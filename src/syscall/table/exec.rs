@@ -211,23 +211,31 @@ pub fn sys_execveat(
         empty && depth == 0,
     );
     let exe_str = core::str::from_utf8(&exe).unwrap_or("?");
+    let rlimits = p.mm().rlimits;
+    // `open_exec` of the interpreter: from the working directory, with the caller's rights.
+    let cwd = p.fs.lock().cwd.clone();
+    let mut interp = |name: &[u8]| -> Result<(Vec<u8>, Arc<str>), Errno> {
+        let inode = open_exec(p, &cwd, name, false)?;
+        let path = absolute(p, &cwd, name, false);
+        let path = alloc::string::String::from_utf8_lossy(&path);
+        Ok((crate::fs::read_whole(&inode), Arc::from(path.as_ref())))
+    };
     let loaded = match load(
         &image,
         &shown,
         exe_str,
         &argv_refs,
         &envp_refs,
-        Some(p.mm().rlimits),
+        Some(rlimits),
         p.creds.euid == 0,
+        &mut interp,
     ) {
         Ok(l) => l,
-        Err(ExecError::Elf(ElfError::DynamicExecutable)) => {
-            log::warn!("{exe_str}: dynamically linked programs are not supported yet");
-            return Err(errno::ENOEXEC);
-        }
         Err(ExecError::Elf(e)) => return Err(elf_errno(e)),
         Err(ExecError::Stack(_)) => return Err(errno::E2BIG),
         Err(ExecError::Memory(_)) => return Err(errno::ENOMEM),
+        Err(ExecError::Interpreter(e)) => return Err(e),
+        Err(ExecError::BadInterpreter(_)) => return Err(errno::ELIBBAD),
     };
     drop(image);
     begin_new_exec(p, tf, loaded, &shown);
