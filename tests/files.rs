@@ -32,6 +32,14 @@ fn shared_and_file_backed_memory() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/xattr.c`: extended attributes as tmpfs answers them without a security module,
+/// posix_fadvise, and the affinity calls of a one-CPU scheduler.
+#[test]
+fn xattrs_fadvise_and_affinity() {
+    let o = Boot::default().program("c-xattr", "").run();
+    o.assert_tap("xattr", 18);
+}
+
 /// `user/dyn/dynamic.c`: a dynamically linked glibc program. The kernel loads glibc's loader
 /// from `PT_INTERP` beside it; the loader maps libc.so.6 from the root file system, dlopen finds
 /// libm.so.6, threads get TLS, and a dynamic program execs another; every frame comes back.

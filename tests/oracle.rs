@@ -169,6 +169,11 @@ fn rust_threads_on_linux() {
 }
 
 #[test]
+fn xattr_on_linux() {
+    oracle("xattr", "", "1G");
+}
+
+#[test]
 fn dynamic_on_linux() {
     oracle("dyn-dynamic", "", "1G");
 }

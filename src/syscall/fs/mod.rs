@@ -52,6 +52,7 @@ mod readdir;
 mod stat;
 #[cfg(test)]
 mod tests;
+mod xattr;
 
 pub use attr::*;
 pub use fcntl::*;
@@ -64,6 +65,7 @@ pub use poll::*;
 pub use read_write::*;
 pub use readdir::*;
 pub use stat::*;
+pub use xattr::*;
 
 /// Whether the kernel must send `SIGPIPE` to the caller for this result: a write-family call
 /// that failed with `EPIPE` (only a pipe with no readers left produces it, and Linux's
@@ -155,6 +157,15 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_lseek => sys_lseek(ctx, a[0], a[1], a[2]),
         SYS_fstat => sys_fstat(ctx, a[0], a[1]),
         SYS_newfstatat => sys_newfstatat(ctx, a[0], a[1], a[2], a[3]),
+        SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr => sys_getxattr(ctx, nr, a[0], a[1]),
+        SYS_listxattr | SYS_llistxattr | SYS_flistxattr => sys_listxattr(ctx, nr, a[0]),
+        SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr => {
+            sys_setxattr(ctx, nr, a[0], a[1], a[3], a[4])
+        }
+        SYS_removexattr | SYS_lremovexattr | SYS_fremovexattr => {
+            sys_removexattr(ctx, nr, a[0], a[1])
+        }
+        SYS_fadvise64 => sys_fadvise64(ctx, a[0], a[2], a[3]),
         SYS_ioctl => sys_ioctl(ctx, a[0], a[1], a[2]),
         SYS_readlinkat => sys_readlinkat(ctx, a[0], a[1], a[2], a[3]),
         SYS_ppoll => sys_ppoll(ctx, a[0], a[1], a[2], a[3], a[4]),

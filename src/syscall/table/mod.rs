@@ -316,10 +316,14 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2 | SYS_fchown | SYS_fchownat
         | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync | SYS_fdatasync | SYS_statfs
         | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs | SYS_mount | SYS_umount2
-        | SYS_fallocate => match fs_call(p, tf) {
-            Some(r) => r,
-            None => unimplemented(call.nr),
-        },
+        | SYS_fallocate | SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr | SYS_listxattr
+        | SYS_llistxattr | SYS_flistxattr | SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr
+        | SYS_removexattr | SYS_lremovexattr | SYS_fremovexattr | SYS_fadvise64 => {
+            match fs_call(p, tf) {
+                Some(r) => r,
+                None => unimplemented(call.nr),
+            }
+        }
         SYS_exit | SYS_exit_group => process::exit(p, call, tf),
         // A successful exec replaces the whole frame; the 0 it returns is its x0.
         SYS_execve => exec::sys_execveat(p, tf, -100, a0, a1, a2, 0),
@@ -363,6 +367,9 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         SYS_getgroups => cred::getgroups(p, call, tf),
         SYS_setgroups => cred::setgroups(p, call, tf),
         SYS_sched_yield => process::sched_yield(p, call, tf),
+        SYS_sched_getaffinity => process::sched_getaffinity(p, call, tf),
+        SYS_sched_setaffinity => process::sched_setaffinity(p, call, tf),
+        SYS_getcpu => process::getcpu(p, call, tf),
         SYS_uname => process::uname(p, call, tf),
         SYS_getrandom => random::getrandom(p, call, tf),
         SYS_clock_gettime => time::clock_gettime(p, call, tf),

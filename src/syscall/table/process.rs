@@ -121,6 +121,67 @@ pub(super) fn sched_yield(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame)
     Ok(0)
 }
 
+/// The CPUs tasks may run on: tidemark runs on one. A mask is `CPU_MASK_BYTES` long, as Linux's
+/// `cpumask_size()` is for its `NR_CPUS`.
+const CPU_MASK_BYTES: usize = 8;
+const ONLINE_CPUS: u64 = 1;
+
+/// The task a scheduler call names: the caller for 0, else a thread by its id (`ESRCH`).
+fn sched_target(p: &Process, pid: i32) -> Result<(), Errno> {
+    if pid < 0 {
+        return Err(errno::EINVAL);
+    }
+    if pid == 0 || pid == p.pid || TASKS.lock().get(pid).is_some() {
+        Ok(())
+    } else {
+        Err(errno::ESRCH)
+    }
+}
+
+/// sched_getaffinity(2): `EINVAL` for a buffer too small for the CPUs or not a whole number of
+/// longs; returns how many bytes it wrote.
+pub(super) fn sched_getaffinity(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (pid, len, mask) = (
+        call.args[0] as i32,
+        call.args[1] as usize,
+        call.args[2] as usize,
+    );
+    if len == 0 || !len.is_multiple_of(8) {
+        return Err(errno::EINVAL);
+    }
+    sched_target(p, pid)?;
+    let n = len.min(CPU_MASK_BYTES);
+    p.copy_to_user(mask, &ONLINE_CPUS.to_le_bytes()[..n])?;
+    Ok(n)
+}
+
+/// sched_setaffinity(2): a mask with no CPU tidemark runs on is `EINVAL`.
+pub(super) fn sched_setaffinity(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (pid, len, mask) = (
+        call.args[0] as i32,
+        call.args[1] as usize,
+        call.args[2] as usize,
+    );
+    let mut bytes = [0u8; CPU_MASK_BYTES];
+    let n = len.min(CPU_MASK_BYTES);
+    p.copy_from_user(mask, &mut bytes[..n])?;
+    sched_target(p, pid)?;
+    if u64::from_le_bytes(bytes) & ONLINE_CPUS == 0 {
+        return Err(errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// getcpu(2): CPU 0 of NUMA node 0.
+pub(super) fn getcpu(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    for addr in [call.args[0] as usize, call.args[1] as usize] {
+        if addr != 0 {
+            p.write_pod(addr, &0u32)?;
+        }
+    }
+    Ok(0)
+}
+
 /// uname(2).
 pub(super) fn uname(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
