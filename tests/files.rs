@@ -32,6 +32,15 @@ fn shared_and_file_backed_memory() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/sysvshm.c`: System V shared memory (shmget, shmat, shmdt, shmctl) across fork, with
+/// Linux's errors; the memory of a removed segment comes back with its last detach.
+#[test]
+fn system_v_shared_memory() {
+    let o = Boot::default().program("c-sysvshm", "").run();
+    o.assert_tap("sysvshm", 30);
+    o.assert_no_frame_leak();
+}
+
 /// `user/c/xattr.c`: extended attributes as tmpfs answers them without a security module,
 /// posix_fadvise, and the affinity calls of a one-CPU scheduler.
 #[test]

@@ -169,6 +169,11 @@ fn rust_threads_on_linux() {
 }
 
 #[test]
+fn sysvshm_on_linux() {
+    oracle("sysvshm", "", "1G");
+}
+
+#[test]
 fn xattr_on_linux() {
     oracle("xattr", "", "1G");
 }

@@ -272,6 +272,15 @@ pub trait ProcSource {
     fn render(&self, node: Node, out: &mut String) -> Result<(), Errno>;
     /// The target of a link other than `self` and `mounts`.
     fn link(&self, link: ProcLink) -> Result<String, Errno>;
+    /// The threads of process `pid`, ascending (`/proc/PID/task/`).
+    fn threads(&self, pid: i32) -> Vec<i32> {
+        alloc::vec![pid]
+    }
+    /// Whether `pid` names a live process or thread: a thread has a directory of its own too,
+    /// though only processes are listed.
+    fn exists(&self, pid: i32) -> bool {
+        self.pids().contains(&pid)
+    }
 }
 
 /// `name_to_int`: canonical decimal only (no sign, no leading zero).
@@ -291,7 +300,7 @@ fn name_to_int(name: &[u8]) -> Option<u32> {
 
 /// `d_lookup` in one directory.
 pub fn child(dir: Node, name: &[u8], src: &dyn ProcSource) -> Result<Node, Errno> {
-    let live = |p: i32| src.pids().contains(&p);
+    let live = |p: i32| src.exists(p);
     match dir {
         Node::ProcDir => match name {
             b"self" => Ok(Node::Link(ProcLink::SelfLink)),
@@ -326,7 +335,10 @@ pub fn child(dir: Node, name: &[u8], src: &dyn ProcSource) -> Result<Node, Errno
                     .ok_or(errno::ENOENT),
             }
         }
-        Node::TaskDir(p) if name_to_int(name) == Some(p as u32) && live(p) => Ok(Node::PidDir(p)),
+        Node::TaskDir(p) => match name_to_int(name) {
+            Some(t) if src.threads(p).contains(&(t as i32)) => Ok(Node::PidDir(t as i32)),
+            _ => Err(errno::ENOENT),
+        },
         Node::FdDir(p) => match name_to_int(name) {
             Some(n) if src.fds(p).contains(&n) => Ok(Node::Link(ProcLink::Fd(p, n))),
             _ => Err(errno::ENOENT),
@@ -369,7 +381,11 @@ pub fn entries(dir: Node, src: &dyn ProcSource) -> Vec<(String, Node)> {
                 v.push((String::from(f.name()), Node::File(p, f)));
             }
         }
-        Node::TaskDir(p) => v.push((alloc::format!("{p}"), Node::PidDir(p))),
+        Node::TaskDir(p) => {
+            for t in src.threads(p) {
+                v.push((alloc::format!("{t}"), Node::PidDir(t)));
+            }
+        }
         Node::FdDir(p) => {
             for n in src.fds(p) {
                 v.push((alloc::format!("{n}"), Node::Link(ProcLink::Fd(p, n))));

@@ -159,6 +159,12 @@ impl ProcSource for Namei<'_> {
     fn render(&self, node: Node, out: &mut alloc::string::String) -> Result<(), Errno> {
         self.proc.render(node, out)
     }
+    fn threads(&self, pid: i32) -> Vec<i32> {
+        self.proc.threads(pid)
+    }
+    fn exists(&self, pid: i32) -> bool {
+        self.proc.exists(pid)
+    }
     fn link(&self, link: procfs::ProcLink) -> Result<alloc::string::String, Errno> {
         let me = self.proc.pid();
         match (link, self.own) {

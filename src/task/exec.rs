@@ -184,6 +184,7 @@ pub fn exec(
         minflt: 0,
         majflt: 0,
         clear_child_tid: 0,
+        robust_list: 0,
         exit_signal: crate::task::signal::SIGCHLD,
         sigtramp: l.sigtramp,
         arg_start: l.arg_start,

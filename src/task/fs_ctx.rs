@@ -40,7 +40,9 @@ impl UserMem for MemView<'_, '_> {
 
 pub struct ProcView<'s, 'a> {
     pub shared: &'s Shared<'a>,
+    /// The caller's process id, and its thread's.
     pub pid: i32,
+    pub tid: i32,
     /// The caller's umask (its `fs` is lent to the call).
     pub umask: u32,
 }
@@ -348,6 +350,19 @@ impl ProcSource for ProcView<'_, '_> {
         v
     }
 
+    fn threads(&self, pid: i32) -> alloc::vec::Vec<i32> {
+        let mut v = TASKS.lock().threads_of(pid);
+        if pid == self.pid {
+            v.push(self.tid);
+        }
+        v.sort_unstable();
+        v
+    }
+
+    fn exists(&self, pid: i32) -> bool {
+        pid == self.pid || pid == self.tid || TASKS.lock().get(pid).is_some()
+    }
+
     fn fds(&self, pid: i32) -> alloc::vec::Vec<u32> {
         TASKS
             .lock()
@@ -358,7 +373,7 @@ impl ProcSource for ProcView<'_, '_> {
 
     fn render(&self, node: Node, out: &mut String) -> Result<(), Errno> {
         match node {
-            Node::File(pid, f) if pid == self.pid => {
+            Node::File(pid, f) if pid == self.pid || pid == self.tid => {
                 let mut p = self.shared.0.borrow_mut();
                 let rss = p.mm().pt.pages.rss_pages();
                 p.hiwater_rss = p.hiwater_rss.max(rss);
@@ -377,7 +392,9 @@ impl ProcSource for ProcView<'_, '_> {
 
     fn link(&self, link: ProcLink) -> Result<String, Errno> {
         match link {
-            ProcLink::Exe(p) if p == self.pid => Ok(String::from(&*self.shared.0.borrow().exe)),
+            ProcLink::Exe(p) if p == self.pid || p == self.tid => {
+                Ok(String::from(&*self.shared.0.borrow().exe))
+            }
             l => other_link(l),
         }
     }

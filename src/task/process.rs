@@ -108,6 +108,8 @@ pub struct Process {
     /// `set_tid_address`, `CLONE_CHILD_CLEARTID`: where the thread's exit writes 0 and wakes a
     /// futex waiter (how `pthread_join` learns of it).
     pub clear_child_tid: usize,
+    /// `set_robust_list`: the head of the robust futexes this thread holds (0: none).
+    pub robust_list: usize,
     /// The signal the parent gets when this process ends (`clone`'s `CSIGNAL` byte; SIGCHLD for
     /// fork; 0 for a thread).
     pub exit_signal: u32,
@@ -394,6 +396,7 @@ impl Process {
             minflt: 0,
             majflt: 0,
             clear_child_tid: 0,
+            robust_list: 0,
             exit_signal: crate::task::signal::SIGCHLD,
             sigtramp: self.sigtramp,
             arg_start: self.arg_start,

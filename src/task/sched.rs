@@ -706,6 +706,9 @@ fn exit_process(mut p: Box<Process>) -> ! {
     if let Some(parent) = p.vfork_parent.take() {
         vfork_done(parent, p.pid);
     }
+    if p.robust_list != 0 {
+        crate::syscall::table::futex::exit_robust_list(&mut p);
+    }
     if p.clear_child_tid != 0 && alloc::sync::Arc::strong_count(&p.mm) > 1 {
         crate::syscall::table::futex::clear_child_tid(&mut p);
     }

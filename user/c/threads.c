@@ -3,15 +3,17 @@
  * ids, mutexes and condition variables under preemption (futex WAIT/WAKE), thread-local storage,
  * malloc from several threads, shared descriptors, signals to one thread, and the ends of a
  * process: exit from any thread, the last thread after the first one left, a fatal fault in one
- * thread, and execve from a thread. */
+ * thread, and execve from a thread; robust mutexes whose owner thread or process died. */
 #define _GNU_SOURCE
 #include "tap.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -194,6 +196,12 @@ static void *exec_from_thread(void *arg)
 	return NULL;
 }
 
+static void *lock_and_leave(void *arg)
+{
+	pthread_mutex_lock(arg);
+	return NULL; /* ends holding it */
+}
+
 static int child_status(pid_t c)
 {
 	int st = 0;
@@ -327,10 +335,24 @@ int main(int argc, char **argv)
 			break;
 		nap_ms(5);
 	}
+	int tasks = 0, mine = 0;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9') {
+			tasks++;
+			mine += atoi(e->d_name) == gettid_();
+		}
+	}
+	if (d)
+		closedir(d);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", gettid_());
+	int own_stat = access(path, R_OK) == 0;
 	go = 1;
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	CHECK(strstr(status, "Threads:\t4\n") != NULL, "/proc/self/status says Threads: 4");
+	CHECK(tasks == 4 && mine == 1 && own_stat, "/proc/self/task lists the 4 threads (%d), this one among them", tasks);
 
 	/* 10. exit() from a thread ends the process with its status. */
 	pid_t c = fork();
@@ -388,6 +410,31 @@ int main(int argc, char **argv)
 	}
 	st = child_status(c);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a signal to the process runs on the thread that does not block it");
+
+	/* 15. A robust mutex whose owner thread ends: the next locker gets EOWNERDEAD. */
+	static pthread_mutex_t robust;
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&robust, &ma);
+	pthread_create(&t[0], NULL, lock_and_leave, &robust);
+	pthread_join(t[0], NULL);
+	int r = pthread_mutex_lock(&robust);
+	CHECK(r == EOWNERDEAD, "a robust mutex left locked by a dead thread: EOWNERDEAD (%d)", r);
+	CHECK(pthread_mutex_consistent(&robust) == 0 && pthread_mutex_unlock(&robust) == 0, "made consistent again");
+
+	/* 16. The same across processes, in shared memory: the owner process dies. */
+	pthread_mutex_t *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(shared, &ma);
+	c = fork();
+	if (c == 0) {
+		pthread_mutex_lock(shared);
+		_exit(0);
+	}
+	child_status(c);
+	r = pthread_mutex_lock(shared);
+	CHECK(r == EOWNERDEAD, "a process-shared robust mutex left by a dead process: EOWNERDEAD (%d)", r);
 
 	return tap_done("threads");
 }

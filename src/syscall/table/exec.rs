@@ -330,6 +330,7 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
     p.files.lock().close_on_exec();
     p.signals.exec_reset();
     p.clear_child_tid = 0;
+    p.robust_list = 0;
     p.tpidr = 0;
     aarch64_cpu::registers::TPIDR_EL0.set(0);
     p.fp = Default::default();

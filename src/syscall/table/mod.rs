@@ -41,6 +41,7 @@ mod mm;
 mod process;
 mod random;
 mod resource;
+mod shm;
 mod signals;
 mod time;
 
@@ -176,13 +177,14 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         fsuid: p.creds.euid,
         fsgid: p.creds.egid,
     };
-    let pid = p.tgid;
+    let (pid, tid) = (p.tgid, p.pid);
     let p_ids = (p.pgid, p.sid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
     let proc = ProcView {
         shared: &shared,
         pid,
+        tid,
         umask: fs.umask,
     };
     let mut ctx = super::fs::FsCtx {
@@ -241,6 +243,8 @@ const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
         SYS_munlockall,
         SYS_madvise,
         SYS_pipe2,
+        SYS_shmget,
+        SYS_shmat,
         SYS_dup,
         SYS_dup3,
         SYS_fcntl,
@@ -348,6 +352,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         SYS_memfd_create => mm::sys_memfd_create(p, a0, a1 as u32),
         SYS_set_tid_address => process::set_tid_address(p, call, tf),
         SYS_set_robust_list => process::set_robust_list(p, call, tf),
+        SYS_get_robust_list => process::get_robust_list(p, call, tf),
         SYS_getpid => process::getpid(p, call, tf),
         SYS_gettid => process::gettid(p, call, tf),
         SYS_getppid => process::getppid(p, call, tf),
@@ -367,6 +372,10 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         SYS_getgroups => cred::getgroups(p, call, tf),
         SYS_setgroups => cred::setgroups(p, call, tf),
         SYS_sched_yield => process::sched_yield(p, call, tf),
+        SYS_shmget => shm::sys_shmget(p, a0 as i32, a1, a2 as u32),
+        SYS_shmat => shm::sys_shmat(p, a0 as i32, a1, a2 as u32),
+        SYS_shmdt => shm::sys_shmdt(p, a0),
+        SYS_shmctl => shm::sys_shmctl(p, a0 as i32, a1 as u32, a2),
         SYS_sched_getaffinity => process::sched_getaffinity(p, call, tf),
         SYS_sched_setaffinity => process::sched_setaffinity(p, call, tf),
         SYS_getcpu => process::getcpu(p, call, tf),

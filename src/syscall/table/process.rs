@@ -21,13 +21,39 @@ pub(super) fn set_tid_address(p: &mut Process, call: &SyscallArgs, _tf: &TrapFra
     Ok(p.pid as usize)
 }
 
-/// set_robust_list(2).
-pub(super) fn set_robust_list(_p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
-    let a = call.args;
-    let a1 = a[1] as usize;
-    if a1 != 24 {
+/// `sizeof(struct robust_list_head)`: the only length set_robust_list takes.
+const ROBUST_LIST_HEAD_SIZE: usize = 24;
+
+/// set_robust_list(2): where this thread's list of held robust futexes starts; walked when the
+/// thread ends (`exit_robust_list`).
+pub(super) fn set_robust_list(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    if call.args[1] as usize != ROBUST_LIST_HEAD_SIZE {
         return Err(errno::EINVAL);
     }
+    p.robust_list = call.args[0] as usize;
+    Ok(0)
+}
+
+/// get_robust_list(2): a thread's list head (0 for the caller), `ESRCH` for no such thread,
+/// `EPERM` for another user's unless root.
+pub(super) fn get_robust_list(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    let (pid, head_ptr, len_ptr) = (
+        call.args[0] as i32,
+        call.args[1] as usize,
+        call.args[2] as usize,
+    );
+    let head = if pid == 0 || pid == p.pid {
+        p.robust_list
+    } else {
+        let tasks = TASKS.lock();
+        let t = tasks.get(pid).ok_or(errno::ESRCH)?;
+        if p.creds.euid != 0 && t.creds.uid != p.creds.euid && t.creds.uid != p.creds.uid {
+            return Err(errno::EPERM);
+        }
+        t.robust_list
+    };
+    p.write_pod(len_ptr, &(ROBUST_LIST_HEAD_SIZE as u64))?;
+    p.write_pod(head_ptr, &(head as u64))?;
     Ok(0)
 }
 
