@@ -164,6 +164,11 @@ fn threads_on_linux() {
 }
 
 #[test]
+fn mtstress_on_linux() {
+    oracle("mtstress", "", "1G");
+}
+
+#[test]
 fn rust_threads_on_linux() {
     oracle("rust-threads", "", "1G");
 }

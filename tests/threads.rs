@@ -22,3 +22,14 @@ fn rust_std_threads_behave_as_on_linux() {
     o.assert_tap("rust-threads", 10);
     o.assert_no_frame_leak();
 }
+
+/// `user/c/mtstress.c`: the mm under threads: 1,000 create/join cycles leave VmSize unchanged,
+/// detached threads, rwlocks and barriers, malloc from 8 threads, faults in disjoint parts of a
+/// region while the break moves, munmap while another thread reads, mlockall while others
+/// allocate, fork while others write.
+#[test]
+fn the_mm_under_threads() {
+    let o = Boot::default().program("c-mtstress", "").run();
+    o.assert_tap("mtstress", 11);
+    o.assert_no_frame_leak();
+}
