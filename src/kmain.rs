@@ -153,15 +153,16 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
             size: PAGE_SIZE,
         });
     }
-    let gicv2 = info.gic.filter(|g| g.version == 2);
-    if let Some(g) = gicv2 {
+    // A GICv2's CPU interface is one 64 KiB frame; a GICv3's redistributors are two per CPU.
+    let redist_len = 0x2_0000 * info.cpus.max(1);
+    if let Some(g) = info.gic {
         let _ = mmio.push(Range {
             start: g.distributor,
             size: 0x1_0000,
         });
         let _ = mmio.push(Range {
             start: g.cpu_or_redist,
-            size: 0x1_0000,
+            size: if g.version == 3 { redist_len } else { 0x1_0000 },
         });
     }
     if let Err(e) = mmu::init(info.memory.as_slice(), mmio.as_slice()) {
@@ -179,21 +180,30 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
             unsafe { crate::drivers::pl031::read_seconds(phys_to_virt(PhysAddr(rtc)).as_usize()) };
         timer::set_realtime(seconds);
     }
-    match gicv2 {
+    match info.gic {
+        Some(g) if g.version == 3 && !crate::arch::aarch64::gic_cpuif::present() => {
+            log::warn!("a GICv3 without its CPU interface: no scheduling tick");
+        }
         Some(g) => {
+            let (dist, second) = (
+                phys_to_virt(PhysAddr(g.distributor)).as_usize(),
+                phys_to_virt(PhysAddr(g.cpu_or_redist)).as_usize(),
+            );
+            let uart = info.uart_irq.unwrap_or(0) as usize;
             // SAFETY: the GIC's registers were just mapped, and nothing else drives them.
             unsafe {
-                crate::drivers::gic::init(
-                    phys_to_virt(PhysAddr(g.distributor)).as_usize(),
-                    phys_to_virt(PhysAddr(g.cpu_or_redist)).as_usize(),
-                    info.uart_irq.unwrap_or(0) as usize,
-                )
+                if g.version == 3 {
+                    let mpidr = crate::arch::aarch64::cpu::mpidr();
+                    crate::drivers::gic::init_v3(dist, second, redist_len, mpidr, uart)
+                } else {
+                    crate::drivers::gic::init(dist, second, uart)
+                }
             };
             if info.uart_irq.is_some() {
                 crate::console::enable_rx_interrupt();
             }
         }
-        None => log::warn!("no GICv2: no scheduling tick, processes switch only when they block"),
+        None => log::warn!("no GIC: no scheduling tick, processes switch only when they block"),
     }
     if crate::mm::vm_space::init().is_err() {
         panic!("no frame for the zero page");

@@ -47,6 +47,23 @@ fn interval_timer_and_alarm() {
     o.assert_no_frame_leak();
 }
 
+/// A GICv3 machine (`gic-version=3`), entered at EL1 and at EL2: the tick preempts a spinning
+/// process and fires interval timers there too.
+#[test]
+fn the_tick_on_a_gicv3_machine() {
+    for machine in ["virt,gic-version=3", "virt,gic-version=3,virtualization=on"] {
+        let b = Boot {
+            machine: machine.into(),
+            ..Default::default()
+        };
+        let o = b.clone().program("c-fork", "").run();
+        o.assert_contains("GICv3 distributor");
+        o.assert_tap("fork", 20);
+        let o = b.program("c-alarm", "").run();
+        o.assert_tap("alarm", 10);
+    }
+}
+
 /// Setting the wall clock: root moves CLOCK_REALTIME (not CLOCK_MONOTONIC), others get EPERM.
 #[test]
 fn setting_the_wall_clock() {

@@ -83,3 +83,19 @@ fn an_interactive_busybox_session() {
     // A program of ours runs from the shell's PATH.
     after("c-hello | head -n 1", "\n");
 }
+
+/// Typing into the shell on a GICv3 machine: the UART's receive interrupt is routed by affinity
+/// there, and every byte still arrives.
+#[test]
+fn typing_on_a_gicv3_machine() {
+    let Some(mut b) = shell() else {
+        return;
+    };
+    b.machine = "virt,gic-version=3".into();
+    let o = b.converse(&[
+        ("# ", "echo typed-$((6*7))\r"),
+        ("typed-42", ""),
+        ("# ", "poweroff -f\r"),
+    ]);
+    o.assert_status(0);
+}

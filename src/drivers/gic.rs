@@ -1,11 +1,12 @@
-//! Arm GICv2 (Arm IHI 0048B) and the EL1 virtual timer: the tick that preempts a process which
-//! never enters the kernel.
+//! Arm GICv2 (Arm IHI 0048B) and GICv3 (Arm IHI 0069), and the EL1 virtual timer: the tick that
+//! preempts a process which never enters the kernel.
 //!
 //! The timer's private interrupt and the console UART's are enabled. The kernel runs with
-//! interrupts masked (every
-//! exception entry sets PSTATE.I and nothing clears it), so the tick is always taken from EL0,
-//! at the boundary where the scheduler can switch. A GICv3 machine (`-machine gic-version=3`) gets
-//! no tick: processes then switch only when they block or exit.
+//! interrupts masked (every exception entry sets PSTATE.I and nothing clears it), so the tick is
+//! always taken from EL0, at the boundary where the scheduler can switch. A GICv2 has a
+//! memory-mapped CPU interface; a GICv3 has a redistributor per CPU for its private interrupts
+//! and a CPU interface in system registers (`arch::aarch64::gic_cpuif`), and routes shared
+//! interrupts by affinity instead of target masks.
 use aarch64_cpu::registers::{Writeable, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTV_TVAL_EL0};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use tock_registers::interfaces::Readable as _;
@@ -39,6 +40,60 @@ register_structs! {
     }
 }
 
+register_structs! {
+    #[allow(non_snake_case)]
+    DistributorV3 {
+        (0x0000 => CTLR: ReadWrite<u32>),
+        (0x0004 => _reserved0),
+        (0x0080 => IGROUPR: [ReadWrite<u32>; 32]),
+        (0x0100 => ISENABLER: [ReadWrite<u32>; 32]),
+        (0x0180 => _reserved1),
+        (0x0400 => IPRIORITYR: [ReadWrite<u32>; 255]),
+        (0x07fc => _reserved2),
+        (0x6000 => IROUTER: [ReadWrite<u64>; 1020]),
+        (0x7fe0 => @END),
+    }
+}
+
+register_structs! {
+    /// A redistributor's control frame (`RD_base`).
+    #[allow(non_snake_case)]
+    Redistributor {
+        (0x0000 => CTLR: ReadWrite<u32>),
+        (0x0004 => IIDR: ReadOnly<u32>),
+        (0x0008 => TYPER: ReadOnly<u64>),
+        (0x0010 => STATUSR: ReadWrite<u32>),
+        (0x0014 => WAKER: ReadWrite<u32>),
+        (0x0018 => @END),
+    }
+}
+
+register_structs! {
+    /// A redistributor's frame for its private interrupts (`SGI_base`, 64 KiB after `RD_base`).
+    #[allow(non_snake_case)]
+    RedistributorSgi {
+        (0x0000 => _reserved0),
+        (0x0080 => IGROUPR0: ReadWrite<u32>),
+        (0x0084 => _reserved1),
+        (0x0100 => ISENABLER0: ReadWrite<u32>),
+        (0x0104 => _reserved2),
+        (0x0400 => IPRIORITYR: [ReadWrite<u32>; 8]),
+        (0x0420 => @END),
+    }
+}
+
+/// GICD_CTLR with affinity routing (ARE) and both groups enabled, as Linux sets it.
+const GICD_CTLR_V3: u32 = (1 << 4) | (1 << 1) | 1;
+/// GICD_CTLR.RWP: a register write is still taking effect.
+const GICD_CTLR_RWP: u32 = 1 << 31;
+/// GICR_WAKER's ProcessorSleep and ChildrenAsleep.
+const WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
+const WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+/// GICR_TYPER.Last: the last redistributor of the region.
+const GICR_TYPER_LAST: u64 = 1 << 4;
+/// Bytes of one redistributor (RD_base and SGI_base frames) in a GICv3.
+const REDIST_STRIDE: usize = 0x2_0000;
+
 /// The EL1 virtual timer's private peripheral interrupt (PPI 11).
 const VTIMER_INTID: usize = 27;
 const SPURIOUS: u32 = 1023;
@@ -46,6 +101,8 @@ const SPURIOUS: u32 = 1023;
 const TICK_HZ: u64 = 100;
 
 static GICC: AtomicUsize = AtomicUsize::new(0);
+/// A GICv3 drives the interrupts (its CPU interface is system registers).
+static V3: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 /// The console UART's interrupt (0: not routed).
 static UART_INTID: AtomicUsize = AtomicUsize::new(0);
 
@@ -96,16 +153,99 @@ pub unsafe fn init(dist: usize, cpu: usize, uart_intid: usize) {
     arm_timer();
 }
 
+/// Enables the timer interrupt and the console UART's (`uart_intid`; 0 for none) on a GICv3:
+/// `dist` is the mapped distributor, `redist` this CPU's mapped redistributor region, searched
+/// for the redistributor whose affinity is `mpidr`'s.
+///
+/// # Safety
+/// Both addresses must map a GICv3 that nothing else drives, `redist` its whole region.
+pub unsafe fn init_v3(
+    dist: usize,
+    redist: usize,
+    redist_len: usize,
+    mpidr: u64,
+    uart_intid: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    let d = unsafe { &*(dist as *const DistributorV3) };
+    let wait_rwp = || while d.CTLR.get() & GICD_CTLR_RWP != 0 {};
+    d.CTLR.set(0);
+    wait_rwp();
+    let aff = (mpidr & 0xff_ffff) | ((mpidr >> 32) & 0xff) << 24;
+    // This CPU's redistributor: GICR_TYPER[63:32] holds its affinity.
+    let mut rd_base = None;
+    let mut off = 0;
+    while off + REDIST_STRIDE <= redist_len {
+        // SAFETY: inside the mapped region the caller gave.
+        let r = unsafe { &*((redist + off) as *const Redistributor) };
+        let typer = r.TYPER.get();
+        if typer >> 32 == aff {
+            rd_base = Some(redist + off);
+            break;
+        }
+        if typer & GICR_TYPER_LAST != 0 {
+            break;
+        }
+        off += REDIST_STRIDE;
+    }
+    let Some(rd) = rd_base else {
+        log::warn!("GICv3: no redistributor for this CPU: no scheduling tick");
+        return;
+    };
+    // SAFETY: the redistributor found above and its SGI frame, 64 KiB on.
+    let (r, sgi) = unsafe {
+        (
+            &*(rd as *const Redistributor),
+            &*((rd + 0x1_0000) as *const RedistributorSgi),
+        )
+    };
+    r.WAKER.set(r.WAKER.get() & !WAKER_PROCESSOR_SLEEP);
+    while r.WAKER.get() & WAKER_CHILDREN_ASLEEP != 0 {}
+    let (reg, shift) = (VTIMER_INTID / 4, (VTIMER_INTID % 4) * 8);
+    let prio = sgi.IPRIORITYR[reg].get() & !(0xff << shift);
+    sgi.IPRIORITYR[reg].set(prio | (0x80 << shift));
+    sgi.IGROUPR0.set(sgi.IGROUPR0.get() | (1 << VTIMER_INTID));
+    sgi.ISENABLER0.set(1 << VTIMER_INTID);
+    if (32..1020).contains(&uart_intid) {
+        // A shared peripheral interrupt: Group 1, a priority, routed to this CPU, enabled.
+        let (reg, shift) = (uart_intid / 4, (uart_intid % 4) * 8);
+        let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
+        d.IPRIORITYR[reg].set(prio | (0x80 << shift));
+        let g = &d.IGROUPR[uart_intid / 32];
+        g.set(g.get() | (1 << (uart_intid % 32)));
+        d.IROUTER[uart_intid].set(aff & 0xff_ffff | (aff >> 24) << 32);
+        d.ISENABLER[uart_intid / 32].set(1 << (uart_intid % 32));
+        UART_INTID.store(uart_intid, Ordering::Relaxed);
+    }
+    d.CTLR.set(GICD_CTLR_V3);
+    wait_rwp();
+    crate::arch::aarch64::gic_cpuif::enable();
+    V3.store(true, Ordering::Relaxed);
+    arm_timer();
+}
+
+/// Whether an interrupt controller delivers interrupts (else idle waits poll).
+fn active() -> bool {
+    V3.load(Ordering::Relaxed) || gicc().is_some()
+}
+
 /// Acknowledges a pending interrupt; `true` when it was the scheduling tick.
 pub fn handle_irq() -> bool {
-    let Some(c) = gicc() else {
+    use crate::arch::aarch64::gic_cpuif;
+    let v3 = V3.load(Ordering::Relaxed);
+    let c = gicc();
+    let iar = if v3 {
+        gic_cpuif::acknowledge()
+    } else if let Some(c) = c {
+        c.IAR.get()
+    } else {
         return false;
     };
-    let iar = c.IAR.get();
-    let intid = iar & 0x3ff;
-    if intid == SPURIOUS {
+    let intid = iar & 0xff_ffff;
+    if (1020..=SPURIOUS).contains(&intid) {
         return false;
     }
+    let intid = intid & 0x3ff;
     let tick = intid as usize == VTIMER_INTID;
     if tick {
         arm_timer();
@@ -113,13 +253,16 @@ pub fn handle_irq() -> bool {
     if intid as usize == UART_INTID.load(Ordering::Relaxed) {
         crate::console::poll_input();
     }
-    c.EOIR.set(iar);
+    match c {
+        Some(c) if !v3 => c.EOIR.set(iar),
+        _ => gic_cpuif::end(iar),
+    }
     tick
 }
 
 /// Waits until the uptime clock reaches `deadline_ns` or console input arrives, the CPU idle in
 /// `WFI` (nothing is runnable): the timer is set to fire at the deadline, or at the next tick if
-/// that is sooner, and each interrupt is acknowledged. Without a GICv2 (no interrupt would ever
+/// that is sooner, and each interrupt is acknowledged. Without a GIC (no interrupt would ever
 /// wake `WFI`), it watches the counter and the UART instead.
 pub fn idle_until(deadline_ns: u64) {
     let events = crate::fs::pipe::events();
@@ -132,7 +275,7 @@ pub fn idle_until(deadline_ns: u64) {
         if now >= deadline || crate::fs::pipe::events() != events {
             return;
         }
-        if gicc().is_none() {
+        if !active() {
             crate::console::poll_input();
             core::hint::spin_loop();
             continue;
@@ -146,10 +289,10 @@ pub fn idle_until(deadline_ns: u64) {
 }
 
 /// Waits for the next interrupt and handles it (nothing can run until input arrives or a timer
-/// fires). Without a GICv2 it polls the console for a tick's time instead.
+/// fires). Without a GIC it polls the console for a tick's time instead.
 pub fn wait_for_interrupt() {
     use crate::arch::aarch64::timer;
-    if gicc().is_none() {
+    if !active() {
         let until = timer::ticks() + timer::frequency() / TICK_HZ;
         while timer::ticks() < until {
             crate::console::poll_input();

@@ -22,6 +22,7 @@ pub fn image() -> PathBuf {
     p
 }
 
+#[derive(Clone)]
 pub struct Boot {
     pub machine: String,
     pub cpu: String,

@@ -59,6 +59,16 @@ park:                               // secondary cores stay here; they are never
     msr     vpidr_el2, x0
     mrs     x0, mpidr_el1
     msr     vmpidr_el2, x0
+    // A GICv3 CPU interface: let EL1 use its system registers (ICC_SRE_EL2.SRE | Enable).
+    mrs     x0, id_aa64pfr0_el1
+    ubfx    x0, x0, #24, #4
+    cbz     x0, 6f
+    mrs     x0, S3_4_C12_C9_5       // ICC_SRE_EL2
+    orr     x0, x0, #0x1            // SRE
+    orr     x0, x0, #0x8            // Enable: EL1 may use ICC_SRE_EL1
+    msr     S3_4_C12_C9_5, x0
+    isb
+6:
     ldr     x0, =SCTLR_EL1_RES1
     msr     sctlr_el1, x0
     mov     x0, #0x3c5              // SPSR: EL1h, D A I F masked

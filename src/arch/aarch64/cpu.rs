@@ -25,6 +25,12 @@ pub fn midr() -> u64 {
     MIDR_EL1.get()
 }
 
+/// This CPU's `MPIDR_EL1`: its affinity fields name it to the interrupt controller.
+pub fn mpidr() -> u64 {
+    use aarch64_cpu::registers::MPIDR_EL1;
+    MPIDR_EL1.get()
+}
+
 /// The ID registers that decide AT_HWCAP / AT_HWCAP2 (read by encoding, since not every
 /// assembler knows all of their names).
 pub fn id_registers() -> super::regs::IdRegisters {

@@ -15,6 +15,8 @@ pub mod exception;
 #[cfg(target_os = "none")]
 pub mod extable;
 #[cfg(target_os = "none")]
+pub mod gic_cpuif;
+#[cfg(target_os = "none")]
 pub mod mmu;
 #[cfg(target_os = "none")]
 pub mod psci;
