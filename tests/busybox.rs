@@ -182,6 +182,13 @@ fn debian_coreutils_run() {
             "cat's maps name no {lib}: {maps:?}"
         );
     }
+    // Opened by the shell before the exec, read by tr after it: the text is tr's, as a
+    // seq_file renders at the first read.
+    let redirected = get("redirect-maps");
+    assert!(
+        redirected.iter().any(|l| l.ends_with("/usr/bin/tr")),
+        "a /proc file opened before an exec shows the program before it: {redirected:?}"
+    );
     assert_eq!(get("id"), ["0"]);
     assert!(
         s.contains_key("done"),

@@ -10,7 +10,7 @@ use common::Boot;
 #[test]
 fn pthreads_behave_as_on_linux() {
     let o = Boot::default().program("c-threads", "").run();
-    o.assert_tap("threads", 24);
+    o.assert_tap("threads", 26);
     o.assert_no_frame_leak();
 }
 

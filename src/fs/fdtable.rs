@@ -67,9 +67,14 @@ pub trait Console {
 pub enum FileKind {
     /// The console terminal.
     Console,
-    /// A /proc file, its text captured when it was opened (a `seq_file` renders at the first
-    /// read; capturing at open differs only for a file opened long before it is read).
-    Snapshot { node: Node, data: Vec<u8>, pos: u64 },
+    /// A /proc file. Its text is rendered at the first read and kept for the reads after it, as
+    /// a `seq_file` does: a file opened before an exec (a shell's `< /proc/self/maps`) shows the
+    /// new program.
+    Snapshot {
+        node: Node,
+        data: Option<Vec<u8>>,
+        pos: u64,
+    },
     /// A directory: `pos` is the `getdents64` cookie to resume from.
     Dir { loc: Loc, pos: u64 },
     /// A regular file of the tmpfs; `path` is where it was opened (`/proc/<pid>/fd` shows it;
@@ -397,7 +402,7 @@ mod tests {
         OpenFile {
             kind: FileKind::Snapshot {
                 node: Node::File(1, crate::fs::procfs::ProcFile::Maps),
-                data: Vec::new(),
+                data: None,
                 pos: 0,
             },
             flags: O_RDONLY,

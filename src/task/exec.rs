@@ -201,7 +201,6 @@ pub fn exec(
         tpidr: 0,
         wait: None,
         sleep_deadline: None,
-        itimer_real: None,
         vfork_parent: None,
         futex_woken: false,
         pdeath_signal: 0,

@@ -66,6 +66,9 @@ pub type MmRef = alloc::sync::Arc<spin::Mutex<MmStruct<VmSpace>>>;
 pub struct ThreadGroup {
     pub live: core::sync::atomic::AtomicUsize,
     pub exit: spin::Mutex<Option<ExitReason>>,
+    /// `ITIMER_REAL` (setitimer, alarm): the process's, whichever thread set it; not inherited
+    /// by fork, as on Linux.
+    pub itimer_real: spin::Mutex<Option<ItimerReal>>,
 }
 
 impl ThreadGroup {
@@ -73,6 +76,7 @@ impl ThreadGroup {
         alloc::sync::Arc::new(ThreadGroup {
             live: core::sync::atomic::AtomicUsize::new(1),
             exit: spin::Mutex::new(None),
+            itimer_real: spin::Mutex::new(None),
         })
     }
 }
@@ -138,8 +142,6 @@ pub struct Process {
     pub wait: Option<crate::task::sched::WaitFor>,
     /// The deadline of a nanosleep in progress, so that the restarted call does not start over.
     pub sleep_deadline: Option<u64>,
-    /// `ITIMER_REAL` (setitimer, alarm): not inherited by fork, as on Linux.
-    pub itimer_real: Option<ItimerReal>,
     /// The parent waiting in `vfork` until this child execs or exits (`vfork_done`).
     pub vfork_parent: Option<i32>,
     /// A futex wake ended this process's wait: its re-run `FUTEX_WAIT` returns 0.
@@ -201,28 +203,35 @@ impl Process {
         reason
     }
 
-    /// Fires `ITIMER_REAL` if it is due at `now`: queues SIGALRM from the kernel (Linux's
-    /// `it_real_fn`) and re-arms it with its period, skipping the periods that passed meanwhile.
-    /// Returns whether it fired.
+    /// Fires the process's `ITIMER_REAL` if it is due at `now`: queues SIGALRM for the process
+    /// from the kernel (Linux's `it_real_fn`) and re-arms it with its period, skipping the
+    /// periods that passed meanwhile. Returns whether it fired.
     pub fn itimer_check(&mut self, now: u64) -> bool {
-        let Some(t) = self.itimer_real else {
+        let mut timer = self.group.itimer_real.lock();
+        let Some(t) = *timer else {
             return false;
         };
         if now < t.deadline {
             return false;
         }
-        let _ = self.signals.send(
-            crate::task::signal::SIGALRM,
-            crate::task::signal::SigInfo::kernel(crate::task::signal::SIGALRM),
-        );
-        self.itimer_real = (t.interval != 0).then(|| {
+        *timer = (t.interval != 0).then(|| {
             let missed = (now - t.deadline) / t.interval + 1;
             ItimerReal {
                 deadline: t.deadline + missed * t.interval,
                 interval: t.interval,
             }
         });
+        drop(timer);
+        let _ = self.signals.send(
+            crate::task::signal::SIGALRM,
+            crate::task::signal::SigInfo::kernel(crate::task::signal::SIGALRM),
+        );
         true
+    }
+
+    /// When the process's `ITIMER_REAL` fires next, if it is armed.
+    pub fn itimer_deadline(&self) -> Option<u64> {
+        self.group.itimer_real.lock().map(|t| t.deadline)
     }
 
     /// The task name as text (bytes that are not UTF-8 shown as U+FFFD).
@@ -412,7 +421,6 @@ impl Process {
             tpidr,
             wait: None,
             sleep_deadline: None,
-            itimer_real: None,
             vfork_parent: None,
             futex_woken: false,
             // Not inherited by fork's child (`copy_process` clears it).
@@ -461,10 +469,15 @@ impl Process {
                 Deliver::Stop { sig } => {
                     // `do_signal_stop`: the process sleeps until SIGCONT (or SIGKILL), and its
                     // parent hears of it.
+                    // Every thread of the process stops with it (a group stop).
                     self.stopped = Some(sig);
                     self.report = Some(crate::task::wait::ChildState::Stopped(sig));
                     self.wait = Some(crate::task::sched::WaitFor::Stopped);
-                    crate::task::sched::TASKS.lock().notify_parent(
+                    let mut tasks = crate::task::sched::TASKS.lock();
+                    if self.is_threaded() {
+                        tasks.stop_threads(self.tgid, sig);
+                    }
+                    tasks.notify_parent(
                         self.ppid,
                         self.tgid,
                         crate::task::wait::CLD_STOPPED,

@@ -73,6 +73,8 @@ impl WaitFor {
 #[derive(Clone, Copy, Debug)]
 pub struct Zombie {
     pub ppid: i32,
+    /// Its real user, for RLIMIT_NPROC until it is reaped.
+    pub uid: u32,
     /// Its process group when it died, for `waitpid(-pgid)`.
     pub pgid: i32,
     pub reason: ExitReason,
@@ -145,9 +147,11 @@ impl Tasks {
         self.count -= 1;
     }
 
-    /// Processes (not running, not zombie) of user `uid`.
+    /// Tasks of user `uid` that are not running, zombies included: RLIMIT_NPROC counts a task
+    /// until its parent reaps it (Linux's `user->processes`, released in `release_task`).
     pub fn count_uid(&self, uid: u32) -> usize {
         self.procs.values().filter(|p| p.creds.uid == uid).count()
+            + self.zombies.values().filter(|z| z.uid == uid).count()
     }
 
     /// Processes alive or zombie.
@@ -262,6 +266,18 @@ impl Tasks {
             n += 1;
         }
         n
+    }
+
+    /// A group stop (`do_signal_stop`): every other thread of `tgid` stops too, whatever it was
+    /// waiting for (its call runs again from the start once SIGCONT resumes it).
+    pub fn stop_threads(&mut self, tgid: i32, sig: u32) {
+        for t in self.threads_of(tgid) {
+            let p = self.procs.get_mut(&t).expect("thread");
+            if p.exit.is_none() {
+                p.stopped = Some(sig);
+                p.wait = Some(WaitFor::Stopped);
+            }
+        }
     }
 
     /// Removes the other threads of `tgid` at once, before an exec (`de_thread`): none of them
@@ -428,12 +444,16 @@ impl Tasks {
         let now = timer::uptime_ns();
         let events = crate::fs::pipe::events();
         // One pass, no allocation: this runs on every switch.
+        let mut fired = alloc::vec::Vec::new();
         for p in self.procs.values_mut() {
-            // A real-time timer that fires wakes a sleeper that its SIGALRM would interrupt.
-            if p.itimer_check(now) && p.wait.is_some() && p.signals.next_deliverable().is_some() {
-                p.wait = None;
-                self.run_queue.push_back(p.pid);
-                continue;
+            // A real-time timer that fires wakes a thread that its SIGALRM would interrupt.
+            if p.itimer_check(now) {
+                if p.wait.is_some() && p.signals.next_deliverable().is_some() {
+                    p.wait = None;
+                    self.run_queue.push_back(p.pid);
+                    continue;
+                }
+                fired.push(p.tgid);
             }
             let due = match p.wait {
                 Some(WaitFor::Yield) => true,
@@ -447,6 +467,10 @@ impl Tasks {
                 p.wait = None;
                 self.run_queue.push_back(p.pid);
             }
+        }
+        // A timer that fired for a thread that blocks SIGALRM: another thread may take it.
+        for tgid in fired {
+            self.wake_taker(tgid);
         }
     }
 
@@ -525,20 +549,17 @@ impl Tasks {
                 self.signal_group(pgrp, sig);
             }
             self.wake_expired();
+            // An entry whose task has started waiting since it was queued (a group stop) is
+            // stale: the task is queued again when it is woken.
             while let Some(pid) = self.run_queue.pop_front() {
-                if let Some(p) = self.procs.remove(&pid) {
-                    return Some(p);
+                if self.procs.get(&pid).is_some_and(|p| p.wait.is_none()) {
+                    return self.procs.remove(&pid);
                 }
             }
             let earliest = self
                 .procs
                 .values()
-                .flat_map(|p| {
-                    [
-                        p.wait.and_then(WaitFor::deadline),
-                        p.itimer_real.map(|t| t.deadline),
-                    ]
-                })
+                .flat_map(|p| [p.wait.and_then(WaitFor::deadline), p.itimer_deadline()])
                 .flatten()
                 .min();
             match earliest {
@@ -719,6 +740,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
         == 1;
     let reason = (*p.group.exit.lock()).unwrap_or(own);
     let (tid, pid, ppid, minflt, pgid) = (p.pid, p.tgid, p.ppid, p.minflt, p.pgid);
+    let uid = p.creds.uid;
     let exit_signal = p.exit_signal;
     if !last {
         log::debug!("{} (pid {pid}): thread {tid} exited", p.exe);
@@ -787,6 +809,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
         pid,
         Zombie {
             ppid,
+            uid,
             pgid,
             reason,
             minflt,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -193,6 +194,26 @@ static void *exec_from_thread(void *arg)
 	(void)arg;
 	snprintf(pid, sizeof pid, "%d", getpid());
 	execl("/proc/self/exe", saved_argv[0], "--exec-child", pid, (char *)NULL);
+	return NULL;
+}
+
+static void *timer_thread(void *arg)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	getitimer(ITIMER_REAL, arg);
+	waiter_tid = gettid_();
+	while (!handled_on)
+		nap_ms(5);
+	return NULL;
+}
+
+static void *spin_forever(void *arg)
+{
+	volatile long *n = arg;
+	for (;;)
+		(*n)++;
 	return NULL;
 }
 
@@ -411,7 +432,48 @@ int main(int argc, char **argv)
 	st = child_status(c);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a signal to the process runs on the thread that does not block it");
 
-	/* 15. A robust mutex whose owner thread ends: the next locker gets EOWNERDEAD. */
+	/* 15. The interval timer is the process's: armed by one thread, seen by another, and its
+	 * SIGALRM taken by the thread that does not block it. */
+	c = fork();
+	if (c == 0) {
+		waiter_tid = 0;
+		handled_on = 0;
+		signal(SIGALRM, on_usr1);
+		sigset_t alrm;
+		sigemptyset(&alrm);
+		sigaddset(&alrm, SIGALRM);
+		pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+		struct itimerval it = { { 0, 0 }, { 0, 200000 } }, seen;
+		setitimer(ITIMER_REAL, &it, NULL);
+		pthread_create(&t[0], NULL, timer_thread, &seen);
+		pthread_join(t[0], NULL);
+		_exit(handled_on == waiter_tid && seen.it_value.tv_usec + seen.it_value.tv_sec > 0 ? 0 : 1);
+	}
+	st = child_status(c);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "setitimer is the process's: another thread sees it, and takes its SIGALRM");
+
+	/* 16. SIGSTOP stops every thread of a process; SIGCONT resumes them all. */
+	volatile long *spins = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	c = fork();
+	if (c == 0) {
+		pthread_create(&t[0], NULL, spin_forever, (void *)spins);
+		for (;;)
+			pause();
+	}
+	nap_ms(30);
+	kill(c, SIGSTOP);
+	int stopped = waitpid(c, &st, WUNTRACED) == c && WIFSTOPPED(st);
+	long s1 = *spins;
+	nap_ms(60);
+	long s2 = *spins;
+	kill(c, SIGCONT);
+	nap_ms(60);
+	long s3 = *spins;
+	kill(c, SIGKILL);
+	child_status(c);
+	CHECK(stopped && s1 == s2 && s3 > s2, "SIGSTOP stops every thread (%ld, %ld), SIGCONT resumes them (%ld)", s1, s2, s3);
+
+	/* 17. A robust mutex whose owner thread ends: the next locker gets EOWNERDEAD. */
 	static pthread_mutex_t robust;
 	pthread_mutexattr_t ma;
 	pthread_mutexattr_init(&ma);
@@ -423,7 +485,7 @@ int main(int argc, char **argv)
 	CHECK(r == EOWNERDEAD, "a robust mutex left locked by a dead thread: EOWNERDEAD (%d)", r);
 	CHECK(pthread_mutex_consistent(&robust) == 0 && pthread_mutex_unlock(&robust) == 0, "made consistent again");
 
-	/* 16. The same across processes, in shared memory: the owner process dies. */
+	/* 18. The same across processes, in shared memory: the owner process dies. */
 	pthread_mutex_t *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(shared, &ma);

@@ -17,5 +17,6 @@ echo "== cat"; /bin/echo through cat > /tmp/c && /bin/cat /tmp/c
 echo "== date"; /bin/date -u -d @0 +%Y-%m-%d
 echo "== stat"; /usr/bin/stat -c '%F' /tmp
 echo "== maps"; /bin/cat /proc/self/maps | /usr/bin/tr -s ' ' | /usr/bin/cut -d' ' -f6 | /usr/bin/sort -u
+echo "== redirect-maps"; /usr/bin/tr -s ' ' < /proc/self/maps | /usr/bin/cut -d' ' -f6 | /usr/bin/sort -u
 echo "== id"; /usr/bin/id -u
 echo "== done"

@@ -241,6 +241,18 @@ fn read_dev(dev: CharDev, mem: &mut dyn UserMem, buf: usize, count: usize) -> Sy
     }
 }
 
+/// Renders a /proc file's text on its first read (`ESRCH` if its process is gone by then).
+pub(super) fn render_snapshot(file: &mut OpenFile, proc: &dyn ProcSource) -> Result<(), Errno> {
+    if let FileKind::Snapshot { node, data, .. } = &mut file.kind {
+        if data.is_none() {
+            let mut text = alloc::string::String::new();
+            proc.render(*node, &mut text).map_err(|_| errno::ESRCH)?;
+            *data = Some(text.into_bytes());
+        }
+    }
+    Ok(())
+}
+
 /// Reads from `file` into user `[buf, buf + count)`: the `f_op->read` step of `vfs_read`,
 /// after the checks. `at` is `pread`'s offset; without it the file position is used and
 /// advanced.
@@ -258,7 +270,9 @@ pub(super) fn read_file(
         // `n_tty_read` without blocking: whatever input is pending, 0 (EOF) if none.
         FileKind::Console => read_tty(console, sleeper, mem, buf, count, nonblock),
         FileKind::Snapshot { data, pos, .. } => {
-            // `seq_read_iter`: from the file position to the end of the text.
+            // `seq_read_iter`: from the file position to the end of the text, which
+            // `render_snapshot` made before the first read.
+            let data = data.as_deref().unwrap_or(&[]);
             let p = at.unwrap_or(*pos);
             let start = usize::try_from(p).unwrap_or(usize::MAX).min(data.len());
             let avail = &data[start..];
@@ -383,6 +397,7 @@ fn do_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>) 
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
     }
+    render_snapshot(&mut file, ctx.proc)?;
     read_file(
         &mut file,
         ctx.mem,
@@ -558,6 +573,7 @@ fn do_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>
             continue;
         }
         let at = at.map(|p| p + done as u64);
+        render_snapshot(&mut file, ctx.proc)?;
         match read_file(&mut file, ctx.mem, ctx.console, ctx.sleeper, base, len, at) {
             Ok(n) => {
                 done += n;
@@ -662,6 +678,7 @@ pub fn sys_sendfile(
     while done < count {
         let want = buf.len().min(count - done);
         let mut kmem = crate::syscall::user::KernelBuf(&mut buf[..want]);
+        render_snapshot(&mut input.lock(), ctx.proc)?;
         let got = match read_file(
             &mut input.lock(),
             &mut kmem,

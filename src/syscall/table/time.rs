@@ -109,7 +109,7 @@ fn itimerval_bytes(interval_ns: u64, value_ns: u64) -> [u8; 32] {
 
 /// The current `ITIMER_REAL` as `itimerval` bytes.
 fn itimer_now(p: &Process) -> [u8; 32] {
-    match p.itimer_real {
+    match *p.group.itimer_real.lock() {
         Some(t) => itimerval_bytes(
             t.interval,
             t.deadline.saturating_sub(timer::uptime_ns()).max(1),
@@ -169,7 +169,7 @@ pub(super) fn setitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
     };
     let previous = itimer_now(p);
     let value = ns(vsec, vusec);
-    p.itimer_real = (value != 0).then(|| crate::task::process::ItimerReal {
+    *p.group.itimer_real.lock() = (value != 0).then(|| crate::task::process::ItimerReal {
         deadline: timer::uptime_ns().saturating_add(value),
         interval: ns(isec, iusec),
     });
