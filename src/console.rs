@@ -85,6 +85,12 @@ pub fn take_signal() -> Option<(i32, u32)> {
     (tty.fg_pgrp > 0).then_some((tty.fg_pgrp, sig))
 }
 
+/// The job-control signal a background process raised by using the terminal, with the process
+/// group it goes to (`Tty::job_check`).
+pub fn take_job_signal() -> Option<(i32, u32)> {
+    TTY.lock().job_signal.take()
+}
+
 /// Whether a reader waits for console input: the idle loop then waits for the UART rather
 /// than calling it a deadlock.
 pub fn input_awaited() -> bool {

@@ -99,3 +99,24 @@ fn typing_on_a_gicv3_machine() {
     ]);
     o.assert_status(0);
 }
+
+/// A background job that reads the terminal is stopped (SIGTTIN) instead of taking the shell's
+/// input; `jobs` shows it stopped, and it can be killed.
+#[test]
+fn a_background_reader_is_stopped() {
+    let Some(b) = shell() else {
+        return;
+    };
+    let o = b.converse(&[
+        ("# ", "cat &\r"),
+        // The shell, not cat, gets this line: only the shell computes the sum.
+        ("# ", "echo still-$((1+1))-the-shells\r"),
+        ("still-2-the-shells", ""),
+        ("# ", "jobs\r"),
+        ("Stopped", ""),
+        ("# ", "kill -9 %1; echo killed-$?\r"),
+        ("killed-0", ""),
+        ("# ", "poweroff -f\r"),
+    ]);
+    o.assert_status(0);
+}

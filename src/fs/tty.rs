@@ -12,6 +12,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::syscall::abi::{Termios, Winsize};
+use crate::syscall::errno::{self, Errno};
 
 /// `N_TTY_BUF_SIZE`: what the terminal holds before it drops input (and the longest line).
 pub const N_TTY_BUF_SIZE: usize = 4096;
@@ -30,6 +31,8 @@ pub const NOFLSH: u32 = 0x80;
 pub const ECHOCTL: u32 = 0x200;
 pub const ECHOKE: u32 = 0x800;
 pub const IEXTEN: u32 = 0x8000;
+/// `c_lflag` `TOSTOP`: a background job that writes to the terminal is stopped (SIGTTOU).
+pub const TOSTOP: u32 = 0x100;
 pub const OPOST: u32 = 0x1;
 pub const ONLCR: u32 = 0x4;
 
@@ -69,6 +72,9 @@ pub struct Tty {
     /// The session the terminal controls (0: none) and its foreground process group.
     pub session: i32,
     pub fg_pgrp: i32,
+    /// A job-control signal a background process raised by using the terminal: `(its process
+    /// group, SIGTTIN or SIGTTOU)`, taken by the kernel after the call.
+    pub job_signal: Option<(i32, u32)>,
     /// Completed lines (canonical mode): a read returns from the first; an empty one is `^D`.
     lines: VecDeque<Vec<u8>>,
     /// The line being edited (canonical mode).
@@ -104,8 +110,35 @@ impl Tty {
             line: Vec::new(),
             raw: VecDeque::new(),
             pending_signal: None,
+            job_signal: None,
             reader_waiting: false,
         }
+    }
+
+    /// `__tty_check_change`: may a process of session `sid` and process group `pgrp` use this
+    /// terminal, or must its group get `sig` (SIGTTIN to read, SIGTTOU to write with `TOSTOP` or
+    /// change settings) first? A process of another session, or of the foreground group, may.
+    /// A background one gets `ERESTARTSYS` and its group the signal (left in `job_signal` for the
+    /// kernel to send), unless it ignores or blocks the signal (`ignored`): then a read fails with
+    /// `EIO` and anything else goes ahead.
+    pub fn job_check(&mut self, sid: i32, pgrp: i32, sig: u32, ignored: bool) -> Result<(), Errno> {
+        if self.session == 0 || sid != self.session || self.fg_pgrp == 0 || pgrp == self.fg_pgrp {
+            return Ok(());
+        }
+        if ignored {
+            return if sig == crate::task::signal::SIGTTIN {
+                Err(errno::EIO)
+            } else {
+                Ok(())
+            };
+        }
+        self.job_signal = Some((pgrp, sig));
+        Err(errno::ERESTARTSYS)
+    }
+
+    /// Whether `TOSTOP` asks for background writes to stop.
+    pub fn tostop(&self) -> bool {
+        self.l(TOSTOP)
     }
 
     fn l(&self, flag: u32) -> bool {
@@ -417,5 +450,41 @@ mod tests {
         raw.c_cc[VTIME] = 0;
         t.set_termios(raw);
         assert_eq!(t.read(&mut buf, false), TtyRead::Data(0));
+    }
+
+    #[test]
+    fn background_jobs_are_stopped_at_the_terminal() {
+        use crate::task::signal::{SIGTTIN, SIGTTOU};
+        let mut t = Tty::new();
+        // No controlling session: anyone may use it.
+        assert_eq!(t.job_check(5, 7, SIGTTIN, false), Ok(()));
+        t.session = 5;
+        t.fg_pgrp = 5;
+        assert_eq!(
+            t.job_check(5, 5, SIGTTIN, false),
+            Ok(()),
+            "the foreground group"
+        );
+        assert_eq!(t.job_check(9, 7, SIGTTIN, false), Ok(()), "another session");
+        assert_eq!(t.job_check(5, 7, SIGTTIN, false), Err(errno::ERESTARTSYS));
+        assert_eq!(
+            t.job_signal.take(),
+            Some((7, SIGTTIN)),
+            "the background group stops"
+        );
+        assert_eq!(
+            t.job_check(5, 7, SIGTTIN, true),
+            Err(errno::EIO),
+            "ignored: EIO"
+        );
+        assert_eq!(
+            t.job_check(5, 7, SIGTTOU, true),
+            Ok(()),
+            "ignored SIGTTOU: go ahead"
+        );
+        assert_eq!(t.job_signal, None);
+        assert!(!t.tostop());
+        t.termios.c_lflag |= TOSTOP;
+        assert!(t.tostop());
     }
 }

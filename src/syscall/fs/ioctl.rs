@@ -2,6 +2,7 @@
 use super::*;
 
 pub use crate::syscall::abi::{TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGWINSZ, TIOCSWINSZ};
+use crate::task::signal::SIGTTOU;
 pub const FIONBIO: u32 = 0x5421;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOCLEX: u32 = 0x5451;
@@ -81,6 +82,8 @@ fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
         TCSETS | TCSETSW | TCSETSF => {
             let t = ctx.mem.read_pod::<Termios>(arg)?;
             let mut tty = ctx.console.tty().lock();
+            // A background job may not change the terminal's settings (`tty_check_change`).
+            tty.job_check(job.sid, job.pgid, SIGTTOU, job.ignores_ttou)?;
             if cmd == TCSETSF {
                 tty.flush_input();
             }
@@ -150,6 +153,7 @@ fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
             if !owns(&tty) {
                 return Err(errno::ENOTTY);
             }
+            tty.job_check(job.sid, job.pgid, SIGTTOU, job.ignores_ttou)?;
             if pg < 0 {
                 return Err(errno::EINVAL);
             }

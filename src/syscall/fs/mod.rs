@@ -129,6 +129,26 @@ pub struct JobIds {
     pub pid: i32,
     pub pgid: i32,
     pub sid: i32,
+    /// The caller ignores or blocks SIGTTIN, SIGTTOU: a background read of the terminal then
+    /// fails with EIO rather than stopping, a background write goes ahead.
+    pub ignores_ttin: bool,
+    pub ignores_ttou: bool,
+}
+
+impl FsCtx<'_> {
+    /// The job-control check before a terminal read (`SIGTTIN`) or a write (`SIGTTOU`, only
+    /// under `TOSTOP`).
+    fn tty_job_check(&self, read: bool) -> Result<(), Errno> {
+        use crate::task::signal::{SIGTTIN, SIGTTOU};
+        let mut tty = self.console.tty().lock();
+        if read {
+            tty.job_check(self.job.sid, self.job.pgid, SIGTTIN, self.job.ignores_ttin)
+        } else if tty.tostop() {
+            tty.job_check(self.job.sid, self.job.pgid, SIGTTOU, self.job.ignores_ttou)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl FsCtx<'_> {

@@ -398,6 +398,9 @@ fn do_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>) 
         return Err(errno::EFAULT);
     }
     render_snapshot(&mut file, ctx.proc)?;
+    if file.kind == FileKind::Console {
+        ctx.tty_job_check(true)?;
+    }
     read_file(
         &mut file,
         ctx.mem,
@@ -424,6 +427,9 @@ fn do_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>)
     }
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
+    }
+    if file.kind == FileKind::Console {
+        ctx.tty_job_check(false)?;
     }
     let now = ctx.vfs.now();
     write_file(
@@ -526,6 +532,9 @@ fn do_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64
         positional(&file)?;
     }
     let segs = import_iovec(ctx.mem, iov as usize, iovcnt as u32)?;
+    if file.kind == FileKind::Console {
+        ctx.tty_job_check(false)?;
+    }
     if let FileKind::PipeWrite(p) = &file.kind {
         return write_pipe(p, file.nonblock(), ctx.mem, &segs);
     }
@@ -566,6 +575,9 @@ fn do_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>
     }
     if let FileKind::PipeRead(p) = &file.kind {
         return read_pipe(p, file.nonblock(), ctx.mem, &segs);
+    }
+    if file.kind == FileKind::Console {
+        ctx.tty_job_check(true)?;
     }
     let mut done = 0;
     for (base, len) in segs {

@@ -173,6 +173,7 @@ impl Env {
                 pid: PID,
                 pgid: PID,
                 sid: PID,
+                ..JobIds::default()
             },
         };
         f(&mut ctx)

@@ -178,6 +178,10 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         fsgid: p.creds.egid,
     };
     let (pid, tid) = (p.tgid, p.pid);
+    let ignored = |sig: u32| {
+        p.signals.blocked.contains(sig) || p.signals.action(sig).handler == signal::SIG_IGN
+    };
+    let ignores = (ignored(signal::SIGTTIN), ignored(signal::SIGTTOU));
     let p_ids = (p.pgid, p.sid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
@@ -203,12 +207,22 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
             pid,
             pgid: p_ids.0,
             sid: p_ids.1,
+            ignores_ttin: ignores.0,
+            ignores_ttou: ignores.1,
         },
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
     let p = shared.0.into_inner();
     *p.files.lock() = files;
     *p.fs.lock() = fs;
+    // A background job used the terminal: its process group stops (SIGTTIN or SIGTTOU), the
+    // caller included, and the call restarts once it is continued.
+    if let Some((pgrp, sig)) = crate::console::take_job_signal() {
+        TASKS.lock().signal_group(pgrp, sig);
+        if p.pgid == pgrp {
+            let _ = p.signals.send(sig, SigInfo::kernel(sig));
+        }
+    }
     if r == Some(Err(errno::EWOULDBLOCK_RESTART)) {
         p.wait.get_or_insert(WaitFor::Pipe(since));
     }
