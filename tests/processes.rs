@@ -68,6 +68,6 @@ fn the_tick_on_a_gicv3_machine() {
 #[test]
 fn setting_the_wall_clock() {
     let o = Boot::default().program("c-clock", "").run();
-    o.assert_tap("clock", 8);
+    o.assert_tap("clock", 12);
     o.assert_no_frame_leak();
 }

@@ -183,6 +183,8 @@ pub fn exec(
         ))),
         minflt: 0,
         majflt: 0,
+        cpu_ticks: 0,
+        ran_since: 0,
         clear_child_tid: 0,
         robust_list: 0,
         exit_signal: crate::task::signal::SIGCHLD,

@@ -94,6 +94,10 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             s.session = p.sid;
             s.state = if p.wait.is_some() { 'S' } else { 'R' };
             s.minflt = p.minflt;
+            // CPU time in clock ticks (USER_HZ): the thread's, with its process's ended threads.
+            s.utime = crate::arch::aarch64::timer::ticks_to_ns(
+                p.cpu_ticks + p.group.dead_cpu.load(core::sync::atomic::Ordering::Relaxed),
+            ) / 10_000_000;
             s.majflt = p.majflt;
             s.starttime = p.start_ticks * 100 / timer::frequency();
             s.vsize = (c.total_vm << PAGE_SHIFT) as u64;

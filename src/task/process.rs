@@ -69,6 +69,10 @@ pub struct ThreadGroup {
     /// `ITIMER_REAL` (setitimer, alarm): the process's, whichever thread set it; not inherited
     /// by fork, as on Linux.
     pub itimer_real: spin::Mutex<Option<ItimerReal>>,
+    /// CPU time, in counter ticks, of the threads that ended, and of the children reaped
+    /// (Linux's `signal->utime` and `cutime`).
+    pub dead_cpu: core::sync::atomic::AtomicU64,
+    pub children_cpu: core::sync::atomic::AtomicU64,
 }
 
 impl ThreadGroup {
@@ -77,6 +81,8 @@ impl ThreadGroup {
             live: core::sync::atomic::AtomicUsize::new(1),
             exit: spin::Mutex::new(None),
             itimer_real: spin::Mutex::new(None),
+            dead_cpu: core::sync::atomic::AtomicU64::new(0),
+            children_cpu: core::sync::atomic::AtomicU64::new(0),
         })
     }
 }
@@ -109,6 +115,10 @@ pub struct Process {
     pub fs: alloc::sync::Arc<spin::Mutex<crate::fs::vfs::FsState>>,
     pub minflt: u64,
     pub majflt: u64,
+    /// CPU time this thread ran, in counter ticks, up to `ran_since`, when it last started to
+    /// run (kernel and user time together: the kernel does not tell them apart).
+    pub cpu_ticks: u64,
+    pub ran_since: u64,
     /// `set_tid_address`, `CLONE_CHILD_CLEARTID`: where the thread's exit writes 0 and wakes a
     /// futex waiter (how `pthread_join` learns of it).
     pub clear_child_tid: usize,
@@ -227,6 +237,28 @@ impl Process {
             crate::task::signal::SigInfo::kernel(crate::task::signal::SIGALRM),
         );
         true
+    }
+
+    /// The CPU time this thread has run, in counter ticks, up to now (it is running).
+    pub fn thread_cpu_ticks(&self) -> u64 {
+        self.cpu_ticks + crate::arch::aarch64::timer::ticks().saturating_sub(self.ran_since)
+    }
+
+    /// The CPU time of the whole process, in counter ticks: this running thread, the others,
+    /// and those that ended.
+    pub fn process_cpu_ticks(&self) -> u64 {
+        let others: u64 = crate::task::sched::TASKS
+            .lock()
+            .iter()
+            .filter(|t| t.tgid == self.tgid)
+            .map(|t| t.cpu_ticks)
+            .sum();
+        self.thread_cpu_ticks()
+            + others
+            + self
+                .group
+                .dead_cpu
+                .load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// When the process's `ITIMER_REAL` fires next, if it is armed.
@@ -404,6 +436,8 @@ impl Process {
             fs,
             minflt: 0,
             majflt: 0,
+            cpu_ticks: 0,
+            ran_since: 0,
             clear_child_tid: 0,
             robust_list: 0,
             exit_signal: crate::task::signal::SIGCHLD,

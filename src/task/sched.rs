@@ -75,6 +75,9 @@ pub struct Zombie {
     pub ppid: i32,
     /// Its real user, for RLIMIT_NPROC until it is reaped.
     pub uid: u32,
+    /// The CPU time of the process and of its own reaped children, in counter ticks (what the
+    /// parent adds to its children's when it reaps it).
+    pub cpu_ticks: u64,
     /// Its process group when it died, for `waitpid(-pgid)`.
     pub pgid: i32,
     pub reason: ExitReason,
@@ -585,8 +588,9 @@ pub fn vfork_done(parent: i32, child: i32) {
 }
 
 /// Runs `p` as the first process; never returns.
-pub fn run_first(p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
+pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
     BEFORE.call_once(|| before);
+    p.ran_since = timer::ticks();
     p.mm().pt.activate();
     let frame = p.frame.clone();
     *CURRENT.lock() = Some(p);
@@ -611,6 +615,7 @@ fn save_context(p: &mut Process) {
 }
 
 fn load_context(p: &mut Process) {
+    p.ran_since = timer::ticks();
     fp_restore(&p.fp);
     TPIDR_EL0.set(p.tpidr);
     p.mm().pt.activate();
@@ -659,6 +664,7 @@ pub fn finish_trap(mut preempt: bool) {
             return; // preempted, but nobody else wants the CPU
         }
         let mut p = cur.take().expect("current process");
+        p.cpu_ticks = p.thread_cpu_ticks();
         save_context(&mut p);
         let runnable = p.wait.is_none();
         let pid = p.pid;
@@ -733,6 +739,10 @@ fn exit_process(mut p: Box<Process>) -> ! {
     if p.clear_child_tid != 0 && alloc::sync::Arc::strong_count(&p.mm) > 1 {
         crate::syscall::table::futex::clear_child_tid(&mut p);
     }
+    // The thread's CPU time joins its process's before the thread goes.
+    p.group
+        .dead_cpu
+        .fetch_add(p.thread_cpu_ticks(), core::sync::atomic::Ordering::Relaxed);
     let last = p
         .group
         .live
@@ -741,6 +751,10 @@ fn exit_process(mut p: Box<Process>) -> ! {
     let reason = (*p.group.exit.lock()).unwrap_or(own);
     let (tid, pid, ppid, minflt, pgid) = (p.pid, p.tgid, p.ppid, p.minflt, p.pgid);
     let uid = p.creds.uid;
+    let cpu_ticks = p.group.dead_cpu.load(core::sync::atomic::Ordering::Relaxed)
+        + p.group
+            .children_cpu
+            .load(core::sync::atomic::Ordering::Relaxed);
     let exit_signal = p.exit_signal;
     if !last {
         log::debug!("{} (pid {pid}): thread {tid} exited", p.exe);
@@ -810,6 +824,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
         Zombie {
             ppid,
             uid,
+            cpu_ticks,
             pgid,
             reason,
             minflt,

@@ -15,7 +15,12 @@ pub fn uptime_us() -> u64 {
 }
 
 pub fn uptime_ns() -> u64 {
-    (ticks() as u128 * 1_000_000_000 / frequency() as u128) as u64
+    ticks_to_ns(ticks())
+}
+
+/// A span of counter ticks in nanoseconds.
+pub fn ticks_to_ns(t: u64) -> u64 {
+    (t as u128 * 1_000_000_000 / frequency() as u128) as u64
 }
 
 /// Lets EL0 read CNTVCT_EL0 and CNTFRQ_EL0 directly, as Linux does (the vDSO and benchmarks rely on it).

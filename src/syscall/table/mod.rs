@@ -415,6 +415,7 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
         SYS_kill | SYS_tgkill | SYS_tkill => signals::kill(p, call, tf),
         SYS_sysinfo => resource::sysinfo(p, call, tf),
         SYS_getrusage => resource::getrusage(p, call, tf),
+        SYS_times => time::times(p, call, tf),
         SYS_rseq => process::rseq(p, call, tf),
         _ => unimplemented(call.nr),
     }

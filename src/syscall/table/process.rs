@@ -437,7 +437,11 @@ pub(super) fn wait_for_child(
     let mut found = if opts.nowait() {
         tasks.peek_zombie(p.tgid, target)
     } else {
-        tasks.reap(p.tgid, target)
+        tasks.reap(p.tgid, target).inspect(|(_, z)| {
+            p.group
+                .children_cpu
+                .fetch_add(z.cpu_ticks, core::sync::atomic::Ordering::Relaxed);
+        })
     }
     .map(|(c, z)| (c, child_state(z.reason), z.minflt));
     if found.is_none() && (opts.stopped() || opts.continued()) {

@@ -47,7 +47,25 @@ pub(super) fn sysinfo(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
 pub(super) fn getrusage(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let a1 = a[1] as usize;
+    const RUSAGE_SELF: i64 = 0;
+    const RUSAGE_CHILDREN: i64 = -1;
+    const RUSAGE_THREAD: i64 = 1;
+    // CPU time, all of it reported as user time (the kernel does not tell the two apart).
+    let cpu = match a[0] as i64 {
+        RUSAGE_SELF => p.process_cpu_ticks(),
+        RUSAGE_THREAD => p.thread_cpu_ticks(),
+        RUSAGE_CHILDREN => p
+            .group
+            .children_cpu
+            .load(core::sync::atomic::Ordering::Relaxed),
+        _ => return Err(errno::EINVAL),
+    };
+    let us = crate::arch::aarch64::timer::ticks_to_ns(cpu) / 1000;
     let ru = abi::Rusage {
+        ru_utime: abi::Timeval {
+            tv_sec: (us / 1_000_000) as i64,
+            tv_usec: (us % 1_000_000) as i64,
+        },
         ru_minflt: p.minflt as i64,
         ru_majflt: p.majflt as i64,
         ru_maxrss: (p.mm().pt.pages.rss_pages() * 4) as i64,

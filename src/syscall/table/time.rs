@@ -10,7 +10,11 @@ pub(super) fn clock_gettime(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame
     if a0 >= CLOCKS {
         return Err(errno::EINVAL);
     }
-    let ns = clock_ns(a0);
+    let ns = match a0 {
+        CLOCK_PROCESS_CPUTIME_ID => timer::ticks_to_ns(p.process_cpu_ticks()),
+        CLOCK_THREAD_CPUTIME_ID => timer::ticks_to_ns(p.thread_cpu_ticks()),
+        id => clock_ns(id),
+    };
     let ts = abi::Timespec {
         tv_sec: (ns / 1_000_000_000) as i64,
         tv_nsec: (ns % 1_000_000_000) as i64,
@@ -18,9 +22,13 @@ pub(super) fn clock_gettime(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame
     p.write_pod(a1, &ts).map(|_| 0)
 }
 
+const CLOCK_PROCESS_CPUTIME_ID: usize = 2;
+const CLOCK_THREAD_CPUTIME_ID: usize = 3;
+
 /// The clocks by id: CLOCK_REALTIME (0), its coarse form (5) and CLOCK_TAI (11, no leap-second
 /// offset set, as on a fresh Linux) from the RTC anchored at boot; the monotonic and boot-time
-/// clocks, and for now the CPU-time ones, from the counter since boot.
+/// clocks from the counter since boot. (The CPU-time clocks are the caller's, in
+/// `clock_gettime`.)
 fn clock_ns(id: usize) -> u64 {
     match id {
         0 | 5 | 11 => timer::realtime_ns(),
@@ -215,4 +223,24 @@ pub(super) fn settimeofday(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame)
     }
     timer::set_realtime_ns((tv.tv_sec as u64) * 1_000_000_000 + (tv.tv_usec as u64) * 1000);
     Ok(0)
+}
+
+/// times(2): the process's and its reaped children's CPU time in clock ticks (`USER_HZ`, 100),
+/// all of it counted as user time; returns the ticks since boot.
+pub(super) fn times(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
+    const USER_HZ: u64 = 100;
+    let hz = |t: u64| (timer::ticks_to_ns(t) / (1_000_000_000 / USER_HZ)) as i64;
+    let buf = call.args[0] as usize;
+    if buf != 0 {
+        let own = hz(p.process_cpu_ticks());
+        let children = hz(p
+            .group
+            .children_cpu
+            .load(core::sync::atomic::Ordering::Relaxed));
+        let mut tms = [0u8; 32];
+        tms[0..8].copy_from_slice(&own.to_le_bytes());
+        tms[16..24].copy_from_slice(&children.to_le_bytes());
+        p.copy_to_user(buf, &tms)?;
+    }
+    Ok(hz(timer::ticks()) as usize)
 }
