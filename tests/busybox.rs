@@ -24,19 +24,28 @@ fn sections(output: &str) -> BTreeMap<String, Vec<String>> {
     map
 }
 
-/// The busybox image, or `None` (with a visible skip) where it could not be fetched; under
-/// `CI=true` that is a failure.
-fn image(name: &str) -> Option<String> {
-    let cpio = root()
+/// The image `build/initrd/NAME.cpio` made from fetched packages, or `None` (with a visible
+/// skip) where `what` could not be fetched; under `CI=true` that is a failure.
+fn fetched_image(name: String, what: &str) -> Option<String> {
+    if root()
         .join("build/initrd")
-        .join(format!("busybox-{name}.cpio"));
-    if cpio.exists() {
-        return Some(format!("busybox-{name}"));
+        .join(format!("{name}.cpio"))
+        .exists()
+    {
+        return Some(name);
     }
-    let why = "build/initrd has no busybox image: scripts/busybox could not fetch busybox-static";
+    let why = format!("build/initrd has no {name} image: {what} could not be fetched");
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
     eprintln!("SKIPPED: {why}");
     None
+}
+
+/// The busybox image of `user/busybox/NAME.sh` (scripts/busybox).
+fn image(name: &str) -> Option<String> {
+    fetched_image(
+        format!("busybox-{name}"),
+        "busybox-static (scripts/busybox)",
+    )
 }
 
 #[test]
@@ -120,19 +129,12 @@ fn everyday_commands() {
     assert!(s.contains_key("end"), "the script ran to its end");
 }
 
-/// The Debian image of `user/debian/NAME.sh` (scripts/debian), or `None` with a visible skip
-/// where the packages could not be fetched; under `CI=true` that is a failure.
+/// The Debian image of `user/debian/NAME.sh` (scripts/debian).
 fn debian_image(name: &str) -> Option<String> {
-    let cpio = root()
-        .join("build/initrd")
-        .join(format!("debian-{name}.cpio"));
-    if cpio.exists() {
-        return Some(format!("debian-{name}"));
-    }
-    let why = "build/initrd has no Debian image: scripts/debian could not fetch coreutils";
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("SKIPPED: {why}");
-    None
+    fetched_image(
+        format!("debian-{name}"),
+        "Debian's coreutils (scripts/debian)",
+    )
 }
 
 /// Debian's dynamically linked coreutils (`user/debian/coreutils.sh`): every command is the
