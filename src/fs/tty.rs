@@ -119,13 +119,19 @@ impl Tty {
     /// terminal, or must its group get `sig` (SIGTTIN to read, SIGTTOU to write with `TOSTOP` or
     /// change settings) first? A process of another session, or of the foreground group, may.
     /// A background one gets `ERESTARTSYS` and its group the signal (left in `job_signal` for the
-    /// kernel to send), unless it ignores or blocks the signal (`ignored`): then a read fails with
-    /// `EIO` and anything else goes ahead.
-    pub fn job_check(&mut self, sid: i32, pgrp: i32, sig: u32, ignored: bool) -> Result<(), Errno> {
+    /// kernel to send), unless it ignores or blocks the signal (`ignored`, asked only then): then
+    /// a read fails with `EIO` and anything else goes ahead.
+    pub fn job_check(
+        &mut self,
+        sid: i32,
+        pgrp: i32,
+        sig: u32,
+        ignored: impl FnOnce() -> bool,
+    ) -> Result<(), Errno> {
         if self.session == 0 || sid != self.session || self.fg_pgrp == 0 || pgrp == self.fg_pgrp {
             return Ok(());
         }
-        if ignored {
+        if ignored() {
             return if sig == crate::task::signal::SIGTTIN {
                 Err(errno::EIO)
             } else {
@@ -457,28 +463,35 @@ mod tests {
         use crate::task::signal::{SIGTTIN, SIGTTOU};
         let mut t = Tty::new();
         // No controlling session: anyone may use it.
-        assert_eq!(t.job_check(5, 7, SIGTTIN, false), Ok(()));
+        assert_eq!(t.job_check(5, 7, SIGTTIN, || false), Ok(()));
         t.session = 5;
         t.fg_pgrp = 5;
         assert_eq!(
-            t.job_check(5, 5, SIGTTIN, false),
+            t.job_check(5, 5, SIGTTIN, || false),
             Ok(()),
             "the foreground group"
         );
-        assert_eq!(t.job_check(9, 7, SIGTTIN, false), Ok(()), "another session");
-        assert_eq!(t.job_check(5, 7, SIGTTIN, false), Err(errno::ERESTARTSYS));
+        assert_eq!(
+            t.job_check(9, 7, SIGTTIN, || false),
+            Ok(()),
+            "another session"
+        );
+        assert_eq!(
+            t.job_check(5, 7, SIGTTIN, || false),
+            Err(errno::ERESTARTSYS)
+        );
         assert_eq!(
             t.job_signal.take(),
             Some((7, SIGTTIN)),
             "the background group stops"
         );
         assert_eq!(
-            t.job_check(5, 7, SIGTTIN, true),
+            t.job_check(5, 7, SIGTTIN, || true),
             Err(errno::EIO),
             "ignored: EIO"
         );
         assert_eq!(
-            t.job_check(5, 7, SIGTTOU, true),
+            t.job_check(5, 7, SIGTTOU, || true),
             Ok(()),
             "ignored SIGTTOU: go ahead"
         );

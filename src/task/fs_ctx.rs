@@ -453,4 +453,10 @@ impl Sleeper for SchedSleeper<'_, '_> {
     fn finish(&self) {
         self.shared.0.borrow_mut().sleep_deadline = None;
     }
+
+    fn ignores(&self, sig: u32) -> bool {
+        let p = self.shared.0.borrow();
+        p.signals.blocked.contains(sig)
+            || p.signals.action(sig).handler == crate::task::signal::SIG_IGN
+    }
 }

@@ -73,6 +73,7 @@ pub fn sys_ioctl(ctx: &mut FsCtx<'_>, fd: u64, req: u64, arg: u64) -> SysResult 
 fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
     ctx.console.poll_input();
     let job = ctx.job;
+    let sleeper = ctx.sleeper;
     let owns = |t: &crate::fs::tty::Tty| t.session != 0 && t.session == job.sid;
     match cmd {
         TCGETS => {
@@ -83,7 +84,7 @@ fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
             let t = ctx.mem.read_pod::<Termios>(arg)?;
             let mut tty = ctx.console.tty().lock();
             // A background job may not change the terminal's settings (`tty_check_change`).
-            tty.job_check(job.sid, job.pgid, SIGTTOU, job.ignores_ttou)?;
+            tty.job_check(job.sid, job.pgid, SIGTTOU, || sleeper.ignores(SIGTTOU))?;
             if cmd == TCSETSF {
                 tty.flush_input();
             }
@@ -153,7 +154,7 @@ fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
             if !owns(&tty) {
                 return Err(errno::ENOTTY);
             }
-            tty.job_check(job.sid, job.pgid, SIGTTOU, job.ignores_ttou)?;
+            tty.job_check(job.sid, job.pgid, SIGTTOU, || sleeper.ignores(SIGTTOU))?;
             if pg < 0 {
                 return Err(errno::EINVAL);
             }

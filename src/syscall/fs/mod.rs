@@ -106,6 +106,11 @@ pub trait Sleeper {
     fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno;
     /// The call completes: its deadline is forgotten.
     fn finish(&self);
+    /// Whether the caller blocks or ignores `sig`: a background job's terminal read then fails
+    /// with EIO rather than stopping, and its write goes ahead (job control at the terminal).
+    fn ignores(&self, _sig: u32) -> bool {
+        false
+    }
 }
 
 /// Everything a file syscall needs, borrowed from the calling process for the call.
@@ -129,10 +134,6 @@ pub struct JobIds {
     pub pid: i32,
     pub pgid: i32,
     pub sid: i32,
-    /// The caller ignores or blocks SIGTTIN, SIGTTOU: a background read of the terminal then
-    /// fails with EIO rather than stopping, a background write goes ahead.
-    pub ignores_ttin: bool,
-    pub ignores_ttou: bool,
 }
 
 impl FsCtx<'_> {
@@ -141,13 +142,16 @@ impl FsCtx<'_> {
     fn tty_job_check(&self, read: bool) -> Result<(), Errno> {
         use crate::task::signal::{SIGTTIN, SIGTTOU};
         let mut tty = self.console.tty().lock();
-        if read {
-            tty.job_check(self.job.sid, self.job.pgid, SIGTTIN, self.job.ignores_ttin)
+        let sig = if read {
+            SIGTTIN
         } else if tty.tostop() {
-            tty.job_check(self.job.sid, self.job.pgid, SIGTTOU, self.job.ignores_ttou)
+            SIGTTOU
         } else {
-            Ok(())
-        }
+            return Ok(());
+        };
+        tty.job_check(self.job.sid, self.job.pgid, sig, || {
+            self.sleeper.ignores(sig)
+        })
     }
 }
 

@@ -173,7 +173,6 @@ impl Env {
                 pid: PID,
                 pgid: PID,
                 sid: PID,
-                ..JobIds::default()
             },
         };
         f(&mut ctx)

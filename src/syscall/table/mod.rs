@@ -178,10 +178,6 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         fsgid: p.creds.egid,
     };
     let (pid, tid) = (p.tgid, p.pid);
-    let ignored = |sig: u32| {
-        p.signals.blocked.contains(sig) || p.signals.action(sig).handler == signal::SIG_IGN
-    };
-    let ignores = (ignored(signal::SIGTTIN), ignored(signal::SIGTTOU));
     let p_ids = (p.pgid, p.sid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
@@ -207,8 +203,6 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
             pid,
             pgid: p_ids.0,
             sid: p_ids.1,
-            ignores_ttin: ignores.0,
-            ignores_ttou: ignores.1,
         },
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
