@@ -319,7 +319,7 @@ impl Tasks {
         };
         if sig == SIGCONT {
             for s in [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU] {
-                t.signals.discard_pending(s);
+                t.signals.discard(s);
             }
             if t.stopped.is_some() {
                 t.stopped = None;
@@ -327,7 +327,7 @@ impl Tasks {
                 self.run_queue.push_back(pid);
             }
         } else if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
-            t.signals.discard_pending(SIGCONT);
+            t.signals.discard(SIGCONT);
         }
     }
 
@@ -342,15 +342,9 @@ impl Tasks {
         info: SigInfo,
         thread: bool,
     ) -> Result<(), Errno> {
-        use crate::task::signal::{SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
+        use crate::task::signal::{SIGCONT, SIGKILL};
         let t = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
-        if sig == SIGCONT {
-            for s in [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU] {
-                t.signals.discard_pending(s);
-            }
-        } else if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
-            t.signals.discard_pending(SIGCONT);
-        }
+        // `send` and `send_thread` discard pending stop signals for SIGCONT, and back.
         if thread {
             t.signals.send_thread(sig, info)?;
         } else {
@@ -764,10 +758,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
         let mut tasks = TASKS.lock();
         tasks.count -= 1;
         tasks.wake_expired();
-        let cur = CURRENT.lock();
-        static mut DEAD_THREAD_CONTEXT: CpuContext = CpuContext::zeroed();
-        switch_to_next(tasks, cur, &raw mut DEAD_THREAD_CONTEXT);
-        unreachable!("a dead thread was resumed")
+        leave_for_good(tasks);
     }
     // No core is ever dumped, so the report never says so, whatever the signal's default.
     if let ExitReason::Signaled { sig, .. } = reason {
@@ -846,8 +837,13 @@ fn exit_process(mut p: Box<Process>) -> ! {
         tasks.wake_waiters(ppid, pid);
     }
     tasks.wake_expired();
+    leave_for_good(tasks)
+}
+
+/// The end of a dead task: the CPU goes to the next task, and nothing ever switches back.
+fn leave_for_good(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
     let cur = CURRENT.lock();
-    // Nothing will switch back to a dead task: its context goes to a slot never resumed.
+    // The dead task's context goes to a slot never resumed.
     static mut DEAD_CONTEXT: CpuContext = CpuContext::zeroed();
     switch_to_next(tasks, cur, &raw mut DEAD_CONTEXT);
     unreachable!("a dead task was resumed")

@@ -866,18 +866,15 @@ impl SignalState {
         info.unwrap_or(SigInfo::kernel(sig))
     }
 
-    fn discard(&mut self, sig: u32) {
+    /// Forgets pending instances of `sig`, the thread's and the process's (SIGCONT discarding
+    /// the stop signals, and back).
+    pub fn discard(&mut self, sig: u32) {
         if valid_signal(sig) {
             self.own.discard(sig);
             if self.shared.set().contains(sig) {
                 self.shared.with(|p| p.discard(sig));
             }
         }
-    }
-
-    /// Forgets pending instances of `sig` (SIGCONT discarding the stop signals, and back).
-    pub fn discard_pending(&mut self, sig: u32) {
-        self.discard(sig);
     }
 
     /// Dequeues `sig` (which need not be pending: a kernel-sent siginfo is used then) and decides
