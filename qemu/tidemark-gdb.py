@@ -190,11 +190,14 @@ def static(mem, path):
 
 
 def current_process(mem):
-    """The Process behind `CURRENT: Mutex<Option<Box<Process>>>`, or a TmError."""
-    opt = static(mem, "tidemark::task::sched::CURRENT").peel()
+    """The Process running on the core GDB has selected: `CPUS[cpu].current`, a
+    Mutex<Option<Box<Process>>> (QEMU names core N as GDB thread N + 1), or a TmError."""
+    cpu = gdb.selected_thread().num - 1 if gdb.selected_thread() else 0
+    cpus = static(mem, "tidemark::task::sched::CPUS")
+    opt = cpus.index(cpu)["current"].peel()
     ptr = mem.u64(opt.addr)  # Option<Box<T>> is a nullable pointer
     if ptr == 0:
-        raise TmError("no process is running (tidemark::task::sched::CURRENT is None)")
+        raise TmError("no process is running on CPU %d (its slot in tidemark::task::sched::CPUS is None)" % cpu)
     return Obj(mem, ptr, gdb.lookup_type("tidemark::task::process::Process"))
 
 
@@ -293,7 +296,7 @@ def maps_lines(proc):
 class TmMaps(gdb.Command):
     """Print the current process's VMAs like /proc/self/maps.
 Usage: tm-maps
-Reads tidemark::task::sched::CURRENT -> Process.mm.tree (a BTreeMap keyed by start address) and
+Reads the selected core's tidemark::task::sched::CPUS slot -> Process.mm.tree (a BTreeMap keyed by start address) and
 formats each VMA as show_map_vma does ([heap] and [stack] named the same way)."""
 
     def __init__(self):

@@ -208,6 +208,7 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     if crate::mm::vm_space::init().is_err() {
         panic!("no frame for the zero page");
     }
+    start_secondaries(&info);
     banner(&info, boot_el, &reserved);
 
     if let Some(test) = opts.test {
@@ -218,6 +219,40 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
 
 /// Makes the root file system from the initramfs, gives the initramfs's memory back, and starts
 /// the program named by `init=` (default `/init`); never returns.
+/// Starts every core the device tree lists after the boot core, one at a time, each on an idle
+/// stack of its own; a core that fails to start is reported and left off.
+fn start_secondaries(info: &MachineInfo<'_>) {
+    use crate::arch::aarch64::smp;
+    let boot = cpu::mpidr() & 0xff_00ff_ffff;
+    let mut next = 1;
+    for &mpidr in info.mpidrs[..info.cpus].iter().filter(|&&m| m != boot) {
+        let Some(stack) = crate::arch::aarch64::context::KernelStack::new() else {
+            log::warn!("no memory for CPU {next}'s stack: it stays off");
+            break;
+        };
+        let top = stack.top();
+        match smp::start_cpu(next, mpidr, top, secondary_main) {
+            Ok(()) => {
+                // The core's idle loop runs on this stack for the rest of the run.
+                core::mem::forget(stack);
+                next += 1;
+            }
+            Err(e) => log::warn!("CPU with MPIDR {mpidr:#x} did not start: {e:?}"),
+        }
+    }
+}
+
+/// A secondary core's first Rust code, on its idle stack, in the higher half with the kernel's
+/// tables: it finishes its MMU, timer and interrupt set-up, says it is online, and idles.
+extern "C" fn secondary_main(cpu_index: usize, stack_top: usize) -> ! {
+    mmu::init_secondary();
+    timer::allow_el0_counter();
+    crate::drivers::gic::init_cpu(cpu::mpidr());
+    crate::arch::aarch64::smp::secondary_online();
+    log::debug!("CPU {cpu_index} online");
+    crate::task::sched::secondary_idle(stack_top)
+}
+
 fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
     use crate::fs::vfs::{Loc, Namei, Vfs};
     let Some(initrd) = info.initrd else {
@@ -347,10 +382,11 @@ fn banner(info: &MachineInfo<'_>, boot_el: u64, reserved: &Ranges) {
         env!("CARGO_PKG_VERSION")
     );
     println!(
-        "cpu: {} (MIDR {:#010x}), {} core(s) in the device tree",
+        "cpu: {} (MIDR {:#010x}), {} core(s) in the device tree, {} online",
         cpu::midr_name(midr),
         midr,
-        info.cpus
+        info.cpus,
+        crate::arch::aarch64::smp::online()
     );
     println!("entered at EL{boot_el}, running at EL1");
     for r in info.memory.as_slice() {

@@ -3,8 +3,9 @@ use crate::arch::aarch64::esr::{AbortSyndrome, ExceptionClass, FaultKind};
 use crate::arch::aarch64::exception::{TrapFrame, VectorKind};
 use crate::arch::aarch64::extable;
 use crate::mm::fault::FaultAccess;
+use crate::task::klock;
 use crate::task::process::Process;
-use crate::task::sched::{finish_trap, must_switch, CURRENT};
+use crate::task::sched::{current, finish_trap, must_switch};
 use crate::task::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
 
 /// ESR_EL1.EC values tested before the full decode, for the hot paths: an `svc` from AArch64
@@ -18,7 +19,10 @@ const EC_DABT_LOW: u64 = 0x24;
 #[inline]
 pub fn dispatch(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     if kind.from_lower_el() {
-        return user_trap(tf, kind);
+        klock::lock();
+        let handled = user_trap(tf, kind);
+        klock::unlock();
+        return handled;
     }
     if kind.is_sync() {
         let ec = ExceptionClass::from_esr(tf.esr);
@@ -51,7 +55,7 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     if let Some((pgrp, sig)) = tty_signal {
         crate::task::sched::TASKS.lock().signal_group(pgrp, sig);
     }
-    if let Some(p) = CURRENT.lock().as_mut() {
+    if let Some(p) = current().lock().as_mut() {
         if let Some((pgrp, sig)) = tty_signal {
             if p.pgid == pgrp {
                 let _ = p
@@ -68,11 +72,20 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     true
 }
 
-/// A synchronous exception from EL0 (AArch64): a syscall, a page fault, or something that
-/// becomes a signal. The syscall is tested first: it is the hot path.
+/// A synchronous exception from EL0 (AArch64), under the kernel lock.
 #[inline]
 pub fn el0_sync(tf: &mut TrapFrame) -> bool {
-    let mut guard = CURRENT.lock();
+    klock::lock();
+    let handled = el0_sync_locked(tf);
+    klock::unlock();
+    handled
+}
+
+/// A syscall, a page fault, or something that becomes a signal. The syscall is tested first: it
+/// is the hot path.
+#[inline]
+fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
+    let mut guard = current().lock();
     let Some(p) = guard.as_mut() else {
         return false;
     };
@@ -100,7 +113,7 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     } else {
         user_exception(p, tf);
     }
-    // The common case, no signal to deliver and no switch, returns with the one CURRENT round
+    // The common case, no signal to deliver and no switch, returns with the one slot round
     // trip of this trap.
     if p.exit.is_none() && p.wait.is_none() && p.signals.next_deliverable().is_none() {
         return true;
@@ -135,7 +148,7 @@ fn exit_to_user(
 fn syscall_sleep(tf: &mut TrapFrame) {
     loop {
         finish_trap(false);
-        let mut guard = CURRENT.lock();
+        let mut guard = current().lock();
         let Some(p) = guard.as_mut() else { return };
         if p.exit.is_some() || !crate::syscall::table::dispatch(p, tf) {
             return exit_to_user(guard, tf);

@@ -97,6 +97,9 @@ pub struct MachineInfo<'a> {
     /// Where QEMU's `-initrd` put the initramfs (`/chosen` `linux,initrd-start`/`-end`).
     pub initrd: Option<Range>,
     pub cpus: usize,
+    /// The cores' MPIDR affinities (`reg` of each `/cpus/cpu` node), the first `cpus` of them;
+    /// cores past `MAX_CPUS` are left out.
+    pub mpidrs: [u64; crate::arch::aarch64::MAX_CPUS],
     pub timer_freq: Option<u32>,
     /// Size of the blob itself (header `totalsize`), so that it can be kept out of the frame pool.
     pub dtb_size: usize,
@@ -228,7 +231,14 @@ impl<'a> MachineInfo<'a> {
                 .and_then(|p| p.as_str())
                 .unwrap_or(""),
             initrd: initrd(&fdt),
-            cpus: fdt.cpus().count(),
+            cpus: fdt.cpus().count().min(crate::arch::aarch64::MAX_CPUS),
+            mpidrs: {
+                let mut m = [0; crate::arch::aarch64::MAX_CPUS];
+                for (slot, cpu) in m.iter_mut().zip(fdt.cpus()) {
+                    *slot = cpu.property("reg").and_then(|p| p.as_usize()).unwrap_or(0) as u64;
+                }
+                m
+            },
             timer_freq,
             dtb_size: fdt.total_size(),
         })
@@ -292,6 +302,7 @@ mod tests {
         let m = MachineInfo::parse(VIRT_EL2_4G).unwrap();
         assert_eq!(m.memory.total(), 4 << 30);
         assert_eq!(m.cpus, 2);
+        assert_eq!(&m.mpidrs[..2], &[0, 1]);
         // With EL2 given to the guest, QEMU's own PSCI answers SMC, not HVC.
         assert_eq!(m.psci, Some(PsciMethod::Smc));
     }

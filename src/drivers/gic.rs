@@ -7,8 +7,9 @@
 //! memory-mapped CPU interface; a GICv3 has a redistributor per CPU for its private interrupts
 //! and a CPU interface in system registers (`arch::aarch64::gic_cpuif`), and routes shared
 //! interrupts by affinity instead of target masks.
+use crate::arch::aarch64::smp::{cpu_id, MAX_CPUS};
 use aarch64_cpu::registers::{Writeable, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTV_TVAL_EL0};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tock_registers::interfaces::Readable as _;
 use tock_registers::register_structs;
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
@@ -24,7 +25,8 @@ register_structs! {
         (0x7fc => _reserved2),
         (0x800 => ITARGETSR: [ReadWrite<u32>; 255]),
         (0xbfc => _reserved3),
-        (0xc00 => @END),
+        (0xf00 => SGIR: WriteOnly<u32>),
+        (0xf04 => @END),
     }
 }
 
@@ -100,7 +102,16 @@ const SPURIOUS: u32 = 1023;
 /// Scheduling tick: 10 ms of the counter (100 Hz, Linux's HZ on many configurations).
 const TICK_HZ: u64 = 100;
 
+/// The software-generated interrupt that asks a core to look at its task again (a signal for it,
+/// a task for it to run): Linux's reschedule IPI.
+pub const SGI_KICK: u32 = 0;
+
+static GICD: AtomicUsize = AtomicUsize::new(0);
 static GICC: AtomicUsize = AtomicUsize::new(0);
+/// A GICv3's redistributor region (base, length), searched by each core for its own.
+static REDIST: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
+/// How an SGI names each core: its GICv2 CPU-interface bit, or its GICv3 affinity.
+static SGI_TARGET: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// A GICv3 drives the interrupts (its CPU interface is system registers).
 static V3: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 /// The console UART's interrupt (0: not routed).
@@ -118,39 +129,89 @@ fn arm_timer() {
 }
 
 /// Enables the timer interrupt, and the console UART's (`uart_intid`, from the device tree; 0
-/// for none). `dist` and `cpu` are the mapped register blocks of a GICv2.
+/// for none, else delivered to this core), then this core's interface ([`init_cpu`]). `dist` and
+/// `cpu` are the mapped register blocks of a GICv2.
 ///
 /// # Safety
 /// Both addresses must map a GICv2 that nothing else drives.
 pub unsafe fn init(dist: usize, cpu: usize, uart_intid: usize) {
     // SAFETY: forwarded from the caller.
-    let (d, c) = unsafe {
-        (
-            &*(dist as *const Distributor),
-            &*(cpu as *const CpuInterface),
-        )
-    };
+    let d = unsafe { &*(dist as *const Distributor) };
     d.CTLR.set(0);
-    let reg = VTIMER_INTID / 4;
-    let shift = (VTIMER_INTID % 4) * 8;
-    let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
-    d.IPRIORITYR[reg].set(prio | (0x80 << shift));
-    d.ISENABLER[VTIMER_INTID / 32].set(1 << (VTIMER_INTID % 32));
+    GICD.store(dist, Ordering::Relaxed);
+    GICC.store(cpu, Ordering::Relaxed);
+    init_cpu_v2(d);
     if (32..1020).contains(&uart_intid) {
-        // A shared peripheral interrupt: priority, delivered to CPU 0, enabled.
+        // A shared peripheral interrupt: priority, delivered to this core, enabled.
         let (reg, shift) = (uart_intid / 4, (uart_intid % 4) * 8);
         let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
         d.IPRIORITYR[reg].set(prio | (0x80 << shift));
+        let own = SGI_TARGET[cpu_id()].load(Ordering::Relaxed) as u32;
         let t = d.ITARGETSR[reg].get() & !(0xff << shift);
-        d.ITARGETSR[reg].set(t | (1 << shift));
+        d.ITARGETSR[reg].set(t | (own << shift));
         d.ISENABLER[uart_intid / 32].set(1 << (uart_intid % 32));
         UART_INTID.store(uart_intid, Ordering::Relaxed);
     }
     d.CTLR.set(1);
+}
+
+/// A GICv2 core's banked private interrupts (the timer's and the kick's priorities and enables)
+/// and its CPU interface; its timer starts.
+fn init_cpu_v2(d: &Distributor) {
+    let Some(c) = gicc() else { return };
+    let set_prio = |intid: usize| {
+        let (reg, shift) = (intid / 4, (intid % 4) * 8);
+        let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
+        d.IPRIORITYR[reg].set(prio | (0x80 << shift));
+    };
+    set_prio(VTIMER_INTID);
+    set_prio(SGI_KICK as usize);
+    d.ISENABLER[0].set((1 << VTIMER_INTID) | (1 << SGI_KICK));
+    // ITARGETSR0..7 read back this core's own interface bit (GICv2 4.3.12).
+    let own = d.ITARGETSR[0].get() & 0xff;
+    SGI_TARGET[cpu_id()].store(own as u64, Ordering::Relaxed);
     c.PMR.set(0xff);
     c.CTLR.set(1);
-    GICC.store(cpu, Ordering::Relaxed);
     arm_timer();
+}
+
+/// Brings up this core's part of the interrupt controller (a secondary core, after the boot
+/// core's `init` or `init_v3`): its private interrupts, its CPU interface, its timer.
+pub fn init_cpu(mpidr: u64) {
+    if V3.load(Ordering::Relaxed) {
+        init_cpu_v3(mpidr);
+    } else if GICD.load(Ordering::Relaxed) != 0 {
+        // SAFETY: the distributor `init` mapped and recorded.
+        let d = unsafe { &*(GICD.load(Ordering::Relaxed) as *const Distributor) };
+        init_cpu_v2(d);
+    }
+}
+
+/// Interrupts core `cpu` with [`SGI_KICK`].
+pub fn kick(cpu: usize) {
+    let target = SGI_TARGET[cpu].load(Ordering::Relaxed);
+    if V3.load(Ordering::Relaxed) {
+        // ICC_SGI1R_EL1: Aff3 [55:48], Aff2 [39:32], INTID [27:24], Aff1 [23:16], TargetList
+        // [15:0] (one bit per Aff0, which is below 16 on every core that can be named).
+        let aff0 = target & 0xff;
+        if aff0 >= 16 {
+            return;
+        }
+        let v = ((target >> 24) & 0xff) << 48
+            | ((target >> 16) & 0xff) << 32
+            | (SGI_KICK as u64) << 24
+            | ((target >> 8) & 0xff) << 16
+            | 1 << aff0;
+        crate::arch::aarch64::gic_cpuif::send_sgi1(v);
+    } else if GICD.load(Ordering::Relaxed) != 0 {
+        // SAFETY: as in `init_cpu`.
+        let d = unsafe { &*(GICD.load(Ordering::Relaxed) as *const Distributor) };
+        // GICD_SGIR: the target list filter 0 (the list), the list, the interrupt; after a
+        // barrier, so that the target sees what it is kicked for.
+        // SAFETY: a barrier only.
+        unsafe { core::arch::asm!("dmb ishst", options(nostack, preserves_flags)) };
+        d.SGIR.set(((target as u32 & 0xff) << 16) | SGI_KICK);
+    }
 }
 
 /// Enables the timer interrupt and the console UART's (`uart_intid`; 0 for none) on a GICv3:
@@ -171,41 +232,13 @@ pub unsafe fn init_v3(
     let wait_rwp = || while d.CTLR.get() & GICD_CTLR_RWP != 0 {};
     d.CTLR.set(0);
     wait_rwp();
-    let aff = (mpidr & 0xff_ffff) | ((mpidr >> 32) & 0xff) << 24;
-    // This CPU's redistributor: GICR_TYPER[63:32] holds its affinity.
-    let mut rd_base = None;
-    let mut off = 0;
-    while off + REDIST_STRIDE <= redist_len {
-        // SAFETY: inside the mapped region the caller gave.
-        let r = unsafe { &*((redist + off) as *const Redistributor) };
-        let typer = r.TYPER.get();
-        if typer >> 32 == aff {
-            rd_base = Some(redist + off);
-            break;
-        }
-        if typer & GICR_TYPER_LAST != 0 {
-            break;
-        }
-        off += REDIST_STRIDE;
-    }
-    let Some(rd) = rd_base else {
-        log::warn!("GICv3: no redistributor for this CPU: no scheduling tick");
+    GICD.store(dist, Ordering::Relaxed);
+    REDIST.0.store(redist, Ordering::Relaxed);
+    REDIST.1.store(redist_len, Ordering::Relaxed);
+    if !init_cpu_v3(mpidr) {
         return;
-    };
-    // SAFETY: the redistributor found above and its SGI frame, 64 KiB on.
-    let (r, sgi) = unsafe {
-        (
-            &*(rd as *const Redistributor),
-            &*((rd + 0x1_0000) as *const RedistributorSgi),
-        )
-    };
-    r.WAKER.set(r.WAKER.get() & !WAKER_PROCESSOR_SLEEP);
-    while r.WAKER.get() & WAKER_CHILDREN_ASLEEP != 0 {}
-    let (reg, shift) = (VTIMER_INTID / 4, (VTIMER_INTID % 4) * 8);
-    let prio = sgi.IPRIORITYR[reg].get() & !(0xff << shift);
-    sgi.IPRIORITYR[reg].set(prio | (0x80 << shift));
-    sgi.IGROUPR0.set(sgi.IGROUPR0.get() | (1 << VTIMER_INTID));
-    sgi.ISENABLER0.set(1 << VTIMER_INTID);
+    }
+    let aff = affinity(mpidr);
     if (32..1020).contains(&uart_intid) {
         // A shared peripheral interrupt: Group 1, a priority, routed to this CPU, enabled.
         let (reg, shift) = (uart_intid / 4, (uart_intid % 4) * 8);
@@ -219,9 +252,66 @@ pub unsafe fn init_v3(
     }
     d.CTLR.set(GICD_CTLR_V3);
     wait_rwp();
-    crate::arch::aarch64::gic_cpuif::enable();
     V3.store(true, Ordering::Relaxed);
+}
+
+/// Aff3.Aff2.Aff1.Aff0 of an MPIDR, as GICR_TYPER[63:32] holds it.
+fn affinity(mpidr: u64) -> u64 {
+    (mpidr & 0xff_ffff) | ((mpidr >> 32) & 0xff) << 24
+}
+
+/// A GICv3 core: finds its redistributor, wakes it, enables its timer and kick interrupts and its
+/// CPU interface, and starts its timer. `false` if it has no redistributor.
+fn init_cpu_v3(mpidr: u64) -> bool {
+    let (redist, redist_len) = (
+        REDIST.0.load(Ordering::Relaxed),
+        REDIST.1.load(Ordering::Relaxed),
+    );
+    let aff = affinity(mpidr);
+    // This CPU's redistributor: GICR_TYPER[63:32] holds its affinity.
+    let mut rd_base = None;
+    let mut off = 0;
+    while off + REDIST_STRIDE <= redist_len {
+        // SAFETY: inside the mapped region `init_v3` was given.
+        let r = unsafe { &*((redist + off) as *const Redistributor) };
+        let typer = r.TYPER.get();
+        if typer >> 32 == aff {
+            rd_base = Some(redist + off);
+            break;
+        }
+        if typer & GICR_TYPER_LAST != 0 {
+            break;
+        }
+        off += REDIST_STRIDE;
+    }
+    let Some(rd) = rd_base else {
+        log::warn!(
+            "GICv3: no redistributor for CPU {}: no scheduling tick",
+            cpu_id()
+        );
+        return false;
+    };
+    // SAFETY: the redistributor found above and its SGI frame, 64 KiB on.
+    let (r, sgi) = unsafe {
+        (
+            &*(rd as *const Redistributor),
+            &*((rd + 0x1_0000) as *const RedistributorSgi),
+        )
+    };
+    r.WAKER.set(r.WAKER.get() & !WAKER_PROCESSOR_SLEEP);
+    while r.WAKER.get() & WAKER_CHILDREN_ASLEEP != 0 {}
+    for intid in [VTIMER_INTID, SGI_KICK as usize] {
+        let (reg, shift) = (intid / 4, (intid % 4) * 8);
+        let prio = sgi.IPRIORITYR[reg].get() & !(0xff << shift);
+        sgi.IPRIORITYR[reg].set(prio | (0x80 << shift));
+    }
+    let mask = (1 << VTIMER_INTID) | (1 << SGI_KICK);
+    sgi.IGROUPR0.set(sgi.IGROUPR0.get() | mask);
+    sgi.ISENABLER0.set(mask);
+    SGI_TARGET[cpu_id()].store(aff, Ordering::Relaxed);
+    crate::arch::aarch64::gic_cpuif::enable();
     arm_timer();
+    true
 }
 
 /// Whether an interrupt controller delivers interrupts (else idle waits poll).
@@ -260,46 +350,33 @@ pub fn handle_irq() -> bool {
     tick
 }
 
-/// Waits until the uptime clock reaches `deadline_ns` or console input arrives, the CPU idle in
-/// `WFI` (nothing is runnable): the timer is set to fire at the deadline, or at the next tick if
-/// that is sooner, and each interrupt is acknowledged. Without a GIC (no interrupt would ever
-/// wake `WFI`), it watches the counter and the UART instead.
-pub fn idle_until(deadline_ns: u64) {
-    let events = crate::fs::pipe::events();
+/// An idle core's wait (nothing to run, the kernel lock given back): until the uptime clock
+/// reaches `deadline_ns` if there is one, or any interrupt (input, a kick) comes; then the tick
+/// is set again. Without a GIC it polls the console for a tick's time instead.
+pub fn idle_wait(deadline_ns: Option<u64>) {
     use crate::arch::aarch64::timer;
     let freq = timer::frequency();
-    let deadline = (deadline_ns as u128 * freq as u128).div_ceil(1_000_000_000) as u64;
-    let tick = freq / TICK_HZ;
-    loop {
-        let now = timer::ticks();
-        if now >= deadline || crate::fs::pipe::events() != events {
-            return;
-        }
-        if !active() {
-            crate::console::poll_input();
-            core::hint::spin_loop();
-            continue;
-        }
-        CNTV_CVAL_EL0.set(deadline.min(now + tick));
-        CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
-        // An interrupt wakes WFI even while PSTATE.I masks it; it is then acknowledged here.
-        aarch64_cpu::asm::wfi();
-        handle_irq();
-    }
-}
-
-/// Waits for the next interrupt and handles it (nothing can run until input arrives or a timer
-/// fires). Without a GIC it polls the console for a tick's time instead.
-pub fn wait_for_interrupt() {
-    use crate::arch::aarch64::timer;
     if !active() {
-        let until = timer::ticks() + timer::frequency() / TICK_HZ;
+        let until = timer::ticks() + freq / TICK_HZ;
         while timer::ticks() < until {
             crate::console::poll_input();
             core::hint::spin_loop();
         }
         return;
     }
+    match deadline_ns {
+        Some(d) => {
+            let at = (d as u128 * freq as u128).div_ceil(1_000_000_000) as u64;
+            if at <= timer::ticks() {
+                return;
+            }
+            CNTV_CVAL_EL0.set(at);
+            CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+        }
+        None => CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::CLEAR),
+    }
+    // An interrupt wakes WFI even while PSTATE.I masks it; it is then acknowledged here.
     aarch64_cpu::asm::wfi();
     handle_irq();
+    arm_timer();
 }

@@ -21,7 +21,12 @@ static ASIDS: spin::Once<spin::Mutex<AsidAllocator>> = spin::Once::new();
 static ZERO_PAGE: spin::Once<PhysAddr> = spin::Once::new();
 
 fn asids() -> &'static spin::Mutex<AsidAllocator> {
-    ASIDS.call_once(|| spin::Mutex::new(AsidAllocator::new(mmu::asid_bits())))
+    ASIDS.call_once(|| {
+        spin::Mutex::new(AsidAllocator::new(
+            mmu::asid_bits(),
+            crate::arch::aarch64::MAX_CPUS,
+        ))
+    })
 }
 
 /// Allocates the shared zero page and the ASID allocator; called once at boot, before any
@@ -61,7 +66,8 @@ impl VmSpace {
 
     /// Makes this the current user address space.
     pub fn activate(&mut self) {
-        let a = asids().lock().activate(&mut self.tag);
+        let cpu = crate::arch::aarch64::smp::cpu_id();
+        let a = asids().lock().activate(cpu, &mut self.tag);
         if a.flush_all {
             HwTlb.flush_all();
             HwTlb.sync();

@@ -387,7 +387,7 @@ impl ProcSource for ProcView<'_, '_> {
             Node::File(pid, f) => {
                 let tasks = TASKS.lock();
                 let p = tasks.get(pid).ok_or(errno::ESRCH)?;
-                render_pid(p, f, out, p.fs.lock().umask);
+                render_pid(&p, f, out, p.fs.lock().umask);
                 Ok(())
             }
             _ => render_global(node, out, &self.shared.0.borrow()),

@@ -12,6 +12,8 @@ pub mod exec;
 pub mod fs_ctx;
 pub mod hwcaps;
 #[cfg(target_os = "none")]
+pub mod klock;
+#[cfg(target_os = "none")]
 pub mod process;
 #[cfg(target_os = "none")]
 pub mod sched;

@@ -251,7 +251,13 @@ impl Process {
             .lock()
             .iter()
             .filter(|t| t.tgid == self.tgid)
-            .map(|t| t.cpu_ticks)
+            .map(|t| {
+                if t.is_running() {
+                    t.thread_cpu_ticks()
+                } else {
+                    t.cpu_ticks
+                }
+            })
             .sum();
         self.thread_cpu_ticks()
             + others

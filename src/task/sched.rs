@@ -1,33 +1,167 @@
-//! Processes on one CPU: the running one, the others, and the switches between them.
+//! Tasks on every core: the running ones, the others, and the switches between them.
 //!
-//! The running process lives in [`CURRENT`], the rest in [`TASKS`] (runnable ones in a FIFO run
-//! queue, blocked ones waiting for a child, a pipe or a deadline, and zombies until their parent
-//! reaps them). Each process has a kernel stack of its own, with its trap frame on it. The
-//! kernel is never preempted: a process is switched only at the end of a trap from EL0 or while
-//! a syscall waits, by switching kernel stacks and saving the FP/SIMD registers and TPIDR_EL0
-//! (which the soft-float kernel never touches). A syscall that must wait does not keep its place
+//! Each core's running task lives in its slot ([`current`]), the rest in [`TASKS`] (runnable
+//! ones in one FIFO run queue that every core takes from, blocked ones waiting for a child, a pipe
+//! or a deadline, and zombies until their parent reaps them). Each task has a kernel stack of its
+//! own, with its trap frame on it; each core has an idle loop on a stack of its own, which runs
+//! when the core has nothing to do. The kernel is never preempted: a task is switched only at
+//! the end of a trap from EL0 or while a syscall waits, by switching kernel stacks and saving the
+//! FP/SIMD registers and TPIDR_EL0 (which the soft-float kernel never touches).
+//!
+//! All of it is under the kernel lock (`klock`), which a core holds from a
+//! trap's entry to its return and across the switches in between. So the table can reach a task
+//! that runs on another core (a signal for it, a stop, an exit): that core is at EL0 or waiting
+//! for the lock, and gets a kick to come in and act on it. A syscall that must wait does not keep its place
 //! inside the kernel: it leaves its registers untouched, switches away, and when woken runs again
 //! from the start, still in the kernel (`trap::syscall_sleep`), until it finishes; only then does
 //! a signal that woke it run its handler (Linux's `-ERESTARTSYS` made the only way to block).
 //!
-//! Lock order: CURRENT, then TASKS.
-use crate::arch::aarch64::context::{
-    enter_user_on, fp_restore, fp_save, switch_to, CpuContext, KernelStack,
-};
+//! Lock order: the kernel lock, this core's slot, TASKS, another core's slot.
+use crate::arch::aarch64::context::{fp_restore, fp_save, switch_to, CpuContext, KernelStack};
+use crate::arch::aarch64::smp::{cpu_id, online, MAX_CPUS};
 use crate::arch::aarch64::timer;
 use crate::mm::frame::FRAMES;
 use crate::mm::heap::{self, HeapStats};
 use crate::mm::vm_space::VmSpace;
 use crate::println;
 use crate::syscall::errno::{self, Errno};
+use crate::task::klock;
 use crate::task::process::{ExitReason, Process};
 use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
 use aarch64_cpu::registers::{Readable, Writeable, TPIDR_EL0};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-pub static CURRENT: spin::Mutex<Option<Box<Process>>> = spin::Mutex::new(None);
 pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
+
+/// One core's part of the scheduler.
+struct PerCpu {
+    /// The task running on this core. Locked by this core from a trap's entry to its return, and
+    /// by another core (through [`Tasks`]) while this one is at EL0: both under the kernel lock.
+    current: spin::Mutex<Option<Box<Process>>>,
+    /// Where the idle loop stopped to run a task, and where a task that leaves the core with
+    /// nothing else to run switches to.
+    idle: ContextSlot,
+    /// The kernel stack of a task that exited here, freed by whatever runs here next (Linux's
+    /// `finish_task_switch` dropping the dead task's stack).
+    dead_stack: spin::Mutex<Option<KernelStack>>,
+    /// Where a dead task's context goes: a slot never resumed.
+    dead: ContextSlot,
+    /// The top of the idle loop's stack, where the end of the run goes.
+    idle_stack_top: AtomicUsize,
+}
+
+/// A saved context that only its own core touches, under the kernel lock.
+struct ContextSlot(core::cell::UnsafeCell<CpuContext>);
+
+// SAFETY: a core's context slots are written only by `switch_to` on that core, and read only by
+// it, with the kernel lock held.
+unsafe impl Sync for ContextSlot {}
+
+impl ContextSlot {
+    const fn new() -> Self {
+        Self(core::cell::UnsafeCell::new(CpuContext::zeroed()))
+    }
+    fn get(&self) -> *mut CpuContext {
+        self.0.get()
+    }
+}
+
+impl PerCpu {
+    const fn new() -> Self {
+        Self {
+            current: spin::Mutex::new(None),
+            idle: ContextSlot::new(),
+            dead_stack: spin::Mutex::new(None),
+            dead: ContextSlot::new(),
+            idle_stack_top: AtomicUsize::new(0),
+        }
+    }
+}
+
+static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+
+/// This core's running task.
+#[inline(always)]
+pub fn current() -> &'static spin::Mutex<Option<Box<Process>>> {
+    &CPUS[cpu_id()].current
+}
+
+type Slot = spin::MutexGuard<'static, Option<Box<Process>>>;
+
+/// The tasks running on the other cores, each with its slot locked (it is at EL0 or waiting for
+/// the kernel lock, so the slot is free), and the core it runs on.
+fn running_elsewhere() -> impl Iterator<Item = (usize, Slot)> {
+    let me = cpu_id();
+    (0..online()).filter(move |&c| c != me).filter_map(|c| {
+        let slot = CPUS[c].current.try_lock();
+        debug_assert!(
+            slot.is_some(),
+            "core {c}'s task is held outside the kernel lock"
+        );
+        slot.filter(|s| s.is_some()).map(|s| (c, s))
+    })
+}
+
+/// A task the table reaches: one that waits in it, or one running on another core. Changing a
+/// running one kicks its core, which then acts on the change at once.
+pub enum TaskRef<'a> {
+    Here(&'a mut Process),
+    Running(usize, Slot),
+}
+
+impl core::ops::Deref for TaskRef<'_> {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        match self {
+            TaskRef::Here(p) => p,
+            TaskRef::Running(_, s) => s.as_ref().expect("a running task"),
+        }
+    }
+}
+
+impl core::ops::DerefMut for TaskRef<'_> {
+    fn deref_mut(&mut self) -> &mut Process {
+        match self {
+            TaskRef::Here(p) => p,
+            TaskRef::Running(cpu, s) => {
+                klock::kick_cpu(*cpu);
+                s.as_mut().expect("a running task")
+            }
+        }
+    }
+}
+
+impl TaskRef<'_> {
+    /// Whether the task runs on another core right now.
+    pub fn is_running(&self) -> bool {
+        matches!(self, TaskRef::Running(..))
+    }
+}
+
+/// A task the table reaches, to look at.
+pub enum TaskView<'a> {
+    Here(&'a Process),
+    Running(Slot),
+}
+
+impl core::ops::Deref for TaskView<'_> {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        match self {
+            TaskView::Here(p) => p,
+            TaskView::Running(s) => s.as_ref().expect("a running task"),
+        }
+    }
+}
+
+impl TaskView<'_> {
+    /// Whether the task runs on another core right now.
+    pub fn is_running(&self) -> bool {
+        matches!(self, TaskView::Running(..))
+    }
+}
 
 use crate::task::wait::{CLD_EXITED, CLD_KILLED};
 
@@ -131,7 +265,9 @@ impl Tasks {
         }
         while self.procs.contains_key(&self.next_pid)
             || self.zombies.contains_key(&self.next_pid)
-            || self.procs.values().any(|p| p.tgid == self.next_pid)
+            || self
+                .iter()
+                .any(|p| p.tgid == self.next_pid || p.pid == self.next_pid)
         {
             self.next_pid = if self.next_pid >= 32767 {
                 2
@@ -153,7 +289,7 @@ impl Tasks {
     /// Tasks of user `uid` that are not running, zombies included: RLIMIT_NPROC counts a task
     /// until its parent reaps it (Linux's `user->processes`, released in `release_task`).
     pub fn count_uid(&self, uid: u32) -> usize {
-        self.procs.values().filter(|p| p.creds.uid == uid).count()
+        self.iter().filter(|p| p.creds.uid == uid).count()
             + self.zombies.values().filter(|z| z.uid == uid).count()
     }
 
@@ -162,14 +298,24 @@ impl Tasks {
         self.count
     }
 
-    /// The processes that are not running.
-    pub fn iter(&self) -> impl Iterator<Item = &Process> + '_ {
-        self.procs.values().map(|p| &**p)
+    /// Every task but this core's running one: those waiting here, then those running on
+    /// other cores.
+    pub fn iter(&self) -> impl Iterator<Item = TaskView<'_>> + '_ {
+        self.procs
+            .values()
+            .map(|p| TaskView::Here(p))
+            .chain(running_elsewhere().map(|(_, s)| TaskView::Running(s)))
     }
 
-    /// Every process that is not running.
+    /// The ids of every task but this core's running one.
     pub fn pids(&self) -> impl Iterator<Item = i32> + '_ {
-        self.procs.keys().copied()
+        self.iter().map(|p| p.pid)
+    }
+
+    /// Puts task `pid` at the back of the run queue.
+    fn enqueue(&mut self, pid: i32) {
+        self.run_queue.push_back(pid);
+        klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
     }
 
     /// Adds a new runnable process (a fork child): its trap frame goes on its kernel stack, and
@@ -179,33 +325,43 @@ impl Tasks {
             k.put_frame(&p.frame);
             p.ctx = CpuContext::new_task(k.frame_sp());
         }
-        self.run_queue.push_back(p.pid);
-        self.procs.insert(p.pid, p);
+        let pid = p.pid;
+        self.procs.insert(pid, p);
+        self.enqueue(pid);
     }
 
-    pub fn get(&self, pid: i32) -> Option<&Process> {
-        self.procs.get(&pid).map(|p| &**p)
+    /// Task `pid`, unless it is this core's running one.
+    pub fn get(&self, pid: i32) -> Option<TaskView<'_>> {
+        match self.procs.get(&pid) {
+            Some(p) => Some(TaskView::Here(p)),
+            None => running_elsewhere()
+                .find(|(_, s)| s.as_ref().is_some_and(|p| p.pid == pid))
+                .map(|(_, s)| TaskView::Running(s)),
+        }
     }
 
-    pub fn get_mut(&mut self, pid: i32) -> Option<&mut Box<Process>> {
-        self.procs.get_mut(&pid)
+    /// Task `pid`, to change, unless it is this core's running one.
+    pub fn get_mut(&mut self, pid: i32) -> Option<TaskRef<'_>> {
+        find_mut(&mut self.procs, pid)
     }
 
     /// Makes a blocked process runnable again (it re-runs the syscall it blocked in).
     pub fn wake(&mut self, pid: i32) {
-        if let Some(p) = self.procs.get_mut(&pid) {
-            // A stopped process stays stopped: only SIGCONT and SIGKILL end it (`signal`).
-            if p.wait != Some(WaitFor::Stopped) && p.wait.take().is_some() {
-                self.run_queue.push_back(pid);
-            }
+        let Some(mut p) = find_mut(&mut self.procs, pid) else {
+            return;
+        };
+        // A stopped process stays stopped: only SIGCONT and SIGKILL end it (`signal`).
+        if p.wait.is_some() && p.wait != Some(WaitFor::Stopped) {
+            p.wait = None;
+            drop(p);
+            self.enqueue(pid);
         }
     }
 
     /// The threads of process `tgid` that are not running, its first thread first.
     pub fn threads_of(&self, tgid: i32) -> alloc::vec::Vec<i32> {
         let mut v: alloc::vec::Vec<i32> = self
-            .procs
-            .values()
+            .iter()
             .filter(|p| p.tgid == tgid)
             .map(|p| p.pid)
             .collect();
@@ -244,9 +400,11 @@ impl Tasks {
         let threads = self.threads_of(tgid);
         let waiting = |p: &Process| p.wait.is_some() && p.wait != Some(WaitFor::Stopped);
         for t in threads {
-            let p = &self.procs[&t];
+            let Some(p) = self.get(t) else { continue };
             if p.signals.next_deliverable().is_some() {
-                if waiting(p) {
+                let w = waiting(&p);
+                drop(p);
+                if w {
                     self.wake(t);
                 }
                 return;
@@ -260,11 +418,15 @@ impl Tasks {
         let threads = self.threads_of(tgid);
         let mut n = 0;
         for t in threads.into_iter().filter(|&t| Some(t) != except) {
-            let p = self.procs.get_mut(&t).expect("thread");
+            let Some(mut p) = find_mut(&mut self.procs, t) else {
+                continue;
+            };
             p.exit.get_or_insert(reason);
             p.stopped = None;
-            if p.wait.take().is_some() {
-                self.run_queue.push_back(t);
+            let queue = p.wait.take().is_some();
+            drop(p);
+            if queue {
+                self.enqueue(t);
             }
             n += 1;
         }
@@ -275,7 +437,9 @@ impl Tasks {
     /// waiting for (its call runs again from the start once SIGCONT resumes it).
     pub fn stop_threads(&mut self, tgid: i32, sig: u32) {
         for t in self.threads_of(tgid) {
-            let p = self.procs.get_mut(&t).expect("thread");
+            let Some(mut p) = find_mut(&mut self.procs, t) else {
+                continue;
+            };
             if p.exit.is_none() {
                 p.stopped = Some(sig);
                 p.wait = Some(WaitFor::Stopped);
@@ -283,8 +447,27 @@ impl Tasks {
         }
     }
 
-    /// Removes the other threads of `tgid` at once, before an exec (`de_thread`): none of them
-    /// runs, so each goes with its kernel stack; their ids are free again.
+    /// Before an exec (`de_thread`): the other threads of `tgid` that run on other cores are
+    /// told to exit (they leave the next time they enter the kernel, which their kick makes at
+    /// once). Returns whether there were any: the exec then waits for them to be gone.
+    pub fn zap_running_threads(&mut self, tgid: i32, except: i32) -> bool {
+        let mut any = false;
+        for (cpu, mut slot) in running_elsewhere() {
+            let p = slot.as_mut().expect("a running task");
+            if p.tgid == tgid && p.pid != except {
+                p.exit.get_or_insert(ExitReason::Signaled {
+                    sig: crate::task::signal::SIGKILL,
+                    core: false,
+                });
+                klock::kick_cpu(cpu);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Removes the other threads of `tgid` at once, before an exec (`de_thread`), once none of
+    /// them runs: each goes with its kernel stack; their ids are free again.
     pub fn reap_threads(&mut self, tgid: i32, except: i32) {
         for t in self.threads_of(tgid) {
             if t != except {
@@ -293,6 +476,7 @@ impl Tasks {
                         .live
                         .fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
                     self.run_queue.retain(|&q| q != t);
+                    klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
                     self.count -= 1;
                     drop(p);
                 }
@@ -314,7 +498,7 @@ impl Tasks {
     /// SIGCONT and stop signals discard each other from a thread's pending set.
     fn job_control(&mut self, pid: i32, sig: u32) {
         use crate::task::signal::{SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
-        let Some(t) = self.procs.get_mut(&pid) else {
+        let Some(mut t) = find_mut(&mut self.procs, pid) else {
             return;
         };
         if sig == SIGCONT {
@@ -324,7 +508,8 @@ impl Tasks {
             if t.stopped.is_some() {
                 t.stopped = None;
                 t.wait = None;
-                self.run_queue.push_back(pid);
+                drop(t);
+                self.enqueue(pid);
             }
         } else if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
             t.signals.discard(SIGCONT);
@@ -343,7 +528,7 @@ impl Tasks {
         thread: bool,
     ) -> Result<(), Errno> {
         use crate::task::signal::{SIGCONT, SIGKILL};
-        let t = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
+        let mut t = find_mut(&mut self.procs, pid).ok_or(errno::ESRCH)?;
         // `send` and `send_thread` discard pending stop signals for SIGCONT, and back.
         if thread {
             t.signals.send_thread(sig, info)?;
@@ -354,14 +539,19 @@ impl Tasks {
         if stopped && (sig == SIGCONT || sig == SIGKILL) {
             t.stopped = None;
             t.wait = None;
-            self.run_queue.push_back(pid);
             if sig == SIGCONT {
                 t.report = Some(crate::task::wait::ChildState::Continued);
+            }
+            drop(t);
+            self.enqueue(pid);
+            if sig == SIGCONT {
                 self.notify_parent(ppid, pid, crate::task::wait::CLD_CONTINUED, SIGCONT as i32);
             }
             return Ok(());
         }
-        if sig != 0 && t.signals.next_deliverable().is_some() {
+        let wake = sig != 0 && t.signals.next_deliverable().is_some();
+        drop(t);
+        if wake {
             self.wake(pid);
         }
         Ok(())
@@ -371,7 +561,7 @@ impl Tasks {
     /// stops with `SA_NOCLDSTOP`) and wakes if it waits for children.
     pub fn notify_parent(&mut self, ppid: i32, pid: i32, code: i32, status: i32) {
         let threads = self.threads_of(ppid);
-        let Some(parent) = threads.first().and_then(|t| self.procs.get_mut(t)) else {
+        let Some(mut parent) = threads.first().and_then(|&t| find_mut(&mut self.procs, t)) else {
             return;
         };
         let nocldstop =
@@ -382,6 +572,7 @@ impl Tasks {
                 SigInfo::user(SIGCHLD, code, pid as u32, status as u32),
             );
         }
+        drop(parent);
         self.wake_waiters(ppid, pid);
     }
 
@@ -389,7 +580,7 @@ impl Tasks {
     /// for this vfork child) run again, and so does one that SIGCHLD now interrupts.
     fn wake_waiters(&mut self, tgid: i32, child: i32) {
         for t in self.threads_of(tgid) {
-            let w = self.procs[&t].wait;
+            let w = self.get(t).and_then(|p| p.wait);
             if w == Some(WaitFor::Child) || w == Some(WaitFor::Vfork(child)) {
                 self.wake(t);
             }
@@ -398,8 +589,7 @@ impl Tasks {
     }
 
     fn has_children(&self, ppid: i32, target: crate::task::wait::WaitTarget) -> bool {
-        self.procs
-            .values()
+        self.iter()
             .any(|p| p.ppid == ppid && wait_matches(target, p.tgid, p.pgid))
             || self
                 .zombies
@@ -448,6 +638,7 @@ impl Tasks {
                 if p.wait.is_some() && p.signals.next_deliverable().is_some() {
                     p.wait = None;
                     self.run_queue.push_back(p.pid);
+                    klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
                     continue;
                 }
                 fired.push(p.tgid);
@@ -463,6 +654,7 @@ impl Tasks {
             if due {
                 p.wait = None;
                 self.run_queue.push_back(p.pid);
+                klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
             }
         }
         // A timer that fired for a thread that blocks SIGALRM: another thread may take it.
@@ -489,6 +681,7 @@ impl Tasks {
                     p.wait = None;
                     p.futex_woken = true;
                     self.run_queue.push_back(p.pid);
+                    klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
                     woken += 1;
                 }
             }
@@ -525,8 +718,7 @@ impl Tasks {
     /// waking those it interrupts.
     pub fn signal_group(&mut self, pgrp: i32, sig: u32) {
         let mut tgids: alloc::vec::Vec<i32> = self
-            .procs
-            .values()
+            .iter()
             .filter(|p| p.pgid == pgrp)
             .map(|p| p.tgid)
             .collect();
@@ -537,36 +729,46 @@ impl Tasks {
         }
     }
 
-    /// Next process to run, waking expired sleepers; waits for the earliest deadline if nothing
-    /// else can run, or for input if a reader waits for the console. `None` when every process
-    /// is blocked for good.
+    /// The next task to run, after waking expired sleepers and signalling the terminal's
+    /// foreground group; `None` when nothing is runnable.
     fn pick_next(&mut self) -> Option<Box<Process>> {
-        loop {
-            if let Some((pgrp, sig)) = crate::console::take_signal() {
-                self.signal_group(pgrp, sig);
-            }
-            self.wake_expired();
-            // An entry whose task has started waiting since it was queued (a group stop) is
-            // stale: the task is queued again when it is woken.
-            while let Some(pid) = self.run_queue.pop_front() {
-                if self.procs.get(&pid).is_some_and(|p| p.wait.is_none()) {
-                    return self.procs.remove(&pid);
-                }
-            }
-            let earliest = self
-                .procs
-                .values()
-                .flat_map(|p| [p.wait.and_then(WaitFor::deadline), p.itimer_deadline()])
-                .flatten()
-                .min();
-            match earliest {
-                Some(t) => crate::drivers::gic::idle_until(t),
-                None if crate::console::input_awaited() => {
-                    crate::drivers::gic::wait_for_interrupt()
-                }
-                None => return None,
-            }
+        if let Some((pgrp, sig)) = crate::console::take_signal() {
+            self.signal_group(pgrp, sig);
         }
+        self.wake_expired();
+        // An entry whose task has started waiting since it was queued (a group stop), or which
+        // runs on another core (woken there before it switched away), is stale: the task is
+        // queued again when it is woken.
+        let next = loop {
+            let Some(pid) = self.run_queue.pop_front() else {
+                break None;
+            };
+            if self.procs.get(&pid).is_some_and(|p| p.wait.is_none()) {
+                break self.procs.remove(&pid);
+            }
+        };
+        klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
+        next
+    }
+
+    /// The earliest deadline of a sleeper or a real-time timer, which an idle core waits for.
+    fn earliest_deadline(&self) -> Option<u64> {
+        self.procs
+            .values()
+            .flat_map(|p| [p.wait.and_then(WaitFor::deadline), p.itimer_deadline()])
+            .flatten()
+            .min()
+    }
+}
+
+/// Task `pid` among those waiting in `procs` or running on another core (a function of the
+/// table's map alone, so that the caller may still use the table's other fields).
+fn find_mut(procs: &mut BTreeMap<i32, Box<Process>>, pid: i32) -> Option<TaskRef<'_>> {
+    match procs.get_mut(&pid) {
+        Some(p) => Some(TaskRef::Here(p)),
+        None => running_elsewhere()
+            .find(|(_, s)| s.as_ref().is_some_and(|p| p.pid == pid))
+            .map(|(cpu, s)| TaskRef::Running(cpu, s)),
     }
 }
 
@@ -581,17 +783,91 @@ pub fn vfork_done(parent: i32, child: i32) {
     }
 }
 
-/// Runs `p` as the first process; never returns.
+/// Set once the first process is queued: idle cores look for deadlocks only from then on.
+static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Runs `p` as the first process, with this core (the boot core, on the boot stack) going into
+/// its idle loop; never returns.
 pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
     BEFORE.call_once(|| before);
-    p.ran_since = timer::ticks();
-    p.mm().pt.activate();
-    let frame = p.frame.clone();
-    *CURRENT.lock() = Some(p);
-    // The first process runs on the boot stack, which nothing else needs from here on; its
-    // children get kernel stacks of their own. So the end of the run, which happens on the first
-    // process's stack, frees every other stack before counting frames.
-    enter_user_on(&frame, boot_stack_top())
+    if p.kstack.is_none() {
+        let Some(k) = KernelStack::new() else {
+            println!("tidemark: no memory for the first process's kernel stack");
+            crate::exit::exit(crate::exit::STATUS_PANIC);
+        };
+        p.kstack = Some(k);
+    }
+    CPUS[cpu_id()]
+        .idle_stack_top
+        .store(boot_stack_top(), Ordering::Relaxed);
+    klock::lock();
+    TASKS.lock().add(p);
+    STARTED.store(true, Ordering::Release);
+    aarch64_cpu::asm::sev();
+    cpu_idle()
+}
+
+/// A secondary core, brought up on the idle stack whose top is `stack_top`: it waits for the
+/// first process, then runs tasks like the boot core.
+pub fn secondary_idle(stack_top: usize) -> ! {
+    CPUS[cpu_id()]
+        .idle_stack_top
+        .store(stack_top, Ordering::Relaxed);
+    while !STARTED.load(Ordering::Acquire) {
+        aarch64_cpu::asm::wfe();
+    }
+    klock::lock();
+    cpu_idle()
+}
+
+/// A core's idle loop, with the kernel lock held: runs the next runnable task until it leaves the
+/// core, or, with none, gives the lock back and waits for an interrupt (a deadline, input, a
+/// kick from a core that queued a task). When no task runs or can ever be woken, the run ends.
+fn cpu_idle() -> ! {
+    let me = cpu_id();
+    loop {
+        let mut tasks = TASKS.lock();
+        if let Some(mut next) = tasks.pick_next() {
+            drop(tasks);
+            load_context(&mut next);
+            let next_ctx: *const CpuContext = &next.ctx;
+            *CPUS[me].current.lock() = Some(next);
+            // SAFETY: the idle context is this core's, the task is boxed in its slot and its
+            // context was saved by a switch or made over its kernel stack; no lock is held.
+            unsafe { switch_to(CPUS[me].idle.get(), next_ctx) };
+            // Back: the task left the core with nothing else to run.
+            finish_task_switch();
+            continue;
+        }
+        let deadline = tasks.earliest_deadline();
+        if deadline.is_none()
+            && !crate::console::input_awaited()
+            && running_elsewhere().next().is_none()
+        {
+            deadlock(tasks);
+        }
+        drop(tasks);
+        klock::idle_begin();
+        crate::drivers::gic::idle_wait(deadline);
+        klock::idle_end();
+    }
+}
+
+fn deadlock(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
+    println!("tidemark: deadlock: every process is blocked and nothing can wake one");
+    for p in tasks.iter() {
+        println!(
+            "  pid {} ({}): waiting for {:?}, pending {:#x}, blocked {:#x}, saved mask {:?}",
+            p.pid,
+            p.exe,
+            p.wait,
+            p.signals.pending().0,
+            p.signals.blocked.0,
+            p.signals.saved_sigmask.map(|m| m.0)
+        );
+    }
+    drop(tasks);
+    end_of_run(ExitReason::Exited(1))
 }
 
 fn boot_stack_top() -> usize {
@@ -615,24 +891,22 @@ fn load_context(p: &mut Process) {
     p.mm().pt.activate();
 }
 
-/// The kernel stack of a task that exited, freed by the next task once nothing runs on it
-/// (Linux's `finish_task_switch` dropping the dead task's stack).
-static DEAD_STACK: spin::Mutex<Option<KernelStack>> = spin::Mutex::new(None);
-
-/// Where every switch ends, in the task that now runs: frees a dead task's stack.
+/// Where every switch ends, in the task (or idle loop) that now runs: frees a dead task's stack.
 fn finish_task_switch() {
-    drop(DEAD_STACK.lock().take());
+    drop(CPUS[cpu_id()].dead_stack.lock().take());
 }
 
-/// The first thing a new task runs (from `ret_from_fork`, before its frame goes to EL0).
+/// The first thing a new task runs (from `ret_from_fork`, before its frame goes to EL0): it
+/// leaves the kernel, so the kernel lock goes back.
 #[no_mangle]
 extern "C" fn schedule_tail() {
     finish_task_switch();
+    klock::unlock();
 }
 
 /// Whether the end of a trap has work for [`finish_trap`]: `p` exited or blocked, or the tick
 /// asked to preempt it. When `false`, `finish_trap` would return at once, and a trap that already
-/// holds `CURRENT` may skip it (the syscall fast path).
+/// holds its core's slot may skip it (the syscall fast path).
 #[inline]
 pub fn must_switch(p: &Process, preempt: bool) -> bool {
     p.exit.is_some() || p.wait.is_some() || preempt
@@ -642,7 +916,7 @@ pub fn must_switch(p: &Process, preempt: bool) -> bool {
 /// blocked, was preempted or exited. Returns only to run a process (the same or another) with `tf`.
 pub fn finish_trap(mut preempt: bool) {
     loop {
-        let mut cur = CURRENT.lock();
+        let mut cur = current().lock();
         let Some(p) = cur.as_mut() else { return };
         if !must_switch(p, preempt) {
             return;
@@ -666,7 +940,7 @@ pub fn finish_trap(mut preempt: bool) {
         let prev: *mut CpuContext = &mut p.ctx;
         tasks.procs.insert(pid, p);
         if runnable {
-            tasks.run_queue.push_back(pid);
+            tasks.enqueue(pid);
         }
         switch_to_next(tasks, cur, prev);
         // Back in this task: another thread may have ended its process meanwhile.
@@ -675,45 +949,36 @@ pub fn finish_trap(mut preempt: bool) {
 }
 
 /// Picks the next task and switches to its kernel stack, saving the running one's context in
-/// `prev`; returns when some task switches back to `prev` (at once, if the next task is the same).
+/// `prev`, or to this core's idle loop when nothing is runnable; returns when some core switches
+/// back to `prev` (at once, if the next task is the same).
 fn switch_to_next(
     mut tasks: spin::MutexGuard<'_, Tasks>,
     mut cur: spin::MutexGuard<'_, Option<Box<Process>>>,
     prev: *mut CpuContext,
 ) {
-    match tasks.pick_next() {
+    let next_ctx: *const CpuContext = match tasks.pick_next() {
         Some(mut next) => {
             drop(tasks);
             load_context(&mut next);
-            let next_ctx: *const CpuContext = &next.ctx;
+            let ctx: *const CpuContext = &next.ctx;
             *cur = Some(next);
-            drop(cur);
-            if !core::ptr::eq(prev, next_ctx) {
-                // SAFETY: both contexts are in boxed tasks (or `prev` in the static of a dead
-                // one), no lock is held, and `next_ctx` was saved by a switch or made for a
-                // new task over its kernel stack.
-                unsafe { switch_to(prev, next_ctx) };
-            }
-            finish_task_switch();
+            ctx
         }
         None => {
-            println!("tidemark: deadlock: every process is blocked and nothing can wake one");
-            for p in tasks.iter() {
-                println!(
-                    "  pid {} ({}): waiting for {:?}, pending {:#x}, blocked {:#x}, saved mask {:?}",
-                    p.pid,
-                    p.exe,
-                    p.wait,
-                    p.signals.pending().0,
-                    p.signals.blocked.0,
-                    p.signals.saved_sigmask.map(|m| m.0)
-                );
-            }
             drop(tasks);
-            drop(cur);
-            end_of_run(ExitReason::Exited(1));
+            // The user tables of the task that left may be freed on another core from now on.
+            VmSpace::deactivate_all();
+            CPUS[cpu_id()].idle.get()
         }
+    };
+    drop(cur);
+    if !core::ptr::eq(prev, next_ctx) {
+        // SAFETY: both contexts are in boxed tasks or this core's slots, no lock is held but
+        // the kernel lock (which goes with the core), and `next_ctx` was saved by a switch or
+        // made for a new task over its kernel stack.
+        unsafe { switch_to(prev, next_ctx) };
     }
+    finish_task_switch();
 }
 
 /// A thread ends. Its `clear_child_tid` word is cleared and a futex waiter on it woken (how
@@ -753,7 +1018,7 @@ fn exit_process(mut p: Box<Process>) -> ! {
     if !last {
         log::debug!("{} (pid {pid}): thread {tid} exited", p.exe);
         VmSpace::deactivate_all();
-        *DEAD_STACK.lock() = p.kstack.take();
+        *CPUS[cpu_id()].dead_stack.lock() = p.kstack.take();
         drop(p);
         let mut tasks = TASKS.lock();
         tasks.count -= 1;
@@ -784,24 +1049,27 @@ fn exit_process(mut p: Box<Process>) -> ! {
     }
     VmSpace::deactivate_all();
     // This stack is the one running: the next task frees it.
-    *DEAD_STACK.lock() = p.kstack.take();
+    *CPUS[cpu_id()].dead_stack.lock() = p.kstack.take();
     drop(p);
     if pid == 1 {
+        // The end of the run goes on this core's idle stack, so that this one is freed too.
         END_REASON.call_once(|| reason);
-        if DEAD_STACK.lock().is_some() {
-            // The first process's last thread was not its first, which ran on the boot stack
-            // and is gone: the end of the run goes there, so that this stack is freed too.
-            crate::arch::aarch64::context::run_on_stack(boot_stack_top(), end_of_run_on_boot_stack);
-        }
-        end_of_run(reason);
+        let top = CPUS[cpu_id()].idle_stack_top.load(Ordering::Relaxed);
+        crate::arch::aarch64::context::run_on_stack(top, end_of_run_on_idle_stack);
     }
     let mut tasks = TASKS.lock();
     let mut orphans = alloc::vec::Vec::new();
-    for child in tasks.procs.values_mut().filter(|c| c.ppid == pid) {
-        child.ppid = 1;
-        if child.pdeath_signal != 0 {
-            orphans.push((child.pid, child.pdeath_signal));
+    let mut reparent = |child: &mut Process| {
+        if child.ppid == pid {
+            child.ppid = 1;
+            if child.pdeath_signal != 0 {
+                orphans.push((child.pid, child.pdeath_signal));
+            }
         }
+    };
+    tasks.procs.values_mut().for_each(|c| reparent(c));
+    for (_, mut slot) in running_elsewhere() {
+        reparent(slot.as_mut().expect("a running task"));
     }
     // `PR_SET_PDEATHSIG`: the children that asked are told their parent died.
     for (child, sig) in orphans {
@@ -827,10 +1095,11 @@ fn exit_process(mut p: Box<Process>) -> ! {
             _ => CLD_KILLED,
         };
         if exit_signal != 0 {
-            let parent = tasks.procs.get_mut(&first).expect("parent thread");
-            let _ = parent
-                .signals
-                .send(exit_signal, SigInfo::user(SIGCHLD, code, pid as u32, 0));
+            if let Some(mut parent) = tasks.get_mut(first) {
+                let _ = parent
+                    .signals
+                    .send(exit_signal, SigInfo::user(SIGCHLD, code, pid as u32, 0));
+            }
         }
         // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a
         // handler installed, in sigsuspend or ppoll), as `send_to` does for any signal.
@@ -842,29 +1111,32 @@ fn exit_process(mut p: Box<Process>) -> ! {
 
 /// The end of a dead task: the CPU goes to the next task, and nothing ever switches back.
 fn leave_for_good(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
-    let cur = CURRENT.lock();
-    // The dead task's context goes to a slot never resumed.
-    static mut DEAD_CONTEXT: CpuContext = CpuContext::zeroed();
-    switch_to_next(tasks, cur, &raw mut DEAD_CONTEXT);
+    let me = cpu_id();
+    switch_to_next(tasks, CPUS[me].current.lock(), CPUS[me].dead.get());
     unreachable!("a dead task was resumed")
 }
 
 /// How the first process ended, for [`end_of_run_on_boot_stack`].
 static END_REASON: spin::Once<ExitReason> = spin::Once::new();
 
-extern "C" fn end_of_run_on_boot_stack() -> ! {
-    drop(DEAD_STACK.lock().take());
+extern "C" fn end_of_run_on_idle_stack() -> ! {
+    finish_task_switch();
     end_of_run(*END_REASON.get().expect("the first process's end"))
 }
 
 /// The first process ended: every other process is discarded, the frame count is reported
 /// against the one before the first exec, and the machine ends with the first process's status.
 fn end_of_run(reason: ExitReason) -> ! {
+    // The other cores stop where they are, holding nothing; their tasks go with the rest.
+    klock::stop_others();
+    for cpu in &CPUS {
+        drop(cpu.current.try_lock().and_then(|mut c| c.take()));
+        drop(cpu.dead_stack.try_lock().and_then(|mut d| d.take()));
+    }
     // The whole scheduler state goes, its tables' capacity included, so that the report below
     // compares like with like.
     let tasks = core::mem::take(&mut *TASKS.lock());
     drop(tasks);
-    drop(CURRENT.lock().take());
     VmSpace::deactivate_all();
     report_frames();
     crate::exit::exit(reason.shell_status() as u32)

@@ -39,7 +39,10 @@ impl Default for Boot {
             machine: "virt".into(),
             cpu: std::env::var("QEMU_CPU").unwrap_or_else(|_| "cortex-a72".into()),
             mem: std::env::var("QEMU_MEM").unwrap_or_else(|_| "512M".into()),
-            smp: 1,
+            smp: std::env::var("QEMU_SMP")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1),
             args: String::new(),
             extra: Vec::new(),
             timeout: Duration::from_secs(60),

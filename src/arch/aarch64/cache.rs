@@ -42,3 +42,21 @@ pub unsafe fn zero_range(va: *mut u8, len: usize) {
         p += block;
     }
 }
+
+/// Writes `[va, va + len)` back to the point of coherency, for a reader with its MMU off (a core
+/// being started reads its boot block that way).
+pub fn clean_to_poc(va: usize, len: usize) {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no effect.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    // DminLine: log2 of the smallest data cache line, in words.
+    let line = 4usize << ((ctr >> 16) & 0xf);
+    let mut p = va & !(line - 1);
+    while p < va + len {
+        // SAFETY: cleaning a line changes no memory contents; `p` is mapped (the caller's object).
+        unsafe { asm!("dc cvac, {}", in(reg) p, options(nostack, preserves_flags)) };
+        p += line;
+    }
+    // SAFETY: a barrier only.
+    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+}

@@ -49,3 +49,10 @@ pub fn end(intid: u32) {
     // SAFETY: `intid` was returned by `acknowledge`; priority drop and deactivation.
     unsafe { asm!("msr S3_0_C12_C12_1, {}", "isb", in(reg) intid as u64, options(nostack)) };
 }
+
+/// Sends a Group 1 software-generated interrupt (`ICC_SGI1R_EL1`, its fields already packed).
+pub fn send_sgi1(value: u64) {
+    // SAFETY: raising an SGI has no effect on memory; the barrier orders earlier stores before it,
+    // so the target sees what it is kicked for.
+    unsafe { asm!("dsb ishst", "msr S3_0_C12_C11_5, {}", "isb", in(reg) value, options(nostack)) };
+}

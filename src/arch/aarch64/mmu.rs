@@ -182,6 +182,17 @@ pub fn init(ram: &[Range], mmio: &[Range]) -> Result<(), PtError> {
     Ok(())
 }
 
+/// A secondary core's part of the switch, once it runs in the higher half on the final TTBR1
+/// table (boot.rs put it there): the empty TTBR0 instead of the boot identity map, and PAN.
+pub fn init_secondary() {
+    TTBR0_EL1.set(reserved_ttbr0());
+    // SAFETY: drop every TLB entry of the boot identity map; barriers only otherwise.
+    unsafe { asm!("isb", "tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
+    if has_pan() {
+        enable_pan();
+    }
+}
+
 /// FEAT_PAN: privileged accesses to user memory fault, and every exception entry sets PSTATE.PAN
 /// (SCTLR_EL1.SPAN = 0); the kernel reaches user memory only with LDTR/STTR, which PAN ignores.
 fn enable_pan() {

@@ -1,5 +1,9 @@
 //! AArch64: boot, exception vectors, system registers, firmware calls.
 pub mod esr;
+
+/// The most cores the kernel drives (per-CPU tables are this long).
+pub const MAX_CPUS: usize = 16;
+
 pub mod regs;
 
 #[cfg(target_os = "none")]
@@ -22,6 +26,8 @@ pub mod mmu;
 pub mod psci;
 #[cfg(target_os = "none")]
 pub mod semihosting;
+#[cfg(target_os = "none")]
+pub mod smp;
 #[cfg(target_os = "none")]
 pub mod timer;
 #[cfg(target_os = "none")]

@@ -238,6 +238,16 @@ pub fn sys_execveat(
         Err(ExecError::BadInterpreter(_)) => return Err(errno::ELIBBAD),
     };
     drop(image);
+    // `de_thread`: the other threads end first. Those running on other cores are told to exit,
+    // and the exec runs again once they are gone.
+    if p.is_threaded()
+        && crate::task::sched::TASKS
+            .lock()
+            .zap_running_threads(p.tgid, p.pid)
+    {
+        p.wait = Some(crate::task::sched::WaitFor::Yield);
+        return Err(errno::EWOULDBLOCK_RESTART);
+    }
     begin_new_exec(p, tf, loaded, &shown);
     Ok(0)
 }
@@ -300,7 +310,7 @@ fn with_namei<R>(p: &Process, f: impl FnOnce(&Namei<'_>) -> R) -> R {
 /// `begin_new_exec` + `setup_new_exec` + `start_thread`: nothing here can fail.
 fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: &[u8]) {
     // `de_thread`: the other threads end, and a thread that was not the first takes the
-    // process's id. None of them runs, so they go at once.
+    // process's id. None of them runs (the caller waited for those that did), so they go at once.
     if p.is_threaded() || p.pid != p.tgid {
         let mut tasks = crate::task::sched::TASKS.lock();
         tasks.reap_threads(p.tgid, p.pid);

@@ -458,7 +458,7 @@ pub(super) fn wait_for_child(
         if let Some((child, _, _)) = hit {
             if !opts.nowait() {
                 for t in tasks.threads_of(child) {
-                    if let Some(c) = tasks.get_mut(t) {
+                    if let Some(mut c) = tasks.get_mut(t) {
                         c.report = None;
                     }
                 }
@@ -561,6 +561,7 @@ pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
     let sid = p.sid;
     let exists =
         pgid == pid || p.pgid == pgid || tasks.iter().any(|q| q.pgid == pgid && q.sid == sid);
+    let mut child;
     let target: &mut Process = if pid == p.tgid {
         p
     } else {
@@ -570,7 +571,8 @@ pub(super) fn setpgid(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> S
         if c.sid != sid {
             return Err(errno::EPERM);
         }
-        c
+        child = c;
+        &mut child
     };
     if target.sid == target.tgid || !exists {
         return Err(errno::EPERM);
