@@ -56,6 +56,7 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
         crate::task::sched::TASKS.lock().signal_group(pgrp, sig);
     }
     if let Some(p) = current().lock().as_mut() {
+        crate::task::sched::fold_faults(p);
         if let Some((pgrp, sig)) = tty_signal {
             if p.pgid == pgrp {
                 let _ = p
@@ -72,9 +73,23 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
     true
 }
 
-/// A synchronous exception from EL0 (AArch64), under the kernel lock.
+/// A synchronous exception from EL0 (AArch64): a fault on private anonymous memory without the
+/// kernel lock, anything else under it.
 #[inline]
 pub fn el0_sync(tf: &mut TrapFrame) -> bool {
+    let esr = tf.esr;
+    // A data abort with a translation or permission fault (FSC 0b0001xx, 0b0011xx, any level):
+    // demand paging and copy-on-write.
+    if (esr >> 26) & 0x3f == EC_DABT_LOW && esr & 0x34 == 0x04 {
+        let access = if (esr >> 6) & 1 == 1 {
+            FaultAccess::Write
+        } else {
+            FaultAccess::Read
+        };
+        if crate::task::sched::user_fault_unlocked(tf.far as usize, access) {
+            return true;
+        }
+    }
     klock::lock();
     let handled = el0_sync_locked(tf);
     klock::unlock();
@@ -89,6 +104,7 @@ fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
     let Some(p) = guard.as_mut() else {
         return false;
     };
+    crate::task::sched::fold_faults(p);
     let esr = tf.esr;
     let ec = (esr >> 26) & 0x3f;
     if ec == EC_SVC64 {

@@ -20,6 +20,11 @@ struct Verdict {
 }
 
 fn run_on_linux(program: &str, args: &str, mem: &str) -> (Verdict, String) {
+    run_on_linux_smp(program, args, mem, 1)
+}
+
+/// [`run_on_linux`] on a machine with `smp` cores.
+fn run_on_linux_smp(program: &str, args: &str, mem: &str, smp: u32) -> (Verdict, String) {
     // `rust-NAME` is the Rust program NAME of `user/rust/`, `dyn-NAME` the dynamically linked
     // C program of `user/dyn/` (with glibc's libraries appended); any other name a C program.
     let mut libs = None;
@@ -44,6 +49,7 @@ fn run_on_linux(program: &str, args: &str, mem: &str) -> (Verdict, String) {
     }
     let out = cmd
         .env("LINUX_MEM", mem)
+        .env("LINUX_SMP", smp.to_string())
         .env("LINUX_QEMU_TIMEOUT", "300")
         .output()
         .expect("scripts/linux-ref could not be started");
@@ -101,6 +107,18 @@ fn oracle(program: &str, args: &str, mem: &str) {
         "{key}: the checks Linux fails differ from tests/oracle/linux-disagrees.txt \
          (left: Linux now, right: the list)\n{text}"
     );
+}
+
+/// `user/c/smp.c` on four cores (the program adapts to the count, which its first check
+/// prints).
+#[test]
+fn smp_on_linux() {
+    let (v, text) = run_on_linux_smp("smp", "", "1G", 4);
+    assert!(
+        text.contains("ok 1 - 4 cores"),
+        "Linux did not see 4 cores:\n{text}"
+    );
+    assert_eq!(v.failed, listed("smp"), "smp: Linux disagrees\n{text}");
 }
 
 #[test]

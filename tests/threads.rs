@@ -7,6 +7,80 @@
 mod common;
 use common::Boot;
 
+fn four_cores() -> Boot {
+    Boot {
+        smp: 4,
+        ..Boot::default()
+    }
+}
+
+/// `user/c/smp.c` on four cores: each sees 4 cores, threads pinned to each core run there and
+/// meet in a spin barrier (so they run at once), faults from every core into one mapping while
+/// the break moves, munmap and mprotect against a toucher on another core, a futex ping-pong
+/// between two cores, 300 threads across the cores.
+#[test]
+fn threads_run_on_every_core() {
+    let o = four_cores().program("c-smp", "").run();
+    o.assert_tap("smp", 10);
+    assert!(o.output.contains("ok 1 - 4 cores"), "{}", o.output);
+    assert!(
+        o.output.contains("4 core(s) in the device tree, 4 online"),
+        "{}",
+        o.output
+    );
+    o.assert_no_frame_leak();
+}
+
+/// The same on a GICv3 machine (SGIs through ICC_SGI1R_EL1, redistributors per core).
+#[test]
+fn threads_run_on_every_core_with_gicv3() {
+    let o = Boot {
+        machine: "virt,gic-version=3".into(),
+        ..four_cores()
+    }
+    .program("c-smp", "")
+    .run();
+    o.assert_tap("smp", 10);
+    assert!(o.output.contains("ok 1 - 4 cores"), "{}", o.output);
+    o.assert_no_frame_leak();
+}
+
+/// And on one core, where the pinned threads share it.
+#[test]
+fn threads_on_one_core() {
+    let o = Boot {
+        smp: 1,
+        ..Boot::default()
+    }
+    .program("c-smp", "")
+    .run();
+    o.assert_tap("smp", 10);
+    assert!(o.output.contains("ok 1 - 1 cores"), "{}", o.output);
+    o.assert_no_frame_leak();
+}
+
+/// The thread programs below on four cores.
+#[test]
+fn pthreads_on_four_cores() {
+    let o = four_cores().program("c-threads", "").run();
+    o.assert_tap("threads", 26);
+    o.assert_no_frame_leak();
+}
+
+#[test]
+fn rust_std_threads_on_four_cores() {
+    let o = four_cores().program("rust-threads", "").run();
+    o.assert_tap("rust-threads", 10);
+    o.assert_no_frame_leak();
+}
+
+#[test]
+fn the_mm_under_threads_on_four_cores() {
+    let o = four_cores().program("c-mtstress", "").run();
+    o.assert_tap("mtstress", 11);
+    o.assert_no_frame_leak();
+}
+
 #[test]
 fn pthreads_behave_as_on_linux() {
     let o = Boot::default().program("c-threads", "").run();

@@ -206,6 +206,8 @@ pub fn exec(
         vfork_parent: None,
         futex_woken: false,
         pdeath_signal: 0,
+        cpus_allowed: u64::MAX,
+        stop_pending: false,
         timer_slack_ns: crate::task::process::DEFAULT_TIMER_SLACK_NS,
         default_timer_slack_ns: crate::task::process::DEFAULT_TIMER_SLACK_NS,
         stopped: None,

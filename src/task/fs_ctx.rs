@@ -285,7 +285,8 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
         Node::Global(GlobalFile::Cpuinfo) => {
             let (hwcap, _) = elf_hwcaps(&cpu::id_registers());
             let bogomips = timer::frequency() * 2 / 10_000;
-            write_cpuinfo(out, 0, hwcap, cpu::midr(), bogomips)
+            (0..crate::arch::aarch64::smp::online())
+                .try_for_each(|n| write_cpuinfo(&mut *out, n, hwcap, cpu::midr(), bogomips))
         }
         Node::Global(GlobalFile::Stat) => {
             let boot = (timer::realtime_ns() - timer::uptime_ns()) / 1_000_000_000;
@@ -295,9 +296,15 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 tasks.pids().max().unwrap_or(me.pid),
             );
             drop(tasks);
+            let cpus = crate::arch::aarch64::smp::online();
+            // Writing to a String cannot fail.
+            let _ = writeln!(out, "cpu  0 0 0 {} 0 0 0 0 0 0", uptime_cs * cpus as u64);
+            for n in 0..cpus {
+                let _ = writeln!(out, "cpu{n} 0 0 0 {uptime_cs} 0 0 0 0 0 0");
+            }
             write!(
                 out,
-                "cpu  0 0 0 {uptime_cs} 0 0 0 0 0 0\ncpu0 0 0 0 {uptime_cs} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked {}\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+                "intr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked {}\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
                 last.max(me.pid),
                 n - 1
             )

@@ -6,8 +6,9 @@
 //! while it waits. So everything a task reaches from the kernel (the task table, another core's
 //! running task, the shared mm, files and signal state) is touched by one core at a time, and
 //! the single-core reasoning of the rest of the kernel holds, while user code runs on every core
-//! at once. It is a ticket lock: cores get it in the order they asked, and the spin is a `YIELD`,
-//! which QEMU's round-robin TCG takes as a hint to run another core.
+//! at once. It is a ticket lock: cores get it in the order they asked. A core that does not get it
+//! soon sleeps in `WFI` until the holder's unlock kicks it: on a host with fewer CPUs than the
+//! machine has cores, a spinning core would take the host CPU that the holder needs.
 //!
 //! Giving the lock back is also where other cores are told of work for them: a core whose running
 //! task was sent a signal or asked to exit (`kick_cpu`), and an idle core while a task waits in
@@ -16,7 +17,7 @@
 //! At the end of the run every other core is stopped at the lock's door (`stop_others`): it
 //! leaves its user address space and waits for ever, holding nothing.
 use crate::arch::aarch64::smp::{cpu_id, online, MAX_CPUS};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 static SERVING: AtomicU32 = AtomicU32::new(0);
@@ -28,25 +29,55 @@ static OWNER: AtomicUsize = AtomicUsize::new(0);
 static KICKS: AtomicUsize = AtomicUsize::new(0);
 /// Cores idle without the lock, waiting for an interrupt.
 static IDLE: AtomicUsize = AtomicUsize::new(0);
-/// Tasks in the run queue (kept by the scheduler), so that the unlock path sees at a glance
-/// whether an idle core is wanted.
-pub static QUEUED: AtomicUsize = AtomicUsize::new(0);
+/// Cores that may run a task queued since idle cores were last woken (the union of the queued
+/// tasks' affinities): one idle core among them is woken to take it, as Linux's wake-up picks
+/// one idle CPU.
+static WANTED: AtomicU64 = AtomicU64::new(0);
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 static PARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Cores asleep in [`lock`], to kick at each unlock.
+static SLEEPING: AtomicUsize = AtomicUsize::new(0);
+
+/// Turns of the wait loop before a core waiting for the lock sleeps.
+const SPINS: u32 = 256;
 
 /// Takes the kernel lock for this core.
 #[inline]
 pub fn lock() {
     let ticket = NEXT.fetch_add(1, Ordering::Relaxed);
+    if SERVING.load(Ordering::Acquire) != ticket {
+        wait_for_turn(ticket);
+    }
+    debug_assert_eq!(OWNER.load(Ordering::Relaxed), 0, "kernel lock taken twice");
+    OWNER.store(cpu_id() + 1, Ordering::Relaxed);
+}
+
+#[inline(never)]
+fn wait_for_turn(ticket: u32) {
+    let me = 1 << cpu_id();
+    let mut spins = 0;
     while SERVING.load(Ordering::Acquire) != ticket {
         if STOPPING.load(Ordering::Relaxed) {
             park();
         }
-        core::hint::spin_loop();
+        if spins < SPINS {
+            spins += 1;
+            core::hint::spin_loop();
+            continue;
+        }
+        // Announce the sleep, then look again: an unlock either sees the announcement and
+        // kicks, or came before the look (both sides are sequentially consistent).
+        SLEEPING.fetch_or(me, Ordering::SeqCst);
+        if SERVING.load(Ordering::SeqCst) != ticket {
+            // An interrupt wakes WFI even while masked; taking it here (a tick, input, a kick)
+            // lets the next WFI sleep again.
+            aarch64_cpu::asm::wfi();
+            crate::drivers::gic::handle_irq();
+        }
+        SLEEPING.fetch_and(!me, Ordering::SeqCst);
     }
-    debug_assert_eq!(OWNER.load(Ordering::Relaxed), 0, "kernel lock taken twice");
-    OWNER.store(cpu_id() + 1, Ordering::Relaxed);
 }
 
 /// Gives the kernel lock back, first interrupting the cores that have work waiting.
@@ -57,12 +88,25 @@ pub fn unlock() {
         "kernel lock released by a core that does not hold it"
     );
     if KICKS.load(Ordering::Relaxed) != 0
-        || (QUEUED.load(Ordering::Relaxed) != 0 && IDLE.load(Ordering::Relaxed) != 0)
+        || (WANTED.load(Ordering::Relaxed) != 0 && IDLE.load(Ordering::Relaxed) != 0)
     {
         send_kicks();
     }
     OWNER.store(0, Ordering::Relaxed);
-    SERVING.fetch_add(1, Ordering::Release);
+    SERVING.fetch_add(1, Ordering::SeqCst);
+    if SLEEPING.load(Ordering::SeqCst) != 0 {
+        wake_sleepers();
+    }
+}
+
+/// Kicks the cores asleep in [`lock`]: the next in line takes the lock, the others sleep again.
+#[inline(never)]
+fn wake_sleepers() {
+    let sleeping = SLEEPING.load(Ordering::Relaxed);
+    let me = cpu_id();
+    for cpu in (0..MAX_CPUS).filter(|&c| c != me && sleeping & (1 << c) != 0) {
+        crate::drivers::gic::kick(cpu);
+    }
 }
 
 /// Whether this core holds the kernel lock.
@@ -73,16 +117,21 @@ pub fn held() -> bool {
 #[inline(never)]
 fn send_kicks() {
     let mut mask = KICKS.swap(0, Ordering::Relaxed);
-    let idle = IDLE.load(Ordering::Relaxed);
-    if QUEUED.load(Ordering::Relaxed) != 0 && idle != 0 {
-        // One idle core for the queue: when it returns to EL0 with a task, this runs again and
-        // wakes the next one if tasks are still waiting.
-        mask |= idle & idle.wrapping_neg();
-    }
+    let idle = IDLE.load(Ordering::Relaxed) & WANTED.swap(0, Ordering::Relaxed) as usize;
+    // The woken core, if it leaves tasks in the queue, wants another (`want_cpu` in the
+    // scheduler's pick).
+    mask |= idle & idle.wrapping_neg();
     let me = cpu_id();
     for cpu in (0..MAX_CPUS).filter(|&c| c != me && mask & (1 << c) != 0) {
         crate::drivers::gic::kick(cpu);
     }
+}
+
+/// A task that may run on the cores of `allowed` was queued: one of them, if idle, is woken at
+/// the next unlock.
+#[inline]
+pub fn want_cpu(allowed: u64) {
+    WANTED.fetch_or(allowed, Ordering::Relaxed);
 }
 
 /// Asks core `cpu` to look at its running task at the next unlock.

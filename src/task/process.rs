@@ -73,6 +73,10 @@ pub struct ThreadGroup {
     /// (Linux's `signal->utime` and `cutime`).
     pub dead_cpu: core::sync::atomic::AtomicU64,
     pub children_cpu: core::sync::atomic::AtomicU64,
+    /// A group stop waits for this many threads that ran on other cores when it began; the last
+    /// of them to stop tells the parent (Linux's `group_stop_count`), with this signal.
+    pub stopping: core::sync::atomic::AtomicUsize,
+    pub stop_sig: core::sync::atomic::AtomicU32,
 }
 
 impl ThreadGroup {
@@ -83,6 +87,8 @@ impl ThreadGroup {
             itimer_real: spin::Mutex::new(None),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),
             children_cpu: core::sync::atomic::AtomicU64::new(0),
+            stopping: core::sync::atomic::AtomicUsize::new(0),
+            stop_sig: core::sync::atomic::AtomicU32::new(0),
         })
     }
 }
@@ -158,6 +164,12 @@ pub struct Process {
     pub futex_woken: bool,
     /// The signal this process gets when its parent dies (`PR_SET_PDEATHSIG`; 0: none).
     pub pdeath_signal: u32,
+    /// The cores this task may run on (sched_setaffinity; Linux's `cpus_mask`), one bit each:
+    /// the run queue hands it to no other.
+    pub cpus_allowed: u64,
+    /// This thread ran on another core when its group stop began and has not stopped yet
+    /// (Linux's `JOBCTL_STOP_PENDING`): it counts in its group's `stopping`.
+    pub stop_pending: bool,
     /// `PR_SET_TIMERSLACK`'s value, and the one `PR_SET_TIMERSLACK` 0 goes back to (the parent's
     /// at fork, as Linux's `default_timer_slack_ns`).
     pub timer_slack_ns: u64,
@@ -305,6 +317,28 @@ impl Process {
                 Err(FaultError::MapErr)
             }
             Err(_) => Err(FaultError::MapErr),
+        }
+    }
+
+    /// A page fault on private anonymous memory, resolved with the mm's lock alone: no task and no
+    /// kernel lock, so that threads on several cores fault together. `Some(true)` when a page
+    /// was mapped (a minor fault), `Some(false)` when another thread had mapped it already, `None`
+    /// when the fault needs the full path (a file or shared mapping, or an error that becomes a
+    /// signal), which then runs it again.
+    pub fn anon_fault(
+        mm: &spin::Mutex<MmStruct<VmSpace>>,
+        addr: usize,
+        access: FaultAccess,
+    ) -> Option<bool> {
+        let mut mm = mm.lock();
+        let flags = find_vma_for_fault(&mut mm, addr, access, false).ok()?;
+        if flags.contains(crate::mm::vma::VM_BACKED) {
+            return None;
+        }
+        match mm.pt.pages.handle_mm_fault(addr, flags, access) {
+            Ok(FaultResult::Spurious) => Some(false),
+            Ok(_) => Some(true),
+            Err(_) => None,
         }
     }
 
@@ -465,6 +499,8 @@ impl Process {
             futex_woken: false,
             // Not inherited by fork's child (`copy_process` clears it).
             pdeath_signal: 0,
+            cpus_allowed: self.cpus_allowed,
+            stop_pending: false,
             // `copy_process`: the parent's slack, which is also the child's default.
             timer_slack_ns: self.timer_slack_ns,
             default_timer_slack_ns: self.timer_slack_ns,
@@ -511,18 +547,28 @@ impl Process {
                     // parent hears of it.
                     // Every thread of the process stops with it (a group stop).
                     self.stopped = Some(sig);
-                    self.report = Some(crate::task::wait::ChildState::Stopped(sig));
                     self.wait = Some(crate::task::sched::WaitFor::Stopped);
                     let mut tasks = crate::task::sched::TASKS.lock();
-                    if self.is_threaded() {
-                        tasks.stop_threads(self.tgid, sig);
+                    let running = if self.is_threaded() {
+                        tasks.stop_threads(self.tgid, sig)
+                    } else {
+                        0
+                    };
+                    // The parent hears of the stop once every thread has stopped: now, or
+                    // when the last one running on another core does (`finish_trap`).
+                    if running == 0 {
+                        self.report = Some(crate::task::wait::ChildState::Stopped(sig));
+                        tasks.notify_parent(
+                            self.ppid,
+                            self.tgid,
+                            crate::task::wait::CLD_STOPPED,
+                            sig as i32,
+                        );
+                    } else {
+                        use core::sync::atomic::Ordering::Relaxed;
+                        self.group.stop_sig.store(sig, Relaxed);
+                        self.group.stopping.store(running, Relaxed);
                     }
-                    tasks.notify_parent(
-                        self.ppid,
-                        self.tgid,
-                        crate::task::wait::CLD_STOPPED,
-                        sig as i32,
-                    );
                     return;
                 }
                 Deliver::Terminate { sig, core, info } => {

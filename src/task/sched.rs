@@ -22,6 +22,7 @@ use crate::arch::aarch64::smp::{cpu_id, online, MAX_CPUS};
 use crate::arch::aarch64::timer;
 use crate::mm::frame::FRAMES;
 use crate::mm::heap::{self, HeapStats};
+use crate::mm::mm_struct::MmStruct;
 use crate::mm::vm_space::VmSpace;
 use crate::println;
 use crate::syscall::errno::{self, Errno};
@@ -31,7 +32,7 @@ use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
 use aarch64_cpu::registers::{Readable, Writeable, TPIDR_EL0};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
 
@@ -50,6 +51,11 @@ struct PerCpu {
     dead: ContextSlot,
     /// The top of the idle loop's stack, where the end of the run goes.
     idle_stack_top: AtomicUsize,
+    /// The running task's mm, for the faults resolved without the kernel lock
+    /// ([`user_fault_unlocked`]); the task keeps it alive while it runs here.
+    mm: AtomicPtr<spin::Mutex<MmStruct<VmSpace>>>,
+    /// Minor faults those faults counted, not yet added to the running task's.
+    minflt: AtomicU64,
 }
 
 /// A saved context that only its own core touches, under the kernel lock.
@@ -76,6 +82,8 @@ impl PerCpu {
             dead_stack: spin::Mutex::new(None),
             dead: ContextSlot::new(),
             idle_stack_top: AtomicUsize::new(0),
+            mm: AtomicPtr::new(core::ptr::null_mut()),
+            minflt: AtomicU64::new(0),
         }
     }
 }
@@ -100,8 +108,58 @@ fn running_elsewhere() -> impl Iterator<Item = (usize, Slot)> {
             slot.is_some(),
             "core {c}'s task is held outside the kernel lock"
         );
-        slot.filter(|s| s.is_some()).map(|s| (c, s))
+        let mut slot = slot.filter(|s| s.is_some())?;
+        if let Some(p) = slot.as_mut() {
+            fold_faults_of(c, p);
+        }
+        Some((c, slot))
     })
+}
+
+/// A page fault from EL0 on this core, tried without the kernel lock or the task: private
+/// anonymous memory needs only the mm's lock (which every change to the mm takes too). `false`
+/// when it needs the full path.
+#[inline]
+pub fn user_fault_unlocked(addr: usize, access: crate::mm::fault::FaultAccess) -> bool {
+    let cpu = &CPUS[cpu_id()];
+    let mm = cpu.mm.load(Ordering::Relaxed);
+    if mm.is_null() {
+        return false;
+    }
+    // SAFETY: the pointer is the mm of the task running on this core (set when it was switched
+    // to or exec'd, before it returned to EL0), which keeps its reference while it runs here;
+    // the fault came from that task, so it is still here.
+    let mm = unsafe { &*mm };
+    match Process::anon_fault(mm, addr, access) {
+        Some(counted) => {
+            if counted {
+                cpu.minflt.fetch_add(1, Ordering::Relaxed);
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// The running task's mm is `p`'s from now on (a switch, or an exec that replaced it).
+pub fn set_active_mm(p: &Process) {
+    CPUS[cpu_id()].mm.store(
+        alloc::sync::Arc::as_ptr(&p.mm).cast_mut(),
+        Ordering::Relaxed,
+    );
+}
+
+/// Adds the faults this core resolved without the kernel lock to its running task `p`.
+#[inline]
+pub fn fold_faults(p: &mut Process) {
+    fold_faults_of(cpu_id(), p);
+}
+
+fn fold_faults_of(cpu: usize, p: &mut Process) {
+    let c = &CPUS[cpu].minflt;
+    if c.load(Ordering::Relaxed) != 0 {
+        p.minflt += c.swap(0, Ordering::Relaxed);
+    }
 }
 
 /// A task the table reaches: one that waits in it, or one running on another core. Changing a
@@ -188,6 +246,8 @@ pub enum WaitFor {
     Stopped,
     /// sched_yield: runnable again at once, behind every task already runnable.
     Yield,
+    /// An exec (`de_thread`): another thread of the process to exit; it was told to.
+    Dethread,
     /// futex: a wake of this futex with a bit of this bitset, or the deadline.
     Futex(crate::syscall::table::futex::FutexKey, u32, Option<u64>),
 }
@@ -315,7 +375,7 @@ impl Tasks {
     /// Puts task `pid` at the back of the run queue.
     fn enqueue(&mut self, pid: i32) {
         self.run_queue.push_back(pid);
-        klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
+        klock::want_cpu(self.procs.get(&pid).map_or(u64::MAX, |p| p.cpus_allowed));
     }
 
     /// Adds a new runnable process (a fork child): its trap frame goes on its kernel stack, and
@@ -434,17 +494,24 @@ impl Tasks {
     }
 
     /// A group stop (`do_signal_stop`): every other thread of `tgid` stops too, whatever it was
-    /// waiting for (its call runs again from the start once SIGCONT resumes it).
-    pub fn stop_threads(&mut self, tgid: i32, sig: u32) {
+    /// waiting for (its call runs again from the start once SIGCONT resumes it). Returns how
+    /// many of them run on other cores: they stop when their kick brings them in.
+    pub fn stop_threads(&mut self, tgid: i32, sig: u32) -> usize {
+        let mut running = 0;
         for t in self.threads_of(tgid) {
             let Some(mut p) = find_mut(&mut self.procs, t) else {
                 continue;
             };
+            if p.exit.is_none() && p.is_running() {
+                p.stop_pending = true;
+                running += 1;
+            }
             if p.exit.is_none() {
                 p.stopped = Some(sig);
                 p.wait = Some(WaitFor::Stopped);
             }
         }
+        running
     }
 
     /// Before an exec (`de_thread`): the other threads of `tgid` that run on other cores are
@@ -476,7 +543,6 @@ impl Tasks {
                         .live
                         .fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
                     self.run_queue.retain(|&q| q != t);
-                    klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
                     self.count -= 1;
                     drop(p);
                 }
@@ -505,6 +571,9 @@ impl Tasks {
             for s in [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU] {
                 t.signals.discard(s);
             }
+            // A group stop still under way ends here: nobody reports it.
+            t.stop_pending = false;
+            t.group.stopping.store(0, Ordering::Relaxed);
             if t.stopped.is_some() {
                 t.stopped = None;
                 t.wait = None;
@@ -536,6 +605,10 @@ impl Tasks {
             t.signals.send(sig, info)?;
         }
         let (ppid, stopped) = (t.ppid, t.stopped.is_some());
+        if sig == SIGCONT {
+            t.stop_pending = false;
+            t.group.stopping.store(0, Ordering::Relaxed);
+        }
         if stopped && (sig == SIGCONT || sig == SIGKILL) {
             t.stopped = None;
             t.wait = None;
@@ -638,7 +711,7 @@ impl Tasks {
                 if p.wait.is_some() && p.signals.next_deliverable().is_some() {
                     p.wait = None;
                     self.run_queue.push_back(p.pid);
-                    klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
+                    klock::want_cpu(p.cpus_allowed);
                     continue;
                 }
                 fired.push(p.tgid);
@@ -654,7 +727,7 @@ impl Tasks {
             if due {
                 p.wait = None;
                 self.run_queue.push_back(p.pid);
-                klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
+                klock::want_cpu(p.cpus_allowed);
             }
         }
         // A timer that fired for a thread that blocks SIGALRM: another thread may take it.
@@ -681,7 +754,7 @@ impl Tasks {
                     p.wait = None;
                     p.futex_woken = true;
                     self.run_queue.push_back(p.pid);
-                    klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
+                    klock::want_cpu(p.cpus_allowed);
                     woken += 1;
                 }
             }
@@ -738,17 +811,29 @@ impl Tasks {
         self.wake_expired();
         // An entry whose task has started waiting since it was queued (a group stop), or which
         // runs on another core (woken there before it switched away), is stale: the task is
-        // queued again when it is woken.
-        let next = loop {
-            let Some(pid) = self.run_queue.pop_front() else {
-                break None;
-            };
-            if self.procs.get(&pid).is_some_and(|p| p.wait.is_none()) {
-                break self.procs.remove(&pid);
+        // queued again when it is woken. A task that may not run on this core stays queued.
+        let me = 1u64 << cpu_id();
+        let mut i = 0;
+        while let Some(&pid) = self.run_queue.get(i) {
+            match self.procs.get(&pid) {
+                Some(p) if p.wait.is_none() => {
+                    if p.cpus_allowed & me != 0 {
+                        self.run_queue.remove(i);
+                        if !self.run_queue.is_empty() {
+                            klock::want_cpu(u64::MAX);
+                        }
+                        return self.procs.remove(&pid);
+                    }
+                    // Left for a core that may run it, which is woken if idle.
+                    klock::want_cpu(p.cpus_allowed);
+                    i += 1;
+                }
+                _ => {
+                    self.run_queue.remove(i);
+                }
             }
-        };
-        klock::QUEUED.store(self.run_queue.len(), Ordering::Relaxed);
-        next
+        }
+        None
     }
 
     /// The earliest deadline of a sleeper or a real-time timer, which an idle core waits for.
@@ -840,7 +925,9 @@ fn cpu_idle() -> ! {
             continue;
         }
         let deadline = tasks.earliest_deadline();
+        // A task queued for other cores only (its affinity) is theirs to run.
         if deadline.is_none()
+            && tasks.run_queue.is_empty()
             && !crate::console::input_awaited()
             && running_elsewhere().next().is_none()
         {
@@ -889,6 +976,7 @@ fn load_context(p: &mut Process) {
     fp_restore(&p.fp);
     TPIDR_EL0.set(p.tpidr);
     p.mm().pt.activate();
+    set_active_mm(p);
 }
 
 /// Where every switch ends, in the task (or idle loop) that now runs: frees a dead task's stack.
@@ -921,6 +1009,9 @@ pub fn finish_trap(mut preempt: bool) {
         if !must_switch(p, preempt) {
             return;
         }
+        if p.stop_pending && (p.exit.is_some() || p.wait.is_some()) {
+            group_stop_arrived(p);
+        }
         if p.exit.is_some() {
             let p = cur.take().expect("current process");
             drop(cur);
@@ -945,6 +1036,19 @@ pub fn finish_trap(mut preempt: bool) {
         switch_to_next(tasks, cur, prev);
         // Back in this task: another thread may have ended its process meanwhile.
         preempt = false;
+    }
+}
+
+/// A thread that ran on another core when its group stop began has come in to stop (or to
+/// exit): the last of them tells the parent that the process stopped.
+fn group_stop_arrived(p: &mut Process) {
+    p.stop_pending = false;
+    if p.group.stopping.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let sig = p.group.stop_sig.load(Ordering::Relaxed);
+        p.report = Some(crate::task::wait::ChildState::Stopped(sig));
+        TASKS
+            .lock()
+            .notify_parent(p.ppid, p.tgid, crate::task::wait::CLD_STOPPED, sig as i32);
     }
 }
 
@@ -1022,6 +1126,15 @@ fn exit_process(mut p: Box<Process>) -> ! {
         drop(p);
         let mut tasks = TASKS.lock();
         tasks.count -= 1;
+        // An exec waiting for the other threads to go tries again.
+        for t in tasks.threads_of(pid) {
+            if tasks
+                .get(t)
+                .is_some_and(|q| q.wait == Some(WaitFor::Dethread))
+            {
+                tasks.wake(t);
+            }
+        }
         tasks.wake_expired();
         leave_for_good(tasks);
     }

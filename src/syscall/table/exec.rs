@@ -245,7 +245,7 @@ pub fn sys_execveat(
             .lock()
             .zap_running_threads(p.tgid, p.pid)
     {
-        p.wait = Some(crate::task::sched::WaitFor::Yield);
+        p.wait = Some(crate::task::sched::WaitFor::Dethread);
         return Err(errno::EWOULDBLOCK_RESTART);
     }
     begin_new_exec(p, tf, loaded, &shown);
@@ -323,6 +323,7 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
     // (`CLONE_FILES` without threads) is unshared (`unshare_files`).
     l.mm.pt.activate();
     let old = core::mem::replace(&mut p.mm, alloc::sync::Arc::new(spin::Mutex::new(l.mm)));
+    crate::task::sched::set_active_mm(p);
     drop(old);
     if alloc::sync::Arc::strong_count(&p.files) > 1 {
         let copy = p.files.lock().fork_clone();

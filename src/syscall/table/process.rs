@@ -147,10 +147,13 @@ pub(super) fn sched_yield(p: &mut Process, _call: &SyscallArgs, _tf: &TrapFrame)
     Ok(0)
 }
 
-/// The CPUs tasks may run on: tidemark runs on one. A mask is `CPU_MASK_BYTES` long, as Linux's
-/// `cpumask_size()` is for its `NR_CPUS`.
+/// A CPU mask is `CPU_MASK_BYTES` long, as Linux's `cpumask_size()` is for up to 64 CPUs.
 const CPU_MASK_BYTES: usize = 8;
-const ONLINE_CPUS: u64 = 1;
+
+/// The cores running the kernel, one bit each.
+fn online_cpus() -> u64 {
+    (1u64 << crate::arch::aarch64::smp::online()) - 1
+}
 
 /// The task a scheduler call names: the caller for 0, else a thread by its id (`ESRCH`).
 fn sched_target(p: &Process, pid: i32) -> Result<(), Errno> {
@@ -164,6 +167,17 @@ fn sched_target(p: &Process, pid: i32) -> Result<(), Errno> {
     }
 }
 
+/// The cores the task `pid` names may run on.
+fn cpus_allowed(p: &Process, pid: i32) -> Result<u64, Errno> {
+    sched_target(p, pid)?;
+    let mask = if pid == 0 || pid == p.pid {
+        p.cpus_allowed
+    } else {
+        TASKS.lock().get(pid).ok_or(errno::ESRCH)?.cpus_allowed
+    };
+    Ok(mask & online_cpus())
+}
+
 /// sched_getaffinity(2): `EINVAL` for a buffer too small for the CPUs or not a whole number of
 /// longs; returns how many bytes it wrote.
 pub(super) fn sched_getaffinity(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
@@ -175,13 +189,14 @@ pub(super) fn sched_getaffinity(p: &mut Process, call: &SyscallArgs, _tf: &TrapF
     if len == 0 || !len.is_multiple_of(8) {
         return Err(errno::EINVAL);
     }
-    sched_target(p, pid)?;
+    let allowed = cpus_allowed(p, pid)?;
     let n = len.min(CPU_MASK_BYTES);
-    p.copy_to_user(mask, &ONLINE_CPUS.to_le_bytes()[..n])?;
+    p.copy_to_user(mask, &allowed.to_le_bytes()[..n])?;
     Ok(n)
 }
 
-/// sched_setaffinity(2): a mask with no CPU tidemark runs on is `EINVAL`.
+/// sched_setaffinity(2): a mask with no CPU tidemark runs on is `EINVAL`. A caller that may no
+/// longer run on its core leaves it at once (the run queue gives it to an allowed one).
 pub(super) fn sched_setaffinity(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let (pid, len, mask) = (
         call.args[0] as i32,
@@ -192,17 +207,29 @@ pub(super) fn sched_setaffinity(p: &mut Process, call: &SyscallArgs, _tf: &TrapF
     let n = len.min(CPU_MASK_BYTES);
     p.copy_from_user(mask, &mut bytes[..n])?;
     sched_target(p, pid)?;
-    if u64::from_le_bytes(bytes) & ONLINE_CPUS == 0 {
+    let new = u64::from_le_bytes(bytes) & online_cpus();
+    if new == 0 {
         return Err(errno::EINVAL);
+    }
+    if pid == 0 || pid == p.pid {
+        p.cpus_allowed = new;
+        if new & (1 << crate::arch::aarch64::smp::cpu_id()) == 0 {
+            p.wait = Some(WaitFor::Yield);
+        }
+    } else {
+        TASKS.lock().get_mut(pid).ok_or(errno::ESRCH)?.cpus_allowed = new;
+        // If it is queued, a core it may now run on looks for it.
+        crate::task::klock::want_cpu(new);
     }
     Ok(0)
 }
 
-/// getcpu(2): CPU 0 of NUMA node 0.
+/// getcpu(2): the core the caller runs on, of NUMA node 0.
 pub(super) fn getcpu(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
-    for addr in [call.args[0] as usize, call.args[1] as usize] {
+    let cpu = crate::arch::aarch64::smp::cpu_id() as u32;
+    for (addr, v) in [(call.args[0] as usize, cpu), (call.args[1] as usize, 0)] {
         if addr != 0 {
-            p.write_pod(addr, &0u32)?;
+            p.write_pod(addr, &v)?;
         }
     }
     Ok(0)
