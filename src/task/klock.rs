@@ -34,6 +34,16 @@ static IDLE: AtomicUsize = AtomicUsize::new(0);
 /// one idle CPU.
 static WANTED: AtomicU64 = AtomicU64::new(0);
 
+/// Set once a second core runs the kernel: until then (and for good on a one-core machine) there
+/// is nobody to exclude, and the lock costs one load.
+static SHARED: AtomicBool = AtomicBool::new(false);
+
+/// A second core is about to run tasks: from now on the lock is taken. Called by the boot core
+/// before any task exists, with no lock held.
+pub fn enable() {
+    SHARED.store(true, Ordering::SeqCst);
+}
+
 static STOPPING: AtomicBool = AtomicBool::new(false);
 static PARKED: AtomicUsize = AtomicUsize::new(0);
 
@@ -46,6 +56,9 @@ const SPINS: u32 = 256;
 /// Takes the kernel lock for this core.
 #[inline]
 pub fn lock() {
+    if !SHARED.load(Ordering::Relaxed) {
+        return;
+    }
     let ticket = NEXT.fetch_add(1, Ordering::Relaxed);
     if SERVING.load(Ordering::Acquire) != ticket {
         wait_for_turn(ticket);
@@ -83,6 +96,9 @@ fn wait_for_turn(ticket: u32) {
 /// Gives the kernel lock back, first interrupting the cores that have work waiting.
 #[inline]
 pub fn unlock() {
+    if !SHARED.load(Ordering::Relaxed) {
+        return;
+    }
     debug_assert!(
         held(),
         "kernel lock released by a core that does not hold it"
@@ -111,7 +127,7 @@ fn wake_sleepers() {
 
 /// Whether this core holds the kernel lock.
 pub fn held() -> bool {
-    OWNER.load(Ordering::Relaxed) == cpu_id() + 1
+    !SHARED.load(Ordering::Relaxed) || OWNER.load(Ordering::Relaxed) == cpu_id() + 1
 }
 
 #[inline(never)]
