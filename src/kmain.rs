@@ -224,6 +224,9 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
 fn start_secondaries(info: &MachineInfo<'_>) {
     use crate::arch::aarch64::smp;
     let boot = cpu::mpidr() & 0xff_00ff_ffff;
+    if info.mpidrs[..info.cpus].iter().any(|&m| m != boot) {
+        crate::task::klock::enable();
+    }
     let mut next = 1;
     for &mpidr in info.mpidrs[..info.cpus].iter().filter(|&&m| m != boot) {
         let Some(stack) = crate::arch::aarch64::context::KernelStack::new() else {

@@ -44,5 +44,16 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         ),
         None => println!("\n*** kernel panic: {}", info.message()),
     }
+    if let Some(f) = mm::frame::FRAMES.try_lock() {
+        let h = mm::heap::stats();
+        println!(
+            "  frames: {} free, reserve {}; kernel heap: {} frames grown, {} frames of large objects",
+            f.free_frames(),
+            f.reserve(),
+            h.grown_frames,
+            h.large_frames
+        );
+    }
+    arch::aarch64::backtrace::print(|pc| println!("  at {pc:#018x}"));
     exit::exit(exit::STATUS_PANIC)
 }

@@ -6,7 +6,85 @@ use crate::mm::addr::{PhysAddr, PAGE_SHIFT};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The kernel's one frame pool.
-pub static FRAMES: spin::Mutex<FramePool> = spin::Mutex::new(FramePool::new());
+pub static FRAMES: PoolLock<FramePool> = PoolLock::new(FramePool::new());
+
+/// A spin lock that knows which core holds it. The kernel heap grows from the pool, and the
+/// pool's own bookkeeping may allocate from the heap while the pool is locked: the heap must tell
+/// "locked by this core" (grow some other way) from "locked by another core" (wait its turn).
+pub struct PoolLock<T> {
+    inner: spin::Mutex<T>,
+    /// The holder's core index plus one; 0 when free.
+    owner: AtomicUsize,
+}
+
+/// The holder's view of a [`PoolLock`].
+pub struct PoolGuard<'a, T> {
+    guard: spin::MutexGuard<'a, T>,
+    owner: &'a AtomicUsize,
+}
+
+fn this_core() -> usize {
+    #[cfg(target_os = "none")]
+    {
+        crate::arch::aarch64::smp::cpu_id() + 1
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        1
+    }
+}
+
+impl<T> PoolLock<T> {
+    pub const fn new(value: T) -> Self {
+        Self {
+            inner: spin::Mutex::new(value),
+            owner: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn lock(&self) -> PoolGuard<'_, T> {
+        let guard = self.inner.lock();
+        self.owner.store(this_core(), Ordering::Relaxed);
+        PoolGuard {
+            guard,
+            owner: &self.owner,
+        }
+    }
+
+    pub fn try_lock(&self) -> Option<PoolGuard<'_, T>> {
+        let guard = self.inner.try_lock()?;
+        self.owner.store(this_core(), Ordering::Relaxed);
+        Some(PoolGuard {
+            guard,
+            owner: &self.owner,
+        })
+    }
+
+    /// Whether this core holds the lock (so that waiting for it would never end).
+    pub fn held_here(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == this_core()
+    }
+}
+
+impl<T> Drop for PoolGuard<'_, T> {
+    fn drop(&mut self) {
+        // Before the inner guard unlocks (fields drop after this).
+        self.owner.store(0, Ordering::Relaxed);
+    }
+}
+
+impl<T> core::ops::Deref for PoolGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> core::ops::DerefMut for PoolGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
 
 /// Extra references of frames shared copy-on-write (frame number -> references - 1). Kept apart
 /// from [`FRAMES`] and sparse: only shared frames have an entry, and the map may allocate from the
@@ -18,6 +96,11 @@ pub static FRAME_REFS: spin::Mutex<alloc::collections::BTreeMap<usize, u32>> =
 /// skip the lock and the search.
 static SHARED_FRAMES: AtomicUsize = AtomicUsize::new(0);
 
+/// Frames promised to the call the kernel lock's holder is running (its admission,
+/// `heap::admit`): user memory faulted in on other cores meanwhile leaves them, so that the
+/// call's kernel objects find the frames its admission counted. 0 between calls.
+pub static PLEDGED: AtomicUsize = AtomicUsize::new(0);
+
 /// The kernel's [`PhysMem`](crate::mm::phys::PhysMem): frames from [`FRAMES`], reached through the linear map.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelPhys;
@@ -26,7 +109,18 @@ impl crate::mm::phys::PhysMem for KernelPhys {
     /// User memory and user page tables (the kernel's own tables are built at boot, before
     /// the reserve is set): stops at the reserve.
     fn alloc_frames(&self, order: usize) -> Option<PhysAddr> {
-        FRAMES.lock().alloc_user(1 << order).ok()
+        // A fault on another core than the kernel lock's holder (see `task::klock`) leaves it
+        // what its admitted call was promised.
+        #[cfg(target_os = "none")]
+        let holder = crate::task::klock::held();
+        #[cfg(not(target_os = "none"))]
+        let holder = true;
+        let kept = if holder {
+            0
+        } else {
+            PLEDGED.load(Ordering::Relaxed)
+        };
+        FRAMES.lock().alloc_user_above(1 << order, kept).ok()
     }
 
     fn free_frames(&self, pa: PhysAddr, order: usize) {

@@ -94,7 +94,34 @@ pub fn stats() -> HeapStats {
 pub fn admit(bytes: usize) -> bool {
     // The pool alone decides: one lock, and the heap's free bytes (fragmented, and usually small
     // beside the reserve) are not counted.
-    FRAMES.lock().admits(bytes.div_ceil(PAGE_SIZE))
+    let frames = bytes.div_ceil(PAGE_SIZE);
+    let admitted = FRAMES.lock().admits(frames);
+    if admitted {
+        super::frame::PLEDGED.store(frames, Ordering::Relaxed);
+    }
+    admitted
+}
+
+/// The admitted call is over: its promise ends.
+#[inline]
+pub fn end_admitted_call() {
+    if super::frame::PLEDGED.load(Ordering::Relaxed) != 0 {
+        super::frame::PLEDGED.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The frame pool for the heap's own growth: `None` when this core holds it already (the pool's
+/// bookkeeping allocating), else the pool once another core that holds it lets go.
+fn pool_for_heap() -> Option<crate::mm::frame::PoolGuard<'static, crate::mm::frame::FramePool>> {
+    loop {
+        if let Some(pool) = FRAMES.try_lock() {
+            return Some(pool);
+        }
+        if FRAMES.held_here() {
+            return None;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// Objects of at least this size come from the frame pool.
@@ -125,7 +152,7 @@ impl KernelHeap {
         let need = (layout.size().max(layout.align()) * 2)
             .next_multiple_of(PAGE_SIZE)
             .next_power_of_two();
-        let Some(mut pool) = FRAMES.try_lock() else {
+        let Some(mut pool) = pool_for_heap() else {
             return self.add_emergency_area();
         };
         let mut bytes = need.max(MIN_GROWTH);
@@ -160,7 +187,7 @@ impl KernelHeap {
 
     fn alloc_large(&self, layout: Layout) -> *mut u8 {
         let frames = large_frames(&layout);
-        let Some(mut pool) = FRAMES.try_lock() else {
+        let Some(mut pool) = pool_for_heap() else {
             return null_mut();
         };
         match pool.alloc(frames) {

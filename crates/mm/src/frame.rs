@@ -72,7 +72,14 @@ impl FramePool {
     /// reserve.
     #[inline]
     pub fn alloc_user(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
-        if self.free < self.reserve + count {
+        self.alloc_user_above(count, 0)
+    }
+
+    /// [`alloc_user`](Self::alloc_user) that also leaves `kept` frames above the reserve: what a
+    /// call admitted on another core was promised (see [`admits`](Self::admits)).
+    #[inline]
+    pub fn alloc_user_above(&mut self, count: usize, kept: usize) -> Result<PhysAddr, OutOfFrames> {
+        if self.free < self.reserve + kept + count {
             return Err(OutOfFrames);
         }
         self.alloc(count)
@@ -441,6 +448,9 @@ mod tests {
         }
         assert_eq!((user.len(), pool.free_frames()), (48, 16));
         assert!(pool.admits(8) && !pool.admits(9));
+        // What another core's admitted call was promised is kept from user memory too.
+        let before = pool.free_frames();
+        assert!(pool.alloc_user_above(1, before).is_err());
         // The kernel still gets the reserve, down to the last frame.
         let k: alloc::vec::Vec<_> = (0..16).map(|_| pool.alloc(1).unwrap()).collect();
         assert!(pool.alloc(1).is_err());

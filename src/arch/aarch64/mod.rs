@@ -7,6 +7,8 @@ pub const MAX_CPUS: usize = 16;
 pub mod regs;
 
 #[cfg(target_os = "none")]
+pub mod backtrace;
+#[cfg(target_os = "none")]
 pub mod boot;
 #[cfg(target_os = "none")]
 pub mod cache;

@@ -72,7 +72,9 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) -> bool {
         p.sigreturn(tf);
         return false;
     }
-    match handle(p, &call, tf) {
+    let r = handle(p, &call, tf);
+    crate::mm::heap::end_admitted_call();
+    match r {
         Ok(v) => {
             if tracing() {
                 trace_call(tf, Ok(v));
