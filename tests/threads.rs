@@ -45,6 +45,22 @@ fn threads_run_on_every_core_with_gicv3() {
     o.assert_no_frame_leak();
 }
 
+/// Entered at EL2 (`virtualization=on`): the other cores are started through the `smc` conduit
+/// and drop to EL1 like the boot core.
+#[test]
+fn threads_run_on_every_core_entered_at_el2() {
+    let o = Boot {
+        machine: "virt,virtualization=on".into(),
+        ..four_cores()
+    }
+    .program("c-smp", "")
+    .run();
+    o.assert_tap("smp", 10);
+    assert!(o.output.contains("entered at EL2"), "{}", o.output);
+    assert!(o.output.contains("ok 1 - 4 cores"), "{}", o.output);
+    o.assert_no_frame_leak();
+}
+
 /// And on one core, where the pinned threads share it.
 #[test]
 fn threads_on_one_core() {

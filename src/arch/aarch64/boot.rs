@@ -52,6 +52,20 @@ global_asm!(
 
 .endm
 
+// TTBR0/TTBR1 are set: drop stale TLB entries, turn the MMU on and jump to `target` (absolute:
+// the higher-half address).
+.macro MMU_ON_AND_JUMP target
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, =SCTLR_EL1_MMU_ON
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, =\target
+    br      x1
+.endm
+
 .section .text.boot, "ax"
 .global _start
 _start:
@@ -126,16 +140,7 @@ el1_entry:
     msr     tcr_el1, x1
     msr     ttbr0_el1, x0
     msr     ttbr1_el1, x0
-    isb
-    tlbi    vmalle1
-    dsb     nsh
-    isb
-    ldr     x1, =SCTLR_EL1_MMU_ON
-    msr     sctlr_el1, x1
-    isb
-
-    ldr     x1, =high_entry         // absolute: the higher-half address
-    br      x1
+    MMU_ON_AND_JUMP high_entry
 
 // A secondary core, started by PSCI CPU_ON at this physical address with the MMU off and x0 the
 // physical address of a `smp::BootBlock`: the same drop to EL1, the boot identity map in TTBR0
@@ -161,15 +166,7 @@ secondary_el1:
     adrp    x0, early_l0
     msr     ttbr0_el1, x0
     msr     ttbr1_el1, x1
-    isb
-    tlbi    vmalle1
-    dsb     nsh
-    isb
-    ldr     x1, =SCTLR_EL1_MMU_ON
-    msr     sctlr_el1, x1
-    isb
-    ldr     x1, =secondary_high
-    br      x1
+    MMU_ON_AND_JUMP secondary_high
 
 .section .text, "ax"
 secondary_high:
