@@ -56,7 +56,6 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
         crate::task::sched::TASKS.lock().signal_group(pgrp, sig);
     }
     if let Some(p) = current().lock().as_mut() {
-        crate::task::sched::fold_faults(p);
         if let Some((pgrp, sig)) = tty_signal {
             if p.pgid == pgrp {
                 let _ = p
@@ -80,20 +79,26 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     let esr = tf.esr;
     // A data abort with a translation or permission fault (FSC 0b0001xx, 0b0011xx, any level):
     // demand paging and copy-on-write.
-    if (esr >> 26) & 0x3f == EC_DABT_LOW && esr & 0x34 == 0x04 {
-        let access = if (esr >> 6) & 1 == 1 {
-            FaultAccess::Write
-        } else {
-            FaultAccess::Read
-        };
-        if crate::task::sched::user_fault_unlocked(tf.far as usize, access) {
-            return true;
-        }
+    if (esr >> 26) & 0x3f == EC_DABT_LOW
+        && esr & 0x34 == 0x04
+        && crate::task::sched::user_fault_unlocked(tf.far as usize, data_access(esr))
+    {
+        return true;
     }
     klock::lock();
     let handled = el0_sync_locked(tf);
     klock::unlock();
     handled
+}
+
+/// Whether a data abort from EL0 was a write (ESR_EL1.WnR).
+#[inline(always)]
+fn data_access(esr: u64) -> FaultAccess {
+    if (esr >> 6) & 1 == 1 {
+        FaultAccess::Write
+    } else {
+        FaultAccess::Read
+    }
 }
 
 /// A syscall, a page fault, or something that becomes a signal. The syscall is tested first: it
@@ -104,7 +109,6 @@ fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
     let Some(p) = guard.as_mut() else {
         return false;
     };
-    crate::task::sched::fold_faults(p);
     let esr = tf.esr;
     let ec = (esr >> 26) & 0x3f;
     if ec == EC_SVC64 {
@@ -118,12 +122,7 @@ fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
         // other hot path. Exactly `user_abort`'s handling of it, without the out-of-line
         // decode. (The FSC is tested before the class: with two tests of `ec`, LLVM put this
         // one before the `svc` test.)
-        let access = if (esr >> 6) & 1 == 1 {
-            FaultAccess::Write
-        } else {
-            FaultAccess::Read
-        };
-        if let Err(e) = p.handle_fault(tf.far as usize, access) {
+        if let Err(e) = p.handle_fault(tf.far as usize, data_access(esr)) {
             fault_error(p, tf, e);
         }
     } else {

@@ -7,6 +7,19 @@
 mod common;
 use common::Boot;
 
+/// Runs `user/c/smp.c` on `boot`, which must see `cores` cores: all 10 checks, every frame back.
+fn smp_program(boot: Boot, cores: u32) -> common::Outcome {
+    let o = boot.program("c-smp", "").run();
+    o.assert_tap("smp", 10);
+    assert!(
+        o.output.contains(&format!("ok 1 - {cores} cores")),
+        "{}",
+        o.output
+    );
+    o.assert_no_frame_leak();
+    o
+}
+
 fn four_cores() -> Boot {
     Boot {
         smp: 4,
@@ -20,59 +33,52 @@ fn four_cores() -> Boot {
 /// between two cores, 300 threads across the cores.
 #[test]
 fn threads_run_on_every_core() {
-    let o = four_cores().program("c-smp", "").run();
-    o.assert_tap("smp", 10);
-    assert!(o.output.contains("ok 1 - 4 cores"), "{}", o.output);
+    let o = smp_program(four_cores(), 4);
     assert!(
         o.output.contains("4 core(s) in the device tree, 4 online"),
         "{}",
         o.output
     );
-    o.assert_no_frame_leak();
 }
 
 /// The same on a GICv3 machine (SGIs through ICC_SGI1R_EL1, redistributors per core).
 #[test]
 fn threads_run_on_every_core_with_gicv3() {
-    let o = Boot {
-        machine: "virt,gic-version=3".into(),
-        ..four_cores()
-    }
-    .program("c-smp", "")
-    .run();
-    o.assert_tap("smp", 10);
-    assert!(o.output.contains("ok 1 - 4 cores"), "{}", o.output);
-    o.assert_no_frame_leak();
+    let machine = "virt,gic-version=3".into();
+    smp_program(
+        Boot {
+            machine,
+            ..four_cores()
+        },
+        4,
+    );
 }
 
 /// Entered at EL2 (`virtualization=on`): the other cores are started through the `smc` conduit
 /// and drop to EL1 like the boot core.
 #[test]
 fn threads_run_on_every_core_entered_at_el2() {
-    let o = Boot {
-        machine: "virt,virtualization=on".into(),
-        ..four_cores()
-    }
-    .program("c-smp", "")
-    .run();
-    o.assert_tap("smp", 10);
+    let machine = "virt,virtualization=on".into();
+    let o = smp_program(
+        Boot {
+            machine,
+            ..four_cores()
+        },
+        4,
+    );
     assert!(o.output.contains("entered at EL2"), "{}", o.output);
-    assert!(o.output.contains("ok 1 - 4 cores"), "{}", o.output);
-    o.assert_no_frame_leak();
 }
 
 /// And on one core, where the pinned threads share it.
 #[test]
 fn threads_on_one_core() {
-    let o = Boot {
-        smp: 1,
-        ..Boot::default()
-    }
-    .program("c-smp", "")
-    .run();
-    o.assert_tap("smp", 10);
-    assert!(o.output.contains("ok 1 - 1 cores"), "{}", o.output);
-    o.assert_no_frame_leak();
+    smp_program(
+        Boot {
+            smp: 1,
+            ..Boot::default()
+        },
+        1,
+    );
 }
 
 /// The thread programs below on four cores.

@@ -123,6 +123,14 @@ fn gicc() -> Option<&'static CpuInterface> {
     (base != 0).then(|| unsafe { &*(base as *const CpuInterface) })
 }
 
+/// Gives interrupt `intid` the middle priority (0x80) in a block of `GICD/GICR_IPRIORITYR`
+/// registers, four byte-wide fields each.
+fn set_priority(regs: &[ReadWrite<u32>], intid: usize) {
+    let (reg, shift) = (intid / 4, (intid % 4) * 8);
+    let prio = regs[reg].get() & !(0xff << shift);
+    regs[reg].set(prio | (0x80 << shift));
+}
+
 fn arm_timer() {
     CNTV_TVAL_EL0.set(crate::arch::aarch64::timer::frequency() / TICK_HZ);
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
@@ -143,9 +151,8 @@ pub unsafe fn init(dist: usize, cpu: usize, uart_intid: usize) {
     init_cpu_v2(d);
     if (32..1020).contains(&uart_intid) {
         // A shared peripheral interrupt: priority, delivered to this core, enabled.
+        set_priority(&d.IPRIORITYR, uart_intid);
         let (reg, shift) = (uart_intid / 4, (uart_intid % 4) * 8);
-        let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
-        d.IPRIORITYR[reg].set(prio | (0x80 << shift));
         let own = SGI_TARGET[cpu_id()].load(Ordering::Relaxed) as u32;
         let t = d.ITARGETSR[reg].get() & !(0xff << shift);
         d.ITARGETSR[reg].set(t | (own << shift));
@@ -159,13 +166,8 @@ pub unsafe fn init(dist: usize, cpu: usize, uart_intid: usize) {
 /// and its CPU interface; its timer starts.
 fn init_cpu_v2(d: &Distributor) {
     let Some(c) = gicc() else { return };
-    let set_prio = |intid: usize| {
-        let (reg, shift) = (intid / 4, (intid % 4) * 8);
-        let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
-        d.IPRIORITYR[reg].set(prio | (0x80 << shift));
-    };
-    set_prio(VTIMER_INTID);
-    set_prio(SGI_KICK as usize);
+    set_priority(&d.IPRIORITYR, VTIMER_INTID);
+    set_priority(&d.IPRIORITYR, SGI_KICK as usize);
     d.ISENABLER[0].set((1 << VTIMER_INTID) | (1 << SGI_KICK));
     // ITARGETSR0..7 read back this core's own interface bit (GICv2 4.3.12).
     let own = d.ITARGETSR[0].get() & 0xff;
@@ -241,9 +243,7 @@ pub unsafe fn init_v3(
     let aff = affinity(mpidr);
     if (32..1020).contains(&uart_intid) {
         // A shared peripheral interrupt: Group 1, a priority, routed to this CPU, enabled.
-        let (reg, shift) = (uart_intid / 4, (uart_intid % 4) * 8);
-        let prio = d.IPRIORITYR[reg].get() & !(0xff << shift);
-        d.IPRIORITYR[reg].set(prio | (0x80 << shift));
+        set_priority(&d.IPRIORITYR, uart_intid);
         let g = &d.IGROUPR[uart_intid / 32];
         g.set(g.get() | (1 << (uart_intid % 32)));
         d.IROUTER[uart_intid].set(aff & 0xff_ffff | (aff >> 24) << 32);
@@ -300,11 +300,8 @@ fn init_cpu_v3(mpidr: u64) -> bool {
     };
     r.WAKER.set(r.WAKER.get() & !WAKER_PROCESSOR_SLEEP);
     while r.WAKER.get() & WAKER_CHILDREN_ASLEEP != 0 {}
-    for intid in [VTIMER_INTID, SGI_KICK as usize] {
-        let (reg, shift) = (intid / 4, (intid % 4) * 8);
-        let prio = sgi.IPRIORITYR[reg].get() & !(0xff << shift);
-        sgi.IPRIORITYR[reg].set(prio | (0x80 << shift));
-    }
+    set_priority(&sgi.IPRIORITYR, VTIMER_INTID);
+    set_priority(&sgi.IPRIORITYR, SGI_KICK as usize);
     let mask = (1 << VTIMER_INTID) | (1 << SGI_KICK);
     sgi.IGROUPR0.set(sgi.IGROUPR0.get() | mask);
     sgi.ISENABLER0.set(mask);

@@ -386,6 +386,7 @@ impl ProcSource for ProcView<'_, '_> {
         match node {
             Node::File(pid, f) if pid == self.pid || pid == self.tid => {
                 let mut p = self.shared.0.borrow_mut();
+                crate::task::sched::fold_faults(&mut p);
                 let rss = p.mm().pt.pages.rss_pages();
                 p.hiwater_rss = p.hiwater_rss.max(rss);
                 render_pid(&p, f, out, self.umask);

@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 static SERVING: AtomicU32 = AtomicU32::new(0);
-/// The core holding the lock, plus one (0: nobody), for the debug checks.
+/// The core holding the lock, plus one (0: nobody): [`held`].
 static OWNER: AtomicUsize = AtomicUsize::new(0);
 
 /// Cores to interrupt when the lock is next given back: each bit a core whose running task has
@@ -118,9 +118,13 @@ pub fn unlock() {
 /// Kicks the cores asleep in [`lock`]: the next in line takes the lock, the others sleep again.
 #[inline(never)]
 fn wake_sleepers() {
-    let sleeping = SLEEPING.load(Ordering::Relaxed);
+    kick_mask(SLEEPING.load(Ordering::Relaxed));
+}
+
+/// Interrupts every core of `mask` but this one.
+fn kick_mask(mask: usize) {
     let me = cpu_id();
-    for cpu in (0..MAX_CPUS).filter(|&c| c != me && sleeping & (1 << c) != 0) {
+    for cpu in (0..MAX_CPUS).filter(|&c| c != me && mask & (1 << c) != 0) {
         crate::drivers::gic::kick(cpu);
     }
 }
@@ -132,15 +136,11 @@ pub fn held() -> bool {
 
 #[inline(never)]
 fn send_kicks() {
-    let mut mask = KICKS.swap(0, Ordering::Relaxed);
+    let mask = KICKS.swap(0, Ordering::Relaxed);
     let idle = IDLE.load(Ordering::Relaxed) & WANTED.swap(0, Ordering::Relaxed) as usize;
     // The woken core, if it leaves tasks in the queue, wants another (`want_cpu` in the
     // scheduler's pick).
-    mask |= idle & idle.wrapping_neg();
-    let me = cpu_id();
-    for cpu in (0..MAX_CPUS).filter(|&c| c != me && mask & (1 << c) != 0) {
-        crate::drivers::gic::kick(cpu);
-    }
+    kick_mask(mask | (idle & idle.wrapping_neg()));
 }
 
 /// A task that may run on the cores of `allowed` was queued: one of them, if idle, is woken at
@@ -177,10 +177,7 @@ pub fn stop_others() {
         return;
     }
     STOPPING.store(true, Ordering::SeqCst);
-    let me = cpu_id();
-    for cpu in (0..online()).filter(|&c| c != me) {
-        crate::drivers::gic::kick(cpu);
-    }
+    kick_mask((1 << online()) - 1);
     let until = crate::arch::aarch64::timer::ticks() + crate::arch::aarch64::timer::frequency();
     while PARKED.load(Ordering::Acquire) < others && crate::arch::aarch64::timer::ticks() < until {
         core::hint::spin_loop();
@@ -192,17 +189,5 @@ fn park() -> ! {
     PARKED.fetch_add(1, Ordering::Release);
     loop {
         aarch64_cpu::asm::wfe();
-    }
-}
-
-/// Whether the run is ending (idle cores then stop instead of waiting).
-pub fn stopping() -> bool {
-    STOPPING.load(Ordering::Relaxed)
-}
-
-/// Parks this core if the run is ending.
-pub fn park_if_stopping() {
-    if stopping() {
-        park();
     }
 }

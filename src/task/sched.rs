@@ -149,7 +149,9 @@ pub fn set_active_mm(p: &Process) {
     );
 }
 
-/// Adds the faults this core resolved without the kernel lock to its running task `p`.
+/// Adds the faults this core resolved without the kernel lock to its running task `p`: when it
+/// leaves the core, and before its own count is read (getrusage, /proc/self), so that the
+/// syscall path pays nothing for them.
 #[inline]
 pub fn fold_faults(p: &mut Process) {
     fold_faults_of(cpu_id(), p);
@@ -1024,6 +1026,7 @@ pub fn finish_trap(mut preempt: bool) {
         }
         let mut p = cur.take().expect("current process");
         p.cpu_ticks = p.thread_cpu_ticks();
+        fold_faults(&mut p);
         save_context(&mut p);
         let runnable = p.wait.is_none();
         let pid = p.pid;
@@ -1092,6 +1095,7 @@ fn switch_to_next(
 /// process. The first process ending ends the run.
 fn exit_process(mut p: Box<Process>) -> ! {
     let own = p.exit.expect("exiting process");
+    fold_faults(&mut p);
     // A vfork parent waits for this task itself, whether or not it is a process's last thread.
     if let Some(parent) = p.vfork_parent.take() {
         vfork_done(parent, p.pid);

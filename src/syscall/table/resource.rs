@@ -61,6 +61,7 @@ pub(super) fn getrusage(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
         _ => return Err(errno::EINVAL),
     };
     let us = crate::arch::aarch64::timer::ticks_to_ns(cpu) / 1000;
+    crate::task::sched::fold_faults(p);
     let ru = abi::Rusage {
         ru_utime: abi::Timeval {
             tv_sec: (us / 1_000_000) as i64,
