@@ -337,8 +337,8 @@ def _walk_root(mem, va):
         ttbr = _register("TTBR1_EL1")
         if ttbr is not None and ttbr & OA_MASK:
             return "TTBR1_EL1", ttbr & 0x0000_FFFF_FFFF_FFFE, None, "register"
-        table = static(mem, "tidemark::arch::aarch64::mmu::KERNEL_TABLE").peel()
-        return "TTBR1_EL1", table["root"].peel().int(), None, "mmu::KERNEL_TABLE"
+        table = static(mem, "tidemark::mm::KERNEL_TABLE").peel()
+        return "TTBR1_EL1", table["root"].peel().int(), None, "mm::KERNEL_TABLE"
     raise TmError("%#x is not canonical for 48-bit VAs (T0SZ = T1SZ = 16)" % va)
 
 

@@ -77,6 +77,16 @@ pub fn poll_input() {
     }
 }
 
+/// Acts on an interrupt the GIC driver took: console input is read into the terminal. Says
+/// whether it was the scheduling tick.
+pub fn irq_taken(irq: crate::drivers::gic::Irq) -> bool {
+    use crate::drivers::gic::Irq;
+    if irq == Irq::Console {
+        poll_input();
+    }
+    irq == Irq::Tick
+}
+
 /// A signal the terminal's input raised (`^C`, `^\\`, `^Z`), with the foreground process group
 /// to send it to (none when no session controls the terminal).
 pub fn take_signal() -> Option<(i32, u32)> {

@@ -118,6 +118,7 @@ fn add_frames(info: &MachineInfo<'_>, reserved: &Ranges, lo: usize, hi: usize) {
 /// The first Rust code, entered from `_start` on the boot stack with the MMU on.
 #[no_mangle]
 pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
+    crate::arch::aarch64::exception::set_fatal_handler(crate::trap::fatal_exception);
     heap::init();
     let Some(blob) = dtb_blob(dtb_pa) else {
         // No device tree means no console either; the exit status is all the host will get.
@@ -165,8 +166,11 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
             size: if g.version == 3 { redist_len } else { 0x1_0000 },
         });
     }
-    if let Err(e) = mmu::init(info.memory.as_slice(), mmio.as_slice()) {
-        panic!("cannot build the kernel's translation tables: {e}");
+    match mmu::init(frame::KernelPhys, info.memory.as_slice(), mmio.as_slice()) {
+        Ok(pt) => {
+            crate::mm::KERNEL_TABLE.call_once(|| spin::Mutex::new(pt));
+        }
+        Err(e) => panic!("cannot build the kernel's translation tables: {e}"),
     }
     add_frames(&info, &reserved, EARLY_MAP_LIMIT, usize::MAX);
     {
@@ -229,7 +233,7 @@ fn start_secondaries(info: &MachineInfo<'_>) {
     }
     let mut next = 1;
     for &mpidr in info.mpidrs[..info.cpus].iter().filter(|&&m| m != boot) {
-        let Some(stack) = crate::arch::aarch64::context::KernelStack::new() else {
+        let Some(stack) = crate::task::kstack::KernelStack::new() else {
             log::warn!("no memory for CPU {next}'s stack: it stays off");
             break;
         };
@@ -365,7 +369,7 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
         Ok(p) => {
             drop(image);
             log::info!("running {path}");
-            crate::task::sched::run_first(alloc::boxed::Box::new(p), before)
+            crate::task::sched::run_first(alloc::boxed::Box::new(p), before, crate::trap::task_main)
         }
         Err(e) => {
             println!("tidemark: cannot run {path}: {e}");

@@ -1,7 +1,7 @@
-//! Where exceptions go once the vector code has saved the frame.
+//! Every task's life in the kernel: run its user code until it traps, handle the trap, and go
+//! again ([`task_main`]); and the end of the run for an exception nobody handles.
 use crate::arch::aarch64::esr::{AbortSyndrome, ExceptionClass, FaultKind};
-use crate::arch::aarch64::exception::{TrapFrame, VectorKind};
-use crate::arch::aarch64::extable;
+use crate::arch::aarch64::exception::{enter_user, Report, ReturnReason, TrapFrame, VectorKind};
 use crate::mm::fault::FaultAccess;
 use crate::task::klock;
 use crate::task::process::Process;
@@ -14,41 +14,56 @@ const EC_SVC64: u64 = 0x15;
 const EC_IABT_LOW: u64 = 0x20;
 const EC_DABT_LOW: u64 = 0x24;
 
-/// Handles what the kernel knows how to handle; `false` means "report and stop". Synchronous
-/// exceptions from EL0 come through [`el0_sync`] instead (their own vector entry).
-#[inline]
-pub fn dispatch(tf: &mut TrapFrame, kind: VectorKind) -> bool {
-    if kind.from_lower_el() {
-        klock::lock();
-        let handled = user_trap(tf, kind);
-        klock::unlock();
-        return handled;
-    }
-    if kind.is_sync() {
-        let ec = ExceptionClass::from_esr(tf.esr);
-        // A faulting instruction with a fix-up (user copies, the semihosting probe) resumes there.
-        if matches!(ec, ExceptionClass::Unknown | ExceptionClass::DataAbortSame) {
-            if let Some(fixup) = extable::search(tf.elr) {
-                tf.elr = fixup;
-                return true;
+/// Where every task starts (`sched::run_first` was given it), on its own kernel stack, with
+/// `frame` its user frame at the top of that stack: the kernel lock goes back, then the task
+/// runs at EL0 until it traps, the trap is handled, and round again. A trap the kernel cannot
+/// handle ends the run with the decoded report.
+pub extern "C" fn task_main(frame: usize) -> ! {
+    crate::task::sched::schedule_tail();
+    let frame = frame as *mut TrapFrame;
+    loop {
+        // SAFETY: `frame` is this task's user frame at the top of the stack this loop runs on
+        // (`CpuContext::new_task` started it just below), and describes an EL0 context.
+        let reason = unsafe { enter_user(frame) };
+        // SAFETY: the vector saved the task's registers there; nothing else refers to them while
+        // the task is in the kernel.
+        let tf = unsafe { &mut *frame };
+        let handled = match reason {
+            ReturnReason::Sync => el0_sync(tf),
+            ReturnReason::Irq => {
+                klock::lock();
+                user_irq(tf);
+                klock::unlock();
+                true
             }
+            ReturnReason::Other(_) => false,
+        };
+        if !handled {
+            let kind = match reason {
+                ReturnReason::Sync => VectorKind(8),
+                ReturnReason::Irq => VectorKind(9),
+                ReturnReason::Other(k) => k,
+            };
+            fatal_exception(&Report(tf, kind));
         }
     }
-    false
 }
 
-/// An asynchronous exception from EL0: the timer tick (or a kind the kernel does not handle).
-fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
-    if kind.is_sync() {
-        return el0_sync(tf);
-    }
-    if !kind.is_irq() {
-        return false;
-    }
+/// The end of the run for an exception the kernel cannot handle: the report, then exit status
+/// [`STATUS_FATAL_EXCEPTION`](crate::exit::STATUS_FATAL_EXCEPTION). The AArch64 layer calls it
+/// for exceptions at EL1 (`set_fatal_handler`).
+pub fn fatal_exception(report: &dyn core::fmt::Display) -> ! {
+    crate::console::break_lock();
+    crate::println!("{report}");
+    crate::exit::exit(crate::exit::STATUS_FATAL_EXCEPTION)
+}
+
+/// An interrupt from EL0: the timer tick, console input, or a kick from another core.
+fn user_irq(tf: &mut TrapFrame) {
     // The timer tick: preempt the running process if another one is waiting, and act on
     // signals that arrived while it ran (a process that never enters the kernel still dies
     // of SIGKILL).
-    let preempt = crate::drivers::gic::handle_irq();
+    let preempt = crate::console::irq_taken(crate::drivers::gic::handle_irq());
     // `^C` and friends typed at the console: the terminal's foreground group gets the signal,
     // whether it runs now or waits.
     let tty_signal = crate::console::take_signal();
@@ -69,7 +84,6 @@ fn user_trap(tf: &mut TrapFrame, kind: VectorKind) -> bool {
         }
     }
     finish_trap(preempt);
-    true
 }
 
 /// A synchronous exception from EL0 (AArch64): a fault on private anonymous memory without the

@@ -212,7 +212,7 @@ const GDBBRK_MARK1: u64 = 0x0067_6462_6272_6b31; // "gdbbrk1": the call that gro
 const GDBBRK_MARK2: u64 = 0x0067_6462_6272_6b32; // "gdbbrk2": after it touched the new heap
 const GDBBRK_FILL: u8 = 0x5a;
 const SYS_BRK: u64 = 214;
-const TRAP_FRAME: &str = "(*($x1 as *mut tidemark::arch::aarch64::exception::TrapFrame))";
+const TRAP_FRAME: &str = "(*($x1 as *mut tidemark_aarch64::exception::TrapFrame))";
 /// `sys_brk`'s first instruction (turbofish: the instance is generic over the page tables).
 const SYS_BRK_ENTRY: &str = "*tidemark_mm::brk::sys_brk::<tidemark::mm::vm_space::VmSpace>";
 

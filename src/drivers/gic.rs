@@ -316,8 +316,22 @@ fn active() -> bool {
     V3.load(Ordering::Relaxed) || gicc().is_some()
 }
 
-/// Acknowledges a pending interrupt; `true` when it was the scheduling tick.
-pub fn handle_irq() -> bool {
+/// Which interrupt [`handle_irq`] took; the caller acts on it (the console's input is the
+/// console's to read: this driver only says it arrived).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Irq {
+    /// Nothing was pending (or a spurious interrupt).
+    None,
+    /// The scheduling tick (already re-armed).
+    Tick,
+    /// The UART has input.
+    Console,
+    /// Anything else: a kick from another core, which needs nothing more than the wake-up.
+    Other,
+}
+
+/// Acknowledges a pending interrupt and says which it was.
+pub fn handle_irq() -> Irq {
     use crate::arch::aarch64::gic_cpuif;
     let v3 = V3.load(Ordering::Relaxed);
     let c = gicc();
@@ -326,46 +340,47 @@ pub fn handle_irq() -> bool {
     } else if let Some(c) = c {
         c.IAR.get()
     } else {
-        return false;
+        return Irq::None;
     };
     let intid = iar & 0xff_ffff;
     if (1020..=SPURIOUS).contains(&intid) {
-        return false;
+        return Irq::None;
     }
-    let intid = intid & 0x3ff;
-    let tick = intid as usize == VTIMER_INTID;
-    if tick {
+    let intid = (intid & 0x3ff) as usize;
+    let irq = if intid == VTIMER_INTID {
         arm_timer();
-    }
-    if intid as usize == UART_INTID.load(Ordering::Relaxed) {
-        crate::console::poll_input();
-    }
+        Irq::Tick
+    } else if intid == UART_INTID.load(Ordering::Relaxed) {
+        Irq::Console
+    } else {
+        Irq::Other
+    };
     match c {
         Some(c) if !v3 => c.EOIR.set(iar),
         _ => gic_cpuif::end(iar),
     }
-    tick
+    irq
 }
 
 /// An idle core's wait (nothing to run, the kernel lock given back): until the uptime clock
 /// reaches `deadline_ns` if there is one, or any interrupt (input, a kick) comes; then the tick
-/// is set again. Without a GIC it polls the console for a tick's time instead.
-pub fn idle_wait(deadline_ns: Option<u64>) {
+/// is set again. Says which interrupt came. Without a GIC it waits a tick's time and says
+/// [`Irq::Console`], so that the caller polls the console that often.
+pub fn idle_wait(deadline_ns: Option<u64>) -> Irq {
     use crate::arch::aarch64::timer;
     let freq = timer::frequency();
     if !active() {
         let until = timer::ticks() + freq / TICK_HZ;
         while timer::ticks() < until {
-            crate::console::poll_input();
             core::hint::spin_loop();
         }
-        return;
+        return Irq::Console;
     }
     match deadline_ns {
         Some(d) => {
             let at = (d as u128 * freq as u128).div_ceil(1_000_000_000) as u64;
             if at <= timer::ticks() {
-                return;
+                return Irq::None;
             }
             CNTV_CVAL_EL0.set(at);
             CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
@@ -374,6 +389,7 @@ pub fn idle_wait(deadline_ns: Option<u64>) {
     }
     // An interrupt wakes WFI even while PSTATE.I masks it; it is then acknowledged here.
     aarch64_cpu::asm::wfi();
-    handle_irq();
+    let irq = handle_irq();
     arm_timer();
+    irq
 }

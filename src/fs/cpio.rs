@@ -18,7 +18,7 @@ const MAGIC_CRC: &[u8; 6] = b"070702";
 const TRAILER: &str = "TRAILER!!!";
 
 /// File type bits of `mode`, as in `st_mode`.
-pub use crate::syscall::abi::{S_IFDIR, S_IFMT, S_IFREG};
+pub use tidemark_abi::layout::{S_IFDIR, S_IFMT, S_IFREG};
 
 /// The thirteen header fields, in order.
 const FIELDS: [&str; 13] = [

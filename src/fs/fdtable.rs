@@ -18,7 +18,7 @@ use super::pipe::{PipeReader, PipeWriter};
 use super::procfs::Node;
 use super::tty::Tty;
 use super::vfs::Loc;
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
 
 /// Default `RLIMIT_NOFILE` soft limit (`INR_OPEN_CUR`).
 pub const NR_OPEN_DEFAULT: usize = 1024;

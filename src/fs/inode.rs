@@ -15,15 +15,15 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::page::FilePage;
 use crate::mm::addr::PAGE_SIZE;
-use crate::syscall::abi::{Stat, S_IFDIR, S_IFMT, S_IFREG};
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::{Stat, S_IFDIR, S_IFMT, S_IFREG};
 
 /// The file-type bits Linux has beyond those of the ABI crate.
 pub const S_IFLNK: u32 = 0o120000;
 pub const S_IFIFO: u32 = 0o010000;
 pub const S_IFSOCK: u32 = 0o140000;
 pub const S_IFBLK: u32 = 0o060000;
-pub use crate::syscall::abi::S_IFCHR;
+pub use tidemark_abi::layout::S_IFCHR;
 pub const S_ISUID: u32 = 0o4000;
 pub const S_ISGID: u32 = 0o2000;
 pub const S_ISVTX: u32 = 0o1000;

@@ -1,6 +1,7 @@
 //! Files: the name space ([`mod@vfs`]) of in-memory inodes ([`inode`]) filled from the initramfs
 //! ([`cpio`]) at boot, procfs, pipes, and the descriptor table.
 pub mod cpio;
+pub mod devnum;
 pub mod fdtable;
 pub mod inode;
 pub mod page;
@@ -44,11 +45,11 @@ static SHM_SB: spin::Once<alloc::sync::Arc<inode::SuperBlock>> = spin::Once::new
 pub fn shm_object(len: usize) -> Option<alloc::sync::Arc<inode::Inode>> {
     let sb = SHM_SB.call_once(|| {
         let total = crate::mm::frame::FRAMES.lock().total_frames();
-        inode::SuperBlock::new(crate::syscall::fs::makedev(0, 5), total / 2)
+        inode::SuperBlock::new(crate::fs::devnum::makedev(0, 5), total / 2)
     });
     let i = inode::Inode::new(
         sb,
-        crate::syscall::abi::S_IFREG | 0o600,
+        tidemark_abi::layout::S_IFREG | 0o600,
         inode::Cred::ROOT,
         inode::Data::File(Default::default()),
         vfs().now(),

@@ -33,7 +33,7 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
 
 /// `PIPE_BUF` (`include/uapi/linux/limits.h`): writes of at most this many bytes are atomic.
 pub const PIPE_BUF: usize = 4096;

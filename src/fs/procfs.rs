@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
 
 /// `NAME_MAX`: a single path component longer than this is `ENAMETOOLONG`.
 pub const NAME_MAX: usize = 255;

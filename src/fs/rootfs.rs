@@ -8,9 +8,9 @@ use alloc::sync::Arc;
 use super::cpio::{Initramfs, Member};
 use super::inode::*;
 use super::vfs::{Loc, Namei, Vfs};
-use crate::syscall::abi::{S_IFDIR, S_IFMT, S_IFREG};
-use crate::syscall::errno::{self, Errno};
-use crate::syscall::fs::makedev;
+use crate::fs::devnum::makedev;
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::{S_IFDIR, S_IFMT, S_IFREG};
 
 /// What unpacking did, for the boot log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

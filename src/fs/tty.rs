@@ -11,8 +11,8 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::syscall::abi::{Termios, Winsize};
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::{Termios, Winsize};
 
 /// `N_TTY_BUF_SIZE`: what the terminal holds before it drops input (and the longest line).
 pub const N_TTY_BUF_SIZE: usize = 4096;
@@ -132,7 +132,7 @@ impl Tty {
             return Ok(());
         }
         if ignored() {
-            return if sig == crate::task::signal::SIGTTIN {
+            return if sig == tidemark_abi::signal::SIGTTIN {
                 Err(errno::EIO)
             } else {
                 Ok(())
@@ -460,7 +460,7 @@ mod tests {
 
     #[test]
     fn background_jobs_are_stopped_at_the_terminal() {
-        use crate::task::signal::{SIGTTIN, SIGTTOU};
+        use tidemark_abi::signal::{SIGTTIN, SIGTTOU};
         let mut t = Tty::new();
         // No controlling session: anyone may use it.
         assert_eq!(t.job_check(5, 7, SIGTTIN, || false), Ok(()));

@@ -13,8 +13,8 @@ use alloc::vec::Vec;
 
 use super::inode::*;
 use super::procfs::{self, Node, ProcSource};
-use crate::syscall::abi::{S_IFDIR, S_IFMT, S_IFREG};
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::{S_IFDIR, S_IFMT, S_IFREG};
 
 /// `NAME_MAX`.
 pub const NAME_MAX: usize = 255;
@@ -188,7 +188,7 @@ impl Vfs {
     /// A name space with an empty root directory (mode 0755, owned by root) on a tmpfs of at
     /// most `max_pages` pages of data.
     pub fn new(clock: fn() -> u64, max_pages: usize) -> Vfs {
-        let rootfs = SuperBlock::new(crate::syscall::fs::ROOT_DEV, max_pages);
+        let rootfs = SuperBlock::new(crate::fs::devnum::ROOT_DEV, max_pages);
         let now = Time::from_ns(clock());
         let root = Inode::new(
             &rootfs,
@@ -253,7 +253,7 @@ impl Vfs {
             }
             (d.parent.clone(), d.name.clone())
         };
-        let dev = crate::syscall::fs::makedev(
+        let dev = crate::fs::devnum::makedev(
             0,
             NEXT_ANON_DEV.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
         );

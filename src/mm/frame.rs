@@ -96,10 +96,38 @@ pub static FRAME_REFS: spin::Mutex<alloc::collections::BTreeMap<usize, u32>> =
 /// skip the lock and the search.
 static SHARED_FRAMES: AtomicUsize = AtomicUsize::new(0);
 
-/// Frames promised to the call the kernel lock's holder is running (its admission,
-/// `heap::admit`): user memory faulted in on other cores meanwhile leaves them, so that the
-/// call's kernel objects find the frames its admission counted. 0 between calls.
-pub static PLEDGED: AtomicUsize = AtomicUsize::new(0);
+/// Frames promised to the call one core is running (its admission, `heap::admit`), times
+/// [`PLEDGE_CORES`], plus that core's index plus one: user memory faulted in on other cores
+/// meanwhile leaves them, so that the call's kernel objects find the frames its admission
+/// counted. 0 between calls.
+static PLEDGED: AtomicUsize = AtomicUsize::new(0);
+
+/// The multiplier of [`PLEDGED`]'s frame count: above every core index plus one.
+const PLEDGE_CORES: usize = 32;
+const _: () = assert!(crate::arch::aarch64::MAX_CPUS < PLEDGE_CORES);
+
+/// Promises `frames` to the call this core runs (see `PLEDGED`).
+pub fn pledge(frames: usize) {
+    PLEDGED.store(frames * PLEDGE_CORES + this_core(), Ordering::Relaxed);
+}
+
+/// The call this core ran is over: its promise ends.
+#[inline]
+pub fn end_pledge() {
+    if PLEDGED.load(Ordering::Relaxed) != 0 {
+        PLEDGED.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The frames promised to a call on another core, which this core's allocations must leave.
+fn pledged_elsewhere() -> usize {
+    let v = PLEDGED.load(Ordering::Relaxed);
+    if v % PLEDGE_CORES == this_core() {
+        0
+    } else {
+        v / PLEDGE_CORES
+    }
+}
 
 /// The kernel's [`PhysMem`](crate::mm::phys::PhysMem): frames from [`FRAMES`], reached through the linear map.
 #[derive(Clone, Copy, Debug, Default)]
@@ -109,18 +137,12 @@ impl crate::mm::phys::PhysMem for KernelPhys {
     /// User memory and user page tables (the kernel's own tables are built at boot, before
     /// the reserve is set): stops at the reserve.
     fn alloc_frames(&self, order: usize) -> Option<PhysAddr> {
-        // A fault on another core than the kernel lock's holder (see `task::klock`) leaves it
-        // what its admitted call was promised.
-        #[cfg(target_os = "none")]
-        let holder = crate::task::klock::held();
-        #[cfg(not(target_os = "none"))]
-        let holder = true;
-        let kept = if holder {
-            0
-        } else {
-            PLEDGED.load(Ordering::Relaxed)
-        };
-        FRAMES.lock().alloc_user_above(1 << order, kept).ok()
+        // A fault on another core than the one running an admitted call leaves that call what
+        // it was promised.
+        FRAMES
+            .lock()
+            .alloc_user_above(1 << order, pledged_elsewhere())
+            .ok()
     }
 
     fn free_frames(&self, pa: PhysAddr, order: usize) {

@@ -97,7 +97,7 @@ pub fn admit(bytes: usize) -> bool {
     let frames = bytes.div_ceil(PAGE_SIZE);
     let admitted = FRAMES.lock().admits(frames);
     if admitted {
-        super::frame::PLEDGED.store(frames, Ordering::Relaxed);
+        super::frame::pledge(frames);
     }
     admitted
 }
@@ -105,9 +105,7 @@ pub fn admit(bytes: usize) -> bool {
 /// The admitted call is over: its promise ends.
 #[inline]
 pub fn end_admitted_call() {
-    if super::frame::PLEDGED.load(Ordering::Relaxed) != 0 {
-        super::frame::PLEDGED.store(0, Ordering::Relaxed);
-    }
+    super::frame::end_pledge();
 }
 
 /// The frame pool for the heap's own growth: `None` when this core holds it already (the pool's

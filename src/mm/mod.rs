@@ -10,5 +10,12 @@ pub use tidemark_mm::{
 pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;
+pub mod uaccess;
 #[cfg(target_os = "none")]
 pub mod vm_space;
+
+/// The kernel's TTBR1 table, built at boot by the MMU driver and kept for later changes (e.g.
+/// mapping more MMIO): the MMU walks its frames for the rest of the run.
+#[cfg(target_os = "none")]
+pub static KERNEL_TABLE: spin::Once<spin::Mutex<pagetable::PageTable<frame::KernelPhys>>> =
+    spin::Once::new();

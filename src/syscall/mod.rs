@@ -14,7 +14,9 @@ pub use tidemark_abi::{errno, numbers};
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod table;
-pub mod user;
+/// User memory as handlers see it; it lives with the kernel's mm, where the file and task
+/// layers below reach it too.
+pub use crate::mm::uaccess as user;
 
 use errno::Errno;
 

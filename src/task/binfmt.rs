@@ -4,7 +4,7 @@
 //! they mean.
 use alloc::vec::Vec;
 
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
 
 /// `BINPRM_BUF_SIZE`: how much of a file `execve` looks at to recognise it.
 pub const BINPRM_BUF_SIZE: usize = 256;

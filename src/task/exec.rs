@@ -50,7 +50,7 @@ pub enum ExecError {
     Stack(StackError),
     Memory(MmError),
     /// The interpreter could not be opened (`open_exec`'s error: ENOENT, EACCES...).
-    Interpreter(crate::syscall::errno::Errno),
+    Interpreter(tidemark_abi::errno::Errno),
     /// The interpreter is not an ELF program for this machine (`ELIBBAD`).
     BadInterpreter(ElfError),
 }
@@ -58,7 +58,7 @@ pub enum ExecError {
 /// Finds a program's interpreter by its `PT_INTERP` path: its bytes and the path it has in the
 /// maps, or the error the exec fails with.
 pub type InterpLookup<'a> =
-    &'a mut dyn FnMut(&[u8]) -> Result<(Vec<u8>, Arc<str>), crate::syscall::errno::Errno>;
+    &'a mut dyn FnMut(&[u8]) -> Result<(Vec<u8>, Arc<str>), tidemark_abi::errno::Errno>;
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -87,7 +87,7 @@ fn wait_for_turn(ticket: u32) {
             // An interrupt wakes WFI even while masked; taking it here (a tick, input, a kick)
             // lets the next WFI sleep again.
             aarch64_cpu::asm::wfi();
-            crate::drivers::gic::handle_irq();
+            crate::console::irq_taken(crate::drivers::gic::handle_irq());
         }
         SLEEPING.fetch_and(!me, Ordering::SeqCst);
     }

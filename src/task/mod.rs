@@ -9,10 +9,15 @@ pub mod elf;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
-pub mod fs_ctx;
+mod exit;
+#[cfg(target_os = "none")]
+#[cfg(target_os = "none")]
+pub mod futex;
 pub mod hwcaps;
 #[cfg(target_os = "none")]
 pub mod klock;
+#[cfg(target_os = "none")]
+pub mod kstack;
 #[cfg(target_os = "none")]
 pub mod process;
 #[cfg(target_os = "none")]

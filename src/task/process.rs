@@ -10,13 +10,13 @@ use crate::mm::fault::{find_vma_for_fault, FaultAccess, FaultError};
 use crate::mm::mm_struct::MmStruct;
 use crate::mm::user_pages::FaultResult;
 use crate::mm::vm_space::VmSpace;
-use crate::syscall::errno::{self, Errno};
 use crate::task::sigframe::{
     build_rt_frame, parse_for_sigreturn, sigreturn_frame_addr, FaultRecord, FpState, FrameRequest,
     UserContext, FRAME_BYTES,
 };
 use crate::task::signal::{self, Deliver, SigInfo, SignalState};
 use aarch64_cpu::registers::Readable;
+use tidemark_abi::errno::{self, Errno};
 
 /// Real, effective and saved user and group IDs. tidemark has no capabilities: effective uid 0
 /// stands for all of them (CAP_IPC_LOCK included), any other uid is unprivileged.
@@ -148,7 +148,7 @@ pub struct Process {
     pub frame: TrapFrame,
     /// The kernel stack its traps run on; `None` for the first process, which runs on the boot
     /// stack, and while an exit hands the stack over.
-    pub kstack: Option<crate::arch::aarch64::context::KernelStack>,
+    pub kstack: Option<crate::task::kstack::KernelStack>,
     /// Where its kernel stack was switched away (`__switch_to`).
     pub ctx: crate::arch::aarch64::context::CpuContext,
     /// Saved FP/SIMD registers and TPIDR_EL0 (the thread pointer), likewise.
@@ -407,9 +407,9 @@ impl Process {
         stack: u64,
         tls: u64,
     ) -> Result<alloc::boxed::Box<Process>, Errno> {
-        use crate::syscall::abi::clone::*;
         use alloc::sync::Arc;
-        let kstack = crate::arch::aarch64::context::KernelStack::new().ok_or(errno::ENOMEM)?;
+        use tidemark_abi::layout::clone::*;
+        let kstack = crate::task::kstack::KernelStack::new().ok_or(errno::ENOMEM)?;
         let mm = if flags & CLONE_VM != 0 {
             self.mm.clone()
         } else {
@@ -671,7 +671,7 @@ impl Process {
 
 /// Syscall handlers reach the process's memory through this (and the typed helpers of
 /// `UserMemExt`): user copies that fault pages in on the way.
-impl crate::syscall::user::UserMem for Process {
+impl crate::mm::uaccess::UserMem for Process {
     fn copy_from_user(&mut self, addr: usize, buf: &mut [u8]) -> Result<(), Errno> {
         Process::copy_from_user(self, addr, buf)
     }

@@ -17,40 +17,41 @@
 //! a signal that woke it run its handler (Linux's `-ERESTARTSYS` made the only way to block).
 //!
 //! Lock order: the kernel lock, this core's slot, TASKS, another core's slot.
-use crate::arch::aarch64::context::{fp_restore, fp_save, switch_to, CpuContext, KernelStack};
+use crate::arch::aarch64::context::{fp_restore, fp_save, switch_to, CpuContext};
 use crate::arch::aarch64::smp::{cpu_id, online, MAX_CPUS};
 use crate::arch::aarch64::timer;
-use crate::mm::frame::FRAMES;
-use crate::mm::heap::{self, HeapStats};
+use crate::mm::heap::HeapStats;
 use crate::mm::mm_struct::MmStruct;
 use crate::mm::vm_space::VmSpace;
 use crate::println;
-use crate::syscall::errno::{self, Errno};
+use crate::task::exit::{end_of_run, exit_process};
 use crate::task::klock;
+use crate::task::kstack::KernelStack;
 use crate::task::process::{ExitReason, Process};
-use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
+use crate::task::signal::{SigInfo, SIGCHLD};
 use aarch64_cpu::registers::{Readable, Writeable, TPIDR_EL0};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use tidemark_abi::errno::{self, Errno};
 
 pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
 
 /// One core's part of the scheduler.
-struct PerCpu {
+pub(super) struct PerCpu {
     /// The task running on this core. Locked by this core from a trap's entry to its return, and
     /// by another core (through [`Tasks`]) while this one is at EL0: both under the kernel lock.
-    current: spin::Mutex<Option<Box<Process>>>,
+    pub(super) current: spin::Mutex<Option<Box<Process>>>,
     /// Where the idle loop stopped to run a task, and where a task that leaves the core with
     /// nothing else to run switches to.
     idle: ContextSlot,
     /// The kernel stack of a task that exited here, freed by whatever runs here next (Linux's
     /// `finish_task_switch` dropping the dead task's stack).
-    dead_stack: spin::Mutex<Option<KernelStack>>,
+    pub(super) dead_stack: spin::Mutex<Option<KernelStack>>,
     /// Where a dead task's context goes: a slot never resumed.
-    dead: ContextSlot,
+    pub(super) dead: ContextSlot,
     /// The top of the idle loop's stack, where the end of the run goes.
-    idle_stack_top: AtomicUsize,
+    pub(super) idle_stack_top: AtomicUsize,
     /// The running task's mm, for the faults resolved without the kernel lock
     /// ([`user_fault_unlocked`]); the task keeps it alive while it runs here.
     mm: AtomicPtr<spin::Mutex<MmStruct<VmSpace>>>,
@@ -59,7 +60,7 @@ struct PerCpu {
 }
 
 /// A saved context that only its own core touches, under the kernel lock.
-struct ContextSlot(core::cell::UnsafeCell<CpuContext>);
+pub(super) struct ContextSlot(core::cell::UnsafeCell<CpuContext>);
 
 // SAFETY: a core's context slots are written only by `switch_to` on that core, and read only by
 // it, with the kernel lock held.
@@ -88,7 +89,7 @@ impl PerCpu {
     }
 }
 
-static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+pub(super) static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 
 /// This core's running task.
 #[inline(always)]
@@ -100,7 +101,7 @@ type Slot = spin::MutexGuard<'static, Option<Box<Process>>>;
 
 /// The tasks running on the other cores, each with its slot locked (it is at EL0 or waiting for
 /// the kernel lock, so the slot is free), and the core it runs on.
-fn running_elsewhere() -> impl Iterator<Item = (usize, Slot)> {
+pub(super) fn running_elsewhere() -> impl Iterator<Item = (usize, Slot)> {
     let me = cpu_id();
     (0..online()).filter(move |&c| c != me).filter_map(|c| {
         let slot = CPUS[c].current.try_lock();
@@ -223,11 +224,9 @@ impl TaskView<'_> {
     }
 }
 
-use crate::task::wait::{CLD_EXITED, CLD_KILLED};
-
 /// Free frames and the kernel heap before the first program was loaded, to show that the run
 /// returned them all.
-static BEFORE: spin::Once<(usize, HeapStats, usize)> = spin::Once::new();
+pub(super) static BEFORE: spin::Once<(usize, HeapStats, usize)> = spin::Once::new();
 
 /// Why a process is not runnable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +250,7 @@ pub enum WaitFor {
     /// An exec (`de_thread`): another thread of the process to exit; it was told to.
     Dethread,
     /// futex: a wake of this futex with a bit of this bitset, or the deadline.
-    Futex(crate::syscall::table::futex::FutexKey, u32, Option<u64>),
+    Futex(crate::task::futex::FutexKey, u32, Option<u64>),
 }
 
 impl WaitFor {
@@ -293,12 +292,12 @@ pub fn wait_matches(target: crate::task::wait::WaitTarget, pid: i32, pgid: i32) 
 
 pub struct Tasks {
     /// Every process but the running one.
-    procs: BTreeMap<i32, Box<Process>>,
+    pub(super) procs: BTreeMap<i32, Box<Process>>,
     run_queue: VecDeque<i32>,
-    zombies: BTreeMap<i32, Zombie>,
+    pub(super) zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
     /// Processes alive or zombie, for RLIMIT_NPROC.
-    count: usize,
+    pub(super) count: usize,
 }
 
 impl Default for Tasks {
@@ -381,11 +380,12 @@ impl Tasks {
     }
 
     /// Adds a new runnable process (a fork child): its trap frame goes on its kernel stack, and
-    /// its first switch starts it in `ret_from_fork`.
+    /// its first switch starts it in the entry [`run_first`] was given.
     pub fn add(&mut self, mut p: Box<Process>) {
         if let Some(k) = &p.kstack {
             k.put_frame(&p.frame);
-            p.ctx = CpuContext::new_task(k.frame_sp());
+            let entry = TASK_ENTRY.get().expect("tasks start after run_first");
+            p.ctx = CpuContext::new_task(k.top(), *entry, k.user_frame() as usize);
         }
         let pid = p.pid;
         self.procs.insert(pid, p);
@@ -653,7 +653,7 @@ impl Tasks {
 
     /// A child `child` of process `tgid` changed state: its threads waiting for children (or
     /// for this vfork child) run again, and so does one that SIGCHLD now interrupts.
-    fn wake_waiters(&mut self, tgid: i32, child: i32) {
+    pub(super) fn wake_waiters(&mut self, tgid: i32, child: i32) {
         for t in self.threads_of(tgid) {
             let w = self.get(t).and_then(|p| p.wait);
             if w == Some(WaitFor::Child) || w == Some(WaitFor::Vfork(child)) {
@@ -702,7 +702,7 @@ impl Tasks {
 
     /// Makes runnable the sleepers whose deadline has passed and the pipe waiters for whom some
     /// pipe changed (they re-run their call and block again if it was not theirs).
-    fn wake_expired(&mut self) {
+    pub(super) fn wake_expired(&mut self) {
         let now = timer::uptime_ns();
         let events = crate::fs::pipe::events();
         // One pass, no allocation: this runs on every switch.
@@ -742,7 +742,7 @@ impl Tasks {
     /// woken; returns how many.
     pub fn futex_wake(
         &mut self,
-        key: crate::syscall::table::futex::FutexKey,
+        key: crate::task::futex::FutexKey,
         bitset: u32,
         max: usize,
     ) -> usize {
@@ -768,8 +768,8 @@ impl Tasks {
     /// `nr_requeue` of the others to sleep on `to`; returns how many were woken or moved.
     pub fn futex_requeue(
         &mut self,
-        from: crate::syscall::table::futex::FutexKey,
-        to: crate::syscall::table::futex::FutexKey,
+        from: crate::task::futex::FutexKey,
+        to: crate::task::futex::FutexKey,
         nr_wake: usize,
         nr_requeue: usize,
     ) -> usize {
@@ -873,10 +873,20 @@ pub fn vfork_done(parent: i32, child: i32) {
 /// Set once the first process is queued: idle cores look for deadlocks only from then on.
 static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// Where every task starts, given its user frame: the kernel's loop around `enter_user`, which
+/// lives above this layer (`trap::task_main`), hence given to [`run_first`].
+static TASK_ENTRY: spin::Once<extern "C" fn(usize) -> !> = spin::Once::new();
+
 /// Runs `p` as the first process, with this core (the boot core, on the boot stack) going into
-/// its idle loop; never returns.
-pub fn run_first(mut p: Box<Process>, before: (usize, HeapStats, usize)) -> ! {
+/// its idle loop; never returns. Every task, `p` first, starts in `entry` with its user frame
+/// (it calls [`schedule_tail`] first).
+pub fn run_first(
+    mut p: Box<Process>,
+    before: (usize, HeapStats, usize),
+    entry: extern "C" fn(usize) -> !,
+) -> ! {
     BEFORE.call_once(|| before);
+    TASK_ENTRY.call_once(|| entry);
     if p.kstack.is_none() {
         let Some(k) = KernelStack::new() else {
             println!("tidemark: no memory for the first process's kernel stack");
@@ -937,7 +947,7 @@ fn cpu_idle() -> ! {
         }
         drop(tasks);
         klock::idle_begin();
-        crate::drivers::gic::idle_wait(deadline);
+        crate::console::irq_taken(crate::drivers::gic::idle_wait(deadline));
         klock::idle_end();
     }
 }
@@ -982,14 +992,13 @@ fn load_context(p: &mut Process) {
 }
 
 /// Where every switch ends, in the task (or idle loop) that now runs: frees a dead task's stack.
-fn finish_task_switch() {
+pub(super) fn finish_task_switch() {
     drop(CPUS[cpu_id()].dead_stack.lock().take());
 }
 
-/// The first thing a new task runs (from `ret_from_fork`, before its frame goes to EL0): it
-/// leaves the kernel, so the kernel lock goes back.
-#[no_mangle]
-extern "C" fn schedule_tail() {
+/// The first thing a new task runs (before its frame goes to EL0): it leaves the kernel, so the
+/// kernel lock goes back.
+pub fn schedule_tail() {
     finish_task_switch();
     klock::unlock();
 }
@@ -1088,201 +1097,9 @@ fn switch_to_next(
     finish_task_switch();
 }
 
-/// A thread ends. Its `clear_child_tid` word is cleared and a futex waiter on it woken (how
-/// `pthread_join` returns). While other threads of its process live, that is all; the last
-/// thread ends the process: its memory and files go, a zombie keeps its status for the parent,
-/// which gets its exit signal and is woken, and its children are re-parented to the first
-/// process. The first process ending ends the run.
-fn exit_process(mut p: Box<Process>) -> ! {
-    let own = p.exit.expect("exiting process");
-    fold_faults(&mut p);
-    // A vfork parent waits for this task itself, whether or not it is a process's last thread.
-    if let Some(parent) = p.vfork_parent.take() {
-        vfork_done(parent, p.pid);
-    }
-    if p.robust_list != 0 {
-        crate::syscall::table::futex::exit_robust_list(&mut p);
-    }
-    if p.clear_child_tid != 0 && alloc::sync::Arc::strong_count(&p.mm) > 1 {
-        crate::syscall::table::futex::clear_child_tid(&mut p);
-    }
-    // The thread's CPU time joins its process's before the thread goes.
-    p.group
-        .dead_cpu
-        .fetch_add(p.thread_cpu_ticks(), core::sync::atomic::Ordering::Relaxed);
-    let last = p
-        .group
-        .live
-        .fetch_sub(1, core::sync::atomic::Ordering::AcqRel)
-        == 1;
-    let reason = (*p.group.exit.lock()).unwrap_or(own);
-    let (tid, pid, ppid, minflt, pgid) = (p.pid, p.tgid, p.ppid, p.minflt, p.pgid);
-    let uid = p.creds.uid;
-    let cpu_ticks = p.group.dead_cpu.load(core::sync::atomic::Ordering::Relaxed)
-        + p.group
-            .children_cpu
-            .load(core::sync::atomic::Ordering::Relaxed);
-    let exit_signal = p.exit_signal;
-    if !last {
-        log::debug!("{} (pid {pid}): thread {tid} exited", p.exe);
-        VmSpace::deactivate_all();
-        *CPUS[cpu_id()].dead_stack.lock() = p.kstack.take();
-        drop(p);
-        let mut tasks = TASKS.lock();
-        tasks.count -= 1;
-        // An exec waiting for the other threads to go tries again.
-        for t in tasks.threads_of(pid) {
-            if tasks
-                .get(t)
-                .is_some_and(|q| q.wait == Some(WaitFor::Dethread))
-            {
-                tasks.wake(t);
-            }
-        }
-        tasks.wake_expired();
-        leave_for_good(tasks);
-    }
-    // No core is ever dumped, so the report never says so, whatever the signal's default.
-    if let ExitReason::Signaled { sig, .. } = reason {
-        // Only the first process's death is news to whoever booted the machine; a shell's
-        // pipeline losing its reader (SIGPIPE) is not.
-        if pid == 1 {
-            println!(
-                "tidemark: {} (pid {pid}) killed by {}",
-                p.exe,
-                signal_name(sig)
-            );
-        } else {
-            log::info!("{} (pid {pid}) killed by {}", p.exe, signal_name(sig));
-        }
-    } else if reason == ExitReason::OutOfMemory {
-        println!("tidemark: {} (pid {pid}) killed: out of memory in a page fault (no swap, no OOM killer)", p.exe);
-    } else {
-        log::info!(
-            "{} (pid {pid}) exited with status {}",
-            p.exe,
-            reason.shell_status()
-        );
-    }
-    VmSpace::deactivate_all();
-    // This stack is the one running: the next task frees it.
-    *CPUS[cpu_id()].dead_stack.lock() = p.kstack.take();
-    drop(p);
-    if pid == 1 {
-        // The end of the run goes on this core's idle stack, so that this one is freed too.
-        END_REASON.call_once(|| reason);
-        let top = CPUS[cpu_id()].idle_stack_top.load(Ordering::Relaxed);
-        crate::arch::aarch64::context::run_on_stack(top, end_of_run_on_idle_stack);
-    }
-    let mut tasks = TASKS.lock();
-    let mut orphans = alloc::vec::Vec::new();
-    let mut reparent = |child: &mut Process| {
-        if child.ppid == pid {
-            child.ppid = 1;
-            if child.pdeath_signal != 0 {
-                orphans.push((child.pid, child.pdeath_signal));
-            }
-        }
-    };
-    tasks.procs.values_mut().for_each(|c| reparent(c));
-    for (_, mut slot) in running_elsewhere() {
-        reparent(slot.as_mut().expect("a running task"));
-    }
-    // `PR_SET_PDEATHSIG`: the children that asked are told their parent died.
-    for (child, sig) in orphans {
-        let _ = tasks.signal(child, sig, SigInfo::kernel(sig));
-    }
-    for z in tasks.zombies.values_mut().filter(|z| z.ppid == pid) {
-        z.ppid = 1;
-    }
-    tasks.zombies.insert(
-        pid,
-        Zombie {
-            ppid,
-            uid,
-            cpu_ticks,
-            pgid,
-            reason,
-            minflt,
-        },
-    );
-    if let Some(&first) = tasks.threads_of(ppid).first() {
-        let code = match reason {
-            ExitReason::Exited(_) => CLD_EXITED,
-            _ => CLD_KILLED,
-        };
-        if exit_signal != 0 {
-            if let Some(mut parent) = tasks.get_mut(first) {
-                let _ = parent
-                    .signals
-                    .send(exit_signal, SigInfo::user(SIGCHLD, code, pid as u32, 0));
-            }
-        }
-        // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a
-        // handler installed, in sigsuspend or ppoll), as `send_to` does for any signal.
-        tasks.wake_waiters(ppid, pid);
-    }
-    tasks.wake_expired();
-    leave_for_good(tasks)
-}
-
 /// The end of a dead task: the CPU goes to the next task, and nothing ever switches back.
-fn leave_for_good(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
+pub(super) fn leave_for_good(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
     let me = cpu_id();
     switch_to_next(tasks, CPUS[me].current.lock(), CPUS[me].dead.get());
     unreachable!("a dead task was resumed")
-}
-
-/// How the first process ended, for [`end_of_run_on_boot_stack`].
-static END_REASON: spin::Once<ExitReason> = spin::Once::new();
-
-extern "C" fn end_of_run_on_idle_stack() -> ! {
-    finish_task_switch();
-    end_of_run(*END_REASON.get().expect("the first process's end"))
-}
-
-/// The first process ended: every other process is discarded, the frame count is reported
-/// against the one before the first exec, and the machine ends with the first process's status.
-fn end_of_run(reason: ExitReason) -> ! {
-    // The other cores stop where they are, holding nothing; their tasks go with the rest.
-    klock::stop_others();
-    for cpu in &CPUS {
-        drop(cpu.current.try_lock().and_then(|mut c| c.take()));
-        drop(cpu.dead_stack.try_lock().and_then(|mut d| d.take()));
-    }
-    // The whole scheduler state goes, its tables' capacity included, so that the report below
-    // compares like with like.
-    let tasks = core::mem::take(&mut *TASKS.lock());
-    drop(tasks);
-    VmSpace::deactivate_all();
-    report_frames();
-    crate::exit::exit(reason.shell_status() as u32)
-}
-
-/// The end-of-run memory report, printed whatever the log level (the QEMU tests read it). User memory and page tables must be back to the last frame:
-/// the free count plus what the kernel heap's small-object part took during the run (it keeps
-/// what it grew) equals the count before exec. Large kernel objects are back in the pool, and the
-/// small ones in use are reported beside their count before exec.
-fn report_frames() {
-    let free = FRAMES.lock().free_frames();
-    let h = heap::stats();
-    let (before, h0, files0) = BEFORE.get().copied().unwrap_or((0, h, 0));
-    let grown = h.grown_frames - h0.grown_frames;
-    crate::println!(
-        "kernel heap: {} bytes of small objects in use (before exec: {}), {} frames of large \
-         objects (before exec: {}), at most {} frames held",
-        h.small_used,
-        h0.small_used,
-        h.large_frames,
-        h0.large_frames,
-        h.high_water_frames
-    );
-    // Files made (or removed) by the programs hold (or gave back) their pages until deleted.
-    let files =
-        crate::fs::VFS.get().map_or(0, |v| v.rootfs.used_pages()) as isize - files0 as isize;
-    crate::println!(
-        "frames free after exit: {free} + {grown} kept by the kernel heap {files:+} in files = {} \
-         (before exec: {before})",
-        (free + grown) as isize + files
-    );
 }

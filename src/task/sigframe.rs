@@ -32,7 +32,7 @@ use super::signal::{
     sas_ss_flags, SigAction, SigFields, SigInfo, SigSet, SA_EXPOSE_TAGBITS, SA_ONSTACK,
     SA_RESTORER, SA_SIGINFO, SIGTRAP, TRAP_BRKPT,
 };
-use crate::syscall::abi::{Pod, StackT};
+use tidemark_abi::layout::{Pod, StackT};
 
 /// `sizeof(siginfo_t)` (`SI_MAX_SIZE`).
 pub const SIGINFO_SIZE: usize = 128;

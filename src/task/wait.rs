@@ -5,8 +5,8 @@
 //!
 //! Expected values come from the aarch64 glibc headers (`WIFEXITED` and friends, `siginfo_t`
 //! offsets), checked in the tests below.
-use crate::syscall::abi::{Rusage, Timeval};
-use crate::syscall::errno::{self, Errno};
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::{Rusage, Timeval};
 
 /// `wait4`/`waitid` option bits (`include/uapi/linux/wait.h`).
 pub const WNOHANG: u32 = 0x1;

@@ -42,7 +42,7 @@ impl ProcSource for ExecView {
     fn link(&self, link: ProcLink) -> Result<alloc::string::String, Errno> {
         match link {
             ProcLink::Exe(p) if p == self.pid => Ok(alloc::string::String::from(&*self.exe)),
-            l => crate::task::fs_ctx::other_link(l),
+            l => super::fs_ctx::other_link(l),
         }
     }
 }

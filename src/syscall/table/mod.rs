@@ -36,6 +36,7 @@ pub const UTS_VERSION: &str = concat!("#1 tidemark ", env!("CARGO_PKG_VERSION"))
 
 mod cred;
 mod exec;
+mod fs_ctx;
 pub mod futex;
 mod mm;
 mod process;
@@ -167,7 +168,7 @@ fn pending_handler_flags(p: &Process) -> Option<u64> {
 /// ([`errno::EWOULDBLOCK_RESTART`] without a wait of its own) waits for the pipes to move on from
 /// their state before the call.
 fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
-    use crate::task::fs_ctx::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
+    use fs_ctx::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
     let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
     // The descriptor table and working directory are lent to the call. Shared with other

@@ -100,7 +100,7 @@ el1_entry:
     ldr     x0, =SCTLR_EL1_RES1     // MMU and caches off, whatever the loader left
     msr     sctlr_el1, x0
     isb
-    msr     tpidr_el1, xzr          // this is CPU 0 (crate::arch::aarch64::smp::cpu_id)
+    msr     tpidr_el1, xzr          // this is CPU 0 (crate::smp::cpu_id)
     mov     x0, #(3 << 20)          // CPACR_EL1.FPEN: no FP/SIMD traps at EL0 or EL1
     msr     cpacr_el1, x0
 

@@ -5,8 +5,8 @@
 //! page faults even though the kernel could reach it, and FEAT_PAN does not get in the way. Every
 //! such instruction has an exception-table entry; a fault the mm cannot resolve resumes at the
 //! fix-up, which returns how many bytes were left, and the caller reports `EFAULT`.
-use crate::mm::layout::TASK_SIZE;
 use core::arch::global_asm;
+use tidemark_mm::layout::TASK_SIZE;
 
 global_asm!(
     r#"

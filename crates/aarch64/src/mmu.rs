@@ -12,23 +12,21 @@
 //! (`idmap_cpu_replace_ttbr1`): the old and new tables map the same addresses with different block
 //! sizes, so both must never be live in the TLB at once. TTBR0 then gets an empty table: the user
 //! half holds no kernel mapping.
-use crate::mm::addr::Range;
-use crate::mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
-use crate::mm::frame::{self, KernelPhys};
-use crate::mm::layout::{phys_to_virt, virt_to_phys, LINEAR_MAP_BASE};
-use crate::mm::pagetable::{Attrs, MapSize, PageTable, PtError, MAIR_EL1_VALUE};
-use crate::mm::phys::PhysMem;
 use aarch64_cpu::registers::{
     Readable, Writeable, ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1, MAIR_EL1, SCTLR_EL1, TCR_EL1,
     TTBR0_EL1,
 };
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use tidemark_mm::addr::Range;
+use tidemark_mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
+use tidemark_mm::frame;
+use tidemark_mm::layout::{phys_to_virt, virt_to_phys, LINEAR_MAP_BASE};
+use tidemark_mm::pagetable::{Attrs, MapSize, PageTable, PtError, MAIR_EL1_VALUE};
+use tidemark_mm::phys::PhysMem;
 
-use super::tlb::HwTlb;
+use crate::tlb::HwTlb;
 
-/// The kernel's TTBR1 table, for later changes (e.g. mapping more MMIO).
-pub static KERNEL_TABLE: spin::Once<spin::Mutex<PageTable<KernelPhys>>> = spin::Once::new();
 static RESERVED_TTBR0: AtomicU32 = AtomicU32::new(0);
 static ASID_BITS: AtomicU32 = AtomicU32::new(8);
 static HAS_PAN: AtomicBool = AtomicBool::new(false);
@@ -68,8 +66,8 @@ fn sym(s: *const u8) -> usize {
     virt_to_phys(VirtAddr(s as usize)).as_usize()
 }
 
-fn map_linear(
-    pt: &mut PageTable<KernelPhys>,
+fn map_linear<P: PhysMem>(
+    pt: &mut PageTable<P>,
     start: usize,
     end: usize,
     attrs: Attrs,
@@ -102,9 +100,14 @@ pub fn reserved_ttbr0() -> u64 {
     (RESERVED_TTBR0.load(Ordering::Relaxed) as u64) << 12
 }
 
-/// Builds the final kernel tables and switches to them.
-pub fn init(ram: &[Range], mmio: &[Range]) -> Result<(), PtError> {
-    let mut pt = PageTable::new_kernel(KernelPhys)?;
+/// Builds the final kernel tables from frames of `phys` and switches to them; returns the table
+/// for the kernel to keep (dropping it would free tables the MMU walks).
+pub fn init<P: PhysMem + Clone>(
+    phys: P,
+    ram: &[Range],
+    mmio: &[Range],
+) -> Result<PageTable<P>, PtError> {
+    let mut pt = PageTable::new_kernel(phys.clone())?;
     let (kstart, text_end, rodata_end, stack_bottom, kend) = (
         sym(&raw const __kernel_start),
         sym(&raw const __text_end),
@@ -134,9 +137,9 @@ pub fn init(ram: &[Range], mmio: &[Range]) -> Result<(), PtError> {
         map_linear(&mut pt, start, end, Attrs::kernel_device())?;
     }
 
-    let reserved = KernelPhys.alloc_frames(0).ok_or(PtError::NoMemory)?;
+    let reserved = phys.alloc_frames(0).ok_or(PtError::NoMemory)?;
     // SAFETY: a fresh frame, reached through the linear map.
-    unsafe { core::ptr::write_bytes(KernelPhys.phys_to_virt(reserved), 0, PAGE_SIZE) };
+    unsafe { core::ptr::write_bytes(phys.phys_to_virt(reserved), 0, PAGE_SIZE) };
     RESERVED_TTBR0.store((reserved.as_usize() >> 12) as u32, Ordering::Relaxed);
 
     let asid16 = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits) == 0b0010;
@@ -174,12 +177,10 @@ pub fn init(ram: &[Range], mmio: &[Range]) -> Result<(), PtError> {
     TTBR0_EL1.set(reserved.as_usize() as u64);
     // SAFETY: drop every TLB entry of the boot identity map; barriers only otherwise.
     unsafe { asm!("isb", "tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
-    KERNEL_TABLE.call_once(|| spin::Mutex::new(pt));
-
     if ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::PAN) != 0 {
         enable_pan();
     }
-    Ok(())
+    Ok(pt)
 }
 
 /// A secondary core's part of the switch, once it runs in the higher half on the final TTBR1

@@ -1,4 +1,4 @@
-//! User memory as a syscall handler sees it.
+//! User memory as the kernel reaches it on a task's behalf (Linux's `include/linux/uaccess.h`).
 //!
 //! Handlers never dereference a user pointer: they go through [`UserMem`], whose kernel
 //! implementation (`arch::aarch64::uaccess`, with its exception fix-ups) faults pages in and
@@ -11,9 +11,9 @@
 use alloc::vec::Vec;
 use core::mem::size_of;
 
-use super::abi::Pod;
-use super::errno::{self, Errno};
 use crate::mm::layout::TASK_SIZE;
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::Pod;
 
 /// `PATH_MAX` (`include/uapi/linux/limits.h`): a path including its NUL must fit in 4096 bytes.
 pub const PATH_MAX: usize = 4096;
@@ -196,7 +196,7 @@ impl UserMem for FakeUserMem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::abi::{Iovec, Timespec};
+    use tidemark_abi::layout::{Iovec, Timespec};
 
     const BASE: usize = 0x40_0000;
 

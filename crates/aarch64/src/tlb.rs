@@ -2,9 +2,9 @@
 //!
 //! Inner-shareable (broadcast) forms everywhere, so a later SMP kernel needs no IPIs. The portable
 //! page-table code batches invalidations and calls [`TlbFlush::sync`] once per batch.
-use crate::mm::addr::VirtAddr;
-use crate::mm::tlb::TlbFlush;
 use core::arch::asm;
+use tidemark_mm::addr::VirtAddr;
+use tidemark_mm::tlb::TlbFlush;
 
 /// The hardware TLB of this CPU (and, through broadcast, of the inner-shareable domain).
 pub struct HwTlb;

@@ -1,28 +1,15 @@
-//! Entering EL0 and the user FP/SIMD state.
+//! Task contexts: switching kernel stacks, starting a new task, and the user FP/SIMD state.
 //!
 //! The kernel is built soft-float and never touches V0–V31, FPSR or FPCR, so while a process is in
 //! the kernel its FP/SIMD state is still in the registers: saving it is needed only when it must be
 //! written somewhere (a signal frame) or replaced (sigreturn, switching processes).
-use super::exception::TrapFrame;
-use super::regs::FpState;
+use crate::exception::TrapFrame;
+use crate::regs::FpState;
 use core::arch::{asm, global_asm};
 
 global_asm!(
     r#"
 .section .text, "ax"
-// fn __enter_user(frame: *const TrapFrame, kernel_sp: usize) -> !
-// Copies the frame to the top of the kernel stack and returns to EL0 through trap_return.
-.global __enter_user
-__enter_user:
-    sub     x1, x1, #288
-    mov     sp, x1
-    mov     x2, #288
-1:  ldp     x3, x4, [x0], #16
-    stp     x3, x4, [x1], #16
-    subs    x2, x2, #16
-    b.ne    1b
-    b       trap_return
-
 // fn __switch_to(prev: *mut CpuContext, next: *const CpuContext)
 // Saves the callee-saved registers, the link register and SP into `prev` and loads them from
 // `next`: the call returns on the next task's kernel stack, where that task called it (or in
@@ -47,18 +34,18 @@ __switch_to:
     mov     sp, x9
     ret
 
-// Where a new task starts: its kernel stack holds only its trap frame, at SP. The kernel's
-// `schedule_tail` finishes the switch, then the frame goes to EL0.
+// Where a new task starts: in the entry function `CpuContext::new_task` put in x19, with the
+// argument it put in x20, on an empty stack and with the frame chain ended.
 .global ret_from_fork
 ret_from_fork:
     mov     x29, xzr
-    bl      schedule_tail
-    b       trap_return
+    mov     x0, x20
+    blr     x19
+    brk     #0
 "#
 );
 
 extern "C" {
-    fn __enter_user(frame: *const TrapFrame, kernel_sp: usize) -> !;
     fn __switch_to(prev: *mut CpuContext, next: *const CpuContext);
     fn ret_from_fork();
 }
@@ -79,12 +66,15 @@ impl CpuContext {
         }
     }
 
-    /// The context of a task that has never run: `__switch_to` returns into `ret_from_fork`
-    /// with SP at the trap frame the caller put at `frame_sp`.
-    pub fn new_task(frame_sp: usize) -> Self {
+    /// The context of a task that has never run, on the kernel stack whose top is
+    /// `stack_top`: `__switch_to` returns into `ret_from_fork`, which calls `entry(arg)` with SP
+    /// just below the user frame ([`user_frame`]) and the slot `enter_user` keeps.
+    pub fn new_task(stack_top: usize, entry: extern "C" fn(usize) -> !, arg: usize) -> Self {
         let mut c = Self::default();
+        c.regs[0] = entry as *const () as usize as u64;
+        c.regs[1] = arg as u64;
         c.regs[11] = ret_from_fork as *const () as usize as u64;
-        c.sp = frame_sp as u64;
+        c.sp = (user_frame(stack_top) as usize - crate::exception::ENTER_USER_SLOT) as u64;
         c
     }
 }
@@ -101,60 +91,15 @@ pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext) {
     unsafe { __switch_to(prev, next) }
 }
 
-/// A task's kernel stack: 64 KiB at a 128 KiB-aligned base, so that the vector entry's one-bit
-/// overflow check works for it as for the boot stack (an SP below the base has bit 16 set).
-#[derive(Debug)]
-pub struct KernelStack {
-    base: usize,
-}
-
-/// Bytes of a kernel stack.
+/// Bytes of a task's kernel stack. Stacks are this size at twice-this-size-aligned bases, so
+/// that the vector entry's one-bit overflow check works for each (an SP below the base has bit
+/// 16 set); the kernel allocates them.
 pub const KERNEL_STACK_SIZE: usize = 64 << 10;
 
-impl KernelStack {
-    /// Takes 128 KiB from the frame pool and gives the upper half back at once.
-    pub fn new() -> Option<Self> {
-        use crate::mm::frame::FRAMES;
-        let frames = KERNEL_STACK_SIZE / crate::mm::addr::PAGE_SIZE;
-        let mut pool = FRAMES.lock();
-        let pa = pool.alloc(2 * frames).ok()?;
-        pool.dealloc(crate::mm::addr::PhysAddr(pa.0 + KERNEL_STACK_SIZE), frames);
-        Some(Self {
-            base: crate::mm::layout::phys_to_virt(pa).as_usize(),
-        })
-    }
-
-    pub const fn top(&self) -> usize {
-        self.base + KERNEL_STACK_SIZE
-    }
-
-    /// Where the trap frame of the task's entry from EL0 lies (the vector pushes it first).
-    pub const fn frame_sp(&self) -> usize {
-        self.top() - core::mem::size_of::<TrapFrame>()
-    }
-
-    /// Puts `frame` where the vector would have saved it, for a task that has never run.
-    pub fn put_frame(&self, frame: &TrapFrame) {
-        // SAFETY: the slot lies inside this stack, which nothing runs on yet.
-        unsafe { core::ptr::write(self.frame_sp() as *mut TrapFrame, frame.clone()) };
-    }
-}
-
-impl Drop for KernelStack {
-    fn drop(&mut self) {
-        let pa = crate::mm::layout::virt_to_phys(crate::mm::addr::VirtAddr(self.base));
-        crate::mm::frame::FRAMES
-            .lock()
-            .dealloc(pa, KERNEL_STACK_SIZE / crate::mm::addr::PAGE_SIZE);
-    }
-}
-
-/// Starts user execution with `frame` on the kernel stack whose top is `kernel_sp`, abandoning
-/// the current stack.
-pub fn enter_user_on(frame: &TrapFrame, kernel_sp: usize) -> ! {
-    // SAFETY: the target stack is reset to its top; nothing on it is needed any more, and the
-    // frame is copied before the stack is reused.
-    unsafe { __enter_user(frame, kernel_sp) }
+/// Where a task's registers lie while it is in the kernel: at the top of its kernel stack,
+/// where the vector saves them on entry from EL0.
+pub const fn user_frame(stack_top: usize) -> *mut TrapFrame {
+    (stack_top - core::mem::size_of::<TrapFrame>()) as *mut TrapFrame
 }
 
 /// Continues in `f` on the stack whose top is `sp`, abandoning the current one, so that the

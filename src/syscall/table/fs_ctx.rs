@@ -11,10 +11,8 @@ use crate::mm::addr::PAGE_SHIFT;
 use crate::mm::addr::PAGE_SIZE;
 use crate::mm::frame::FRAMES;
 use crate::mm::proc_fmt::{show_maps, show_status_vm, RssInfo};
-use crate::syscall::errno;
-use crate::syscall::errno::Errno;
+use crate::mm::uaccess::UserMem;
 use crate::syscall::fs::Sleeper;
-use crate::syscall::user::UserMem;
 use crate::task::hwcaps::elf_hwcaps;
 use crate::task::process::Process;
 use crate::task::sched::WaitFor;
@@ -22,6 +20,8 @@ use crate::task::sched::TASKS;
 use alloc::string::String;
 use core::cell::RefCell;
 use core::fmt::Write;
+use tidemark_abi::errno;
+use tidemark_abi::errno::Errno;
 
 /// The current process shared between the `UserMem` and `ProcSource` roles of one syscall; the
 /// handlers never use both at once, so the `RefCell` borrows never overlap.
@@ -150,7 +150,7 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             };
             let mut bytes = alloc::vec![0u8; end.saturating_sub(start).min(1 << 20)];
             let mut done = 0;
-            for (a, off, n) in crate::syscall::user::user_chunks(start, bytes.len()) {
+            for (a, off, n) in crate::mm::uaccess::user_chunks(start, bytes.len()) {
                 if !peek(&mm, a, &mut bytes[off..off + n]) {
                     break;
                 }
@@ -324,16 +324,16 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
         Node::Global(GlobalFile::Version) => writeln!(
             out,
             "Linux version {} (tidemark {}) {}",
-            crate::syscall::table::UTS_RELEASE,
+            super::UTS_RELEASE,
             env!("CARGO_PKG_VERSION"),
-            crate::syscall::table::UTS_VERSION
+            super::UTS_VERSION
         ),
         Node::Global(GlobalFile::Cmdline) => writeln!(out, "{}", crate::cmdline::boot_args()),
         Node::Global(GlobalFile::Filesystems) => out.write_str("nodev\ttmpfs\nnodev\tproc\n"),
         Node::Sys(f) => match f {
             SysFile::PidMax => out.write_str("32768\n"),
             SysFile::Tainted => out.write_str("0\n"),
-            SysFile::Osrelease => writeln!(out, "{}", crate::syscall::table::UTS_RELEASE),
+            SysFile::Osrelease => writeln!(out, "{}", super::UTS_RELEASE),
             SysFile::Ostype => out.write_str("Linux\n"),
             SysFile::Hostname => out.write_str("tidemark\n"),
             SysFile::OvercommitMemory => out.write_str("0\n"),
@@ -455,7 +455,7 @@ impl Sleeper for SchedSleeper<'_, '_> {
             (None, true) => WaitFor::Pipe(self.since),
             (None, false) => WaitFor::Signal,
         });
-        crate::syscall::errno::EWOULDBLOCK_RESTART
+        tidemark_abi::errno::EWOULDBLOCK_RESTART
     }
 
     fn finish(&self) {

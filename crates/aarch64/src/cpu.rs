@@ -33,7 +33,7 @@ pub fn mpidr() -> u64 {
 
 /// The ID registers that decide AT_HWCAP / AT_HWCAP2 (read by encoding, since not every
 /// assembler knows all of their names).
-pub fn id_registers() -> super::regs::IdRegisters {
+pub fn id_registers() -> crate::regs::IdRegisters {
     macro_rules! read {
         ($enc:literal) => {{
             let v: u64;
@@ -42,7 +42,7 @@ pub fn id_registers() -> super::regs::IdRegisters {
             v
         }};
     }
-    super::regs::IdRegisters {
+    crate::regs::IdRegisters {
         id_aa64isar0: read!("S3_0_C0_C6_0"),
         id_aa64isar1: read!("S3_0_C0_C6_1"),
         id_aa64isar2: read!("S3_0_C0_C6_2"),

@@ -8,7 +8,7 @@
 use aarch64_cpu::registers::{Readable, MAIR_EL1, TCR_EL1, TPIDR_EL1, TTBR1_EL1};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-pub use super::MAX_CPUS;
+pub use crate::MAX_CPUS;
 
 /// This core's index: 0 for the boot core, then in device-tree order.
 #[inline(always)]
@@ -73,11 +73,11 @@ pub fn start_cpu(
     };
     let block = &*b as *const BootBlock as usize;
     // The core reads the block with its MMU off, straight from memory.
-    super::cache::clean_to_poc(block, core::mem::size_of::<BootBlock>());
+    crate::cache::clean_to_poc(block, core::mem::size_of::<BootBlock>());
     let phys =
-        |va: usize| crate::mm::layout::virt_to_phys(crate::mm::addr::VirtAddr(va)).as_usize();
+        |va: usize| tidemark_mm::layout::virt_to_phys(tidemark_mm::addr::VirtAddr(va)).as_usize();
     let before = ONLINE.load(Ordering::Acquire);
-    let status = super::psci::cpu_on(
+    let status = crate::psci::cpu_on(
         mpidr,
         phys(&raw const secondary_entry as usize) as u64,
         phys(block) as u64,
@@ -85,10 +85,10 @@ pub fn start_cpu(
     if status != 0 {
         return Err(StartError::Psci(status));
     }
-    let timer = super::timer::frequency();
-    let until = super::timer::ticks() + timer;
+    let timer = crate::timer::frequency();
+    let until = crate::timer::ticks() + timer;
     while ONLINE.load(Ordering::Acquire) == before {
-        if super::timer::ticks() > until {
+        if crate::timer::ticks() > until {
             return Err(StartError::Timeout);
         }
         core::hint::spin_loop();

@@ -1,2 +1,0 @@
-//! Architecture support. Only AArch64 exists; this is the only place with `asm!` and system registers.
-pub mod aarch64;
