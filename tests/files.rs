@@ -8,7 +8,7 @@ use common::Boot;
 #[test]
 fn files_and_directories() {
     let o = Boot::default().program("c-files", "").run();
-    o.assert_tap("files", 55);
+    o.assert_tap("files", 60);
     o.assert_no_frame_leak();
 }
 
@@ -57,4 +57,33 @@ fn dynamically_linked_programs_run() {
     let o = Boot::default().program("dyn-dynamic", "").run();
     o.assert_tap("dynamic", 10);
     o.assert_no_frame_leak();
+}
+
+/// `user/c/fifo.c`: named pipes: a reader and a writer wait for each other in either order,
+/// `O_NONBLOCK` and `O_RDWR` never wait (a lone non-blocking writer gets `ENXIO`), a signal ends a
+/// waiting open, the data goes with the last end, and fstat and /proc/self/fd name the FIFO.
+#[test]
+fn fifos_open_as_linux_opens_them() {
+    let o = Boot::default().program("c-fifo", "").run();
+    o.assert_tap("fifo", 28);
+    o.assert_no_frame_leak();
+}
+
+/// `user/c/mounts.c`: mount and umount2 for tmpfs, devtmpfs and the minimal sysfs (its cpu
+/// files agree with the affinity mask, its names are fixed and its attributes read-only, with
+/// kernfs's errors), /proc/mounts, and the errors for an unknown type, a non-directory and an
+/// unprivileged caller. On four cores too, where `cpu/online` says `0-3`.
+#[test]
+fn tmpfs_devtmpfs_and_sysfs_mount() {
+    let o = Boot::default().program("c-mounts", "").run();
+    o.assert_tap("mounts", 24);
+    o.assert_no_frame_leak();
+    let o = Boot {
+        smp: 4,
+        ..Boot::default()
+    }
+    .program("c-mounts", "")
+    .run();
+    o.assert_tap("mounts", 24);
+    assert!(o.output.contains("cpu/online is 0-3"), "{}", o.output);
 }

@@ -202,6 +202,16 @@ fn xattr_on_linux() {
 }
 
 #[test]
+fn fifo_on_linux() {
+    oracle("fifo", "", "1G");
+}
+
+#[test]
+fn mounts_on_linux() {
+    oracle("mounts", "", "1G");
+}
+
+#[test]
 fn dynamic_on_linux() {
     oracle("dyn-dynamic", "", "1G");
 }

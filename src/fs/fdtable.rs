@@ -96,6 +96,51 @@ pub enum FileKind {
     PipeRead(PipeReader),
     /// The write end of a pipe.
     PipeWrite(PipeWriter),
+    /// Both ends of a named pipe opened `O_RDWR`.
+    PipeRdWr(PipeReader, PipeWriter),
+}
+
+impl FileKind {
+    /// The read end, for a pipe opened for reading.
+    pub fn pipe_reader(&self) -> Option<&PipeReader> {
+        match self {
+            FileKind::PipeRead(r) | FileKind::PipeRdWr(r, _) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The write end, for a pipe opened for writing.
+    pub fn pipe_writer(&self) -> Option<&PipeWriter> {
+        match self {
+            FileKind::PipeWrite(w) | FileKind::PipeRdWr(_, w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Where the open file is in the tree, for a magic link to lead to (see
+    /// [`ProcSource::link_loc`](super::procfs::ProcSource::link_loc)).
+    pub fn loc(&self) -> Option<Loc> {
+        match self {
+            FileKind::Regular { inode, .. } | FileKind::Device { inode, .. } => {
+                Some(Loc::Tmp(inode.clone()))
+            }
+            FileKind::Dir { loc, .. } | FileKind::Path(loc) => Some(loc.clone()),
+            FileKind::Snapshot { node, .. } => Some(Loc::Proc(*node)),
+            _ => self
+                .pipe()
+                .and_then(|p| p.origin())
+                .map(|o| Loc::Tmp(o.inode.clone())),
+        }
+    }
+
+    /// The pipe, for either end.
+    pub fn pipe(&self) -> Option<&Arc<super::pipe::Pipe>> {
+        match self {
+            FileKind::PipeRead(r) | FileKind::PipeRdWr(r, _) => Some(r.pipe()),
+            FileKind::PipeWrite(w) => Some(w.pipe()),
+            _ => None,
+        }
+    }
 }
 
 /// The character devices `/dev` has besides the terminal (`drivers/char/mem.c`, `random.c`).
@@ -133,8 +178,13 @@ impl OpenFile {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         match &self.kind {
             FileKind::Console => String::from("/dev/console"),
-            FileKind::PipeRead(p) => alloc::format!("pipe:[{}]", p.pipe().ino()),
-            FileKind::PipeWrite(p) => alloc::format!("pipe:[{}]", p.pipe().ino()),
+            FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::PipeRdWr(..) => {
+                let pipe = self.kind.pipe().expect("a pipe end");
+                match pipe.origin() {
+                    Some(o) => text(&o.path),
+                    None => alloc::format!("pipe:[{}]", pipe.ino()),
+                }
+            }
             FileKind::Regular { path, .. } | FileKind::Device { path, .. } => text(path),
             FileKind::Dir { loc, .. } | FileKind::Path(loc) => vfs
                 .path_of(loc)

@@ -76,6 +76,8 @@ pub struct SuperBlock {
     next_ino: AtomicU64,
     pub max_pages: usize,
     used_pages: AtomicUsize,
+    /// A sysfs: its tree is the kernel's, fixed once made ([`SuperBlock::seal`]).
+    sealed: core::sync::atomic::AtomicBool,
 }
 
 impl SuperBlock {
@@ -85,7 +87,19 @@ impl SuperBlock {
             next_ino: AtomicU64::new(1),
             max_pages,
             used_pages: AtomicUsize::new(0),
+            sealed: core::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Fixes the tree as it is (sysfs, once made): names can no longer be made or removed
+    /// (kernfs has no `create`, `link`, `unlink`, `rename` or `mkdir` for them), and its files
+    /// cannot be opened for writing.
+    pub fn seal(&self) {
+        self.sealed.store(true, Ordering::Release);
+    }
+
+    pub fn sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
     }
 
     /// Pages of file data the file system holds now.
@@ -340,6 +354,8 @@ pub enum Data {
     Symlink(Vec<u8>),
     /// Device nodes, FIFOs and sockets: the attributes are all there is.
     Special,
+    /// A FIFO once opened: its pipe while some end of it is open.
+    Fifo(alloc::sync::Weak<super::pipe::Pipe>),
 }
 
 /// The mutable part of an inode.
@@ -350,6 +366,8 @@ pub struct Inner {
     pub gid: u32,
     pub nlink: u32,
     pub rdev: u64,
+    /// An `O_TMPFILE` file that `linkat` may still give a name (Linux's `I_LINKABLE`).
+    pub linkable: bool,
     pub atime: Time,
     pub mtime: Time,
     pub ctime: Time,
@@ -385,7 +403,7 @@ impl Inner {
             Data::Symlink(t) => t.len() as u64,
             // tmpfs reports a directory's size as 20 bytes per entry plus 40 (BOGO_DIRENT_SIZE).
             Data::Dir(d) => 40 + 20 * d.len() as u64,
-            Data::Special => 0,
+            Data::Special | Data::Fifo(_) => 0,
         }
     }
 
@@ -449,6 +467,7 @@ impl Inode {
                 gid: cred.fsgid,
                 nlink,
                 rdev: 0,
+                linkable: false,
                 atime: now,
                 mtime: now,
                 ctime: now,

@@ -8,6 +8,7 @@ pub mod page;
 pub mod pipe;
 pub mod procfs;
 pub mod rootfs;
+pub mod sysfs;
 pub mod tty;
 pub mod vfs;
 

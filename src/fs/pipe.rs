@@ -8,6 +8,15 @@
 //! dropping the last reference to a description (the last `close`, `exit`, `execve` of a
 //! close-on-exec descriptor) drops the handle and updates the count.
 //!
+//! # FIFOs
+//!
+//! A named pipe (`mknod S_IFIFO`, `mkfifo`) is the same object, made at the first open of the
+//! inode and gone with its last end ([`Pipe::fifo`]). Opening it follows Linux's `fifo_open`: a
+//! reader waits for a writer and a writer for a reader unless `O_NONBLOCK` (a writer then gets
+//! `ENXIO` with no reader), `O_RDWR` never waits, and an end that waits already counts, so that
+//! the other side's open and first write go through. The open counts (`r_counter`, `w_counter`)
+//! let a waiter see that a partner came even if it has left again ([`FifoWait`]).
+//!
 //! # Blocking
 //!
 //! Handlers cannot sleep. Where Linux's `pipe_read`/`pipe_write` would `wait_event`, these
@@ -32,6 +41,8 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::inode::Inode;
 
 use tidemark_abi::errno::{self, Errno};
 
@@ -64,6 +75,9 @@ struct PipeInner {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// Ends ever opened for reading and for writing (`pipe->r_counter`, `w_counter`).
+    r_counter: u64,
+    w_counter: u64,
 }
 
 /// The object shared by a pipe's ends (`struct pipe_inode_info`).
@@ -71,6 +85,15 @@ pub struct Pipe {
     inner: spin::Mutex<PipeInner>,
     generation: AtomicU64,
     ino: u64,
+    /// The named pipe's inode and the path it was first opened by; `None` for `pipe2`'s.
+    fifo: Option<FifoOrigin>,
+}
+
+/// Where a FIFO's pipe lives in the tree: its `fstat` is the inode's, and `/proc/PID/fd` shows
+/// the path.
+pub struct FifoOrigin {
+    pub inode: Arc<Inode>,
+    pub path: Arc<[u8]>,
 }
 
 impl fmt::Debug for Pipe {
@@ -94,11 +117,65 @@ impl Pipe {
                 buf: VecDeque::new(),
                 readers: 1,
                 writers: 1,
+                r_counter: 1,
+                w_counter: 1,
             }),
             generation: AtomicU64::new(0),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            fifo: None,
         });
         (PipeReader(pipe.clone()), PipeWriter(pipe))
+    }
+
+    /// A named pipe's object, with no end open yet: its inode keeps a weak reference, so that
+    /// it goes (with any bytes left in it, as on Linux) when its last end closes.
+    pub fn fifo(origin: FifoOrigin) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            inner: spin::Mutex::new(PipeInner {
+                buf: VecDeque::new(),
+                readers: 0,
+                writers: 0,
+                r_counter: 0,
+                w_counter: 0,
+            }),
+            generation: AtomicU64::new(0),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            fifo: Some(origin),
+        })
+    }
+
+    /// The named pipe's inode and path, if this is one.
+    pub fn origin(&self) -> Option<&FifoOrigin> {
+        self.fifo.as_ref()
+    }
+
+    /// Opens a read end (`fifo_open` for `FMODE_READ`): one more reader, and the partners
+    /// waiting for one see it.
+    pub fn open_reader(self: &Arc<Self>) -> PipeReader {
+        {
+            let mut s = self.inner.lock();
+            s.readers += 1;
+            s.r_counter += 1;
+        }
+        self.changed();
+        PipeReader(self.clone())
+    }
+
+    /// Opens a write end (`fifo_open` for `FMODE_WRITE`).
+    pub fn open_writer(self: &Arc<Self>) -> PipeWriter {
+        {
+            let mut s = self.inner.lock();
+            s.writers += 1;
+            s.w_counter += 1;
+        }
+        self.changed();
+        PipeWriter(self.clone())
+    }
+
+    /// `(r_counter, w_counter)`: ends ever opened on each side.
+    pub fn counters(&self) -> (u64, u64) {
+        let s = self.inner.lock();
+        (s.r_counter, s.w_counter)
     }
 
     /// Bumped on every state change of this pipe (bytes in or out, an end closed).
@@ -341,6 +418,26 @@ macro_rules! pipe_end {
 
 pipe_end!(PipeReader, readers);
 pipe_end!(PipeWriter, writers);
+
+/// A FIFO open that waits for its partner, kept by the caller across the re-runs of its call
+/// (the kernel does not sleep inside a call): the end it opened, which counts meanwhile, and
+/// the partner side's open count when it began to wait. Dropping it (the wait interrupted, the
+/// task gone) closes the end, as Linux's `err_rd`/`err_wr` do.
+#[derive(Debug)]
+pub enum FifoWait {
+    Reader(PipeReader, u64),
+    Writer(PipeWriter, u64),
+}
+
+impl FifoWait {
+    /// The pipe the open waits on.
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        match self {
+            FifoWait::Reader(r, _) => r.pipe(),
+            FifoWait::Writer(w, _) => w.pipe(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

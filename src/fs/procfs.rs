@@ -272,6 +272,16 @@ pub trait ProcSource {
     fn render(&self, node: Node, out: &mut String) -> Result<(), Errno>;
     /// The target of a link other than `self` and `mounts`.
     fn link(&self, link: ProcLink) -> Result<String, Errno>;
+    /// What a magic link (`fd/N`, `cwd`) leads to when followed: the open file's own place in
+    /// the tree, reached even after it was renamed or removed (Linux's `nd_jump_link`). `None`
+    /// for what has no place (an anonymous pipe, the console): the link's text is then walked.
+    fn link_loc(&self, _link: ProcLink) -> Option<super::vfs::Loc> {
+        None
+    }
+    /// The cores the kernel runs on.
+    fn cpus(&self) -> usize {
+        1
+    }
     /// The threads of process `pid`, ascending (`/proc/PID/task/`).
     fn threads(&self, pid: i32) -> Vec<i32> {
         alloc::vec![pid]

@@ -236,6 +236,20 @@ fn ensure_dir(vfs: &Vfs, dir: &Arc<Inode>, name: &str, mode: u32) -> Option<Arc<
     .ok()
 }
 
+/// Creates devtmpfs's device nodes in `dev` (those it already has are kept).
+pub fn add_dev_nodes(vfs: &Vfs, dev: &Arc<Inode>) {
+    for (name, major, minor, mode) in DEV_NODES {
+        let _ = vfs.create(
+            dev,
+            name.as_bytes(),
+            S_IFCHR | mode,
+            makedev(major, minor),
+            Data::Special,
+            Cred::ROOT,
+        );
+    }
+}
+
 /// What every boot adds to the unpacked tree: `/proc` with procfs mounted, `/dev` with the
 /// devtmpfs nodes it lacks, `/dev/shm` and `/tmp` (mode 1777). What the initramfs already
 /// has is kept.
@@ -245,16 +259,7 @@ pub fn add_kernel_mounts(vfs: &Vfs) {
         let _ = vfs.mount_proc(&proc);
     }
     if let Some(dev) = ensure_dir(vfs, &root, "dev", 0o755) {
-        for (name, major, minor, mode) in DEV_NODES {
-            let _ = vfs.create(
-                &dev,
-                name.as_bytes(),
-                S_IFCHR | mode,
-                makedev(major, minor),
-                Data::Special,
-                Cred::ROOT,
-            );
-        }
+        add_dev_nodes(vfs, &dev);
         ensure_dir(vfs, &dev, "shm", 0o1777);
         // What udev (or systemd) adds beside devtmpfs, and bash's process substitution uses.
         for (name, target) in DEV_LINKS {

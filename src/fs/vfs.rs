@@ -56,6 +56,8 @@ pub struct MountEntry {
     pub point: Arc<Inode>,
     pub root: Arc<Inode>,
     pub source: alloc::string::String,
+    /// `tmpfs`, or `devtmpfs` for a tmpfs filled with the device nodes.
+    pub fstype: &'static str,
 }
 
 /// The anonymous device numbers tmpfs instances get after the root's (`get_anon_bdev`).
@@ -165,6 +167,9 @@ impl ProcSource for Namei<'_> {
     fn exists(&self, pid: i32) -> bool {
         self.proc.exists(pid)
     }
+    fn cpus(&self) -> usize {
+        self.proc.cpus()
+    }
     fn link(&self, link: procfs::ProcLink) -> Result<alloc::string::String, Errno> {
         let me = self.proc.pid();
         match (link, self.own) {
@@ -176,6 +181,16 @@ impl ProcSource for Namei<'_> {
                 Ok(files.get(n)?.file.lock().describe(self.vfs))
             }
             _ => self.proc.link(link),
+        }
+    }
+    fn link_loc(&self, link: procfs::ProcLink) -> Option<Loc> {
+        let me = self.proc.pid();
+        match (link, self.own) {
+            (procfs::ProcLink::Cwd(p), Some((_, fs))) if p == me => Some(fs.cwd.clone()),
+            (procfs::ProcLink::Fd(p, n), Some((files, _))) if p == me => {
+                files.get(n).ok()?.file.lock().kind.loc()
+            }
+            _ => self.proc.link_loc(link),
         }
     }
 }
@@ -236,14 +251,16 @@ impl Vfs {
     }
 
     /// Mounts a new tmpfs of at most `max_pages` pages on the directory `dir` (`mount -t tmpfs`):
-    /// `EBUSY` if something is mounted there already. Its root is a sticky world-writable
-    /// directory, as tmpfs's default `mode=1777`.
+    /// `EBUSY` if something is mounted there already. Its root has `mode` (tmpfs's default is
+    /// `1777`, sticky and world-writable); `/proc/mounts` names it `fstype`. Returns the root.
     pub fn mount_tmpfs(
         &self,
         dir: &Arc<Inode>,
         source: &str,
+        fstype: &'static str,
+        mode: u32,
         max_pages: usize,
-    ) -> Result<(), Errno> {
+    ) -> Result<Arc<Inode>, Errno> {
         let _ns = self.ns.lock();
         let mut i = dir.lock();
         let (parent, name) = {
@@ -260,7 +277,7 @@ impl Vfs {
         let sb = SuperBlock::new(dev, max_pages);
         let root = Inode::new(
             &sb,
-            S_IFDIR | 0o1777,
+            S_IFDIR | mode,
             Cred::ROOT,
             Data::Dir(Dir::new(parent, &name)),
             self.now(),
@@ -269,10 +286,11 @@ impl Vfs {
         drop(i);
         self.mounts.lock().push(MountEntry {
             point: dir.clone(),
-            root,
+            root: root.clone(),
             source: alloc::string::String::from(source),
+            fstype,
         });
-        Ok(())
+        Ok(root)
     }
 
     /// Unmounts what `loc` is the root of (`umount2`): `EINVAL` if it is not a mount's root.
@@ -318,9 +336,10 @@ impl Vfs {
             let path = self.path_of(&Loc::Tmp(m.root.clone())).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "{} {} tmpfs rw,relatime 0 0",
+                "{} {} {} rw,relatime 0 0",
                 m.source,
-                alloc::string::String::from_utf8_lossy(&path)
+                alloc::string::String::from_utf8_lossy(&path),
+                m.fstype
             );
         }
         s
@@ -466,6 +485,14 @@ impl Vfs {
         if d.dir().expect("a directory").get(name).is_some() {
             return Err(errno::EEXIST);
         }
+        if dir.sb.sealed() {
+            // No `create` (a regular file): `EACCES`; no `mkdir`, `mknod`, `symlink`: `EPERM`.
+            return Err(if mode & S_IFMT == S_IFREG {
+                errno::EACCES
+            } else {
+                errno::EPERM
+            });
+        }
         let is_dir = mode & S_IFMT == S_IFDIR;
         let mut owner = cred;
         if d.mode & S_ISGID != 0 {
@@ -511,15 +538,21 @@ impl Vfs {
             if d.dir().expect("a directory").get(name).is_some() {
                 return Err(errno::EEXIST);
             }
+            if dir.sb.sealed() {
+                return Err(errno::EPERM);
+            }
         }
         {
             let mut o = old.lock();
             if o.is_dir() {
                 return Err(errno::EPERM);
             }
-            if o.nlink == 0 {
+            // An `O_TMPFILE` file opened without `O_EXCL` may get its first name (`I_LINKABLE`);
+            // a removed file may not get one back.
+            if o.nlink == 0 && !o.linkable {
                 return Err(errno::ENOENT);
             }
+            o.linkable = false;
             o.nlink += 1;
             o.ctime = now;
         }
@@ -567,6 +600,9 @@ impl Vfs {
         let victim = dd.get(name).cloned().ok_or(errno::ENOENT)?;
         let mut v = victim.lock();
         self.may_delete(&d, &v, cred)?;
+        if dir.sb.sealed() {
+            return Err(errno::EPERM);
+        }
         if rmdir {
             let vd = v.dir().ok_or(errno::ENOTDIR)?;
             if vd.mounted.is_some() {
@@ -609,6 +645,13 @@ impl Vfs {
     ) -> Result<(), Errno> {
         let _ns = self.ns.lock();
         let now = self.now();
+        if odir.sb.sealed() || ndir.sb.sealed() {
+            return Err(if Arc::ptr_eq(&odir.sb, &ndir.sb) {
+                errno::EPERM
+            } else {
+                errno::EXDEV
+            });
+        }
         let exchange = flags & RENAME_EXCHANGE != 0;
         let (old, old_dir_mode_ok) = {
             let d = odir.lock();
@@ -913,7 +956,17 @@ impl Namei<'_> {
                     None => return Ok(node),
                 }
             }
-            Loc::Proc(Node::Link(l)) => procfs::link_target(*l, self)?.into_bytes(),
+            Loc::Proc(Node::Link(l)) => {
+                if let Some(loc) = self.link_loc(*l) {
+                    *links += 1;
+                    return if *links > MAXSYMLINKS {
+                        Err(errno::ELOOP)
+                    } else {
+                        Ok(loc)
+                    };
+                }
+                procfs::link_target(*l, self)?.into_bytes()
+            }
             Loc::Proc(_) => return Ok(node),
         };
         *links += 1;

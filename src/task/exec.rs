@@ -203,6 +203,7 @@ pub fn exec(
         tpidr: 0,
         wait: None,
         sleep_deadline: None,
+        fifo_wait: None,
         vfork_parent: None,
         futex_woken: false,
         pdeath_signal: 0,

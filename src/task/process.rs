@@ -158,6 +158,8 @@ pub struct Process {
     pub wait: Option<crate::task::sched::WaitFor>,
     /// The deadline of a nanosleep in progress, so that the restarted call does not start over.
     pub sleep_deadline: Option<u64>,
+    /// The FIFO open this task waits in: the end it opened, kept for the call's re-run.
+    pub fifo_wait: Option<crate::fs::pipe::FifoWait>,
     /// The parent waiting in `vfork` until this child execs or exits (`vfork_done`).
     pub vfork_parent: Option<i32>,
     /// A futex wake ended this process's wait: its re-run `FUTEX_WAIT` returns 0.
@@ -495,6 +497,7 @@ impl Process {
             tpidr,
             wait: None,
             sleep_deadline: None,
+            fifo_wait: None,
             vfork_parent: None,
             futex_woken: false,
             // Not inherited by fork's child (`copy_process` clears it).

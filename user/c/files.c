@@ -242,6 +242,35 @@ int main(void)
 	CHECK(mknod("fifo", S_IFIFO | 0644, 0) == 0 && stat("fifo", &st) == 0 && S_ISFIFO(st.st_mode),
 	      "mknod makes a FIFO");
 
+	/* Magic links: /proc/self/fd/N leads to the open file itself, renamed or removed, and
+	 * linkat through it names an O_TMPFILE file (unless it was opened O_EXCL). */
+	char fdpath[64];
+	char got[8] = {0};
+	fd = open(".", O_TMPFILE | O_RDWR, 0600);
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	CHECK(fd >= 0 && write(fd, "tmp", 3) == 3 &&
+		      linkat(AT_FDCWD, fdpath, AT_FDCWD, "named", AT_SYMLINK_FOLLOW) == 0,
+	      "linkat through /proc/self/fd names an O_TMPFILE file");
+	int fd2 = open("named", O_RDONLY);
+	CHECK(fd2 >= 0 && read(fd2, got, 3) == 3 && memcmp(got, "tmp", 3) == 0 && unlink("named") == 0,
+	      "and the name opens its data");
+	close(fd2);
+	close(fd);
+	fd = open(".", O_TMPFILE | O_EXCL | O_RDWR, 0600);
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	CHECK(fd >= 0 && err(linkat(AT_FDCWD, fdpath, AT_FDCWD, "named", AT_SYMLINK_FOLLOW)) == ENOENT,
+	      "an O_TMPFILE|O_EXCL file cannot be linked: ENOENT");
+	close(fd);
+	fd = open("moved", O_CREAT | O_RDWR, 0600);
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	CHECK(fd >= 0 && write(fd, "mv", 2) == 2 && rename("moved", "moved2") == 0 && unlink("moved2") == 0 &&
+		      (fd2 = open(fdpath, O_RDONLY)) >= 0 && read(fd2, got, 2) == 2 && memcmp(got, "mv", 2) == 0,
+	      "/proc/self/fd/N opens a renamed, then removed file");
+	close(fd2);
+	CHECK(err(linkat(AT_FDCWD, fdpath, AT_FDCWD, "back", AT_SYMLINK_FOLLOW)) == ENOENT,
+	      "a removed file cannot be linked back: ENOENT");
+	close(fd);
+
 	const char *names[] = {"s", "l1", "l2", "dangling", "u", "d", "fifo", "secret"};
 	int gone = 0;
 	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)

@@ -291,7 +291,9 @@ pub fn sys_fallocate(ctx: &mut FsCtx<'_>, fd: u64, mode: u64, offset: u64, len: 
     }
     let inode = match &file.kind {
         FileKind::Regular { inode, .. } => inode.clone(),
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => return Err(errno::ESPIPE),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::PipeRdWr(..) => {
+            return Err(errno::ESPIPE)
+        }
         FileKind::Dir { .. } => return Err(errno::EISDIR),
         _ => return Err(errno::ENODEV),
     };

@@ -79,9 +79,9 @@ pub fn sys_fcntl(ctx: &mut FsCtx<'_>, fd: u64, cmd: u64, arg: u64) -> SysResult 
             f.flags = (arg & SETFL_MASK) | (f.flags & !SETFL_MASK);
             Ok(0)
         }
-        F_GETPIPE_SZ => match entry.file.lock().kind {
-            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(PIPE_SIZE),
-            _ => Err(errno::EBADF),
+        F_GETPIPE_SZ => match entry.file.lock().kind.pipe() {
+            Some(_) => Ok(PIPE_SIZE),
+            None => Err(errno::EBADF),
         },
         _ => Err(errno::EINVAL),
     }

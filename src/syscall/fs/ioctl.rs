@@ -55,11 +55,8 @@ pub fn sys_ioctl(ctx: &mut FsCtx<'_>, fd: u64, req: u64, arg: u64) -> SysResult 
     }
     match &file.lock().kind {
         FileKind::Console => {}
-        FileKind::PipeRead(p) if cmd == FIONREAD => {
-            ctx.mem.write_pod(arg, &(p.len() as i32))?;
-            return Ok(0);
-        }
-        FileKind::PipeWrite(p) if cmd == FIONREAD => {
+        k if cmd == FIONREAD && k.pipe().is_some() => {
+            let p = k.pipe().expect("a pipe");
             ctx.mem.write_pod(arg, &(p.len() as i32))?;
             return Ok(0);
         }

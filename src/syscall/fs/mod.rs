@@ -15,8 +15,9 @@
 //!   deliverable, replace the result with [`interrupted_errno`] and deliver as usual; otherwise
 //!   park the caller until `pipe::events()` differs from the sample (or a signal arrives, or the
 //!   wait that [`Sleeper::block`] recorded ends), then re-run the same syscall with the same
-//!   arguments. Calls that can return it: `read`, `readv`, `write`, `writev` on pipes, and
-//!   `ppoll` with nothing ready (on pipes, a deadline, or only a signal).
+//!   arguments. Calls that can return it: `read`, `readv`, `write`, `writev` on pipes, `openat`
+//!   of a FIFO waiting for its other side, and `ppoll` with nothing ready (on pipes, a
+//!   deadline, or only a signal).
 //! * **SIGPIPE.** When [`raises_sigpipe`] says so (a write-family call failed with `EPIPE`,
 //!   which only a pipe without readers produces), send `SIGPIPE` to the caller (`send_sig(SIGPIPE,
 //!   current, 0)`: `SI_USER` from the caller itself in Linux; `SigInfo::kernel` is close enough),
@@ -35,7 +36,7 @@ use super::user::{access_ok, user_chunks, UserMem, UserMemExt, PATH_MAX, USER_CH
 use super::SysResult;
 use crate::fs::fdtable::*;
 use crate::fs::inode::{Cred, Inode};
-use crate::fs::pipe::{Pipe, PIPE_SIZE};
+use crate::fs::pipe::{FifoWait, Pipe, PIPE_SIZE};
 use crate::fs::procfs::{Node, ProcSource};
 use crate::fs::vfs::{FsState, Loc, Namei, Vfs};
 
@@ -106,6 +107,16 @@ pub trait Sleeper {
     fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno;
     /// The call completes: its deadline is forgotten.
     fn finish(&self);
+    /// The FIFO open this call waits in, when this run is a re-run of one (the end it opened,
+    /// kept by [`keep_fifo_wait`](Self::keep_fifo_wait)). The kernel drops a kept wait when the
+    /// call ends any other way (an error, a signal), closing that end.
+    fn take_fifo_wait(&self) -> Option<FifoWait> {
+        None
+    }
+    /// Keeps `w` for the next run of this call, which [`block`](Self::block) schedules.
+    fn keep_fifo_wait(&self, w: FifoWait) {
+        drop(w);
+    }
     /// Whether the caller blocks or ignores `sig`: a background job's terminal read then fails
     /// with EIO rather than stopping, and its write goes ahead (job control at the terminal).
     fn ignores(&self, _sig: u32) -> bool {

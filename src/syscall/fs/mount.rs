@@ -16,7 +16,8 @@ const UMOUNT_NOFOLLOW: u32 = 8;
 
 /// `mount(2)` (`do_mount`): root only (`EPERM`); the target must be a directory (`ENOENT`,
 /// `ENOTDIR`); `tmpfs` makes a new in-memory file system there (half of RAM at most, as
-/// Linux's default `size=`), `proc` mounts procfs (`EBUSY` if it is mounted already); other
+/// Linux's default `size=`), `devtmpfs` one with the device nodes, `sysfs` the minimal sysfs of
+/// [`crate::fs::sysfs`], and `proc` mounts procfs (`EBUSY` if it is mounted already); other
 /// types are `ENODEV`. A remount changes nothing here and succeeds; bind and move mounts are not
 /// supported (`EINVAL`). The mount flags (`MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC`, `MS_RDONLY`) are
 /// accepted and not enforced.
@@ -54,10 +55,28 @@ pub fn sys_mount(
     match kind.as_slice() {
         b"tmpfs" => {
             let pages = ctx.vfs.rootfs.max_pages;
-            ctx.vfs
-                .mount_tmpfs(&dir, &alloc::string::String::from_utf8_lossy(&src), pages)?;
+            let src = alloc::string::String::from_utf8_lossy(&src);
+            ctx.vfs.mount_tmpfs(&dir, &src, "tmpfs", 0o1777, pages)?;
+        }
+        b"devtmpfs" => {
+            // Linux has one devtmpfs that every mount shows; a fresh instance with the same
+            // nodes looks the same to its users.
+            let pages = ctx.vfs.rootfs.max_pages;
+            let src = alloc::string::String::from_utf8_lossy(&src);
+            let root = ctx.vfs.mount_tmpfs(&dir, &src, "devtmpfs", 0o755, pages)?;
+            crate::fs::rootfs::add_dev_nodes(ctx.vfs, &root);
         }
         b"proc" => ctx.vfs.mount_proc(&dir)?,
+        b"sysfs" => {
+            let src = alloc::string::String::from_utf8_lossy(&src);
+            crate::fs::sysfs::mount(
+                ctx.vfs,
+                &dir,
+                &src,
+                ctx.proc.cpus(),
+                crate::arch::aarch64::MAX_CPUS,
+            )?;
+        }
         _ => return Err(errno::ENODEV),
     }
     Ok(0)

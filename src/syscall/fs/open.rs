@@ -2,7 +2,7 @@
 //! faccessat2, chdir, fchdir, getcwd, umask, fsync.
 use super::namei::*;
 use super::*;
-use crate::fs::inode::{Data, MAY_EXEC, MAY_READ, MAY_WRITE, S_IFLNK};
+use crate::fs::inode::{Data, MAY_EXEC, MAY_READ, MAY_WRITE, S_IFIFO, S_IFLNK};
 use crate::syscall::abi::S_IFMT;
 use alloc::sync::Arc;
 
@@ -185,7 +185,11 @@ fn open_tmpfile(ctx: &mut FsCtx<'_>, start: &Loc, name: &[u8], flags: u32, mode:
             ctx.vfs.now(),
         )
     };
-    inode.lock().nlink = 0;
+    {
+        let mut i = inode.lock();
+        i.nlink = 0;
+        i.linkable = flags & O_EXCL == 0;
+    }
     let path = alloc::format!("/#{} (deleted)", inode.ino)
         .into_bytes()
         .into();
@@ -265,6 +269,11 @@ fn do_open(
     if !found.created {
         inode.lock().permission(ctx.cred, acc)?;
     }
+    // A sysfs attribute without a `store` (none has one here): kernfs refuses to open it for
+    // writing.
+    if acc & MAY_WRITE != 0 && inode.sb.sealed() {
+        return Err(errno::EACCES);
+    }
     Ok(match kind {
         S_IFDIR => FileKind::Dir { loc, pos: 0 },
         S_IFREG => {
@@ -295,9 +304,73 @@ fn do_open(
                 FileKind::Device { inode, dev, path }
             }
         }
-        // Block devices, FIFOs and sockets: no driver behind them here.
+        S_IFIFO => {
+            let path = path(ctx);
+            fifo_open(ctx, &inode, flags, path)?
+        }
+        // Block devices and sockets: no driver behind them here.
         _ => return Err(errno::ENXIO),
     })
+}
+
+/// `fifo_open`: the inode's pipe (made at its first open), then the end the access mode asks
+/// for. A reader without `O_NONBLOCK` waits until some writer has opened (`wait_for_partner` on
+/// `w_counter`), a writer for a reader; a non-blocking writer without a reader is `ENXIO`;
+/// `O_RDWR` never waits. A waiting open keeps its end open across the re-runs of the call
+/// ([`FifoWait`]), so that the other side's open and first write see it.
+fn fifo_open(
+    ctx: &mut FsCtx<'_>,
+    inode: &alloc::sync::Arc<Inode>,
+    flags: u32,
+    path: alloc::sync::Arc<[u8]>,
+) -> Result<FileKind, Errno> {
+    use crate::fs::pipe::FifoOrigin;
+    let pipe = {
+        let mut i = inode.lock();
+        match &i.data {
+            Data::Fifo(w) => w.upgrade(),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            let p = Pipe::fifo(FifoOrigin {
+                inode: inode.clone(),
+                path,
+            });
+            i.data = Data::Fifo(alloc::sync::Arc::downgrade(&p));
+            p
+        })
+    };
+    let nonblock = flags & O_NONBLOCK != 0;
+    let waited = ctx
+        .sleeper
+        .take_fifo_wait()
+        .filter(|w| alloc::sync::Arc::ptr_eq(w.pipe(), &pipe));
+    let (readers, writers) = pipe.ends();
+    match flags & O_ACCMODE {
+        O_RDONLY => {
+            let (end, seen) = match waited {
+                Some(FifoWait::Reader(r, seen)) => (r, seen),
+                _ => (pipe.open_reader(), pipe.counters().1),
+            };
+            if nonblock || writers > 0 || pipe.counters().1 != seen {
+                return Ok(FileKind::PipeRead(end));
+            }
+            ctx.sleeper.keep_fifo_wait(FifoWait::Reader(end, seen));
+        }
+        O_WRONLY => {
+            let (end, seen) = match waited {
+                Some(FifoWait::Writer(w, seen)) => (w, seen),
+                _ if nonblock && readers == 0 => return Err(errno::ENXIO),
+                _ => (pipe.open_writer(), pipe.counters().0),
+            };
+            if readers > 0 || pipe.counters().0 != seen {
+                return Ok(FileKind::PipeWrite(end));
+            }
+            ctx.sleeper.keep_fifo_wait(FifoWait::Writer(end, seen));
+        }
+        _ => return Ok(FileKind::PipeRdWr(pipe.open_reader(), pipe.open_writer())),
+    }
+    Err(ctx.sleeper.block(None, true, None))
 }
 
 /// `new_decode_dev` of an `st_rdev` value: `(major, minor)`.

@@ -75,7 +75,10 @@ pub fn sys_ppoll(
             let f = entry.file.lock();
             pipes |= matches!(
                 f.kind,
-                FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Console
+                FileKind::PipeRead(_)
+                    | FileKind::PipeWrite(_)
+                    | FileKind::PipeRdWr(..)
+                    | FileKind::Console
             );
             let mask = match f.kind {
                 FileKind::Console => tty_mask(tty_in),
@@ -136,15 +139,17 @@ pub fn tty_mask(readable: bool) -> u16 {
 /// `POLLOUT | POLLWRNORM` with at least `PIPE_BUF` bytes free and `POLLERR` once no reader
 /// remains.
 pub fn poll_mask(file: &OpenFile) -> u16 {
-    match &file.kind {
-        FileKind::PipeRead(p) => {
-            let (data, hup) = p.poll_read();
-            (if data { POLLIN | POLLRDNORM } else { 0 }) | (if hup { POLLHUP } else { 0 })
-        }
-        FileKind::PipeWrite(p) => {
-            let (room, err) = p.poll_write();
-            (if room { POLLOUT | POLLWRNORM } else { 0 }) | (if err { POLLERR } else { 0 })
-        }
-        _ => DEFAULT_POLLMASK,
+    if file.kind.pipe().is_none() {
+        return DEFAULT_POLLMASK;
     }
+    let mut mask = 0;
+    if let Some(p) = file.kind.pipe_reader() {
+        let (data, hup) = p.poll_read();
+        mask |= (if data { POLLIN | POLLRDNORM } else { 0 }) | (if hup { POLLHUP } else { 0 });
+    }
+    if let Some(p) = file.kind.pipe_writer() {
+        let (room, err) = p.poll_write();
+        mask |= (if room { POLLOUT | POLLWRNORM } else { 0 }) | (if err { POLLERR } else { 0 });
+    }
+    mask
 }

@@ -298,7 +298,9 @@ pub(super) fn read_file(
         FileKind::Device { dev, .. } => read_dev(*dev, mem, buf, count),
         // `generic_read_dir`.
         FileKind::Dir { .. } => Err(errno::EISDIR),
-        FileKind::PipeRead(p) => read_pipe(p, nonblock, mem, &[(buf, count)]),
+        FileKind::PipeRead(p) | FileKind::PipeRdWr(p, _) => {
+            read_pipe(p, nonblock, mem, &[(buf, count)])
+        }
         // Opened write-only or `O_PATH`: `vfs_read` refuses it before getting here.
         FileKind::PipeWrite(_) | FileKind::Path(_) => Err(errno::EBADF),
     }
@@ -356,7 +358,9 @@ pub(super) fn write_file(
         // No `write` method: `vfs_write` refuses with `EINVAL` (`FMODE_CAN_WRITE` unset). Not
         // reachable through `openat`, which never opens these for writing.
         FileKind::Snapshot { .. } | FileKind::Dir { .. } => Err(errno::EINVAL),
-        FileKind::PipeWrite(p) => write_pipe(p, nonblock, mem, &[(buf, count)]),
+        FileKind::PipeWrite(p) | FileKind::PipeRdWr(_, p) => {
+            write_pipe(p, nonblock, mem, &[(buf, count)])
+        }
         // Opened read-only or `O_PATH`: `vfs_write` refuses it before getting here.
         FileKind::PipeRead(_) | FileKind::Path(_) => Err(errno::EBADF),
     }
@@ -366,7 +370,10 @@ pub(super) fn write_file(
 /// terminal are `ESPIPE`.
 fn positional(file: &OpenFile) -> Result<(), Errno> {
     match file.kind {
-        FileKind::Console | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Err(errno::ESPIPE),
+        FileKind::Console
+        | FileKind::PipeRead(_)
+        | FileKind::PipeWrite(_)
+        | FileKind::PipeRdWr(..) => Err(errno::ESPIPE),
         _ => Ok(()),
     }
 }
@@ -535,7 +542,7 @@ fn do_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64
     if file.kind == FileKind::Console {
         ctx.tty_job_check(false)?;
     }
-    if let FileKind::PipeWrite(p) = &file.kind {
+    if let Some(p) = file.kind.pipe_writer() {
         return write_pipe(p, file.nonblock(), ctx.mem, &segs);
     }
     let now = ctx.vfs.now();
@@ -573,7 +580,7 @@ fn do_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>
     if matches!(file.kind, FileKind::Dir { .. }) && segs.iter().any(|s| s.1 > 0) {
         return Err(errno::EISDIR);
     }
-    if let FileKind::PipeRead(p) = &file.kind {
+    if let Some(p) = file.kind.pipe_reader() {
         return read_pipe(p, file.nonblock(), ctx.mem, &segs);
     }
     if file.kind == FileKind::Console {
@@ -672,7 +679,7 @@ pub fn sys_sendfile(
     }
     if matches!(
         input.lock().kind,
-        FileKind::Console | FileKind::PipeRead(_) | FileKind::Dir { .. }
+        FileKind::Console | FileKind::PipeRead(_) | FileKind::PipeRdWr(..) | FileKind::Dir { .. }
     ) {
         return Err(errno::EINVAL);
     }
@@ -757,9 +764,10 @@ pub fn sys_lseek(ctx: &mut FsCtx<'_>, fd: u64, offset: u64, whence: u64) -> SysR
         return Err(errno::EINVAL);
     }
     let (pos, size) = match &mut file.kind {
-        FileKind::Console | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => {
-            return Err(errno::ESPIPE)
-        }
+        FileKind::Console
+        | FileKind::PipeRead(_)
+        | FileKind::PipeWrite(_)
+        | FileKind::PipeRdWr(..) => return Err(errno::ESPIPE),
         FileKind::Path(_) => return Err(errno::EBADF),
         FileKind::Device { .. } => return Ok(0),
         FileKind::Snapshot { pos, .. } => (pos, None),

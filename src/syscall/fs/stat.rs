@@ -53,6 +53,9 @@ pub const PIPEFS_DEV: u64 = makedev(0, 14);
 /// pipe's creator can be here), one link, size 0, `st_blksize` one page; `st_ino` is the
 /// pipe's own, the same for both ends.
 pub fn stat_pipe(pipe: &Pipe) -> Stat {
+    if let Some(o) = pipe.origin() {
+        return o.inode.stat();
+    }
     Stat {
         st_dev: PIPEFS_DEV,
         st_ino: pipe.ino(),
@@ -77,8 +80,9 @@ pub(super) fn stat_file(file: &OpenFile) -> Stat {
         FileKind::Snapshot { node, .. } => stat_node(*node),
         FileKind::Dir { loc, .. } | FileKind::Path(loc) => stat_loc(loc),
         FileKind::Regular { inode, .. } | FileKind::Device { inode, .. } => inode.stat(),
-        FileKind::PipeRead(p) => stat_pipe(p),
-        FileKind::PipeWrite(p) => stat_pipe(p),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::PipeRdWr(..) => {
+            stat_pipe(file.kind.pipe().expect("a pipe end"))
+        }
     }
 }
 

@@ -108,10 +108,7 @@ pub fn sys_removexattr(ctx: &mut FsCtx<'_>, nr: usize, file: u64, name: u64) -> 
 /// unknown advice or a negative length; otherwise 0, as Linux's `generic_fadvise` on tmpfs.
 pub fn sys_fadvise64(ctx: &mut FsCtx<'_>, fd: u64, len: u64, advice: u64) -> SysResult {
     let file = ctx.files.get(ufd(fd))?.file.clone();
-    if matches!(
-        file.lock().kind,
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_)
-    ) {
+    if file.lock().kind.pipe().is_some() {
         return Err(errno::ESPIPE);
     }
     if (len as i64) < 0 || advice > 5 {

@@ -351,6 +351,9 @@ impl ProcSource for ProcView<'_, '_> {
     fn pid(&self) -> i32 {
         self.pid
     }
+    fn cpus(&self) -> usize {
+        crate::arch::aarch64::smp::online()
+    }
 
     fn pids(&self) -> alloc::vec::Vec<i32> {
         // Processes, by their ids: a thread of a process is not listed on its own.
@@ -410,6 +413,17 @@ impl ProcSource for ProcView<'_, '_> {
             l => other_link(l),
         }
     }
+
+    fn link_loc(&self, link: ProcLink) -> Option<crate::fs::vfs::Loc> {
+        let tasks = TASKS.lock();
+        let pid = Node::Link(link).pid()?;
+        let p = tasks.get(pid)?;
+        match link {
+            ProcLink::Cwd(_) => Some(p.fs.lock().cwd.clone()),
+            ProcLink::Fd(_, n) => p.files.lock().get(n).ok()?.file.lock().kind.loc(),
+            _ => None,
+        }
+    }
 }
 
 /// The PL011 console as the fd table's console.
@@ -460,6 +474,14 @@ impl Sleeper for SchedSleeper<'_, '_> {
 
     fn finish(&self) {
         self.shared.0.borrow_mut().sleep_deadline = None;
+    }
+
+    fn take_fifo_wait(&self) -> Option<crate::fs::pipe::FifoWait> {
+        self.shared.0.borrow_mut().fifo_wait.take()
+    }
+
+    fn keep_fifo_wait(&self, w: crate::fs::pipe::FifoWait) {
+        self.shared.0.borrow_mut().fifo_wait = Some(w);
     }
 
     fn ignores(&self, sig: u32) -> bool {

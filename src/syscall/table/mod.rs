@@ -121,8 +121,10 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) -> bool {
             }
         }
     }
-    // The call ends with an error: no later call may take its deadline for its own.
+    // The call ends with an error: no later call may take its deadline, or the FIFO end it
+    // waited with, for its own.
     p.sleep_deadline = None;
+    p.fifo_wait = None;
     if super::fs::raises_sigpipe(call.nr, &ret) {
         let _ = p
             .signals
