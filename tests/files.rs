@@ -8,7 +8,7 @@ use common::Boot;
 #[test]
 fn files_and_directories() {
     let o = Boot::default().program("c-files", "").run();
-    o.assert_tap("files", 60);
+    o.assert_tap("files", 62);
     o.assert_no_frame_leak();
 }
 

@@ -77,8 +77,8 @@ pub enum FileKind {
     },
     /// A directory: `pos` is the `getdents64` cookie to resume from.
     Dir { loc: Loc, pos: u64 },
-    /// A regular file of the tmpfs; `path` is where it was opened (`/proc/<pid>/fd` shows it;
-    /// a later rename is not followed).
+    /// A regular file of the tmpfs; `path` is where it was opened (`/proc/<pid>/fd` starts from
+    /// it to find where the file is now: [`Vfs::path_of_file`](super::vfs::Vfs::path_of_file)).
     Regular {
         inode: Arc<Inode>,
         pos: u64,
@@ -181,11 +181,13 @@ impl OpenFile {
             FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::PipeRdWr(..) => {
                 let pipe = self.kind.pipe().expect("a pipe end");
                 match pipe.origin() {
-                    Some(o) => text(&o.path),
+                    Some(o) => text(&vfs.path_of_file(&o.inode, &o.path)),
                     None => alloc::format!("pipe:[{}]", pipe.ino()),
                 }
             }
-            FileKind::Regular { path, .. } | FileKind::Device { path, .. } => text(path),
+            FileKind::Regular { inode, path, .. } | FileKind::Device { inode, path, .. } => {
+                text(&vfs.path_of_file(inode, path))
+            }
             FileKind::Dir { loc, .. } | FileKind::Path(loc) => vfs
                 .path_of(loc)
                 .map_or_else(|_| String::from("/"), |p| text(&p)),

@@ -60,6 +60,9 @@ pub struct MountEntry {
     pub fstype: &'static str,
 }
 
+/// Directories [`Vfs::path_of_file`] looks into for a renamed file before calling it deleted.
+const FILE_SEARCH_BUDGET: usize = 10_000;
+
 /// The anonymous device numbers tmpfs instances get after the root's (`get_anon_bdev`).
 static NEXT_ANON_DEV: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(40);
 
@@ -371,6 +374,106 @@ impl Vfs {
 
     /// The absolute path of a directory (`d_path` for `getcwd`): `ENOENT` once it has been
     /// removed.
+    /// Where a file (not a directory) is now, for `/proc/PID/fd` (`d_path`): `opened`, the
+    /// path it was opened by, while that still names it; else the name it has in the same
+    /// directory, or anywhere in the tree (it was renamed); `opened` with ` (deleted)` when it has
+    /// no name left. A file with several names shows the one found first.
+    pub fn path_of_file(&self, inode: &Arc<Inode>, opened: &[u8]) -> Vec<u8> {
+        let deleted = || {
+            let mut p = opened.to_vec();
+            p.extend_from_slice(b" (deleted)");
+            p
+        };
+        if inode.lock().nlink == 0 {
+            return deleted();
+        }
+        let cut = opened.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        if let Some(dir) = self.resolve_dir(&opened[..cut]) {
+            let found = dir.lock().dir().and_then(|d| {
+                if d.get(&opened[cut + 1..])
+                    .is_some_and(|i| Arc::ptr_eq(i, inode))
+                {
+                    return Some(opened[cut + 1..].to_vec());
+                }
+                d.entries()
+                    .find(|(_, i)| Arc::ptr_eq(i, inode))
+                    .map(|(n, _)| n.to_vec())
+            });
+            if let Some(name) = found {
+                if let Ok(mut p) = self.path_of(&Loc::Tmp(dir)) {
+                    if p.last() != Some(&b'/') {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(&name);
+                    return p;
+                }
+            }
+        }
+        let mut budget = FILE_SEARCH_BUDGET;
+        self.find_file(&self.root.clone(), inode, &mut budget)
+            .unwrap_or_else(deleted)
+    }
+
+    /// The directory an absolute, canonical path names, walking names and tmpfs mounts only.
+    fn resolve_dir(&self, path: &[u8]) -> Option<Arc<Inode>> {
+        let mut cur = self.root.clone();
+        for name in split(path) {
+            let next = cur.lock().dir()?.get(name)?.clone();
+            cur = self.mounted_root(next)?;
+        }
+        Some(cur)
+    }
+
+    /// What a directory shows: the root of the tmpfs mounted on it, if one is; `None` for
+    /// procfs.
+    fn mounted_root(&self, dir: Arc<Inode>) -> Option<Arc<Inode>> {
+        let mounted = dir.lock().dir().map(|d| d.mounted.clone());
+        match mounted {
+            Some(Some(Mounted::Tmpfs(root))) => Some(root),
+            Some(Some(Mounted::Proc)) => None,
+            _ => Some(dir),
+        }
+    }
+
+    /// A path of `inode` under `dir`, searching at most `budget` more entries.
+    fn find_file(
+        &self,
+        dir: &Arc<Inode>,
+        inode: &Arc<Inode>,
+        budget: &mut usize,
+    ) -> Option<Vec<u8>> {
+        let entries: Vec<(Vec<u8>, Arc<Inode>)> = dir
+            .lock()
+            .dir()?
+            .entries()
+            .map(|(n, i)| (n.to_vec(), i.clone()))
+            .collect();
+        for (name, child) in &entries {
+            if Arc::ptr_eq(child, inode) {
+                let mut p = self.path_of(&Loc::Tmp(dir.clone())).ok()?;
+                if p.last() != Some(&b'/') {
+                    p.push(b'/');
+                }
+                p.extend_from_slice(name);
+                return Some(p);
+            }
+        }
+        for (_, child) in entries {
+            if *budget == 0 {
+                return None;
+            }
+            *budget -= 1;
+            if child.is_dir() {
+                if let Some(sub) = self.mounted_root(child) {
+                    if let Some(p) = self.find_file(&sub, inode, budget) {
+                        return Some(p);
+                    }
+                }
+            }
+        }
+        None
+    }
+
     pub fn path_of(&self, loc: &Loc) -> Result<Vec<u8>, Errno> {
         let mut inode = match loc {
             Loc::Tmp(i) => i.clone(),

@@ -263,9 +263,16 @@ int main(void)
 	close(fd);
 	fd = open("moved", O_CREAT | O_RDWR, 0600);
 	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-	CHECK(fd >= 0 && write(fd, "mv", 2) == 2 && rename("moved", "moved2") == 0 && unlink("moved2") == 0 &&
-		      (fd2 = open(fdpath, O_RDONLY)) >= 0 && read(fd2, got, 2) == 2 && memcmp(got, "mv", 2) == 0,
-	      "/proc/self/fd/N opens a renamed, then removed file");
+	char lk[128] = {0};
+	CHECK(fd >= 0 && write(fd, "mv", 2) == 2 && mkdir("sub", 0755) == 0 && rename("moved", "sub/moved2") == 0 &&
+		      readlink(fdpath, lk, sizeof lk - 1) > 0 && strcmp(lk, DIR_ "/sub/moved2") == 0,
+	      "/proc/self/fd/N follows a rename (%s)", lk);
+	memset(lk, 0, sizeof lk);
+	CHECK(unlink("sub/moved2") == 0 && rmdir("sub") == 0 && readlink(fdpath, lk, sizeof lk - 1) > 10 &&
+		      strcmp(lk + strlen(lk) - 10, " (deleted)") == 0,
+	      "and says deleted once the name is gone (%s)", lk);
+	CHECK((fd2 = open(fdpath, O_RDONLY)) >= 0 && read(fd2, got, 2) == 2 && memcmp(got, "mv", 2) == 0,
+	      "/proc/self/fd/N opens the renamed, then removed file");
 	close(fd2);
 	CHECK(err(linkat(AT_FDCWD, fdpath, AT_FDCWD, "back", AT_SYMLINK_FOLLOW)) == ENOENT,
 	      "a removed file cannot be linked back: ENOENT");
