@@ -126,6 +126,11 @@ fn everyday_commands() {
     assert_eq!(get("awk"), ["12"]);
     assert_eq!(get("env"), ["FOO=bar"]);
     assert_eq!(get("exit"), ["status 3"]);
+    assert_eq!(
+        get("mount"),
+        ["0", "sysfs on /tmp/sys type sysfs (rw,relatime)"]
+    );
+    assert_eq!(get("fifo"), ["through the fifo"]);
     assert!(s.contains_key("end"), "the script ran to its end");
 }
 

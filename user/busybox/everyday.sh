@@ -38,4 +38,6 @@ echo "== sed-grep"; printf 'apple\nbanana\ncherry\n' | grep an | sed 's/an/AN/g'
 echo "== awk"; echo 3 4 | awk '{ print $1 * $2 }'
 echo "== env"; FOO=bar env | grep FOO
 echo "== exit"; sh -c 'exit 3'; echo "status $?"
+echo "== mount"; mkdir /tmp/sys && mount -t sysfs sysfs /tmp/sys && cat /tmp/sys/devices/system/cpu/online && mount | grep sysfs && umount /tmp/sys && rmdir /tmp/sys
+echo "== fifo"; mkfifo /tmp/p && { echo through the fifo > /tmp/p & } && cat /tmp/p && wait && rm /tmp/p
 echo "== end"
