@@ -74,12 +74,48 @@ fn is_env_key(key: &str) -> bool {
 
 impl<'a> Options<'a> {
     /// The `KEY=VALUE` words the kernel does not know, for init's environment (TMPDIR, PATH,
-    /// LTP_TIMEOUT_MUL...), in command-line order.
-    pub fn init_env(&self) -> impl Iterator<Item = &'a str> {
-        self.kernel
-            .split_ascii_whitespace()
+    /// LTP_TIMEOUT_MUL...), in command-line order, quotes removed.
+    pub fn init_env(&self) -> impl Iterator<Item = alloc::string::String> {
+        split_args(self.kernel)
+            .into_iter()
             .filter(|w| w.split_once('=').is_some_and(|(k, _)| is_env_key(k)))
     }
+
+    /// init's arguments (after `--`), split as Linux's `next_arg` splits them.
+    pub fn init_argv(&self) -> alloc::vec::Vec<alloc::string::String> {
+        split_args(self.init_args)
+    }
+}
+
+/// Splits a command line into words as Linux's `next_arg` does: at spaces, except inside
+/// double quotes, which are removed (`init=/bin/sh -- -c "echo a b"` gives `-c` and `echo a
+/// b`). Linux removes only the quotes that open a word or its value; here every quote goes.
+pub fn split_args(line: &str) -> alloc::vec::Vec<alloc::string::String> {
+    let mut words = alloc::vec::Vec::new();
+    let mut word = alloc::string::String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_ascii_whitespace() && !quoted => {
+                if any {
+                    words.push(core::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
 }
 
 #[cfg(test)]
@@ -104,6 +140,14 @@ mod tests {
             ["TMPDIR=/tmp", "PATH=/bin:/sbin"]
         );
         assert_eq!(o.init_args, "X=1");
+    }
+
+    #[test]
+    fn quotes_keep_spaces_in_a_word() {
+        let o = Options::parse(r#"PS1="a b" log=warn -- -c "echo  x; exit 3" "" last"#);
+        assert_eq!(o.init_argv(), ["-c", "echo  x; exit 3", "", "last"]);
+        assert_eq!(o.init_env().collect::<Vec<_>>(), ["PS1=a b"]);
+        assert_eq!(split_args("  a   b "), ["a", "b"]);
     }
 
     #[test]

@@ -334,11 +334,13 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
         vfs.rootfs.used_pages(),
     );
     let image = crate::fs::read_whole(&inode);
+    let init_argv = opts.init_argv();
     let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![name.as_bytes()];
-    argv.extend(opts.init_args.split_ascii_whitespace().map(str::as_bytes));
+    argv.extend(init_argv.iter().map(|a| a.as_bytes()));
     // Linux's `envp_init`, then what the command line gives init.
+    let init_env: alloc::vec::Vec<_> = opts.init_env().collect();
     let mut envp: alloc::vec::Vec<&[u8]> = alloc::vec![b"HOME=/", b"TERM=linux"];
-    envp.extend(opts.init_env().map(str::as_bytes));
+    envp.extend(init_env.iter().map(|e| e.as_bytes()));
     // A dynamically linked init finds its interpreter by absolute path, as the kernel's
     // `open_exec` does from `/`.
     let mut interp = |name: &[u8]| -> Result<

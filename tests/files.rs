@@ -87,3 +87,12 @@ fn tmpfs_devtmpfs_and_sysfs_mount() {
     o.assert_tap("mounts", 24);
     assert!(o.output.contains("cpu/online is 0-3"), "{}", o.output);
 }
+
+/// `user/c/select.c`: pselect6 over pipes and files with Linux's readiness classes and errors,
+/// timeouts that clear the sets and write back the time left, and waits that a writer or a
+/// signal ends.
+#[test]
+fn select_waits_as_linux_does() {
+    let o = Boot::default().program("c-select", "").run();
+    o.assert_tap("select", 20);
+}

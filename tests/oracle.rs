@@ -207,6 +207,11 @@ fn fifo_on_linux() {
 }
 
 #[test]
+fn select_on_linux() {
+    oracle("select", "", "1G");
+}
+
+#[test]
 fn mounts_on_linux() {
     oracle("mounts", "", "1G");
 }

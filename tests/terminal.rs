@@ -5,6 +5,12 @@ mod common;
 use common::{root, Boot};
 
 fn shell() -> Option<Boot> {
+    shell_of("/bin/sh -l")
+}
+
+/// A session of `command` (Debian's busybox sh, bash-static or sash, all in the busybox image)
+/// with the console as its controlling terminal.
+fn shell_of(command: &str) -> Option<Boot> {
     let cpio = root().join("build/initrd/busybox.cpio");
     if !cpio.exists() {
         let why =
@@ -13,10 +19,10 @@ fn shell() -> Option<Boot> {
         eprintln!("SKIPPED: {why}");
         return None;
     }
-    let mut b = Boot::default().args(
+    let mut b = Boot::default().args(&format!(
         "init=/usr/bin/setsid log=warn PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin \
-         -- -c /bin/sh -l",
-    );
+         -- -c {command}"
+    ));
     b.extra = vec!["-initrd".into(), cpio.to_string_lossy().into_owned()];
     Some(b)
 }
@@ -119,4 +125,88 @@ fn a_background_reader_is_stopped() {
         ("# ", "poweroff -f\r"),
     ]);
     o.assert_status(0);
+}
+
+/// Debian's bash-static as an interactive login shell: its own line editing (readline, raw
+/// mode through termios), job control with `jobs`, `^C`, `^Z` and `fg`, a pipeline, `cd`, and
+/// arithmetic; `poweroff -f` (busybox's) ends the session.
+#[test]
+fn an_interactive_bash_session() {
+    let Some(b) = shell_of("/bin/bash --norc -i") else {
+        return;
+    };
+    let o = b.converse(&[
+        ("# ", "echo bash-$BASH_VERSINFO-$((6*7))\r"),
+        ("bash-5-42", ""),
+        // readline's editing: a word typed wrong, erased with backspaces.
+        ("# ", "echo tpyo\x7f\x7f\x7fypo fixed\r"),
+        ("typo fixed", ""),
+        ("# ", "cd /tmp && pwd\r"),
+        ("/tmp", ""),
+        ("# ", "sleep 3 &\r"),
+        ("# ", "jobs\r"),
+        ("Running", ""),
+        ("# ", "echo going; sleep 30\r"),
+        ("going", ""),
+        ("@300", "\x03"),
+        ("# ", "echo status $?\r"),
+        ("status 130", ""),
+        ("# ", "echo stopping; sleep 2\r"),
+        ("stopping", ""),
+        ("@300", "\x1a"),
+        ("Stopped", ""),
+        ("# ", "fg\r"),
+        ("sleep 2", ""),
+        ("# ", "echo resumed $?\r"),
+        ("resumed 0", ""),
+        ("# ", "printf 'b\\na\\nc\\n' | sort | tr -d '\\n'; echo\r"),
+        ("abc", ""),
+        ("# ", "wait; poweroff -f\r"),
+    ]);
+    o.assert_status(0);
+    let out = &o.output;
+    let after = |a: &str, b: &str| {
+        let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
+        assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
+    };
+    after("echo bash-$BASH_VERSINFO", "bash-5-42");
+    after("tpyo", "typo fixed");
+    after("jobs", "Running");
+    after("echo status $?", "status 130");
+    after("stopping", "Stopped");
+    after("echo resumed $?", "resumed 0");
+    after("| sort |", "abc");
+}
+
+/// Debian's sash, the stand-alone shell: its built-in commands (`-ls`, `-echo`, `cd`, `-pwd`)
+/// and an external one (busybox's `uname`); as the first process it refuses `exit`, as it
+/// does on Linux, and busybox's `poweroff -f` ends the run.
+#[test]
+fn a_sash_session() {
+    let Some(b) = shell_of("/bin/sash") else {
+        return;
+    };
+    let o = b.converse(&[
+        ("> ", "-echo hello from sash\r"),
+        ("hello from sash", ""),
+        ("> ", "cd /tmp\r"),
+        ("> ", "-pwd\r"),
+        ("/tmp", ""),
+        ("> ", "-ls -d /proc\r"),
+        ("proc", ""),
+        ("> ", "uname -s\r"),
+        ("Linux", ""),
+        ("> ", "exit 3\r"),
+        ("You are the INIT process!", ""),
+        ("> ", "poweroff -f\r"),
+    ]);
+    o.assert_status(0);
+    let out = &o.output;
+    let after = |a: &str, b: &str| {
+        let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
+        assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
+    };
+    after("-echo hello from sash", "hello from sash");
+    after("-pwd", "/tmp");
+    after("uname -s", "Linux");
 }

@@ -305,6 +305,12 @@ impl Files {
         self.clone()
     }
 
+    /// The descriptors the table has room for (Linux's `fdt->max_fds`: at least 64, growing in
+    /// powers of two), which bounds `select`'s `nfds`.
+    pub fn max_fds(&self) -> usize {
+        self.slots.len().next_power_of_two().max(64)
+    }
+
     /// The current `RLIMIT_NOFILE` soft limit.
     pub fn nofile(&self) -> usize {
         self.nofile

@@ -204,6 +204,7 @@ pub fn dispatch(ctx: &mut FsCtx<'_>, nr: usize, a: [u64; 6]) -> Option<SysResult
         SYS_ioctl => sys_ioctl(ctx, a[0], a[1], a[2]),
         SYS_readlinkat => sys_readlinkat(ctx, a[0], a[1], a[2], a[3]),
         SYS_ppoll => sys_ppoll(ctx, a[0], a[1], a[2], a[3], a[4]),
+        SYS_pselect6 => sys_pselect6(ctx, a),
         SYS_faccessat => sys_faccessat2(ctx, a[0], a[1], a[2], 0),
         SYS_faccessat2 => sys_faccessat2(ctx, a[0], a[1], a[2], a[3]),
         SYS_pipe2 => sys_pipe2(ctx, a[0], a[1]),

@@ -1,5 +1,5 @@
-//! ppoll: readiness of every descriptor, and the wait until one is ready, the deadline passes,
-//! or a signal arrives.
+//! ppoll and pselect6: readiness of every descriptor, and the wait until one is ready, the
+//! deadline passes, or a signal arrives.
 use super::*;
 
 /// `poll` event bits (`include/uapi/asm-generic/poll.h`).
@@ -122,6 +122,123 @@ pub fn sys_ppoll(
     }
     if nfds > 0 {
         ctx.mem.copy_to_user(fds as usize, &raw)?;
+    }
+    Ok(count)
+}
+
+/// `select`'s readiness classes (`fs/select.c`): what counts as readable, writable and
+/// exceptional.
+const POLLIN_SET: u16 = POLLRDNORM | POLLIN | POLLHUP | POLLERR | 0x80; // | POLLRDBAND
+const POLLOUT_SET: u16 = POLLWRNORM | POLLOUT | POLLERR | 0x200; // | POLLWRBAND
+const POLLEX_SET: u16 = POLLPRI;
+
+/// A file's readiness and whether its state can change under a waiter (pipes and the console
+/// wake a wait; other files are always ready).
+fn readiness(ctx: &FsCtx<'_>, fd: u32, tty_in: bool) -> Result<(u16, bool), Errno> {
+    let entry = ctx.files.get(fd)?;
+    let f = entry.file.lock();
+    let mask = match f.kind {
+        FileKind::Console => tty_mask(tty_in),
+        _ => poll_mask(&f),
+    };
+    Ok((mask, f.kind == FileKind::Console || f.kind.pipe().is_some()))
+}
+
+/// `pselect6(2)` (`do_pselect`, `core_sys_select`). In Linux's order: the timeout (`EFAULT`;
+/// `EINVAL` when malformed), the signal-mask argument (a `{ sigset_t *ss; size_t len }` pair:
+/// `EFAULT`; `EINVAL` unless `len` is 8), `nfds` (`EINVAL` when negative, clamped to the
+/// descriptor table's size), the three sets (`EFAULT`), then each descriptor in any set
+/// (`EBADF` if one is not open). Returns the number of bits left set across the three sets,
+/// which are written back (all clear after a timeout); the remaining time is stored back as
+/// for [`sys_ppoll`]. Waiting is [`sys_ppoll`]'s.
+pub fn sys_pselect6(ctx: &mut FsCtx<'_>, a: [u64; 6]) -> SysResult {
+    let [nfds, inp, outp, exp, tsp, sig] = a;
+    let now = ctx.sleeper.now_ns();
+    let timeout = if tsp != 0 {
+        let ts: Timespec = ctx.mem.read_pod(tsp as usize)?;
+        Some(ts.as_nanos().ok_or(errno::EINVAL)?)
+    } else {
+        None
+    };
+    let mask = if sig != 0 {
+        let ss: u64 = ctx.mem.read_pod(sig as usize)?;
+        let len: u64 = ctx.mem.read_pod(sig as usize + 8)?;
+        if ss != 0 {
+            if len != 8 {
+                return Err(errno::EINVAL);
+            }
+            Some(ctx.mem.read_pod::<u64>(ss as usize)?)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    let nfds = nfds as i32;
+    if nfds < 0 {
+        return Err(errno::EINVAL);
+    }
+    let n = (nfds as usize).min(ctx.files.max_fds());
+    let words = n.div_ceil(64);
+    let mut sets = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, ptr) in sets.iter_mut().zip([inp, outp, exp]) {
+        if ptr != 0 {
+            for (i, w) in set.iter_mut().enumerate() {
+                *w = ctx.mem.read_pod(ptr as usize + 8 * i)?;
+            }
+            if !n.is_multiple_of(64) {
+                set[words - 1] &= (1u64 << (n % 64)) - 1;
+            }
+        }
+    }
+    ctx.console.poll_input();
+    let tty_in = ctx.console.tty().lock().poll_in();
+    let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let (mut count, mut waitable) = (0, false);
+    for fd in 0..n {
+        let (w, bit) = (fd / 64, 1u64 << (fd % 64));
+        if (sets[0][w] | sets[1][w] | sets[2][w]) & bit == 0 {
+            continue;
+        }
+        let (ready, changes) = readiness(ctx, fd as u32, tty_in)?;
+        waitable |= changes;
+        for (k, class) in [POLLIN_SET, POLLOUT_SET, POLLEX_SET]
+            .into_iter()
+            .enumerate()
+        {
+            if sets[k][w] & bit != 0 && ready & class != 0 {
+                out[k][w] |= bit;
+                count += 1;
+            }
+        }
+    }
+    let deadline = timeout.map(|ns| {
+        ctx.sleeper
+            .deadline()
+            .unwrap_or_else(|| now.saturating_add(ns))
+    });
+    let timed_out = deadline.is_some_and(|d| now >= d);
+    if count == 0 && !timed_out {
+        if waitable {
+            ctx.console.tty().lock().reader_waiting = true;
+        }
+        return Err(ctx.sleeper.block(deadline, waitable, mask));
+    }
+    ctx.sleeper.finish();
+    if let Some(d) = deadline {
+        let left = d.saturating_sub(now);
+        let ts = Timespec {
+            tv_sec: (left / 1_000_000_000) as i64,
+            tv_nsec: (left % 1_000_000_000) as i64,
+        };
+        let _ = ctx.mem.write_pod(tsp as usize, &ts);
+    }
+    for (set, ptr) in out.iter().zip([inp, outp, exp]) {
+        if ptr != 0 {
+            for (i, w) in set.iter().enumerate() {
+                ctx.mem.write_pod(ptr as usize + 8 * i, w)?;
+            }
+        }
     }
     Ok(count)
 }

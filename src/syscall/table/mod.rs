@@ -326,21 +326,20 @@ fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult 
     match call.nr {
         SYS_read | SYS_pipe2 | SYS_dup | SYS_dup3 | SYS_fcntl | SYS_write | SYS_readv
         | SYS_writev | SYS_openat | SYS_close | SYS_lseek | SYS_fstat | SYS_newfstatat
-        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_faccessat | SYS_faccessat2 | SYS_pread64
-        | SYS_pwrite64 | SYS_preadv | SYS_pwritev | SYS_preadv2 | SYS_pwritev2 | SYS_sendfile
-        | SYS_getdents64 | SYS_mkdirat | SYS_mknodat | SYS_symlinkat | SYS_linkat
-        | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir | SYS_fchdir | SYS_getcwd
-        | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2 | SYS_fchown | SYS_fchownat
-        | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync | SYS_fdatasync | SYS_statfs
-        | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs | SYS_mount | SYS_umount2
-        | SYS_fallocate | SYS_getxattr | SYS_lgetxattr | SYS_fgetxattr | SYS_listxattr
-        | SYS_llistxattr | SYS_flistxattr | SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr
-        | SYS_removexattr | SYS_lremovexattr | SYS_fremovexattr | SYS_fadvise64 => {
-            match fs_call(p, tf) {
-                Some(r) => r,
-                None => unimplemented(call.nr),
-            }
-        }
+        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_pselect6 | SYS_faccessat
+        | SYS_faccessat2 | SYS_pread64 | SYS_pwrite64 | SYS_preadv | SYS_pwritev | SYS_preadv2
+        | SYS_pwritev2 | SYS_sendfile | SYS_getdents64 | SYS_mkdirat | SYS_mknodat
+        | SYS_symlinkat | SYS_linkat | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir
+        | SYS_fchdir | SYS_getcwd | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2
+        | SYS_fchown | SYS_fchownat | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync
+        | SYS_fdatasync | SYS_statfs | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs
+        | SYS_mount | SYS_umount2 | SYS_fallocate | SYS_getxattr | SYS_lgetxattr
+        | SYS_fgetxattr | SYS_listxattr | SYS_llistxattr | SYS_flistxattr | SYS_setxattr
+        | SYS_lsetxattr | SYS_fsetxattr | SYS_removexattr | SYS_lremovexattr | SYS_fremovexattr
+        | SYS_fadvise64 => match fs_call(p, tf) {
+            Some(r) => r,
+            None => unimplemented(call.nr),
+        },
         SYS_exit | SYS_exit_group => process::exit(p, call, tf),
         // A successful exec replaces the whole frame; the 0 it returns is its x0.
         SYS_execve => exec::sys_execveat(p, tf, -100, a0, a1, a2, 0),
