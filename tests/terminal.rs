@@ -210,3 +210,44 @@ fn a_sash_session() {
     after("-pwd", "/tmp");
     after("uname -s", "Linux");
 }
+
+/// busybox's vi in raw mode: the screen is drawn, `i` inserts typed text, ESC leaves insert
+/// mode, `:wq` writes the file, and the shell reads back what was typed; then less shows a
+/// file a page at a time and `q` leaves it.
+#[test]
+fn vi_and_less_in_raw_mode() {
+    let Some(b) = shell() else {
+        return;
+    };
+    let o = b.converse(&[
+        ("# ", "vi /tmp/note\r"),
+        ("@500", "ifirst line\rsecond\x1b"),
+        ("@300", ":wq\r"),
+        ("# ", "cat /tmp/note; echo lines $(wc -l < /tmp/note)\r"),
+        ("lines 2", ""),
+        ("# ", "seq 1 200 > /tmp/n; less /tmp/n\r"),
+        ("@500", " "),
+        ("@300", "q"),
+        ("# ", "echo after-less\r"),
+        ("after-less", ""),
+        ("# ", "poweroff -f\r"),
+    ]);
+    o.assert_status(0);
+    let out = &o.output;
+    let i = out
+        .find("lines 2")
+        .unwrap_or_else(|| panic!("no lines 2 in:\n{out}"));
+    // vi drew its screen (the alternate screen, `~` for lines past the end) before the file.
+    assert!(out.contains("\x1b[?1049h"), "vi drew no screen:\n{out}");
+    assert!(out[..i].contains("first line\nsecond\n"), "{out}");
+    // less showed the first page (23 lines and its prompt), then the next one after a space.
+    assert!(
+        out.contains("\x1b[K1\n\x1b[K2\n"),
+        "less drew no first page:\n{out}"
+    );
+    assert!(
+        out.contains("\x1b[K40\n"),
+        "less drew no second page:\n{out}"
+    );
+    assert!(out.contains("after-less"), "{out}");
+}
