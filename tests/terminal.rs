@@ -107,13 +107,19 @@ fn typing_on_a_gicv3_machine() {
 }
 
 /// A background job that reads the terminal is stopped (SIGTTIN) instead of taking the shell's
-/// input; `jobs` shows it stopped, and it can be killed.
+/// input; `jobs` shows it stopped, and it can be killed. One in an orphaned process group gets
+/// EIO instead: no member has a parent in another group of the session, the first process not
+/// counting (Linux's `will_become_orphaned_pgrp`).
 #[test]
 fn a_background_reader_is_stopped() {
     let Some(b) = shell() else {
         return;
     };
     let o = b.converse(&[
+        // A shell below the first one: as the first process's child, `cat &` is a job whose
+        // group has a parent in another group of the session, so it can be stopped (a job of
+        // the first process itself could not: see the orphaned case below).
+        ("# ", "sh\r"),
         ("# ", "cat &\r"),
         // The shell, not cat, gets this line: only the shell computes the sum.
         ("# ", "echo still-$((1+1))-the-shells\r"),
@@ -122,9 +128,21 @@ fn a_background_reader_is_stopped() {
         ("Stopped", ""),
         ("# ", "kill -9 %1; echo killed-$?\r"),
         ("killed-0", ""),
+        // A reader left in an orphaned process group (its parent gone to the first process) is
+        // not stopped, which nobody could undo: its read fails with EIO.
+        (
+            "# ",
+            "(sh -c 'sleep 1; cat < /dev/tty; echo cat-status $?' &)\r",
+        ),
+        // Its output came after the prompt: a new line gets a fresh one.
+        ("cat-status 1", "\r"),
+        ("# ", "echo still-the-shells\r"),
+        ("still-the-shells", ""),
+        ("# ", "exit\r"),
         ("# ", "poweroff -f\r"),
     ]);
     o.assert_status(0);
+    assert!(o.output.contains("Input/output error"), "{}", o.output);
 }
 
 /// Debian's bash-static as an interactive login shell: its own line editing (readline, raw

@@ -64,6 +64,17 @@ pub enum TtyRead {
     Wait(Option<u64>),
 }
 
+/// How a background caller stands toward a job-control signal ([`Tty::job_check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Background {
+    /// The signal would stop its process group.
+    Stops,
+    /// It ignores or blocks the signal.
+    Ignores,
+    /// Its process group is orphaned (`is_current_pgrp_orphaned`): nobody could continue it.
+    Orphaned,
+}
+
 /// The terminal.
 #[derive(Debug)]
 pub struct Tty {
@@ -119,27 +130,28 @@ impl Tty {
     /// terminal, or must its group get `sig` (SIGTTIN to read, SIGTTOU to write with `TOSTOP` or
     /// change settings) first? A process of another session, or of the foreground group, may.
     /// A background one gets `ERESTARTSYS` and its group the signal (left in `job_signal` for the
-    /// kernel to send), unless it ignores or blocks the signal (`ignored`, asked only then): then
-    /// a read fails with `EIO` and anything else goes ahead.
+    /// kernel to send), unless (`background`, asked only then) it ignores or blocks the signal
+    /// (a read fails with `EIO`, anything else goes ahead) or its group is orphaned (`EIO`:
+    /// nobody could continue it once stopped).
     pub fn job_check(
         &mut self,
         sid: i32,
         pgrp: i32,
         sig: u32,
-        ignored: impl FnOnce() -> bool,
+        background: impl FnOnce() -> Background,
     ) -> Result<(), Errno> {
         if self.session == 0 || sid != self.session || self.fg_pgrp == 0 || pgrp == self.fg_pgrp {
             return Ok(());
         }
-        if ignored() {
-            return if sig == tidemark_abi::signal::SIGTTIN {
-                Err(errno::EIO)
-            } else {
-                Ok(())
-            };
+        match background() {
+            Background::Ignores if sig == tidemark_abi::signal::SIGTTIN => Err(errno::EIO),
+            Background::Ignores => Ok(()),
+            Background::Orphaned => Err(errno::EIO),
+            Background::Stops => {
+                self.job_signal = Some((pgrp, sig));
+                Err(errno::ERESTARTSYS)
+            }
         }
-        self.job_signal = Some((pgrp, sig));
-        Err(errno::ERESTARTSYS)
     }
 
     /// Whether `TOSTOP` asks for background writes to stop.
@@ -459,25 +471,40 @@ mod tests {
     }
 
     #[test]
+    fn an_orphaned_background_group_gets_eio() {
+        use tidemark_abi::signal::{SIGTTIN, SIGTTOU};
+        let mut t = Tty::new();
+        t.session = 5;
+        t.fg_pgrp = 5;
+        for sig in [SIGTTIN, SIGTTOU] {
+            assert_eq!(
+                t.job_check(5, 7, sig, || Background::Orphaned),
+                Err(errno::EIO)
+            );
+        }
+        assert_eq!(t.job_signal, None, "an orphaned group is not stopped");
+    }
+
+    #[test]
     fn background_jobs_are_stopped_at_the_terminal() {
         use tidemark_abi::signal::{SIGTTIN, SIGTTOU};
         let mut t = Tty::new();
         // No controlling session: anyone may use it.
-        assert_eq!(t.job_check(5, 7, SIGTTIN, || false), Ok(()));
+        assert_eq!(t.job_check(5, 7, SIGTTIN, || Background::Stops), Ok(()));
         t.session = 5;
         t.fg_pgrp = 5;
         assert_eq!(
-            t.job_check(5, 5, SIGTTIN, || false),
+            t.job_check(5, 5, SIGTTIN, || Background::Stops),
             Ok(()),
             "the foreground group"
         );
         assert_eq!(
-            t.job_check(9, 7, SIGTTIN, || false),
+            t.job_check(9, 7, SIGTTIN, || Background::Stops),
             Ok(()),
             "another session"
         );
         assert_eq!(
-            t.job_check(5, 7, SIGTTIN, || false),
+            t.job_check(5, 7, SIGTTIN, || Background::Stops),
             Err(errno::ERESTARTSYS)
         );
         assert_eq!(
@@ -486,12 +513,12 @@ mod tests {
             "the background group stops"
         );
         assert_eq!(
-            t.job_check(5, 7, SIGTTIN, || true),
+            t.job_check(5, 7, SIGTTIN, || Background::Ignores),
             Err(errno::EIO),
             "ignored: EIO"
         );
         assert_eq!(
-            t.job_check(5, 7, SIGTTOU, || true),
+            t.job_check(5, 7, SIGTTOU, || Background::Ignores),
             Ok(()),
             "ignored SIGTTOU: go ahead"
         );

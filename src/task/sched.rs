@@ -791,6 +791,28 @@ impl Tasks {
 
     /// Sends `sig` to every process of group `pgrp` that is not running (the terminal's `^C`),
     /// waking those it interrupts.
+    /// Whether `me`'s process group is orphaned (Linux's `will_become_orphaned_pgrp(pgrp,
+    /// NULL)`): no member has a parent in another group of the same session, a parent that is
+    /// the first process not counting. `me` is the running caller, not in the table.
+    pub fn pgrp_orphaned(&self, me: &Process) -> bool {
+        let pgrp = me.pgid;
+        let parent = |ppid: i32| -> Option<(i32, i32)> {
+            if ppid == me.tgid {
+                Some((me.pgid, me.sid))
+            } else {
+                self.get(ppid).map(|q| (q.pgid, q.sid))
+            }
+        };
+        let others = self
+            .iter()
+            .filter(|q| q.pgid == pgrp)
+            .map(|q| (q.ppid, q.sid));
+        !core::iter::once((me.ppid, me.sid))
+            .chain(others)
+            .filter(|&(ppid, _)| ppid != 1)
+            .any(|(ppid, sid)| parent(ppid).is_some_and(|(g, s)| g != pgrp && s == sid))
+    }
+
     pub fn signal_group(&mut self, pgrp: i32, sig: u32) {
         let mut tgids: alloc::vec::Vec<i32> = self
             .iter()

@@ -81,7 +81,7 @@ fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
             let t = ctx.mem.read_pod::<Termios>(arg)?;
             let mut tty = ctx.console.tty().lock();
             // A background job may not change the terminal's settings (`tty_check_change`).
-            tty.job_check(job.sid, job.pgid, SIGTTOU, || sleeper.ignores(SIGTTOU))?;
+            tty.job_check(job.sid, job.pgid, SIGTTOU, || background(sleeper, SIGTTOU))?;
             if cmd == TCSETSF {
                 tty.flush_input();
             }
@@ -151,7 +151,7 @@ fn tty_ioctl(ctx: &mut FsCtx<'_>, cmd: u32, arg: usize) -> SysResult {
             if !owns(&tty) {
                 return Err(errno::ENOTTY);
             }
-            tty.job_check(job.sid, job.pgid, SIGTTOU, || sleeper.ignores(SIGTTOU))?;
+            tty.job_check(job.sid, job.pgid, SIGTTOU, || background(sleeper, SIGTTOU))?;
             if pg < 0 {
                 return Err(errno::EINVAL);
             }

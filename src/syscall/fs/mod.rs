@@ -122,6 +122,24 @@ pub trait Sleeper {
     fn ignores(&self, _sig: u32) -> bool {
         false
     }
+    /// Whether the caller's process group is orphaned (`is_current_pgrp_orphaned`): no member
+    /// has a parent in another group of its session (init's children aside), so a stopped job
+    /// could never be continued; its terminal use fails with `EIO` instead.
+    fn pgrp_orphaned(&self) -> bool {
+        false
+    }
+}
+
+/// How the caller stands toward job-control signal `sig` at the terminal.
+pub fn background(sleeper: &dyn Sleeper, sig: u32) -> crate::fs::tty::Background {
+    use crate::fs::tty::Background;
+    if sleeper.ignores(sig) {
+        Background::Ignores
+    } else if sleeper.pgrp_orphaned() {
+        Background::Orphaned
+    } else {
+        Background::Stops
+    }
 }
 
 /// Everything a file syscall needs, borrowed from the calling process for the call.
@@ -161,7 +179,7 @@ impl FsCtx<'_> {
             return Ok(());
         };
         tty.job_check(self.job.sid, self.job.pgid, sig, || {
-            self.sleeper.ignores(sig)
+            background(self.sleeper, sig)
         })
     }
 }

@@ -484,6 +484,11 @@ impl Sleeper for SchedSleeper<'_, '_> {
         self.shared.0.borrow_mut().fifo_wait = Some(w);
     }
 
+    fn pgrp_orphaned(&self) -> bool {
+        let p = self.shared.0.borrow();
+        TASKS.lock().pgrp_orphaned(&p)
+    }
+
     fn ignores(&self, sig: u32) -> bool {
         let p = self.shared.0.borrow();
         p.signals.blocked.contains(sig)
