@@ -94,5 +94,5 @@ fn tmpfs_devtmpfs_and_sysfs_mount() {
 #[test]
 fn select_waits_as_linux_does() {
     let o = Boot::default().program("c-select", "").run();
-    o.assert_tap("select", 20);
+    o.assert_tap("select", 25);
 }

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/select.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,9 +26,12 @@ static long ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+static volatile int handled;
+
 static void on_alarm(int sig)
 {
 	(void)sig;
+	handled++;
 }
 
 int main(void)
@@ -114,6 +119,54 @@ int main(void)
 	FD_ZERO(&r);
 	FD_SET(p[0], &r);
 	CHECK(pselect6(p[0] + 1, &r, NULL, NULL, NULL) == 1 && FD_ISSET(p[0], &r), "no writer left: readable (end of file)");
+	/* The call's signal mask holds for the wait only. */
+	struct sigaction su;
+	memset(&su, 0, sizeof su);
+	su.sa_handler = on_alarm;
+	sigaction(SIGUSR1, &su, NULL);
+	sigset_t usr1, none, now;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigemptyset(&none);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	int q[2];
+	CHECK(pipe(q) == 0, "another pipe");
+	pid_t parent = getpid();
+	child = fork();
+	if (child == 0) {
+		struct timespec d = {0, 100000000};
+		nanosleep(&d, NULL);
+		kill(parent, SIGUSR1);
+		_exit(0);
+	}
+	FD_ZERO(&r);
+	FD_SET(q[0], &r);
+	handled = 0;
+	errno = 0;
+	struct { const sigset_t *ss; size_t len; } arg = {&none, 8};
+	n = syscall(SYS_pselect6, q[0] + 1, &r, NULL, NULL, NULL, &arg);
+	CHECK(n == -1 && errno == EINTR && handled == 1, "a signal blocked outside but not in pselect6's mask ends the wait");
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	CHECK(sigismember(&now, SIGUSR1), "and the mask from before is back after the handler");
+	waitpid(child, &st, 0);
+	sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+	struct sigaction sb;
+	memset(&sb, 0, sizeof sb);
+	sb.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sb, NULL);
+	sigset_t alrm;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	handled = 0;
+	struct itimerval it = {{0, 0}, {0, 50000}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	struct pollfd pf = {q[0], POLLIN, 0};
+	struct timespec wait300 = {0, 300000000};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = ppoll(&pf, 1, &wait300, &alrm);
+	took = ms_since(&t0);
+	CHECK(n == 0 && took >= 250, "a signal ppoll's mask blocks does not end the wait (%ld after %ld ms)", n, took);
+	CHECK(handled == 1, "it runs its handler once the mask from before is back");
 	struct timeval tv = {0, 0};
 	FD_ZERO(&r);
 	FD_SET(0, &r);

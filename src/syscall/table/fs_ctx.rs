@@ -458,10 +458,17 @@ impl Sleeper for SchedSleeper<'_, '_> {
         self.shared.0.borrow().sleep_deadline
     }
 
-    /// ppoll's temporary signal mask is not installed for the wait: a signal it would block
-    /// still ends the wait (the call is then interrupted, as without a mask).
-    fn block(&self, deadline: Option<u64>, pipes: bool, _mask: Option<u64>) -> Errno {
+    /// ppoll's and pselect6's signal mask is installed for the wait as rt_sigsuspend's is
+    /// (`set_user_sigmask`): the mask from before is kept in `saved_sigmask`, which a handler's
+    /// frame restores, or `fs_call` once the call returns otherwise.
+    fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno {
         let mut p = self.shared.0.borrow_mut();
+        if let Some(m) = mask {
+            if p.signals.saved_sigmask.is_none() {
+                p.signals.saved_sigmask = Some(p.signals.blocked);
+                p.signals.set_blocked(crate::task::signal::SigSet(m));
+            }
+        }
         p.sleep_deadline = deadline;
         p.wait = Some(match (deadline, pipes) {
             (Some(d), true) => WaitFor::PipeUntil(self.since, d),

@@ -212,6 +212,14 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
     let p = shared.0.into_inner();
+    // A wait with a temporary signal mask that ends other than by a signal gives the mask
+    // back now (`restore_saved_sigmask_unless`); an interrupted one leaves it for the handler's
+    // frame, or for the call's restart.
+    if matches!(call.nr, SYS_ppoll | SYS_pselect6) && r != Some(Err(errno::EWOULDBLOCK_RESTART)) {
+        if let Some(m) = p.signals.saved_sigmask.take() {
+            p.signals.set_blocked(m);
+        }
+    }
     *p.files.lock() = files;
     *p.fs.lock() = fs;
     // A background job used the terminal: its process group stops (SIGTTIN or SIGTTOU), the
