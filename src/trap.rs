@@ -79,6 +79,7 @@ fn user_irq(tf: &mut TrapFrame) {
             }
         }
         p.itimer_check(crate::arch::aarch64::timer::uptime_ns());
+        p.itimer_cpu_check();
         if signal_work(p) {
             p.do_signal(tf);
         }

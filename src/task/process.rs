@@ -69,6 +69,11 @@ pub struct ThreadGroup {
     /// `ITIMER_REAL` (setitimer, alarm): the process's, whichever thread set it; not inherited
     /// by fork, as on Linux.
     pub itimer_real: spin::Mutex<Option<ItimerReal>>,
+    /// `ITIMER_VIRTUAL` and `ITIMER_PROF`, in that order (Linux's `signal->it[]`): the same for
+    /// tidemark, which counts all CPU time as user time.
+    pub itimer_cpu: spin::Mutex<[Option<ItimerCpu>; 2]>,
+    /// Whether either of them is armed: the tick looks at them only then.
+    pub cpu_timers: core::sync::atomic::AtomicBool,
     /// CPU time, in counter ticks, of the threads that ended, and of the children reaped
     /// (Linux's `signal->utime` and `cutime`).
     pub dead_cpu: core::sync::atomic::AtomicU64,
@@ -85,6 +90,8 @@ impl ThreadGroup {
             live: core::sync::atomic::AtomicUsize::new(1),
             exit: spin::Mutex::new(None),
             itimer_real: spin::Mutex::new(None),
+            itimer_cpu: spin::Mutex::new([None; 2]),
+            cpu_timers: core::sync::atomic::AtomicBool::new(false),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),
             children_cpu: core::sync::atomic::AtomicU64::new(0),
             stopping: core::sync::atomic::AtomicUsize::new(0),
@@ -191,6 +198,14 @@ pub struct ItimerReal {
     pub interval: u64,
 }
 
+/// An armed CPU-time interval timer (`ITIMER_VIRTUAL`, `ITIMER_PROF`): the process CPU time at
+/// which it fires next and its period (0: once), in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItimerCpu {
+    pub expires: u64,
+    pub interval: u64,
+}
+
 /// `comm` for a program path: the last component's first 15 bytes (`__set_task_comm`).
 /// Linux's default timer slack: 50 µs.
 pub const DEFAULT_TIMER_SLACK_NS: u64 = 50_000;
@@ -251,6 +266,45 @@ impl Process {
             crate::task::signal::SigInfo::kernel(crate::task::signal::SIGALRM),
         );
         true
+    }
+
+    /// Fires the process's CPU-time timers that are due, from the tick (`check_cpu_itimer`):
+    /// SIGVTALRM for `ITIMER_VIRTUAL`, SIGPROF for `ITIMER_PROF`, each re-armed one period on.
+    pub fn itimer_cpu_check(&mut self) {
+        use core::sync::atomic::Ordering;
+        if !self.group.cpu_timers.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = self.process_cpu_ns();
+        let mut fired = [false; 2];
+        {
+            let mut timers = self.group.itimer_cpu.lock();
+            for (slot, fired) in timers.iter_mut().zip(fired.iter_mut()) {
+                if let Some(t) = *slot {
+                    if now >= t.expires {
+                        *fired = true;
+                        *slot = (t.interval != 0).then_some(ItimerCpu {
+                            expires: t.expires + t.interval,
+                            interval: t.interval,
+                        });
+                    }
+                }
+            }
+            self.group
+                .cpu_timers
+                .store(timers.iter().any(Option::is_some), Ordering::Relaxed);
+        }
+        use crate::task::signal::{SigInfo, SIGPROF, SIGVTALRM};
+        for (sig, fired) in [SIGVTALRM, SIGPROF].into_iter().zip(fired) {
+            if fired {
+                let _ = self.signals.send(sig, SigInfo::kernel(sig));
+            }
+        }
+    }
+
+    /// The CPU time of the whole process, in nanoseconds.
+    pub fn process_cpu_ns(&self) -> u64 {
+        crate::arch::aarch64::timer::ticks_to_ns(self.process_cpu_ticks())
     }
 
     /// The CPU time this thread has run, in counter ticks, up to now (it is running).

@@ -115,29 +115,35 @@ fn itimerval_bytes(interval_ns: u64, value_ns: u64) -> [u8; 32] {
     b
 }
 
-/// The current `ITIMER_REAL` as `itimerval` bytes.
-fn itimer_now(p: &Process) -> [u8; 32] {
-    match *p.group.itimer_real.lock() {
+/// Timer `which` now, as `itimerval` bytes: `ITIMER_REAL` on the uptime clock, the other two
+/// on the process's CPU time.
+fn itimer_now(p: &Process, which: usize) -> [u8; 32] {
+    if which == ITIMER_REAL {
+        return match *p.group.itimer_real.lock() {
+            Some(t) => itimerval_bytes(
+                t.interval,
+                t.deadline.saturating_sub(timer::uptime_ns()).max(1),
+            ),
+            None => [0; 32],
+        };
+    }
+    let t = p.group.itimer_cpu.lock()[which - 1];
+    match t {
         Some(t) => itimerval_bytes(
             t.interval,
-            t.deadline.saturating_sub(timer::uptime_ns()).max(1),
+            t.expires.saturating_sub(p.process_cpu_ns()).max(1),
         ),
         None => [0; 32],
     }
 }
 
-/// `which` for the timer calls: `ITIMER_REAL`, or `ENOSYS` for the CPU-time timers tidemark does
-/// not keep (`ITIMER_VIRTUAL`, `ITIMER_PROF`), `EINVAL` for anything else.
+/// `which` for the timer calls: `ITIMER_REAL`, `ITIMER_VIRTUAL` or `ITIMER_PROF`; `EINVAL` for
+/// anything else.
 fn itimer_which(which: usize) -> Result<(), Errno> {
-    match which {
-        ITIMER_REAL => Ok(()),
-        w if w <= ITIMER_PROF => {
-            if UNKNOWN.first_time(SYS_setitimer) {
-                log::warn!("ITIMER_VIRTUAL and ITIMER_PROF are not implemented: ENOSYS");
-            }
-            Err(errno::ENOSYS)
-        }
-        _ => Err(errno::EINVAL),
+    if which <= ITIMER_PROF {
+        Ok(())
+    } else {
+        Err(errno::EINVAL)
     }
 }
 
@@ -145,7 +151,7 @@ fn itimer_which(which: usize) -> Result<(), Errno> {
 pub(super) fn getitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let (which, addr) = (call.args[0] as u32 as usize, call.args[1] as usize);
     itimer_which(which)?;
-    let b = itimer_now(p);
+    let b = itimer_now(p, which);
     p.copy_to_user(addr, &b).map(|_| 0)
 }
 
@@ -175,12 +181,23 @@ pub(super) fn setitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
             .saturating_mul(1_000_000_000)
             .saturating_add(u as u64 * 1000)
     };
-    let previous = itimer_now(p);
-    let value = ns(vsec, vusec);
-    *p.group.itimer_real.lock() = (value != 0).then(|| crate::task::process::ItimerReal {
-        deadline: timer::uptime_ns().saturating_add(value),
-        interval: ns(isec, iusec),
-    });
+    let previous = itimer_now(p, which);
+    let (value, interval) = (ns(vsec, vusec), ns(isec, iusec));
+    if which == ITIMER_REAL {
+        *p.group.itimer_real.lock() = (value != 0).then(|| crate::task::process::ItimerReal {
+            deadline: timer::uptime_ns().saturating_add(value),
+            interval,
+        });
+    } else {
+        let expires = p.process_cpu_ns().saturating_add(value);
+        let mut timers = p.group.itimer_cpu.lock();
+        timers[which - 1] =
+            (value != 0).then_some(crate::task::process::ItimerCpu { expires, interval });
+        p.group.cpu_timers.store(
+            timers.iter().any(Option::is_some),
+            core::sync::atomic::Ordering::Relaxed,
+        );
+    }
     if old != 0 {
         p.copy_to_user(old, &previous)?;
     }
