@@ -282,7 +282,9 @@ def maps_lines(proc):
         perms = "".join(c if flags & bit else "-" for bit, c in ((VM_READ, "r"), (VM_WRITE, "w"), (VM_EXEC, "x")))
         perms += "s" if flags & VM_MAYSHARE else "p"
         offset = (vma["pgoff"].int() << PAGE_SHIFT) if name is not None else 0
-        line = "%08x-%08x %s %08x 00:00 0 " % (start, end, perms, offset)
+        dev, ino = vma["dev"].int(), vma["ino"].int()
+        major, minor = (dev >> 8) & 0xFFF, (dev & 0xFF) | ((dev >> 12) & 0xFFF00)
+        line = "%08x-%08x %s %08x %02x:%02x %d " % (start, end, perms, offset, major, minor, ino)
         if name is None and start <= brk and end >= start_brk:
             name = "[heap]"
         elif name is None and start <= start_stack <= end:

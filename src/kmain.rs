@@ -344,7 +344,11 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
     // A dynamically linked init finds its interpreter by absolute path, as the kernel's
     // `open_exec` does from `/`.
     let mut interp = |name: &[u8]| -> Result<
-        (alloc::vec::Vec<u8>, alloc::sync::Arc<str>),
+        (
+            alloc::vec::Vec<u8>,
+            alloc::sync::Arc<str>,
+            crate::mm::object::Backing,
+        ),
         crate::syscall::errno::Errno,
     > {
         match nd.lookup(&root, name, true)? {
@@ -354,6 +358,7 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
                 Ok((
                     crate::fs::read_whole(&i),
                     alloc::sync::Arc::from(path.as_ref()),
+                    crate::mm::object::Backing(i.clone()),
                 ))
             }
             _ => Err(crate::syscall::errno::EACCES),
@@ -361,6 +366,7 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
     };
     match crate::task::exec::exec(
         &image,
+        crate::mm::object::Backing(inode.clone()),
         &path,
         &exe,
         &argv,

@@ -42,3 +42,15 @@ fn glibc_programs_leak_nothing() {
     o.assert_status(0);
     o.assert_no_frame_leak();
 }
+
+/// `user/c/elfmap.c`: a program's segments are mapped from the page cache: its maps line names
+/// the file with its device and inode, status counts the mapped file pages (RssFile), and four
+/// more processes running the program share its text (each costs less than the text's size).
+#[test]
+fn programs_run_from_the_page_cache() {
+    let o = Boot::default().program("c-elfmap", "").run();
+    o.assert_tap("elfmap", 7);
+    o.assert_no_frame_leak();
+    // Linux's batched counters may still read 0 here; tidemark's are exact.
+    assert!(!o.output.contains("(RssFile 0 kB)"), "{}", o.output);
+}

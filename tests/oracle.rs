@@ -207,6 +207,11 @@ fn fifo_on_linux() {
 }
 
 #[test]
+fn elfmap_on_linux() {
+    oracle("elfmap", "", "1G");
+}
+
+#[test]
 fn select_on_linux() {
     oracle("select", "", "1G");
 }

@@ -224,6 +224,17 @@ impl FileData {
         self.pages.contains_key(&index)
     }
 
+    /// The frame of page `index`, if it holds data.
+    #[cfg(target_os = "none")]
+    pub fn page_pa(&self, index: u64) -> Option<crate::mm::addr::PhysAddr> {
+        self.pages.get(&index).map(|p| p.phys())
+    }
+
+    #[cfg(not(target_os = "none"))]
+    pub fn page_pa(&self, _index: u64) -> Option<crate::mm::addr::PhysAddr> {
+        None
+    }
+
     /// Copies what lies at `off` into `buf`; returns how many bytes (0 at or past the end).
     pub fn read_at(&self, off: u64, buf: &mut [u8]) -> usize {
         if off >= self.size {
@@ -560,6 +571,25 @@ impl crate::mm::object::PageObject for Inode {
         match &self.lock().data {
             Data::File(f) => f.has_page(index as u64),
             _ => false,
+        }
+    }
+
+    fn ident(&self) -> (u64, u64) {
+        (self.sb.dev, self.ino)
+    }
+
+    /// The root file system's files count as a file's pages, as an initramfs's do on Linux; the
+    /// tmpfs mounts and shared memory as shmem.
+    fn is_shmem(&self) -> bool {
+        crate::fs::VFS
+            .get()
+            .is_none_or(|v| !Arc::ptr_eq(&self.sb, &v.rootfs))
+    }
+
+    fn peek_page(&self, index: usize) -> Option<crate::mm::addr::PhysAddr> {
+        match &self.lock().data {
+            Data::File(f) => f.page_pa(index as u64),
+            _ => None,
         }
     }
 }

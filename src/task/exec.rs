@@ -3,7 +3,9 @@
 //!
 //! Layout of a fresh process (randomised like Linux's `randomize_va_space = 2` unless the kernel
 //! was booted with `norandmaps`):
-//! - the PT_LOAD segments, as private anonymous copies of the file's pages;
+//! - the PT_LOAD segments, mapped privately from the file's pages in the page cache (the
+//!   processes running a program share its pages until one writes), the `.bss` past the file's
+//!   data as anonymous memory named after the program;
 //! - for a dynamic program, the interpreter's segments where `mmap` would put them (top-down
 //!   from `mmap_base`), aligned to their largest `p_align`;
 //! - the heap: `start_brk = brk = randomize_page(PAGE_ALIGN(end_bss) + PAGE_SIZE, 1 GiB)`;
@@ -13,11 +15,12 @@
 use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::timer;
-use crate::mm::addr::{page_align_up, PAGE_SIZE};
+use crate::mm::addr::{page_align_down, page_align_up, PAGE_SIZE};
 use crate::mm::error::MmError;
 use crate::mm::frame::{KernelPhys, FRAMES};
 use crate::mm::mm_struct::{MmStruct, TASK_SIZE};
-use crate::mm::mmap::{get_unmapped_area, mmap_region};
+use crate::mm::mmap::{get_unmapped_area, mmap_region, mmap_region_backed};
+use crate::mm::object::Backing;
 use crate::mm::phys::PhysMem;
 use crate::mm::vm_space::VmSpace;
 use crate::mm::vma::{
@@ -58,7 +61,7 @@ pub enum ExecError {
 /// Finds a program's interpreter by its `PT_INTERP` path: its bytes and the path it has in the
 /// maps, or the error the exec fails with.
 pub type InterpLookup<'a> =
-    &'a mut dyn FnMut(&[u8]) -> Result<(Vec<u8>, Arc<str>), tidemark_abi::errno::Errno>;
+    &'a mut dyn FnMut(&[u8]) -> Result<(Vec<u8>, Arc<str>, Backing), tidemark_abi::errno::Errno>;
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,27 +100,53 @@ fn fill(mm: &mut MmStruct<VmSpace>, va: usize, data: &[u8], flags: VmFlags) -> R
     Ok(())
 }
 
-/// Maps the `PT_LOAD` segments of `plan` as private memory filled from `image`, named `file` in
-/// the maps.
+/// Maps the `PT_LOAD` segments of `plan` as `elf_map` and `set_brk` do: the pages that hold
+/// file data privately from the file (`backing`, whose contents `image` is; named `file` in the
+/// maps), the rest anonymous (also named `file`). The one page where a `.bss` begins inside the file's last page
+/// gets a private copy with its tail zeroed (`padzero`).
 fn map_segments(
     mm: &mut MmStruct<VmSpace>,
     plan: &ElfPlan,
     image: &[u8],
     file: &Arc<str>,
+    backing: &Backing,
 ) -> Result<(), MmError> {
     for seg in &plan.segments {
         let flags = calc_vm_prot_bits(seg.prot.bits()) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
-        let start = seg.map_start();
-        mmap_region(
-            mm,
-            start,
-            seg.map_end() - start,
-            flags,
-            seg.file_offset / PAGE_SIZE,
-            Some(file.clone()),
-        )?;
-        for chunk in seg.pages(image) {
-            if !chunk.data.is_empty() {
+        let (start, end) = (seg.map_start(), seg.map_end());
+        let file_end = if seg.filesz == 0 {
+            start
+        } else {
+            page_align_up(seg.vaddr + seg.filesz).map_or(end, |e| e.min(end))
+        };
+        if file_end > start {
+            mmap_region_backed(
+                mm,
+                start,
+                file_end - start,
+                flags,
+                seg.file_offset / PAGE_SIZE,
+                Some(file.clone()),
+                Some(backing.clone()),
+            )?;
+        }
+        // The `.bss` past the file's pages: anonymous memory that keeps the program's name, so
+        // that it stays apart from the heap (Linux makes it with `vm_brk_flags`, nameless, and
+        // the heap's first growth merges into it: see docs/conformance.md).
+        if end > file_end {
+            let pgoff = seg.file_offset / PAGE_SIZE + (file_end - start) / PAGE_SIZE;
+            mmap_region(
+                mm,
+                file_end,
+                end - file_end,
+                flags,
+                pgoff,
+                Some(file.clone()),
+            )?;
+        }
+        if seg.memsz > seg.filesz && seg.filesz > 0 && (seg.vaddr + seg.filesz) % PAGE_SIZE != 0 {
+            let last = page_align_down(seg.vaddr + seg.filesz);
+            if let Some(chunk) = seg.pages(image).find(|c| c.va == last) {
                 fill(mm, chunk.va, chunk.data, flags)?;
             }
         }
@@ -144,8 +173,11 @@ pub struct Loaded {
 
 /// Builds a process from a static executable: the first process. `path` is the name it was
 /// started by (`AT_EXECFN`, the task's name), `exe` the file's own path (`/proc/self/exe`).
+// The arguments are `load`'s, and the randomisation switch.
+#[allow(clippy::too_many_arguments)]
 pub fn exec(
     image: &[u8],
+    backing: Backing,
     path: &str,
     exe: &str,
     argv: &[&[u8]],
@@ -156,6 +188,7 @@ pub fn exec(
     RANDOMIZE.store(randomize, core::sync::atomic::Ordering::Relaxed);
     let l = load(
         image,
+        backing,
         path.as_bytes(),
         exe,
         argv,
@@ -226,6 +259,7 @@ pub fn exec(
 #[allow(clippy::too_many_arguments)]
 pub fn load(
     image: &[u8],
+    backing: Backing,
     execfn: &[u8],
     exe: &str,
     argv: &[&[u8]],
@@ -261,11 +295,11 @@ pub fn load(
     mm.arch_pick_mmap_layout();
     mm.mmap_base -= rnd(MMAP_RND_RANGE);
 
-    map_segments(&mut mm, &plan, image, &file)?;
+    map_segments(&mut mm, &plan, image, &file, &backing)?;
     // `load_elf_interp`: the interpreter goes where an mmap of its whole span would, and the
     // program starts at its entry, told of its own by the auxiliary vector.
     let mut interp_at = None;
-    if let Some((bytes, name)) = &interpreter {
+    if let Some((bytes, name, ibacking)) = &interpreter {
         let probe = ElfPlan::parse(bytes, ELF_ET_DYN_BASE).map_err(ExecError::BadInterpreter)?;
         let lo = probe
             .segments
@@ -287,7 +321,7 @@ pub fn load(
             0
         };
         let iplan = ElfPlan::parse(bytes, base).map_err(ExecError::BadInterpreter)?;
-        map_segments(&mut mm, &iplan, bytes, name)?;
+        map_segments(&mut mm, &iplan, bytes, name, ibacking)?;
         let load_addr = iplan
             .segments
             .iter()

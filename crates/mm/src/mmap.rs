@@ -56,6 +56,8 @@ pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usiz
         pgoff: lo.pgoff + ((addr - lo.start) >> PAGE_SHIFT),
         file: lo.file.clone(),
         backing: lo.backing.clone(),
+        dev: lo.dev,
+        ino: lo.ino,
     };
     lo.end = addr;
     mm.tree.insert(lo);
@@ -372,12 +374,15 @@ pub fn mmap_region_backed<P: PageTableOps>(
     if backing.is_some() {
         vm_flags |= VM_BACKED;
     }
+    let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
     mm.link_vma(Vma {
         start: addr,
         end,
         flags: vm_flags,
         pgoff,
         file,
+        dev: ident.0,
+        ino: ident.1,
         backing,
     });
     vma_merge(mm, addr);

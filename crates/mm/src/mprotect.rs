@@ -30,6 +30,8 @@ pub fn vma_modify_flags<P: PageTableOps>(
         pgoff: vma.pgoff + ((start - vs) >> PAGE_SHIFT),
         file: vma.file.clone(),
         backing: vma.backing.clone(),
+        dev: vma.dev,
+        ino: vma.ino,
     };
     // Linux's vma_merge succeeds without splitting when the range reaches a compatible neighbour;
     // otherwise each split_vma needs room under max_map_count.

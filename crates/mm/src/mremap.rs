@@ -144,6 +144,7 @@ fn move_vma<P: PageTableOps>(
     }
     mm.pt.move_range(old_addr, new_addr, old_len)?;
     // copy_vma: the new VMA keeps the old page offset, so it merges only where Linux would.
+    let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
     mm.link_vma(Vma {
         start: new_addr,
         end: new_addr + new_len,
@@ -151,6 +152,8 @@ fn move_vma<P: PageTableOps>(
         pgoff: new_pgoff,
         file,
         backing,
+        dev: ident.0,
+        ino: ident.1,
     });
     vma_merge(mm, new_addr);
     if flags & MREMAP_DONTUNMAP != 0 {

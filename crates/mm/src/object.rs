@@ -25,6 +25,24 @@ pub trait PageObject: Send + Sync {
 
     /// Whether the object holds page `index` now (for mincore).
     fn has_page(&self, index: usize) -> bool;
+
+    /// The frame of page `index` if the object holds one, taking no reference: to tell its own
+    /// pages from private copies in a mapping.
+    fn peek_page(&self, _index: usize) -> Option<PhysAddr> {
+        None
+    }
+
+    /// Whether the object's pages are shared memory (Linux's swap-backed pages: tmpfs, shmem)
+    /// rather than a file's, for the RSS counters.
+    fn is_shmem(&self) -> bool {
+        true
+    }
+
+    /// The device number (`new_encode_dev`) and inode number `/proc/PID/maps` shows for a
+    /// mapping of the object.
+    fn ident(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// A VMA's object. Two backings are equal when they are the same object, which is what

@@ -37,17 +37,24 @@ pub fn show_map_vma<P: PageTableOps, W: Write>(
     } else {
         0
     };
+    // `MAJOR:MINOR inode` of the mapped object (`show_vma_header_prefix`), from its
+    // `new_encode_dev` number.
+    let (dev, ino) = (vma.dev, vma.ino);
+    let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
     let mut line = String::new();
     write!(
         line,
-        "{:08x}-{:08x} {}{}{}{} {:08x} 00:00 0 ",
+        "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
         vma.start,
         vma.end,
         flag(VM_READ, 'r'),
         flag(VM_WRITE, 'w'),
         flag(VM_EXEC, 'x'),
         share,
-        offset
+        offset,
+        major,
+        minor,
+        ino
     )?;
     let name = match &vma.file {
         Some(path) => Some(&**path),

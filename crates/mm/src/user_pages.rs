@@ -313,7 +313,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         self.resident().pages
     }
 
-    /// Resident anonymous pages, and how many of them blocks map.
+    /// Resident pages (the zero page aside), and how many of them blocks map.
     pub fn resident(&self) -> Resident {
         let mut r = Resident::default();
         self.pt.for_each_mapping(|m| {
@@ -325,6 +325,30 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
             }
         });
         r
+    }
+
+    /// Of the resident pages, those that are an object's own frames rather than private copies:
+    /// Linux's file and shmem RSS, in that order. `vmas` lists the mappings of objects as
+    /// `(start, end, pgoff, object)`, ascending.
+    pub fn object_pages(&self, vmas: &[(usize, usize, usize, &dyn PageObject)]) -> (usize, usize) {
+        let (mut file, mut shmem) = (0, 0);
+        self.pt.for_each_mapping(|m| {
+            let va = m.va.as_usize();
+            let i = vmas.partition_point(|v| v.1 <= va);
+            if let Some(&(start, end, pgoff, object)) = vmas.get(i) {
+                if m.attrs.owned && start <= va && va < end && m.size == PAGE_SIZE {
+                    let index = pgoff + (va - start) / PAGE_SIZE;
+                    if object.peek_page(index) == Some(m.pa.align_down(PAGE_SIZE)) {
+                        if object.is_shmem() {
+                            shmem += 1;
+                        } else {
+                            file += 1;
+                        }
+                    }
+                }
+            }
+        });
+        (file, shmem)
     }
 
     /// [`resident`](Self::resident) with `locked_pages` filled in from `vmas` (`(start, end,

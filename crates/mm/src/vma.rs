@@ -183,9 +183,11 @@ pub const fn calc_vm_flag_bits(flags: u32) -> VmFlags {
 
 /// One virtual memory area, `[start, end)`, page-aligned and non-empty.
 ///
-/// All VMAs are anonymous memory; ELF segments are private anonymous copies that keep the program's
-/// path in `file` (and the file offset in `pgoff`) so that /proc/self/maps names them and so that,
-/// as in Linux, they never merge with plain anonymous memory.
+/// Anonymous memory has neither `file` nor `backing`. A mapping of an object (a file, shared
+/// memory; [`VM_BACKED`]) has both: its pages come from `backing` from page `pgoff` on, and
+/// /proc/self/maps names it `file` with the object's `dev` and `ino`. A private mapping's written
+/// pages are private copies (anonymous from then on, as with Linux's anon_vma); ELF segments are
+/// such mappings of the program file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vma {
     pub start: usize,
@@ -198,6 +200,10 @@ pub struct Vma {
     pub file: Option<Arc<str>>,
     /// The object the pages come from (with [`VM_BACKED`]): a file, or shared memory.
     pub backing: Option<Backing>,
+    /// The object's device and inode numbers for /proc/PID/maps (`PageObject::ident`), kept
+    /// here so that a debugger finds them without calling through the object.
+    pub dev: u64,
+    pub ino: u64,
 }
 
 impl Vma {
@@ -210,6 +216,8 @@ impl Vma {
             pgoff: start >> PAGE_SHIFT,
             file: None,
             backing: None,
+            dev: 0,
+            ino: 0,
         }
     }
 

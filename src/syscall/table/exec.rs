@@ -5,6 +5,7 @@ use super::*;
 use crate::fs::inode::{Cred, Inode, MAY_EXEC};
 use crate::fs::procfs::{Node, ProcLink, ProcSource};
 use crate::fs::vfs::{Loc, Namei};
+use crate::mm::object::Backing;
 use crate::syscall::user::PATH_MAX;
 use crate::task::binfmt::{self, ArgRoom, MAX_ARG_STRINGS, MAX_INTERP_DEPTH};
 use crate::task::elf::ElfError;
@@ -214,14 +215,19 @@ pub fn sys_execveat(
     let rlimits = p.mm().rlimits;
     // `open_exec` of the interpreter: from the working directory, with the caller's rights.
     let cwd = p.fs.lock().cwd.clone();
-    let mut interp = |name: &[u8]| -> Result<(Vec<u8>, Arc<str>), Errno> {
+    let mut interp = |name: &[u8]| -> Result<(Vec<u8>, Arc<str>, Backing), Errno> {
         let inode = open_exec(p, &cwd, name, false)?;
         let path = absolute(p, &cwd, name, false);
         let path = alloc::string::String::from_utf8_lossy(&path);
-        Ok((crate::fs::read_whole(&inode), Arc::from(path.as_ref())))
+        Ok((
+            crate::fs::read_whole(&inode),
+            Arc::from(path.as_ref()),
+            Backing(inode),
+        ))
     };
     let loaded = match load(
         &image,
+        Backing(inode.clone()),
         &shown,
         exe_str,
         &argv_refs,

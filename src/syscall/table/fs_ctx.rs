@@ -50,12 +50,29 @@ pub struct ProcView<'s, 'a> {
 /// The text of a process's own /proc file.
 fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
     let mm = p.mm();
-    let rss = mm.pt.pages.rss_pages();
+    // An object's own pages are file or shmem RSS (`mm_counter_file`); private copies are
+    // anonymous.
+    let r = mm.pt.pages.resident();
+    let objects: alloc::vec::Vec<_> = mm
+        .vmas()
+        .filter_map(|v| {
+            v.backing.as_ref().map(|b| {
+                (
+                    v.start,
+                    v.end,
+                    v.pgoff,
+                    &*b.0 as &dyn crate::mm::object::PageObject,
+                )
+            })
+        })
+        .collect();
+    let (file, shmem) = mm.pt.pages.object_pages(&objects);
     let info = RssInfo {
-        anon: rss,
-        hiwater_rss: p.hiwater_rss.max(rss),
+        anon: r.pages - file - shmem,
+        file,
+        shmem,
+        hiwater_rss: p.hiwater_rss.max(r.pages),
         pte_bytes: mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
-        ..RssInfo::default()
     };
     let _ = match f {
         ProcFile::Maps => show_maps(out, &mm),
@@ -101,7 +118,7 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             s.majflt = p.majflt;
             s.starttime = p.start_ticks * 100 / timer::frequency();
             s.vsize = (c.total_vm << PAGE_SHIFT) as u64;
-            s.rss = rss as u64;
+            s.rss = r.pages as u64;
             s.startcode = mm.start_code as u64;
             s.endcode = mm.end_code as u64;
             s.startstack = mm.start_stack as u64;
@@ -121,9 +138,10 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             let text = (mm.end_code.saturating_sub(mm.start_code)) >> PAGE_SHIFT;
             writeln!(
                 out,
-                "{} {} 0 {} 0 {} 0",
+                "{} {} {} {} 0 {} 0",
                 c.total_vm,
-                rss,
+                r.pages,
+                file + shmem,
                 text,
                 c.data_vm + c.stack_vm
             )
