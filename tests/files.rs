@@ -37,7 +37,7 @@ fn shared_and_file_backed_memory() {
 #[test]
 fn system_v_shared_memory() {
     let o = Boot::default().program("c-sysvshm", "").run();
-    o.assert_tap("sysvshm", 30);
+    o.assert_tap("sysvshm", 34);
     o.assert_no_frame_leak();
 }
 
@@ -95,4 +95,13 @@ fn tmpfs_devtmpfs_and_sysfs_mount() {
 fn select_waits_as_linux_does() {
     let o = Boot::default().program("c-select", "").run();
     o.assert_tap("select", 25);
+}
+
+/// `user/c/seals.c`: memfd seals (F_ADD_SEALS, F_GET_SEALS) with their effect on truncate,
+/// write, fallocate, mmap and mprotect, as Linux's shmem enforces them.
+#[test]
+fn memfd_seals() {
+    let o = Boot::default().program("c-seals", "").run();
+    o.assert_tap("seals", 24);
+    o.assert_no_frame_leak();
 }

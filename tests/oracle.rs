@@ -207,6 +207,11 @@ fn fifo_on_linux() {
 }
 
 #[test]
+fn seals_on_linux() {
+    oracle("seals", "", "1G");
+}
+
+#[test]
 fn elfmap_on_linux() {
     oracle("elfmap", "", "1G");
 }

@@ -357,6 +357,17 @@ impl FileData {
     }
 }
 
+/// File seals (`include/uapi/linux/fcntl.h`): no more seals, no shrinking, no growing, no
+/// writing (and no writable shared mapping), no writing from now on (mappings made before keep
+/// working).
+pub const F_SEAL_SEAL: u32 = 1;
+pub const F_SEAL_SHRINK: u32 = 2;
+pub const F_SEAL_GROW: u32 = 4;
+pub const F_SEAL_WRITE: u32 = 8;
+pub const F_SEAL_FUTURE_WRITE: u32 = 16;
+/// The seals that forbid writing.
+pub const F_SEALS_NO_WRITE: u32 = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+
 /// What an inode holds.
 #[derive(Debug)]
 pub enum Data {
@@ -379,6 +390,9 @@ pub struct Inner {
     pub rdev: u64,
     /// An `O_TMPFILE` file that `linkat` may still give a name (Linux's `I_LINKABLE`).
     pub linkable: bool,
+    /// File seals (`F_ADD_SEALS`): every tmpfs file starts with [`F_SEAL_SEAL`] (no more may
+    /// be added), except a memfd made with `MFD_ALLOW_SEALING`.
+    pub seals: u32,
     pub atime: Time,
     pub mtime: Time,
     pub ctime: Time,
@@ -479,6 +493,7 @@ impl Inode {
                 nlink,
                 rdev: 0,
                 linkable: false,
+                seals: F_SEAL_SEAL,
                 atime: now,
                 mtime: now,
                 ctime: now,

@@ -120,15 +120,17 @@ impl GlobalFile {
     ];
 }
 
-/// A directory of `/proc/sys`.
+/// A directory of `/proc/sys`, or `/proc/sysvipc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SysDir {
     Sys,
     Kernel,
     Vm,
+    Sysvipc,
 }
 
-/// A file of `/proc/sys` (read-only here: the kernel's values are fixed).
+/// A file of `/proc/sys` (read-only here: the kernel's values are fixed), or of
+/// `/proc/sysvipc` (the System V IPC tables).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SysFile {
     PidMax,
@@ -139,10 +141,13 @@ pub enum SysFile {
     OvercommitMemory,
     MaxMapCount,
     MmapMinAddr,
+    IpcShm,
+    IpcMsg,
+    IpcSem,
 }
 
 impl SysFile {
-    pub const ALL: [SysFile; 8] = [
+    pub const ALL: [SysFile; 11] = [
         SysFile::PidMax,
         SysFile::Tainted,
         SysFile::Osrelease,
@@ -151,6 +156,9 @@ impl SysFile {
         SysFile::OvercommitMemory,
         SysFile::MaxMapCount,
         SysFile::MmapMinAddr,
+        SysFile::IpcShm,
+        SysFile::IpcMsg,
+        SysFile::IpcSem,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -163,12 +171,16 @@ impl SysFile {
             SysFile::OvercommitMemory => "overcommit_memory",
             SysFile::MaxMapCount => "max_map_count",
             SysFile::MmapMinAddr => "mmap_min_addr",
+            SysFile::IpcShm => "shm",
+            SysFile::IpcMsg => "msg",
+            SysFile::IpcSem => "sem",
         }
     }
 
     pub const fn dir(self) -> SysDir {
         match self {
             SysFile::OvercommitMemory | SysFile::MaxMapCount | SysFile::MmapMinAddr => SysDir::Vm,
+            SysFile::IpcShm | SysFile::IpcMsg | SysFile::IpcSem => SysDir::Sysvipc,
             _ => SysDir::Kernel,
         }
     }
@@ -316,6 +328,7 @@ pub fn child(dir: Node, name: &[u8], src: &dyn ProcSource) -> Result<Node, Errno
             b"self" => Ok(Node::Link(ProcLink::SelfLink)),
             b"mounts" => Ok(Node::Link(ProcLink::Mounts)),
             b"sys" => Ok(Node::SysDir(SysDir::Sys)),
+            b"sysvipc" => Ok(Node::SysDir(SysDir::Sysvipc)),
             _ => {
                 if let Some(g) = GlobalFile::ALL
                     .into_iter()
@@ -381,6 +394,7 @@ pub fn entries(dir: Node, src: &dyn ProcSource) -> Vec<(String, Node)> {
             v.push((String::from("mounts"), Node::Link(ProcLink::Mounts)));
             v.push((String::from("self"), Node::Link(ProcLink::SelfLink)));
             v.push((String::from("sys"), Node::SysDir(SysDir::Sys)));
+            v.push((String::from("sysvipc"), Node::SysDir(SysDir::Sysvipc)));
         }
         Node::PidDir(p) => {
             v.push((String::from("task"), Node::TaskDir(p)));
@@ -512,6 +526,8 @@ pub struct MemInfo {
     pub available: u64,
     /// Pages of tmpfs files: Linux counts shmem in both `Cached` and `Shmem`.
     pub shmem: u64,
+    /// File and shared-memory pages mapped by some process (`NR_FILE_MAPPED`).
+    pub mapped: u64,
     pub anon: u64,
     pub anon_huge: u64,
     pub mlocked: u64,
@@ -545,7 +561,7 @@ impl MemInfo {
             ("Dirty:", 0),
             ("Writeback:", 0),
             ("AnonPages:", self.anon),
-            ("Mapped:", 0),
+            ("Mapped:", self.mapped),
             ("Shmem:", self.shmem),
             ("KReclaimable:", 0),
             ("Slab:", self.slab),

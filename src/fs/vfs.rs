@@ -379,9 +379,12 @@ impl Vfs {
     /// directory, or anywhere in the tree (it was renamed); `opened` with ` (deleted)` when it has
     /// no name left. A file with several names shows the one found first.
     pub fn path_of_file(&self, inode: &Arc<Inode>, opened: &[u8]) -> Vec<u8> {
+        // A name the file never had in the tree (memfd's, O_TMPFILE's) says so already.
         let deleted = || {
             let mut p = opened.to_vec();
-            p.extend_from_slice(b" (deleted)");
+            if !p.ends_with(b" (deleted)") {
+                p.extend_from_slice(b" (deleted)");
+            }
             p
         };
         if inode.lock().nlink == 0 {
@@ -497,6 +500,7 @@ impl Vfs {
                         Node::SysDir(procfs::SysDir::Sys) => p.extend_from_slice(b"sys"),
                         Node::SysDir(procfs::SysDir::Kernel) => p.extend_from_slice(b"kernel"),
                         Node::SysDir(procfs::SysDir::Vm) => p.extend_from_slice(b"vm"),
+                        Node::SysDir(procfs::SysDir::Sysvipc) => p.extend_from_slice(b"sysvipc"),
                         _ => return Err(errno::ENOTDIR),
                     }
                 }

@@ -119,5 +119,35 @@ int main(void)
 	CHECK(shmat(id, NULL, 0) == (void *)-1 && errno == EINVAL, "shmat of a removed id: EINVAL");
 	errno = 0;
 	CHECK(shmctl(12345678, IPC_STAT, &ds) == -1 && errno == EINVAL, "shmctl of an unknown id: EINVAL");
+	/* The limits, the usage, and /proc/sysvipc/shm. */
+	struct shminfo lim;
+	CHECK(shmctl(0, IPC_INFO, (struct shmid_ds *)&lim) >= 0 && lim.shmmni == 4096 && lim.shmmin == 1 &&
+		      lim.shmmax > (1ul << 40),
+	      "IPC_INFO: Linux's default limits");
+	int info_id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	char *info_at = shmat(info_id, NULL, 0);
+	info_at[0] = 1;
+	struct shm_info use;
+	int maxidx = shmctl(0, SHM_INFO, (struct shmid_ds *)&use);
+	CHECK(maxidx >= 0 && use.used_ids >= 1 && use.shm_tot >= 2 && use.shm_rss >= 1,
+	      "SHM_INFO: %d in use, %lu pages, %lu resident", use.used_ids, use.shm_tot, use.shm_rss);
+	CHECK(shmctl(maxidx, SHM_STAT, &ds) >= 0, "SHM_STAT of the highest index in use");
+	int pfd = open("/proc/sysvipc/shm", O_RDONLY);
+	static char table[8192];
+	ssize_t tn = pfd < 0 ? -1 : read(pfd, table, sizeof table - 1);
+	close(pfd);
+	table[tn > 0 ? tn : 0] = 0;
+	int seen = 0;
+	for (char *line = strchr(table, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+		int key, id;
+		unsigned mode, cpid, lpid;
+		unsigned long size, nattch;
+		if (sscanf(line + 1, "%d %d %o %lu %u %u %lu", &key, &id, &mode, &size, &cpid, &lpid, &nattch) == 7 &&
+		    id == info_id && size == 8192 && nattch == 1 && cpid == (unsigned)getpid())
+			seen = 1;
+	}
+	CHECK(strncmp(table, "       key      shmid perms", 27) == 0 && seen, "/proc/sysvipc/shm lists the segment");
+	shmdt(info_at);
+	shmctl(info_id, IPC_RMID, NULL);
 	return tap_done("sysvshm");
 }

@@ -332,6 +332,23 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
     /// `(start, end, pgoff, object)`, ascending.
     pub fn object_pages(&self, vmas: &[(usize, usize, usize, &dyn PageObject)]) -> (usize, usize) {
         let (mut file, mut shmem) = (0, 0);
+        self.for_each_object_page(vmas, |_, is_shmem| {
+            if is_shmem {
+                shmem += 1;
+            } else {
+                file += 1;
+            }
+        });
+        (file, shmem)
+    }
+
+    /// Calls `f` with the frame of each page that is an object's own (see
+    /// [`object_pages`](Self::object_pages)), and whether the object is shared memory.
+    pub fn for_each_object_page(
+        &self,
+        vmas: &[(usize, usize, usize, &dyn PageObject)],
+        mut f: impl FnMut(PhysAddr, bool),
+    ) {
         self.pt.for_each_mapping(|m| {
             let va = m.va.as_usize();
             let i = vmas.partition_point(|v| v.1 <= va);
@@ -339,16 +356,11 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                 if m.attrs.owned && start <= va && va < end && m.size == PAGE_SIZE {
                     let index = pgoff + (va - start) / PAGE_SIZE;
                     if object.peek_page(index) == Some(m.pa.align_down(PAGE_SIZE)) {
-                        if object.is_shmem() {
-                            shmem += 1;
-                        } else {
-                            file += 1;
-                        }
+                        f(m.pa.align_down(PAGE_SIZE), object.is_shmem());
                     }
                 }
             }
         });
-        (file, shmem)
     }
 
     /// [`resident`](Self::resident) with `locked_pages` filled in from `vmas` (`(start, end,

@@ -142,9 +142,15 @@ fn truncate(ctx: &FsCtx<'_>, inode: &Inode, len: u64) -> SysResult {
     let now = ctx.vfs.now();
     let sb = inode.sb.clone();
     let mut i = inode.lock();
+    let seals = i.seals;
     let Data::File(f) = &mut i.data else {
         return Err(errno::EINVAL);
     };
+    // `shmem_setattr`: a sealed size.
+    use crate::fs::inode::{F_SEAL_GROW, F_SEAL_SHRINK};
+    if (len < f.size && seals & F_SEAL_SHRINK != 0) || (len > f.size && seals & F_SEAL_GROW != 0) {
+        return Err(errno::EPERM);
+    }
     f.truncate(&sb, len);
     i.mtime = now;
     i.ctime = now;
@@ -305,9 +311,17 @@ pub fn sys_fallocate(ctx: &mut FsCtx<'_>, fd: u64, mode: u64, offset: u64, len: 
     let sb = inode.sb.clone();
     let now = ctx.vfs.now();
     let mut i = inode.lock();
+    let seals = i.seals;
     let Data::File(f) = &mut i.data else {
         return Err(errno::ENODEV);
     };
+    // `shmem_fallocate`: no hole in a write-sealed file, no growth of a size-sealed one.
+    use crate::fs::inode::{F_SEALS_NO_WRITE, F_SEAL_GROW};
+    if (mode & FALLOC_FL_PUNCH_HOLE != 0 && seals & F_SEALS_NO_WRITE != 0)
+        || (mode & FALLOC_FL_KEEP_SIZE == 0 && end > f.size && seals & F_SEAL_GROW != 0)
+    {
+        return Err(errno::EPERM);
+    }
     const P: u64 = crate::mm::addr::PAGE_SIZE as u64;
     if mode & FALLOC_FL_PUNCH_HOLE != 0 {
         f.punch_hole(&sb, offset as u64, end);

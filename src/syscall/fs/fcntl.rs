@@ -10,6 +10,8 @@ pub const F_SETFL: u32 = 4;
 pub const F_DUPFD_CLOEXEC: u32 = 1030;
 pub const F_SETPIPE_SZ: u32 = 1031;
 pub const F_GETPIPE_SZ: u32 = 1032;
+pub const F_ADD_SEALS: u32 = 1033;
+pub const F_GET_SEALS: u32 = 1034;
 /// The one descriptor flag.
 pub const FD_CLOEXEC: u32 = 1;
 
@@ -46,7 +48,10 @@ pub fn sys_dup3(ctx: &mut FsCtx<'_>, oldfd: u64, newfd: u64, flags: u64) -> SysR
 ///   `O_APPEND`, `O_NONBLOCK` and `O_NOATIME` and ignores the other bits, as Linux does;
 ///   `O_DIRECT` (no direct I/O or packet mode here) and `FASYNC` (no `SIGIO`) are `EINVAL`.
 /// * `F_GETPIPE_SZ`: a pipe's capacity, `EBADF` for anything else.
-/// * Every other command (locks, leases, owners, seals, `F_SETPIPE_SZ`): `EINVAL`.
+/// * `F_ADD_SEALS`, `F_GET_SEALS` (`memfd_fcntl`): a tmpfs file's seals; `EINVAL` for anything
+///   else. Adding needs the file open for writing (`EPERM`), known seals (`EINVAL`), and no
+///   `F_SEAL_SEAL` yet (`EPERM`).
+/// * Every other command (locks, leases, owners, `F_SETPIPE_SZ`): `EINVAL`.
 pub fn sys_fcntl(ctx: &mut FsCtx<'_>, fd: u64, cmd: u64, arg: u64) -> SysResult {
     let cmd = cmd as u32;
     let entry = ctx.files.get_mut(ufd(fd))?;
@@ -83,6 +88,30 @@ pub fn sys_fcntl(ctx: &mut FsCtx<'_>, fd: u64, cmd: u64, arg: u64) -> SysResult 
             Some(_) => Ok(PIPE_SIZE),
             None => Err(errno::EBADF),
         },
+        F_ADD_SEALS | F_GET_SEALS => {
+            use crate::fs::inode::F_SEAL_SEAL;
+            const F_ALL_SEALS: u32 = 31;
+            let f = entry.file.lock();
+            let FileKind::Regular { inode, .. } = &f.kind else {
+                return Err(errno::EINVAL);
+            };
+            let mut i = inode.lock();
+            if cmd == F_GET_SEALS {
+                return Ok(i.seals as usize);
+            }
+            if !f.writable() {
+                return Err(errno::EPERM);
+            }
+            let add = arg as u32;
+            if add & !F_ALL_SEALS != 0 {
+                return Err(errno::EINVAL);
+            }
+            if i.seals & F_SEAL_SEAL != 0 {
+                return Err(errno::EPERM);
+            }
+            i.seals |= add;
+            Ok(0)
+        }
         _ => Err(errno::EINVAL),
     }
 }

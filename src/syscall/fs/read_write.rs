@@ -153,6 +153,10 @@ fn write_regular(
     pos: u64,
     now: crate::fs::inode::Time,
 ) -> SysResult {
+    use crate::fs::inode::{F_SEALS_NO_WRITE, F_SEAL_GROW};
+    if inode.lock().seals & F_SEALS_NO_WRITE != 0 {
+        return Err(errno::EPERM);
+    }
     let mut tmp = [0u8; USER_CHUNK];
     let mut done = 0;
     let mut err = None;
@@ -162,9 +166,22 @@ fn write_regular(
             break;
         }
         let mut i = inode.lock();
+        let seals = i.seals;
         let crate::fs::inode::Data::File(f) = &mut i.data else {
             return Err(errno::EINVAL);
         };
+        // `shmem_write_begin`, a file page at a time: a sealed size stops the write at the
+        // first page whose part would end past the end of the file.
+        let mut n = n;
+        let at = pos + off as u64;
+        if seals & F_SEAL_GROW != 0 && at + n as u64 > f.size {
+            let boundary = f.size & !(crate::mm::addr::PAGE_SIZE as u64 - 1);
+            if boundary <= at {
+                err = Some(errno::EPERM);
+                break;
+            }
+            n = (boundary - at) as usize;
+        }
         match f.write_at(&inode.sb, pos + off as u64, &tmp[..n]) {
             Ok(m) => {
                 done += m;

@@ -47,14 +47,11 @@ pub struct ProcView<'s, 'a> {
     pub umask: u32,
 }
 
-/// The text of a process's own /proc file.
-fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
-    let mm = p.mm();
-    // An object's own pages are file or shmem RSS (`mm_counter_file`); private copies are
-    // anonymous.
-    let r = mm.pt.pages.resident();
-    let objects: alloc::vec::Vec<_> = mm
-        .vmas()
+/// The mappings of objects in `mm`, as `UserPages::object_pages` takes them.
+fn object_vmas(
+    mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,
+) -> alloc::vec::Vec<(usize, usize, usize, &dyn crate::mm::object::PageObject)> {
+    mm.vmas()
         .filter_map(|v| {
             v.backing.as_ref().map(|b| {
                 (
@@ -65,8 +62,16 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
                 )
             })
         })
-        .collect();
-    let (file, shmem) = mm.pt.pages.object_pages(&objects);
+        .collect()
+}
+
+/// The text of a process's own /proc file.
+fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
+    let mm = p.mm();
+    // An object's own pages are file or shmem RSS (`mm_counter_file`); private copies are
+    // anonymous.
+    let r = mm.pt.pages.resident();
+    let (file, shmem) = mm.pt.pages.object_pages(&object_vmas(&mm));
     let info = RssInfo {
         anon: r.pages - file - shmem,
         file,
@@ -261,7 +266,18 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 let f = FRAMES.lock();
                 (f.total_frames(), f.free_frames())
             };
-            let mut anon = me.mm().pt.pages.rss_pages();
+            // Anonymous pages are the resident ones that are no object's own; `Mapped` counts
+            // each object page mapped anywhere once.
+            let mut mapped = alloc::collections::BTreeSet::new();
+            let mut count = |mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>| {
+                let mut objects = 0;
+                mm.pt.pages.for_each_object_page(&object_vmas(mm), |pa, _| {
+                    objects += 1;
+                    mapped.insert(pa.0);
+                });
+                mm.pt.pages.rss_pages() - objects
+            };
+            let mut anon = count(&me.mm());
             let mut tables = me.mm().pt.pages.pt.table_frames();
             let mut committed = me.mm().counters().total_vm;
             let tasks = TASKS.lock();
@@ -275,7 +291,7 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                         continue;
                     }
                     seen.push(id);
-                    anon += p.mm().pt.pages.rss_pages();
+                    anon += count(&p.mm());
                     tables += p.mm().pt.pages.pt.table_frames();
                     committed += p.mm().counters().total_vm;
                 }
@@ -288,6 +304,7 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 free: kb(free),
                 available: kb(free),
                 shmem: kb(shmem),
+                mapped: kb(mapped.len()),
                 anon: kb(anon),
                 anon_huge: 0,
                 mlocked: 0,
@@ -359,6 +376,14 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 writeln!(out, "{}", crate::mm::mm_struct::DEFAULT_MAX_MAP_COUNT)
             }
             SysFile::MmapMinAddr => writeln!(out, "{}", crate::mm::mm_struct::MMAP_MIN_ADDR),
+            SysFile::IpcShm => super::shm::proc_show(out),
+            // tidemark has no message queues or semaphore sets: the tables are empty.
+            SysFile::IpcMsg => out.write_str(
+                "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
+            ),
+            SysFile::IpcSem => out.write_str(
+                "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
+            ),
         },
         _ => return Err(errno::EISDIR),
     };

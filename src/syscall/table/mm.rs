@@ -29,7 +29,7 @@ pub(super) fn mmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
     {
         do_mmap(&mut p.mm(), a0, a1, a2 as u32, flags)
     } else {
-        let object = mmap_object(p, flags, a[4] as i32, a[5], a1)?;
+        let object = mmap_object(p, flags, a2 as u32, a[4] as i32, a[5], a1)?;
         crate::mm::mmap::do_mmap_object(&mut p.mm(), a0, a1, a2 as u32, flags, object)
     }
     .map_err(mm_err)?;
@@ -49,6 +49,7 @@ pub(super) fn mmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
 fn mmap_object(
     p: &mut Process,
     flags: u32,
+    prot: u32,
     fd: i32,
     offset: u64,
     len: usize,
@@ -122,7 +123,17 @@ fn mmap_object(
             Err(errno::EACCES)
         }
         FileKind::Regular { inode, path, .. } => {
-            let writable = file.writable();
+            use crate::fs::inode::F_SEALS_NO_WRITE;
+            let mut writable = file.writable();
+            // Seals (`seal_check_write`): a write-sealed file has no writable shared mapping,
+            // now or later (mprotect cannot add the write right).
+            let seals = inode.lock().seals;
+            if flags & MAP_TYPE != MAP_PRIVATE && writable && seals & F_SEALS_NO_WRITE != 0 {
+                if prot & crate::mm::vma::PROT_WRITE != 0 {
+                    return Err(errno::EPERM);
+                }
+                writable = false;
+            }
             Ok(Some(MmapObject {
                 backing: Backing(inode.clone()),
                 name: alloc::sync::Arc::from(alloc::string::String::from_utf8_lossy(path).as_ref()),
@@ -297,7 +308,7 @@ pub(super) fn sys_msync(p: &mut Process, start: usize, len: usize, flags: i32) -
 /// memfd_create(2): a file with no name in any directory, in memory, that can be written,
 /// mapped and shared (`/proc/self/fd/N` says `/memfd:NAME (deleted)`). The name (at most 249
 /// bytes: `EINVAL` beyond) is only for that. Flags other than `MFD_CLOEXEC` and
-/// `MFD_ALLOW_SEALING` are `EINVAL` (seals themselves are not kept yet).
+/// `MFD_ALLOW_SEALING` are `EINVAL`; without the latter the file starts sealed against seals.
 pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysResult {
     const MFD_CLOEXEC: u32 = 1;
     const MFD_ALLOW_SEALING: u32 = 2;
@@ -315,6 +326,9 @@ pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysR
     let inode = crate::fs::shm_object(0).ok_or(errno::ENOMEM)?;
     {
         let mut i = inode.lock();
+        if flags & MFD_ALLOW_SEALING != 0 {
+            i.seals = 0;
+        }
         i.mode = crate::syscall::abi::S_IFREG | 0o777;
         i.uid = p.creds.euid;
         i.gid = p.creds.egid;

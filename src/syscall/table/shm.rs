@@ -17,6 +17,8 @@ const IPC_EXCL: u32 = 0o2000;
 const IPC_RMID: u32 = 0;
 const IPC_SET: u32 = 1;
 const IPC_STAT: u32 = 2;
+const IPC_INFO: u32 = 3;
+const SHM_INFO: u32 = 14;
 const IPC_64: u32 = 0x100;
 const SHM_LOCK: u32 = 11;
 const SHM_UNLOCK: u32 = 12;
@@ -311,7 +313,9 @@ fn segment_of(backing: &Backing) -> Option<(usize, usize)> {
 
 /// shmctl(2): `IPC_STAT`/`SHM_STAT` fill a `struct shmid64_ds`; `IPC_SET` changes owner and mode
 /// (owner, creator or root: `EPERM`); `IPC_RMID` removes; `SHM_LOCK`/`SHM_UNLOCK` mark the
-/// segment locked (root). Other commands are `EINVAL`.
+/// segment locked (root); `IPC_INFO` gives the limits (`struct shminfo64`) and `SHM_INFO` the
+/// usage (`struct shm_info`), both returning the highest slot in use. Other commands are
+/// `EINVAL`.
 pub(super) fn sys_shmctl(p: &mut Process, id: i32, cmd: u32, buf: usize) -> SysResult {
     let cmd = cmd & !IPC_64;
     let mut ids = SHM.lock();
@@ -365,6 +369,40 @@ pub(super) fn sys_shmctl(p: &mut Process, id: i32, cmd: u32, buf: usize) -> SysR
             ids.reap();
             Ok(0)
         }
+        IPC_INFO => {
+            // shmmax, shmmin, shmmni, shmseg, shmall, then four unused longs.
+            let mut b = [0u8; 72];
+            for (i, v) in [SHMMAX, 1, SHMMNI, SHMMNI, SHMMAX].into_iter().enumerate() {
+                b[8 * i..8 * i + 8].copy_from_slice(&(v as u64).to_le_bytes());
+            }
+            let max = ids.slots.keys().next_back().copied().unwrap_or(0);
+            drop(ids);
+            p.copy_to_user(buf, &b)?;
+            Ok(max)
+        }
+        SHM_INFO => {
+            // used_ids (an int, padded), then shm_tot and shm_rss in pages, shm_swp,
+            // swap_attempts, swap_successes.
+            let used = ids.slots.len() as u32;
+            let tot: usize = ids.slots.values().map(|s| s.size.div_ceil(SHMLBA)).sum();
+            let rss: usize = ids
+                .slots
+                .values()
+                .filter_map(Segment::inode)
+                .map(|i| match &i.lock().data {
+                    crate::fs::inode::Data::File(f) => f.pages(),
+                    _ => 0,
+                })
+                .sum();
+            let max = ids.slots.keys().next_back().copied().unwrap_or(0);
+            drop(ids);
+            let mut b = [0u8; 48];
+            b[..4].copy_from_slice(&used.to_le_bytes());
+            b[8..16].copy_from_slice(&(tot as u64).to_le_bytes());
+            b[16..24].copy_from_slice(&(rss as u64).to_le_bytes());
+            p.copy_to_user(buf, &b)?;
+            Ok(max)
+        }
         SHM_LOCK | SHM_UNLOCK => {
             let seg = ids.get(id)?;
             if p.creds.euid != 0 {
@@ -379,6 +417,45 @@ pub(super) fn sys_shmctl(p: &mut Process, id: i32, cmd: u32, buf: usize) -> SysR
         }
         _ => Err(errno::EINVAL),
     }
+}
+
+/// `/proc/sysvipc/shm` (`sysvipc_shm_proc_show`): a header, then a line per segment, sizes and
+/// resident memory in bytes.
+pub(super) fn proc_show(out: &mut alloc::string::String) -> core::fmt::Result {
+    use core::fmt::Write;
+    out.write_str(
+        "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+    )?;
+    let mut ids = SHM.lock();
+    ids.reap();
+    for (&slot, s) in &ids.slots {
+        let removed = matches!(s.memory, Memory::Removed(_));
+        let rss = s.inode().map_or(0, |i| match &i.lock().data {
+            crate::fs::inode::Data::File(f) => f.pages() * SHMLBA,
+            _ => 0,
+        });
+        writeln!(
+            out,
+            "{:10} {:10}  {:4o} {:21} {:5} {:5}  {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10} {:21} {:21}",
+            s.key,
+            ShmIds::id_of(slot, s),
+            s.mode | if removed { SHM_DEST } else { 0 },
+            s.size,
+            s.cpid,
+            s.lpid,
+            s.nattch(),
+            s.uid,
+            s.gid,
+            s.cuid,
+            s.cgid,
+            s.atime,
+            s.dtime,
+            s.ctime,
+            rss,
+            0
+        )?;
+    }
+    Ok(())
 }
 
 /// arm64's `struct shmid64_ds`: `ipc64_perm` (key, uid, gid, cuid, cgid, mode, seq), then the
