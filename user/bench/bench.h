@@ -147,5 +147,7 @@ void bench_mmap1(const struct bench_cfg *cfg);
 void bench_page_fault1(const struct bench_cfg *cfg);
 void bench_vma_scale(const struct bench_cfg *cfg);
 void bench_pingpong(const struct bench_cfg *cfg);
+void bench_filemap_shared(const struct bench_cfg *cfg);
+void bench_filemap_private(const struct bench_cfg *cfg);
 
 #endif
