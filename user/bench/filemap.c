@@ -1,4 +1,4 @@
-/* File mappings of a tmpfs file (/dev/shm on both kernels):
+/* File mappings of a file of the in-memory root file system (the initramfs's, on both kernels):
  *
  *   filemap_shared   a fresh 64 MiB file mapped MAP_SHARED, one write per page, munmap; per page:
  *                    the page is made in the file (zeroed) and mapped writable
@@ -15,7 +15,7 @@
 #define MAP_SHARED 0x01
 #define MAP_PRIVATE 0x02
 
-static const char PATH[] = "/dev/shm/tidemark-bench-filemap";
+static const char PATH[] = "/tidemark-bench-filemap";
 
 static long check(long r, const char *what)
 {
@@ -27,7 +27,7 @@ static long check(long r, const char *what)
 static long create(uintptr_t len)
 {
 	long fd = check(raw_syscall6(NR_openat, AT_FDCWD, (long)PATH, O_RDWR_CREAT_TRUNC, 0600, 0, 0),
-			"openat(/dev/shm/...)");
+			"openat(/tidemark-bench-filemap)");
 	check(raw_syscall6(NR_ftruncate, fd, (long)len, 0, 0, 0, 0), "ftruncate");
 	return fd;
 }

@@ -56,9 +56,9 @@ static const struct workload workloads[] = {
 	  bench_page_fault1 },
 	{ "vma_scale", "fault and brk1 costs with about 10, 1000 and 60000 VMAs mapped", bench_vma_scale },
 	{ "pingpong", "two processes, one byte each way through two pipes; per round trip", bench_pingpong },
-	{ "filemap_shared", "a fresh 64 MiB tmpfs file mapped shared, one write per page, munmap; per page",
+	{ "filemap_shared", "a fresh 64 MiB in-memory file mapped shared, one write per page, munmap; per page",
 	  bench_filemap_shared },
-	{ "filemap_private", "a 64 MiB tmpfs file in the page cache mapped private, one write per page (a copy), munmap; per page",
+	{ "filemap_private", "a 64 MiB in-memory file in the page cache mapped private, one write per page (a copy), munmap; per page",
 	  bench_filemap_private },
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
