@@ -119,6 +119,7 @@ fn add_frames(info: &MachineInfo<'_>, reserved: &Ranges, lo: usize, hi: usize) {
 #[no_mangle]
 pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     crate::arch::aarch64::exception::set_fatal_handler(crate::trap::fatal_exception);
+    crate::fs::inode::UNMAP_MAPPING.call_once(|| crate::task::rmap::unmap_mapping_range);
     heap::init();
     let Some(blob) = dtb_blob(dtb_pa) else {
         // No device tree means no console either; the exit status is all the host will get.
@@ -173,6 +174,13 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
         Err(e) => panic!("cannot build the kernel's translation tables: {e}"),
     }
     add_frames(&info, &reserved, EARLY_MAP_LIMIT, usize::MAX);
+    let ram = info.memory.as_slice();
+    if let (Some(lo), Some(hi)) = (
+        ram.iter().map(|r| r.start).min(),
+        ram.iter().map(|r| r.end()).max(),
+    ) {
+        frame::init_shared_bits(lo / PAGE_SIZE, hi.div_ceil(PAGE_SIZE));
+    }
     {
         let mut pool = FRAMES.lock();
         let total = pool.total_frames();

@@ -28,7 +28,7 @@ fn execve_scripts_and_vfork() {
 #[test]
 fn shared_and_file_backed_memory() {
     let o = Boot::default().program("c-shm", "").run();
-    o.assert_tap("shm", 30);
+    o.assert_tap("shm", 31);
     o.assert_no_frame_leak();
 }
 

@@ -368,6 +368,19 @@ pub const F_SEAL_FUTURE_WRITE: u32 = 16;
 /// The seals that forbid writing.
 pub const F_SEALS_NO_WRITE: u32 = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
+/// Unmaps pages `[first, end)` of a file from every process that maps it (Linux's
+/// `unmap_mapping_range`), before they leave the file: with `even_cows`, private copies too (a
+/// truncate), else only the file's own pages (a hole punched). The mappings are the task layer's,
+/// which sets this at boot.
+pub static UNMAP_MAPPING: spin::Once<fn(&Inode, u64, u64, bool)> = spin::Once::new();
+
+/// Calls [`UNMAP_MAPPING`] (nothing before the kernel has set it, or on the host).
+pub fn unmap_mapping_range(inode: &Inode, first: u64, end: u64, even_cows: bool) {
+    if let Some(f) = UNMAP_MAPPING.get() {
+        f(inode, first, end, even_cows);
+    }
+}
+
 /// What an inode holds.
 #[derive(Debug)]
 pub enum Data {

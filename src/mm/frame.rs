@@ -3,7 +3,7 @@
 pub use tidemark_mm::frame::*;
 
 use crate::mm::addr::{PhysAddr, PAGE_SHIFT};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The kernel's one frame pool.
 pub static FRAMES: PoolLock<FramePool> = PoolLock::new(FramePool::new());
@@ -96,6 +96,35 @@ pub static FRAME_REFS: spin::Mutex<alloc::collections::BTreeMap<usize, u32>> =
 /// skip the lock and the search.
 static SHARED_FRAMES: AtomicUsize = AtomicUsize::new(0);
 
+/// One bit per frame of RAM, set while [`FRAME_REFS`] has an entry for it (written under its
+/// lock): freeing a frame tests its bit rather than taking the lock and searching, which matters
+/// once any frame is shared (a program's text mapped from the page cache always is).
+static SHARED_BITS: spin::Once<(usize, alloc::boxed::Box<[AtomicU64]>)> = spin::Once::new();
+
+/// Sizes `SHARED_BITS` for RAM between frame numbers `[first, end)`; before this, every free
+/// of a frame looks it up.
+pub fn init_shared_bits(first: usize, end: usize) {
+    SHARED_BITS.call_once(|| {
+        let words = (end - first).div_ceil(64);
+        (first, (0..words).map(|_| AtomicU64::new(0)).collect())
+    });
+}
+
+/// The bit of frame `pfn`, if [`SHARED_BITS`] covers it.
+fn shared_bit(pfn: usize) -> Option<(&'static AtomicU64, u64)> {
+    let (first, bits) = SHARED_BITS.get()?;
+    let i = pfn.checked_sub(*first)?;
+    bits.get(i / 64).map(|w| (w, 1u64 << (i % 64)))
+}
+
+/// Whether frame `pfn` may have extra references (it has, or nothing says it has not).
+fn maybe_shared(pfn: usize) -> bool {
+    if SHARED_FRAMES.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    shared_bit(pfn).is_none_or(|(w, b)| w.load(Ordering::Acquire) & b != 0)
+}
+
 /// Frames promised to the call one core is running (its admission, `heap::admit`), times
 /// [`PLEDGE_CORES`], plus that core's index plus one: user memory faulted in on other cores
 /// meanwhile leaves them, so that the call's kernel objects find the frames its admission
@@ -133,6 +162,30 @@ fn pledged_elsewhere() -> usize {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelPhys;
 
+impl KernelPhys {
+    /// [`free_frames_batch`](crate::mm::phys::PhysMem::free_frames_batch) when some of `pas`
+    /// may be shared (`shared` says which): those one by one, the others in batches.
+    #[inline(never)]
+    fn free_shared_batch(&self, pas: &[PhysAddr], shared: impl Fn(PhysAddr) -> bool) {
+        use crate::mm::phys::PhysMem;
+        let mut own = [PhysAddr(0); 64];
+        let mut n = 0;
+        for &pa in pas {
+            if shared(pa) {
+                self.free_frames(pa, 0);
+                continue;
+            }
+            own[n] = pa;
+            n += 1;
+            if n == own.len() {
+                FRAMES.lock().dealloc_batch(&own);
+                n = 0;
+            }
+        }
+        FRAMES.lock().dealloc_batch(&own[..n]);
+    }
+}
+
 impl crate::mm::phys::PhysMem for KernelPhys {
     /// User memory and user page tables (the kernel's own tables are built at boot, before
     /// the reserve is set): stops at the reserve.
@@ -148,12 +201,16 @@ impl crate::mm::phys::PhysMem for KernelPhys {
     fn free_frames(&self, pa: PhysAddr, order: usize) {
         // Without a fork's sharing (the common case) no frame has extra references: no lock, no
         // search.
-        if order == 0 && SHARED_FRAMES.load(Ordering::Acquire) != 0 {
+        let pfn = pa.0 >> PAGE_SHIFT;
+        if order == 0 && maybe_shared(pfn) {
             let mut refs = FRAME_REFS.lock();
-            if let Some(extra) = refs.get_mut(&(pa.0 >> PAGE_SHIFT)) {
+            if let Some(extra) = refs.get_mut(&pfn) {
                 *extra -= 1;
                 if *extra == 0 {
-                    refs.remove(&(pa.0 >> PAGE_SHIFT));
+                    refs.remove(&pfn);
+                    if let Some((w, b)) = shared_bit(pfn) {
+                        w.fetch_and(!b, Ordering::Release);
+                    }
                     SHARED_FRAMES.store(refs.len(), Ordering::Release);
                 }
                 return;
@@ -164,18 +221,33 @@ impl crate::mm::phys::PhysMem for KernelPhys {
 
     fn free_frames_batch(&self, pas: &[PhysAddr]) {
         if SHARED_FRAMES.load(Ordering::Acquire) != 0 {
-            // Some frame may be shared: each one is looked up (rare: after a fork).
-            for &pa in pas {
-                self.free_frames(pa, 0);
+            // Some frame may be shared: those go one by one, the others in batches. The bitmap
+            // is looked up once, and each frame's bit read without the call.
+            let bits = SHARED_BITS.get();
+            let shared = |pa: PhysAddr| match bits {
+                Some((first, words)) => {
+                    let i = (pa.0 >> PAGE_SHIFT).wrapping_sub(*first);
+                    words
+                        .get(i / 64)
+                        .is_none_or(|w| w.load(Ordering::Acquire) & (1 << (i % 64)) != 0)
+                }
+                None => true,
+            };
+            if pas.iter().any(|&pa| shared(pa)) {
+                self.free_shared_batch(pas, shared);
+                return;
             }
-            return;
         }
         FRAMES.lock().dealloc_batch(pas);
     }
 
     fn get_frame(&self, pa: PhysAddr) {
+        let pfn = pa.0 >> PAGE_SHIFT;
         let mut refs = FRAME_REFS.lock();
-        *refs.entry(pa.0 >> PAGE_SHIFT).or_insert(0) += 1;
+        *refs.entry(pfn).or_insert(0) += 1;
+        if let Some((w, b)) = shared_bit(pfn) {
+            w.fetch_or(b, Ordering::Release);
+        }
         SHARED_FRAMES.store(refs.len(), Ordering::Release);
     }
 

@@ -21,6 +21,8 @@ pub mod kstack;
 #[cfg(target_os = "none")]
 pub mod process;
 #[cfg(target_os = "none")]
+pub mod rmap;
+#[cfg(target_os = "none")]
 pub mod sched;
 pub mod sigframe;
 pub mod signal;

@@ -142,6 +142,15 @@ pub fn user_fault_unlocked(addr: usize, access: crate::mm::fault::FaultAccess) -
     }
 }
 
+/// Runs `f` with the mm of the task running on this core, if one runs (its reference keeps it
+/// alive while it runs here; the caller must be that task, in the kernel).
+pub fn with_active_mm<R>(f: impl FnOnce(&spin::Mutex<MmStruct<VmSpace>>) -> R) -> Option<R> {
+    let mm = CPUS[cpu_id()].mm.load(Ordering::Relaxed);
+    // SAFETY: as in `user_fault_unlocked`: the mm of the task running on this core, which holds
+    // its reference while it runs here.
+    (!mm.is_null()).then(|| f(unsafe { &*mm }))
+}
+
 /// The running task's mm is `p`'s from now on (a switch, or an exec that replaced it).
 pub fn set_active_mm(p: &Process) {
     CPUS[cpu_id()].mm.store(

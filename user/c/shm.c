@@ -107,6 +107,18 @@ int main(void)
 	(void)x;
 	CHECK(got_bus && bus_code == BUS_ADRERR, "a page past the end of the file: SIGBUS (BUS_ADRERR)");
 	CHECK(b[PAGE - 1] == 'a', "the page before it reads");
+	/* The mappings made before the truncate lose the page too, a private one even its copy. */
+	int bus_m = 0, bus_p = 0;
+	if (sigsetjmp(jb, 1) == 0)
+		x = m[PAGE + 1];
+	else
+		bus_m = 1;
+	if (sigsetjmp(jb, 1) == 0)
+		x = p[PAGE + 3];
+	else
+		bus_p = 1;
+	CHECK(bus_m && bus_p && p[20] == 'P' && m[10] == 'M',
+	      "pages mapped before the truncate past its end: SIGBUS, shared or private; those before it stay");
 
 	int ro = open("/tmp/shm-test", O_RDONLY);
 	CHECK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED && errno == EACCES,

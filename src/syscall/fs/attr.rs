@@ -151,6 +151,17 @@ fn truncate(ctx: &FsCtx<'_>, inode: &Inode, len: u64) -> SysResult {
     if (len < f.size && seals & F_SEAL_SHRINK != 0) || (len > f.size && seals & F_SEAL_GROW != 0) {
         return Err(errno::EPERM);
     }
+    if len < f.size {
+        // `truncate_pagecache`: the pages wholly past the new end leave every mapping first,
+        // so that touching them is SIGBUS.
+        drop(i);
+        let page = crate::mm::addr::PAGE_SIZE as u64;
+        crate::fs::inode::unmap_mapping_range(inode, len.div_ceil(page), u64::MAX, true);
+        i = inode.lock();
+    }
+    let Data::File(f) = &mut i.data else {
+        return Err(errno::EINVAL);
+    };
     f.truncate(&sb, len);
     i.mtime = now;
     i.ctime = now;
@@ -324,6 +335,13 @@ pub fn sys_fallocate(ctx: &mut FsCtx<'_>, fd: u64, mode: u64, offset: u64, len: 
     }
     const P: u64 = crate::mm::addr::PAGE_SIZE as u64;
     if mode & FALLOC_FL_PUNCH_HOLE != 0 {
+        // The whole pages of the hole leave the mappings (private copies stay).
+        drop(i);
+        crate::fs::inode::unmap_mapping_range(&inode, (offset as u64).div_ceil(P), end / P, false);
+        i = inode.lock();
+        let Data::File(f) = &mut i.data else {
+            return Err(errno::ENODEV);
+        };
         f.punch_hole(&sb, offset as u64, end);
     } else {
         for index in (offset as u64 / P)..end.div_ceil(P) {

@@ -280,6 +280,7 @@ fn do_open(
             if flags & O_TRUNC != 0 && !found.created {
                 let sb = inode.sb.clone();
                 let now = ctx.vfs.now();
+                crate::fs::inode::unmap_mapping_range(&inode, 0, u64::MAX, true);
                 let mut i = inode.lock();
                 if let Data::File(f) = &mut i.data {
                     f.truncate(&sb, 0);
