@@ -4,6 +4,13 @@
 mod common;
 use common::{root, Boot};
 
+/// Asserts that `b` comes somewhere after the first `a` in `out` (the echo of what was typed,
+/// then what it printed).
+fn after(out: &str, a: &str, b: &str) {
+    let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
+    assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
+}
+
 fn shell() -> Option<Boot> {
     shell_of("/bin/sh -l")
 }
@@ -70,11 +77,7 @@ fn an_interactive_busybox_session() {
         ("# ", "poweroff -f\r"),
     ]);
     o.assert_status(0);
-    let out = &o.output;
-    let after = |a: &str, b: &str| {
-        let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
-        assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
-    };
+    let after = |a: &str, b: &str| after(&o.output, a, b);
     // The echo of what was typed, then what it printed.
     after("echo early-$((6*7))", "early-42");
     after("tpyo", "typo fixed");
@@ -182,11 +185,7 @@ fn an_interactive_bash_session() {
         ("# ", "wait; poweroff -f\r"),
     ]);
     o.assert_status(0);
-    let out = &o.output;
-    let after = |a: &str, b: &str| {
-        let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
-        assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
-    };
+    let after = |a: &str, b: &str| after(&o.output, a, b);
     after("echo bash-$BASH_VERSINFO", "bash-5-42");
     after("tpyo", "typo fixed");
     after("jobs", "Running");
@@ -219,11 +218,7 @@ fn a_sash_session() {
         ("> ", "poweroff -f\r"),
     ]);
     o.assert_status(0);
-    let out = &o.output;
-    let after = |a: &str, b: &str| {
-        let i = out.find(a).unwrap_or_else(|| panic!("no {a:?} in:\n{out}"));
-        assert!(out[i..].contains(b), "no {b:?} after {a:?} in:\n{out}");
-    };
+    let after = |a: &str, b: &str| after(&o.output, a, b);
     after("-echo hello from sash", "hello from sash");
     after("-pwd", "/tmp");
     after("uname -s", "Linux");

@@ -39,12 +39,7 @@ pub fn sys_ppoll(
 ) -> SysResult {
     let nfds = nfds as u32 as usize;
     let now = ctx.sleeper.now_ns();
-    let timeout = if tmo != 0 {
-        let ts: Timespec = ctx.mem.read_pod(tmo as usize)?;
-        Some(ts.as_nanos().ok_or(errno::EINVAL)?)
-    } else {
-        None
-    };
+    let timeout = read_timeout(ctx, tmo)?;
     let mask = if sigmask != 0 {
         if sigsetsize != 8 {
             return Err(errno::EINVAL);
@@ -93,11 +88,7 @@ pub fn sys_ppoll(
         }
         p[6..8].copy_from_slice(&revents.to_le_bytes());
     }
-    let deadline = timeout.map(|ns| {
-        ctx.sleeper
-            .deadline()
-            .unwrap_or_else(|| now.saturating_add(ns))
-    });
+    let deadline = deadline_of(ctx, timeout, now);
     let timed_out = deadline.is_some_and(|d| now >= d);
     if count == 0 && !timed_out {
         // The zero revents go back first: a wait that a signal ends leaves them so, as Linux's
@@ -111,6 +102,36 @@ pub fn sys_ppoll(
         }
         return Err(ctx.sleeper.block(deadline, pipes, mask));
     }
+    finish_wait(ctx, deadline, now, tmo);
+    if nfds > 0 {
+        ctx.mem.copy_to_user(fds as usize, &raw)?;
+    }
+    Ok(count)
+}
+
+/// A wait's timeout argument, in nanoseconds: `None` for NULL; `EFAULT`, or `EINVAL` unless
+/// `tv_nsec` is in range and `tv_sec >= 0`.
+fn read_timeout(ctx: &mut FsCtx<'_>, ptr: u64) -> Result<Option<u64>, Errno> {
+    if ptr == 0 {
+        return Ok(None);
+    }
+    let ts: Timespec = ctx.mem.read_pod(ptr as usize)?;
+    Ok(Some(ts.as_nanos().ok_or(errno::EINVAL)?))
+}
+
+/// When a wait of `timeout` ends: computed on the first run and kept by the sleeper, so that
+/// restarts do not extend it.
+fn deadline_of(ctx: &FsCtx<'_>, timeout: Option<u64>, now: u64) -> Option<u64> {
+    timeout.map(|ns| {
+        ctx.sleeper
+            .deadline()
+            .unwrap_or_else(|| now.saturating_add(ns))
+    })
+}
+
+/// `poll_select_finish`: the wait is over; with a timeout given, the time left is stored back
+/// at `ptr` (zero after a timeout; a fault there is ignored).
+fn finish_wait(ctx: &mut FsCtx<'_>, deadline: Option<u64>, now: u64, ptr: u64) {
     ctx.sleeper.finish();
     if let Some(d) = deadline {
         let left = d.saturating_sub(now);
@@ -118,12 +139,8 @@ pub fn sys_ppoll(
             tv_sec: (left / 1_000_000_000) as i64,
             tv_nsec: (left % 1_000_000_000) as i64,
         };
-        let _ = ctx.mem.write_pod(tmo as usize, &ts);
+        let _ = ctx.mem.write_pod(ptr as usize, &ts);
     }
-    if nfds > 0 {
-        ctx.mem.copy_to_user(fds as usize, &raw)?;
-    }
-    Ok(count)
 }
 
 /// `select`'s readiness classes (`fs/select.c`): what counts as readable, writable and
@@ -154,12 +171,7 @@ fn readiness(ctx: &FsCtx<'_>, fd: u32, tty_in: bool) -> Result<(u16, bool), Errn
 pub fn sys_pselect6(ctx: &mut FsCtx<'_>, a: [u64; 6]) -> SysResult {
     let [nfds, inp, outp, exp, tsp, sig] = a;
     let now = ctx.sleeper.now_ns();
-    let timeout = if tsp != 0 {
-        let ts: Timespec = ctx.mem.read_pod(tsp as usize)?;
-        Some(ts.as_nanos().ok_or(errno::EINVAL)?)
-    } else {
-        None
-    };
+    let timeout = read_timeout(ctx, tsp)?;
     let mask = if sig != 0 {
         let ss: u64 = ctx.mem.read_pod(sig as usize)?;
         let len: u64 = ctx.mem.read_pod(sig as usize + 8)?;
@@ -212,11 +224,7 @@ pub fn sys_pselect6(ctx: &mut FsCtx<'_>, a: [u64; 6]) -> SysResult {
             }
         }
     }
-    let deadline = timeout.map(|ns| {
-        ctx.sleeper
-            .deadline()
-            .unwrap_or_else(|| now.saturating_add(ns))
-    });
+    let deadline = deadline_of(ctx, timeout, now);
     let timed_out = deadline.is_some_and(|d| now >= d);
     if count == 0 && !timed_out {
         if waitable {
@@ -224,15 +232,7 @@ pub fn sys_pselect6(ctx: &mut FsCtx<'_>, a: [u64; 6]) -> SysResult {
         }
         return Err(ctx.sleeper.block(deadline, waitable, mask));
     }
-    ctx.sleeper.finish();
-    if let Some(d) = deadline {
-        let left = d.saturating_sub(now);
-        let ts = Timespec {
-            tv_sec: (left / 1_000_000_000) as i64,
-            tv_nsec: (left % 1_000_000_000) as i64,
-        };
-        let _ = ctx.mem.write_pod(tsp as usize, &ts);
-    }
+    finish_wait(ctx, deadline, now, tsp);
     for (set, ptr) in out.iter().zip([inp, outp, exp]) {
         if ptr != 0 {
             for (i, w) in set.iter().enumerate() {
