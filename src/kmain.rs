@@ -120,6 +120,7 @@ fn add_frames(info: &MachineInfo<'_>, reserved: &Ranges, lo: usize, hi: usize) {
 pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     crate::arch::aarch64::exception::set_fatal_handler(crate::trap::fatal_exception);
     crate::fs::inode::UNMAP_MAPPING.call_once(|| crate::task::rmap::unmap_mapping_range);
+    crate::fs::inode::MAPPED_WRITABLE.call_once(|| crate::task::rmap::mapped_writable);
     heap::init();
     let Some(blob) = dtb_blob(dtb_pa) else {
         // No device tree means no console either; the exit status is all the host will get.

@@ -102,6 +102,6 @@ fn select_waits_as_linux_does() {
 #[test]
 fn memfd_seals() {
     let o = Boot::default().program("c-seals", "").run();
-    o.assert_tap("seals", 24);
+    o.assert_tap("seals", 25);
     o.assert_no_frame_leak();
 }

@@ -374,6 +374,16 @@ pub const F_SEALS_NO_WRITE: u32 = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 /// which sets this at boot.
 pub static UNMAP_MAPPING: spin::Once<fn(&Inode, u64, u64, bool)> = spin::Once::new();
 
+/// Whether some process maps a file shared through a writable descriptor (Linux's
+/// `i_mmap_writable` above zero), which `F_SEAL_WRITE` must find none of; set with
+/// [`UNMAP_MAPPING`].
+pub static MAPPED_WRITABLE: spin::Once<fn(&Inode) -> bool> = spin::Once::new();
+
+/// Calls [`MAPPED_WRITABLE`] (`false` before the kernel has set it, or on the host).
+pub fn mapped_writable(inode: &Inode) -> bool {
+    MAPPED_WRITABLE.get().is_some_and(|f| f(inode))
+}
+
 /// Calls [`UNMAP_MAPPING`] (nothing before the kernel has set it, or on the host).
 pub fn unmap_mapping_range(inode: &Inode, first: u64, end: u64, even_cows: bool) {
     if let Some(f) = UNMAP_MAPPING.get() {

@@ -27,6 +27,28 @@ pub fn unmap_mapping_range(inode: &Inode, first: u64, end: u64, even_cows: bool)
     }
 }
 
+/// Whether any address space maps `inode` shared and writable (`VM_SHARED`: a `MAP_SHARED`
+/// mapping through a writable descriptor).
+pub fn mapped_writable(inode: &Inode) -> bool {
+    let maps = |mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>| {
+        mm.vmas().any(|v| {
+            v.flags.contains(crate::mm::vma::VM_SHARED)
+                && v.backing
+                    .as_ref()
+                    .is_some_and(|b| core::ptr::addr_eq(alloc::sync::Arc::as_ptr(&b.0), inode))
+        })
+    };
+    if with_active_mm(|mm| maps(&mm.lock())) == Some(true) {
+        return true;
+    }
+    let active = with_active_mm(|mm| mm as *const _).unwrap_or(core::ptr::null());
+    let tasks = TASKS.lock();
+    let found = tasks
+        .iter()
+        .any(|t| alloc::sync::Arc::as_ptr(&t.mm) != active && maps(&t.mm.lock()));
+    found
+}
+
 /// The pages `[first, end)` of `inode` in the mappings of it in `mm`.
 fn unmap_in(
     mm: &mut crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,

@@ -1,8 +1,8 @@
 /* seals: memfd_create's file seals (F_ADD_SEALS, F_GET_SEALS) as Linux's memfd_fcntl and shmem
  * keep them: a memfd without MFD_ALLOW_SEALING is sealed against seals; SHRINK and GROW fix the
- * size against truncate, write and fallocate; WRITE refuses writes and shared mappings of a
- * writable descriptor; FUTURE_WRITE refuses new writable mappings but keeps the old one; SEAL ends
- * the sealing; a tmpfs file starts with F_SEAL_SEAL. */
+ * size against truncate, write and fallocate; WRITE (EBUSY while a writable shared mapping exists)
+ * and FUTURE_WRITE refuse writes and new writable shared mappings, while a mapping made before
+ * FUTURE_WRITE keeps writing; SEAL ends the sealing; a tmpfs file starts with F_SEAL_SEAL. */
 #define _GNU_SOURCE
 #include "tap.h"
 #include <errno.h>
@@ -36,6 +36,7 @@ int main(void)
 	CHECK(err(fallocate(fd, 0, 0, 65536)) == EPERM, "fallocate beyond the size: EPERM");
 	void *shared_rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(shared_rw != MAP_FAILED, "a writable shared mapping before F_SEAL_FUTURE_WRITE");
+	CHECK(err(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE)) == EBUSY, "F_SEAL_WRITE while it exists: EBUSY");
 	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) == 0, "F_SEAL_FUTURE_WRITE");
 	((char *)shared_rw)[0] = 'z';
 	char c = 0;

@@ -49,8 +49,8 @@ pub fn sys_dup3(ctx: &mut FsCtx<'_>, oldfd: u64, newfd: u64, flags: u64) -> SysR
 ///   `O_DIRECT` (no direct I/O or packet mode here) and `FASYNC` (no `SIGIO`) are `EINVAL`.
 /// * `F_GETPIPE_SZ`: a pipe's capacity, `EBADF` for anything else.
 /// * `F_ADD_SEALS`, `F_GET_SEALS` (`memfd_fcntl`): a tmpfs file's seals; `EINVAL` for anything
-///   else. Adding needs the file open for writing (`EPERM`), known seals (`EINVAL`), and no
-///   `F_SEAL_SEAL` yet (`EPERM`).
+///   else. Adding needs the file open for writing (`EPERM`), known seals (`EINVAL`), no
+///   `F_SEAL_SEAL` yet (`EPERM`), and for `F_SEAL_WRITE` no writable shared mapping (`EBUSY`).
 /// * Every other command (locks, leases, owners, `F_SETPIPE_SZ`): `EINVAL`.
 pub fn sys_fcntl(ctx: &mut FsCtx<'_>, fd: u64, cmd: u64, arg: u64) -> SysResult {
     let cmd = cmd as u32;
@@ -108,6 +108,15 @@ pub fn sys_fcntl(ctx: &mut FsCtx<'_>, fd: u64, cmd: u64, arg: u64) -> SysResult 
             }
             if i.seals & F_SEAL_SEAL != 0 {
                 return Err(errno::EPERM);
+            }
+            // `mapping_deny_writable`: no writable shared mapping may remain.
+            use crate::fs::inode::F_SEAL_WRITE;
+            if add & F_SEAL_WRITE != 0 && i.seals & F_SEAL_WRITE == 0 {
+                drop(i);
+                if crate::fs::inode::mapped_writable(inode) {
+                    return Err(errno::EBUSY);
+                }
+                i = inode.lock();
             }
             i.seals |= add;
             Ok(0)
