@@ -1,7 +1,7 @@
 //! Every task's life in the kernel: run its user code until it traps, handle the trap, and go
 //! again ([`task_main`]); and the end of the run for an exception nobody handles.
 use crate::arch::aarch64::esr::{AbortSyndrome, ExceptionClass, FaultKind};
-use crate::arch::aarch64::exception::{enter_user, Report, ReturnReason, TrapFrame, VectorKind};
+use crate::arch::aarch64::exception::{enter_user, Report, ReturnReason, TrapFrame};
 use crate::mm::fault::FaultAccess;
 use crate::task::klock;
 use crate::task::process::Process;
@@ -39,12 +39,7 @@ pub extern "C" fn task_main(frame: usize) -> ! {
             ReturnReason::Other(_) => false,
         };
         if !handled {
-            let kind = match reason {
-                ReturnReason::Sync => VectorKind(8),
-                ReturnReason::Irq => VectorKind(9),
-                ReturnReason::Other(k) => k,
-            };
-            fatal_exception(&Report(tf, kind));
+            fatal_exception(&Report(tf, reason.vector()));
         }
     }
 }

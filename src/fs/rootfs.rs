@@ -217,7 +217,7 @@ fn place(
 }
 
 /// Makes `name` in `dir` as a directory of `mode` unless something of that name exists.
-fn ensure_dir(vfs: &Vfs, dir: &Arc<Inode>, name: &str, mode: u32) -> Option<Arc<Inode>> {
+pub(super) fn ensure_dir(vfs: &Vfs, dir: &Arc<Inode>, name: &str, mode: u32) -> Option<Arc<Inode>> {
     let existing = dir
         .lock()
         .dir()

@@ -9,10 +9,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 
-use super::inode::{Cred, Data, Dir, Inode};
+use super::inode::{Cred, Data, Inode};
 use super::vfs::Vfs;
-use tidemark_abi::errno::Errno;
-use tidemark_abi::layout::{S_IFDIR, S_IFREG};
+use tidemark_abi::errno::{self, Errno};
+use tidemark_abi::layout::S_IFREG;
 
 /// Pages the tree's files may take: one each, and few files.
 const SYSFS_PAGES: usize = 64;
@@ -55,18 +55,7 @@ pub fn mount(
 fn mkdirs(vfs: &Vfs, dir: &Arc<Inode>, path: &[&str]) -> Result<Arc<Inode>, Errno> {
     let mut d = dir.clone();
     for name in path {
-        let existing = d.lock().dir().and_then(|x| x.get(name.as_bytes()).cloned());
-        d = match existing {
-            Some(e) => e,
-            None => vfs.create(
-                &d,
-                name.as_bytes(),
-                S_IFDIR | 0o755,
-                0,
-                Data::Dir(Dir::new(Default::default(), b"")),
-                Cred::ROOT,
-            )?,
-        };
+        d = super::rootfs::ensure_dir(vfs, &d, name, 0o755).ok_or(errno::ENOMEM)?;
     }
     Ok(d)
 }

@@ -117,12 +117,22 @@ fn shared_bit(pfn: usize) -> Option<(&'static AtomicU64, u64)> {
     bits.get(i / 64).map(|w| (w, 1u64 << (i % 64)))
 }
 
+/// Whether frame `pfn` may have extra references: its bit in `bits` (the bitmap once looked
+/// up), or `true` where no bit covers it.
+#[inline(always)]
+fn bit_set(bits: Option<&(usize, alloc::boxed::Box<[AtomicU64]>)>, pfn: usize) -> bool {
+    let Some((first, words)) = bits else {
+        return true;
+    };
+    let i = pfn.wrapping_sub(*first);
+    words
+        .get(i / 64)
+        .is_none_or(|w| w.load(Ordering::Acquire) & (1 << (i % 64)) != 0)
+}
+
 /// Whether frame `pfn` may have extra references (it has, or nothing says it has not).
 fn maybe_shared(pfn: usize) -> bool {
-    if SHARED_FRAMES.load(Ordering::Acquire) == 0 {
-        return false;
-    }
-    shared_bit(pfn).is_none_or(|(w, b)| w.load(Ordering::Acquire) & b != 0)
+    SHARED_FRAMES.load(Ordering::Acquire) != 0 && bit_set(SHARED_BITS.get(), pfn)
 }
 
 /// Frames promised to the call one core is running (its admission, `heap::admit`), times
@@ -224,15 +234,7 @@ impl crate::mm::phys::PhysMem for KernelPhys {
             // Some frame may be shared: those go one by one, the others in batches. The bitmap
             // is looked up once, and each frame's bit read without the call.
             let bits = SHARED_BITS.get();
-            let shared = |pa: PhysAddr| match bits {
-                Some((first, words)) => {
-                    let i = (pa.0 >> PAGE_SHIFT).wrapping_sub(*first);
-                    words
-                        .get(i / 64)
-                        .is_none_or(|w| w.load(Ordering::Acquire) & (1 << (i % 64)) != 0)
-                }
-                None => true,
-            };
+            let shared = |pa: PhysAddr| bit_set(bits, pa.0 >> PAGE_SHIFT);
             if pas.iter().any(|&pa| shared(pa)) {
                 self.free_shared_batch(pas, shared);
                 return;

@@ -2,68 +2,63 @@
 //! truncating or punching a file unmaps its pages from all of them.
 use crate::fs::inode::Inode;
 use crate::mm::addr::PAGE_SIZE;
-use crate::mm::mm_struct::PageTableOps;
+use crate::mm::mm_struct::{MmStruct, PageTableOps};
+use crate::mm::vm_space::VmSpace;
 use crate::task::process::MmRef;
 use crate::task::sched::{with_active_mm, TASKS};
 use alloc::vec::Vec;
 
-/// `unmap_mapping_range` over every address space: the one running on this core (its task is
-/// in a call) and those of the tasks in the table, each once.
-pub fn unmap_mapping_range(inode: &Inode, first: u64, end: u64, even_cows: bool) {
-    with_active_mm(|mm| unmap_in(&mut mm.lock(), inode, first, end, even_cows));
+/// Calls `f` with every address space once, until it returns `true`: the one running on this
+/// core (its task is in a call), then those of the tasks in the table. Says whether `f` did.
+fn any_mm(mut f: impl FnMut(&mut MmStruct<VmSpace>) -> bool) -> bool {
+    if with_active_mm(|mm| f(&mut mm.lock())) == Some(true) {
+        return true;
+    }
+    let active = with_active_mm(|mm| mm as *const _).unwrap_or(core::ptr::null());
     let mms: Vec<MmRef> = {
         let tasks = TASKS.lock();
         let mut v: Vec<MmRef> = Vec::new();
         for t in tasks.iter() {
-            if !v.iter().any(|m| alloc::sync::Arc::ptr_eq(m, &t.mm)) {
+            if alloc::sync::Arc::as_ptr(&t.mm) != active
+                && !v.iter().any(|m| alloc::sync::Arc::ptr_eq(m, &t.mm))
+            {
                 v.push(t.mm.clone());
             }
         }
         v
     };
-    let active = with_active_mm(|mm| mm as *const _).unwrap_or(core::ptr::null());
-    for mm in mms.iter().filter(|m| alloc::sync::Arc::as_ptr(m) != active) {
-        unmap_in(&mut mm.lock(), inode, first, end, even_cows);
-    }
+    mms.iter().any(|mm| f(&mut mm.lock()))
+}
+
+/// Whether `v` maps `inode`.
+fn maps(v: &crate::mm::vma::Vma, inode: &Inode) -> bool {
+    v.backing
+        .as_ref()
+        .is_some_and(|b| core::ptr::addr_eq(alloc::sync::Arc::as_ptr(&b.0), inode))
+}
+
+/// `unmap_mapping_range` over every address space.
+pub fn unmap_mapping_range(inode: &Inode, first: u64, end: u64, even_cows: bool) {
+    any_mm(|mm| {
+        unmap_in(mm, inode, first, end, even_cows);
+        false
+    });
 }
 
 /// Whether any address space maps `inode` shared and writable (`VM_SHARED`: a `MAP_SHARED`
 /// mapping through a writable descriptor).
 pub fn mapped_writable(inode: &Inode) -> bool {
-    let maps = |mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>| {
-        mm.vmas().any(|v| {
-            v.flags.contains(crate::mm::vma::VM_SHARED)
-                && v.backing
-                    .as_ref()
-                    .is_some_and(|b| core::ptr::addr_eq(alloc::sync::Arc::as_ptr(&b.0), inode))
-        })
-    };
-    if with_active_mm(|mm| maps(&mm.lock())) == Some(true) {
-        return true;
-    }
-    let active = with_active_mm(|mm| mm as *const _).unwrap_or(core::ptr::null());
-    let tasks = TASKS.lock();
-    let found = tasks
-        .iter()
-        .any(|t| alloc::sync::Arc::as_ptr(&t.mm) != active && maps(&t.mm.lock()));
-    found
+    any_mm(|mm| {
+        mm.vmas()
+            .any(|v| v.flags.contains(crate::mm::vma::VM_SHARED) && maps(v, inode))
+    })
 }
 
 /// The pages `[first, end)` of `inode` in the mappings of it in `mm`.
-fn unmap_in(
-    mm: &mut crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,
-    inode: &Inode,
-    first: u64,
-    end: u64,
-    even_cows: bool,
-) {
+fn unmap_in(mm: &mut MmStruct<VmSpace>, inode: &Inode, first: u64, end: u64, even_cows: bool) {
     let ranges: Vec<(usize, usize, usize)> = mm
         .vmas()
-        .filter(|v| {
-            v.backing
-                .as_ref()
-                .is_some_and(|b| core::ptr::addr_eq(alloc::sync::Arc::as_ptr(&b.0), inode))
-        })
+        .filter(|v| maps(v, inode))
         .map(|v| (v.start, v.end, v.pgoff))
         .collect();
     for (start, vend, pgoff) in ranges {

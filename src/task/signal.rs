@@ -685,6 +685,23 @@ impl SignalState {
         self.blocked = mask.blockable();
     }
 
+    /// Blocks `mask` for a wait, keeping the mask from before in `saved_sigmask` unless a run
+    /// of the same call kept it already (Linux's `set_user_sigmask`, for rt_sigsuspend, ppoll
+    /// and pselect6).
+    pub fn set_temporary_mask(&mut self, mask: SigSet) {
+        if self.saved_sigmask.is_none() {
+            self.saved_sigmask = Some(self.blocked);
+            self.set_blocked(mask);
+        }
+    }
+
+    /// Gives back the mask a wait replaced, if one did (`restore_saved_sigmask`).
+    pub fn restore_saved_mask(&mut self) {
+        if let Some(m) = self.saved_sigmask.take() {
+            self.set_blocked(m);
+        }
+    }
+
     /// `on_sig_stack(sp)`: whether `sp` lies on the alternate stack (never, while it is armed
     /// with `SS_AUTODISARM`, since the handler owns it then). The stack grows down, so its top
     /// `ss_sp + ss_size` counts as on it and its base does not.

@@ -127,6 +127,8 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 uintptr_t brk_align(uintptr_t align);
 /* Writes one byte to every page of [start, start + len). */
 void touch_pages(uintptr_t start, size_t len);
+/* munmap, or die with the error (mmap.c). */
+void unmap(uintptr_t p, uintptr_t len);
 
 /* ---- workloads -------------------------------------------------------------------------------- */
 

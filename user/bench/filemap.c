@@ -43,11 +43,6 @@ static uintptr_t map_file(long fd, uintptr_t len, long flags)
 	return (uintptr_t)check(raw_syscall6(NR_mmap, 0, (long)len, PROT_RW, flags, fd, 0), "mmap of the file");
 }
 
-static void unmap(uintptr_t p, uintptr_t len)
-{
-	check(raw_syscall6(NR_munmap, (long)p, (long)len, 0, 0, 0, 0), "munmap");
-}
-
 void bench_filemap_shared(const struct bench_cfg *cfg)
 {
 	const uintptr_t len = cfg->quick ? 4 * MiB : 64 * MiB;

@@ -16,7 +16,7 @@ static uintptr_t map_anon(uintptr_t len)
 	return (uintptr_t)p;
 }
 
-static void unmap(uintptr_t p, uintptr_t len)
+void unmap(uintptr_t p, uintptr_t len)
 {
 	long r = raw_syscall2(NR_munmap, p, len);
 	if (r != 0)

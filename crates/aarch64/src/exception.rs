@@ -74,7 +74,7 @@ global_asm!(
     r#"
 .equ FRAME_SIZE, 288
 .equ STACK_SHIFT, 16
-.equ ENTER_USER_SLOT, 16
+.equ ENTER_USER_SLOT, {slot}
 
 .macro VENTRY kind, check_stack, entry
 .balign 0x80
@@ -225,7 +225,8 @@ kernel_stack_overflow:
 overflow_stack:
     .space 16384
 overflow_stack_top:
-"#
+"#,
+    slot = const ENTER_USER_SLOT,
 );
 
 impl fmt::Display for TrapFrame {
@@ -284,6 +285,17 @@ pub enum ReturnReason {
     Irq,
     /// Anything else (FIQ, SError, AArch32): the vector taken.
     Other(VectorKind),
+}
+
+impl ReturnReason {
+    /// The vector entry taken, for a report.
+    pub const fn vector(self) -> VectorKind {
+        match self {
+            ReturnReason::Sync => VectorKind(8),
+            ReturnReason::Irq => VectorKind(9),
+            ReturnReason::Other(k) => k,
+        }
+    }
 }
 
 extern "C" {

@@ -66,19 +66,8 @@ pub fn sys_ppoll(
         let events = u16::from_le_bytes([p[4], p[5]]);
         let revents = if fd < 0 {
             0
-        } else if let Ok(entry) = ctx.files.get(fd as u32) {
-            let f = entry.file.lock();
-            pipes |= matches!(
-                f.kind,
-                FileKind::PipeRead(_)
-                    | FileKind::PipeWrite(_)
-                    | FileKind::PipeRdWr(..)
-                    | FileKind::Console
-            );
-            let mask = match f.kind {
-                FileKind::Console => tty_mask(tty_in),
-                _ => poll_mask(&f),
-            };
+        } else if let Ok((mask, changes)) = readiness(ctx, fd as u32, tty_in) {
+            pipes |= changes;
             mask & (events | POLLERR | POLLHUP)
         } else {
             POLLNVAL

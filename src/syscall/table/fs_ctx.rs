@@ -507,10 +507,7 @@ impl Sleeper for SchedSleeper<'_, '_> {
     fn block(&self, deadline: Option<u64>, pipes: bool, mask: Option<u64>) -> Errno {
         let mut p = self.shared.0.borrow_mut();
         if let Some(m) = mask {
-            if p.signals.saved_sigmask.is_none() {
-                p.signals.saved_sigmask = Some(p.signals.blocked);
-                p.signals.set_blocked(crate::task::signal::SigSet(m));
-            }
+            p.signals.set_temporary_mask(crate::task::signal::SigSet(m));
         }
         p.sleep_deadline = deadline;
         p.wait = Some(match (deadline, pipes) {

@@ -216,9 +216,7 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     // back now (`restore_saved_sigmask_unless`); an interrupted one leaves it for the handler's
     // frame, or for the call's restart.
     if matches!(call.nr, SYS_ppoll | SYS_pselect6) && r != Some(Err(errno::EWOULDBLOCK_RESTART)) {
-        if let Some(m) = p.signals.saved_sigmask.take() {
-            p.signals.set_blocked(m);
-        }
+        p.signals.restore_saved_mask();
     }
     *p.files.lock() = files;
     *p.fs.lock() = fs;

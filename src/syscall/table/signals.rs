@@ -173,8 +173,7 @@ pub(super) fn rt_sigsuspend(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame
     }
     if p.signals.saved_sigmask.is_none() {
         let m = SigSet(p.read_pod::<u64>(mask)?);
-        p.signals.saved_sigmask = Some(p.signals.blocked);
-        p.signals.set_blocked(m);
+        p.signals.set_temporary_mask(m);
     }
     p.wait = Some(WaitFor::Signal);
     Err(errno::EWOULDBLOCK_RESTART)
