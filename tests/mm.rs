@@ -44,13 +44,26 @@ fn glibc_programs_leak_nothing() {
 }
 
 /// `user/c/elfmap.c`: a program's segments are mapped from the page cache: its maps line names
-/// the file with its device and inode, status counts the mapped file pages (RssFile), and four
-/// more processes running the program share its text (each costs less than the text's size).
+/// the file with its device and inode, status counts the mapped pages of the file (RssShmem, the
+/// root being in memory), and four more processes running the program share its text (each costs
+/// less than the text's size).
 #[test]
 fn programs_run_from_the_page_cache() {
     let o = Boot::default().program("c-elfmap", "").run();
     o.assert_tap("elfmap", 7);
     o.assert_no_frame_leak();
     // Linux's batched counters may still read 0 here; tidemark's are exact.
-    assert!(!o.output.contains("(RssFile 0 kB)"), "{}", o.output);
+    assert!(!o.output.contains("(file pages 0 kB)"), "{}", o.output);
+}
+
+/// `user/c/smaps.c`: smaps splits each mapping's pages into shared and private by how many
+/// mappings each has, divides Pss among them, tells anonymous pages (private copies included)
+/// from an object's own, and names the flags; smaps_rollup sums it all. A memfd mapped shared
+/// and privately and anonymous memory, before and during a fork, after a copy-on-write and
+/// after the child exits.
+#[test]
+fn smaps_accounts_sharing_as_linux_does() {
+    let o = Boot::default().program("c-smaps", "").run();
+    o.assert_tap("smaps", 17);
+    o.assert_no_frame_leak();
 }

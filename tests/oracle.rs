@@ -217,6 +217,11 @@ fn elfmap_on_linux() {
 }
 
 #[test]
+fn smaps_on_linux() {
+    oracle("smaps", "", "1G");
+}
+
+#[test]
 fn select_on_linux() {
     oracle("select", "", "1G");
 }

@@ -616,14 +616,6 @@ impl crate::mm::object::PageObject for Inode {
         (self.sb.dev, self.ino)
     }
 
-    /// The root file system's files count as a file's pages, as an initramfs's do on Linux; the
-    /// tmpfs mounts and shared memory as shmem.
-    fn is_shmem(&self) -> bool {
-        crate::fs::VFS
-            .get()
-            .is_none_or(|v| !Arc::ptr_eq(&self.sb, &v.rootfs))
-    }
-
     fn peek_page(&self, index: usize) -> Option<crate::mm::addr::PhysAddr> {
         match &self.lock().data {
             Data::File(f) => f.page_pa(index as u64),

@@ -26,9 +26,8 @@ pub enum ProcFile {
     Stat,
     /// `statm` (`proc_pid_statm`): sizes in pages.
     Statm,
-    /// `smaps_rollup` (`show_smaps_rollup` in fs/proc/task_mmu.c); see [`SmapsRollup`]. The one
-    /// place a program can see how much of its memory is mapped by 2 MiB blocks
-    /// (`AnonHugePages`) and how much of it is locked and resident (`Locked`).
+    /// `smaps_rollup` (`show_smaps_rollup` in fs/proc/task_mmu.c): every VMA's `smaps` figures
+    /// summed, with the proportional set size split into anonymous, file and shared memory.
     SmapsRollup,
     /// `cmdline`: the argument strings, each with its NUL.
     Cmdline,
@@ -38,7 +37,8 @@ pub enum ProcFile {
     Comm,
     /// `mounts`: the mount table (`/proc/mounts` links here).
     Mounts,
-    /// `smaps` (`show_smap`): each VMA's maps line and what of it is resident and locked.
+    /// `smaps` (`show_smap`): each VMA's maps line, what of it is resident, shared or private,
+    /// anonymous and locked, its proportional share, and its flags.
     Smaps,
 }
 
@@ -438,52 +438,6 @@ pub fn link_target(link: ProcLink, src: &dyn ProcSource) -> Result<String, Errno
     }
 }
 
-/// One VMA's counters in `/proc/<pid>/smaps`, in KiB.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SmapsVma {
-    pub size: u64,
-    pub rss: u64,
-    /// Of `rss`: pages shared with another mapping (a fork, a shared or file mapping).
-    pub shared: u64,
-    pub anonymous: u64,
-    pub anon_huge: u64,
-    pub locked: u64,
-}
-
-impl SmapsVma {
-    /// The lines after the maps line (`show_smap`, `__show_smap`), `VmFlags` excepted.
-    pub fn write<W: Write>(&self, w: &mut W) -> fmt::Result {
-        let private = self.rss - self.shared;
-        let rows: [(&str, u64); 21] = [
-            ("Size:", self.size),
-            ("KernelPageSize:", 4),
-            ("MMUPageSize:", 4),
-            ("Rss:", self.rss),
-            ("Pss:", private + self.shared / 2),
-            ("Pss_Dirty:", private + self.shared / 2),
-            ("Shared_Clean:", 0),
-            ("Shared_Dirty:", self.shared),
-            ("Private_Clean:", 0),
-            ("Private_Dirty:", private),
-            ("Referenced:", self.rss),
-            ("Anonymous:", self.anonymous),
-            ("LazyFree:", 0),
-            ("AnonHugePages:", self.anon_huge),
-            ("ShmemPmdMapped:", 0),
-            ("FilePmdMapped:", 0),
-            ("Shared_Hugetlb:", 0),
-            ("Private_Hugetlb:", 0),
-            ("Swap:", 0),
-            ("SwapPss:", 0),
-            ("Locked:", self.locked),
-        ];
-        for (name, kb) in rows {
-            writeln!(w, "{name:<16}{kb:>8} kB")?;
-        }
-        Ok(())
-    }
-}
-
 /// Linux's names of the `AT_HWCAP` bits, in bit order (`hwcap_str` in arch/arm64/kernel/
 /// cpuinfo.c), for the `Features` line of `/proc/cpuinfo`.
 pub const HWCAP_NAMES: [&str; 32] = [
@@ -791,82 +745,6 @@ impl StatFields {
     }
 }
 
-/// The figures of `/proc/<pid>/smaps_rollup`, in pages: the sums over every VMA that
-/// `smap_gather_stats` collects. tidemark has only private anonymous memory and no swap, so the
-/// figures Linux splits by sharing, file backing, swap or hugetlb are 0 and the rest follow from
-/// three numbers: every resident page is private, dirty (a fresh anonymous page is mapped dirty by
-/// `do_anonymous_page`) and referenced, and its proportional share is the whole page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SmapsRollup {
-    /// Start of the first VMA and end of the last (the header's range; 0-0 with no VMA).
-    pub start: usize,
-    pub end: usize,
-    /// Resident private pages (the shared zero page does not count, as `vm_normal_page` skips it).
-    pub rss_pages: usize,
-    /// The part of `rss_pages` mapped by 2 MiB blocks (`AnonHugePages`).
-    pub block_pages: usize,
-    /// The part of `rss_pages` inside VM_LOCKED VMAs (`Locked`, Linux's `pss_locked`).
-    pub locked_pages: usize,
-}
-
-impl SmapsRollup {
-    /// The text Linux 6.x prints: the header (`show_vma_header_prefix` with no flags, offset,
-    /// device or inode, padded to the name column, then `[rollup]`) and the `__show_smap` lines
-    /// of rollup mode, each value in kB right-aligned to 8 columns after a 16-column label.
-    pub fn write<W: Write>(&self, w: &mut W) -> fmt::Result {
-        /// Where `show_vma_header_prefix` puts the name (`25 + sizeof(void *) * 6 - 1`).
-        const NAME_COLUMN: usize = 72;
-        let mut header = String::new();
-        write!(
-            header,
-            "{:08x}-{:08x} ---p 00000000 00:00 0 ",
-            self.start, self.end
-        )?;
-        while header.len() < NAME_COLUMN {
-            header.push(' ');
-        }
-        writeln!(w, "{header} [rollup]")?;
-        let kb = |pages: usize| pages * (crate::mm::addr::PAGE_SIZE >> 10);
-        let (rss, huge, locked) = (
-            kb(self.rss_pages),
-            kb(self.block_pages),
-            kb(self.locked_pages),
-        );
-        let lines: [(&str, usize); 22] = [
-            ("Rss", rss),
-            ("Pss", rss),
-            ("Pss_Dirty", rss),
-            ("Pss_Anon", rss),
-            ("Pss_File", 0),
-            ("Pss_Shmem", 0),
-            ("Shared_Clean", 0),
-            ("Shared_Dirty", 0),
-            ("Private_Clean", 0),
-            ("Private_Dirty", rss),
-            ("Referenced", rss),
-            ("Anonymous", rss),
-            ("KSM", 0),
-            ("LazyFree", 0),
-            ("AnonHugePages", huge),
-            ("ShmemPmdMapped", 0),
-            ("FilePmdMapped", 0),
-            ("Shared_Hugetlb", 0),
-            ("Private_Hugetlb", 0),
-            ("Swap", 0),
-            ("SwapPss", 0),
-            ("Locked", locked),
-        ];
-        for (name, value) in lines {
-            // `SEQ_PUT_DEC`: the label with its colon padded to 16, the value to 8; the one label
-            // longer than that (Private_Hugetlb) takes a column from the value, as in Linux.
-            let label = alloc::format!("{name}:");
-            let width = 24usize.saturating_sub(label.len().max(16)).max(1);
-            writeln!(w, "{label:<16}{value:>width$} kB")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -905,30 +783,5 @@ mod tests {
         let mut s = String::new();
         f.write_stat(&mut s).unwrap();
         assert!(s.starts_with("1 (ééééééé) R"));
-    }
-
-    #[test]
-    fn smaps_rollup_layout() {
-        let r = SmapsRollup {
-            start: 0x40_0000,
-            end: 0xffff_ffff_f000,
-            rss_pages: 1024,
-            block_pages: 512,
-            locked_pages: 600,
-        };
-        let mut s = String::new();
-        r.write(&mut s).unwrap();
-        let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(
-            lines[0],
-            "00400000-fffffffff000 ---p 00000000 00:00 0                              [rollup]"
-        );
-        assert_eq!(lines[1], "Rss:                4096 kB");
-        assert_eq!(lines[15], "AnonHugePages:      2048 kB");
-        assert_eq!(lines[19], "Private_Hugetlb:       0 kB");
-        assert_eq!(lines[22], "Locked:             2400 kB");
-        assert_eq!(lines.len(), 23);
-        assert!(lines[1..].iter().all(|l| l.len() == 27), "{s}");
-        assert_eq!(ProcFile::SmapsRollup.name(), "smaps_rollup");
     }
 }

@@ -1,7 +1,7 @@
 /* elfmap: a program's segments come from the page cache. /proc/self/maps names the program with
- * its file's device and inode, status counts the mapped file pages (RssFile: the program is a file
- * of the initramfs), and processes running the same program share its text: each one more costs
- * far less than the text's size. */
+ * its file's device and inode, status counts the mapped pages of the file as not anonymous
+ * (RssShmem, as the initramfs is a tmpfs), and processes running the same program share its
+ * text: each one more costs far less than the text's size. */
 #define _GNU_SOURCE
 #include "tap.h"
 #include <errno.h>
@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 	long rss_kb = rss ? strtol(rss + 5, NULL, 10) : -1, anon_kb = anon ? strtol(anon + 11, NULL, 10) : -1;
 	CHECK(rss_kb >= 4 && anon_kb == 0, "smaps: the text is resident (%ld kB) and none of it a private copy", rss_kb);
 	long file = status_kb("RssFile:"), shmem = status_kb("RssShmem:");
-	CHECK(status_kb("VmRSS:") == status_kb("RssAnon:") + file + shmem, "VmRSS = RssAnon + RssFile + RssShmem (RssFile %ld kB)", file);
+	CHECK(status_kb("VmRSS:") == status_kb("RssAnon:") + file + shmem,
+	      "VmRSS = RssAnon + RssFile + RssShmem (file pages %ld kB)", file + shmem);
 
 	/* Four more processes running this program share its text. */
 	long text_kb = (hi - lo) >> 10;

@@ -27,6 +27,7 @@ pub mod pagetable;
 pub mod phys;
 pub mod populate;
 pub mod proc_fmt;
+pub mod smaps;
 #[cfg(test)]
 mod tests;
 pub mod tlb;

@@ -33,7 +33,8 @@ pub trait PageObject: Send + Sync {
     }
 
     /// Whether the object's pages are shared memory (Linux's swap-backed pages: tmpfs, shmem)
-    /// rather than a file's, for the RSS counters.
+    /// rather than a file's, for the RSS counters. Every file system of tidemark's is in memory,
+    /// the root included, as Linux's root is a tmpfs when it boots from an initramfs alone.
     fn is_shmem(&self) -> bool {
         true
     }

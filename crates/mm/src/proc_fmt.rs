@@ -18,7 +18,7 @@ pub fn vma_is_initial_stack<P: PageTableOps>(mm: &MmStruct<P>, vma: &Vma) -> boo
 }
 
 /// Width Linux pads the header to before the name (`25 + sizeof(void *) * 6 - 1`).
-const NAME_COLUMN: usize = 72;
+pub(crate) const NAME_COLUMN: usize = 72;
 
 /// One maps line: `start-end perms offset dev inode`, then the name padded to column 73.
 pub fn show_map_vma<P: PageTableOps, W: Write>(

@@ -44,8 +44,6 @@ pub struct Resident {
     pub pages: usize,
     /// The part of `pages` mapped by blocks (`AnonHugePages:`).
     pub block_pages: usize,
-    /// The part of `pages` inside VM_LOCKED VMAs (`Locked:`), for [`UserPages::resident_by_vma`].
-    pub locked_pages: usize,
 }
 
 /// The leaf attributes a VMA's flags give an anonymous page.
@@ -361,55 +359,6 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                 }
             }
         });
-    }
-
-    /// [`resident`](Self::resident) with `locked_pages` filled in from `vmas` (`(start, end,
-    /// flags)` in ascending order, as the VMA tree yields them), for smaps_rollup. A leaf is
-    /// counted for the part of it each VMA covers: a block can straddle a VMA boundary after
-    /// munlock or madvise split the VMA but left the block whole.
-    /// What of `[start, end)` is resident (one VMA's `Rss:` in smaps), `locked` saying whether
-    /// it counts as `Locked:`.
-    pub fn resident_range(&self, start: usize, end: usize, locked: bool) -> Resident {
-        let mut r = Resident::default();
-        self.pt.for_each_mapping(|m| {
-            let (s, e) = (m.va.as_usize(), m.va.as_usize() + m.size);
-            if !m.attrs.owned || e <= start || s >= end {
-                return;
-            }
-            let n = (e.min(end) - s.max(start)) / PAGE_SIZE;
-            r.pages += n;
-            if m.size > PAGE_SIZE {
-                r.block_pages += n;
-            }
-            if locked {
-                r.locked_pages += n;
-            }
-        });
-        r
-    }
-
-    pub fn resident_by_vma(&self, vmas: &[(usize, usize, VmFlags)]) -> Resident {
-        let mut r = Resident::default();
-        let mut first = 0;
-        self.pt.for_each_mapping(|m| {
-            if !m.attrs.owned {
-                return;
-            }
-            let (start, end) = (m.va.as_usize(), m.va.as_usize() + m.size);
-            r.pages += m.size / PAGE_SIZE;
-            if m.size > PAGE_SIZE {
-                r.block_pages += m.size / PAGE_SIZE;
-            }
-            while first < vmas.len() && vmas[first].1 <= start {
-                first += 1;
-            }
-            for &(vs, ve, flags) in vmas[first..].iter().take_while(|v| v.0 < end) {
-                if flags.contains(VM_LOCKED) {
-                    r.locked_pages += (ve.min(end) - vs.max(start)) / PAGE_SIZE;
-                }
-            }
-        });
-        r
     }
 
     /// Maps the page of frame `pa` at `dst` for [`move_range`](PageTableOps::move_range); returns
@@ -1200,24 +1149,5 @@ mod tests {
         );
         up.unmap_range(0, 8 * MB2).unwrap();
         assert_eq!(ram.allocated_frames(), base);
-    }
-
-    #[test]
-    fn resident_by_vma_counts_the_locked_part_of_a_straddling_block() {
-        let ram = SimRam::new(2048);
-        let mut up = setup(&ram);
-        up.populate_range(MB2, 2 * MB2, LOCKED).unwrap();
-        up.handle_mm_fault(4 * MB2, RW, FaultAccess::Write).unwrap();
-        // munlock of the upper half split the VMA but not the block.
-        let mid = MB2 + 100 * PAGE_SIZE;
-        let vmas = [
-            (MB2, mid, LOCKED),
-            (mid, 2 * MB2, RW),
-            (4 * MB2, 5 * MB2, LOCKED),
-        ];
-        let r = up.resident_by_vma(&vmas);
-        assert_eq!(r.pages, 513);
-        assert_eq!(r.block_pages, 512);
-        assert_eq!(r.locked_pages, 101);
     }
 }

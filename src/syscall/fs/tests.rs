@@ -1,6 +1,6 @@
 //! Tests of the file syscalls against fake user memory, console, /proc and clock.
 use super::*;
-use crate::fs::procfs::{ProcFile, ProcLink, SmapsRollup, StatFields};
+use crate::fs::procfs::{ProcFile, ProcLink, StatFields};
 use crate::fs::tty::Tty;
 use crate::syscall::user::FakeUserMem;
 use alloc::collections::VecDeque;
@@ -67,7 +67,13 @@ impl ProcSource for FakeProc {
                 ProcFile::Maps => out.push_str(&maps_text()),
                 ProcFile::Status => out.push_str("Name:\thello\nVmSize:\t     100 kB\n"),
                 ProcFile::Stat => StatFields::new(PID, "hello").write_stat(out).unwrap(),
-                ProcFile::SmapsRollup => SmapsRollup::default().write(out).unwrap(),
+                ProcFile::SmapsRollup => crate::mm::smaps::show_smaps_rollup(
+                    out,
+                    0,
+                    0,
+                    &crate::mm::smaps::MemSizeStats::default(),
+                )
+                .unwrap(),
                 _ => out.push_str(f.name()),
             },
             Node::File(OTHER, _) => out.push_str("other"),

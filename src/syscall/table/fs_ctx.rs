@@ -4,13 +4,13 @@ use crate::arch::aarch64::cpu;
 use crate::arch::aarch64::timer;
 use crate::fs::fdtable::Console;
 use crate::fs::procfs::{
-    write_cpuinfo, GlobalFile, MemInfo, Node, ProcFile, ProcLink, ProcSource, SmapsRollup,
-    SmapsVma, StatFields, SysFile,
+    write_cpuinfo, GlobalFile, MemInfo, Node, ProcFile, ProcLink, ProcSource, StatFields, SysFile,
 };
 use crate::mm::addr::PAGE_SHIFT;
 use crate::mm::addr::PAGE_SIZE;
 use crate::mm::frame::FRAMES;
 use crate::mm::proc_fmt::{show_maps, show_status_vm, RssInfo};
+use crate::mm::smaps::{show_smap, show_smaps_rollup, MemSizeStats, SmapsVma};
 use crate::mm::uaccess::UserMem;
 use crate::syscall::fs::Sleeper;
 use crate::task::hwcaps::elf_hwcaps;
@@ -152,18 +152,13 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             )
         }
         ProcFile::SmapsRollup => {
-            // One pass over the leaves against the VMAs in order: `Locked` needs to know
-            // which VMA each resident page is in.
-            let vmas: alloc::vec::Vec<_> = mm.vmas().map(|v| (v.start, v.end, v.flags)).collect();
-            let r = mm.pt.pages.resident_by_vma(&vmas);
-            SmapsRollup {
-                start: vmas.first().map_or(0, |v| v.0),
-                end: vmas.last().map_or(0, |v| v.1),
-                rss_pages: r.pages,
-                block_pages: r.block_pages,
-                locked_pages: r.locked_pages,
+            let mut sum = MemSizeStats::default();
+            for stats in smaps_stats(&mm) {
+                sum.add(&stats);
             }
-            .write(out)
+            let start = mm.vmas().next().map_or(0, |v| v.start);
+            let end = mm.vmas().next_back().map_or(0, |v| v.end);
+            show_smaps_rollup(out, start, end, &sum)
         }
         ProcFile::Cmdline | ProcFile::Environ => {
             let (start, end) = if f == ProcFile::Cmdline {
@@ -186,30 +181,33 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
         ProcFile::Comm => writeln!(out, "{}", p.comm_str()),
         ProcFile::Mounts => out.write_str(&crate::fs::vfs().mounts_text()),
         ProcFile::Smaps => {
-            let vmas: alloc::vec::Vec<_> = mm.vmas().cloned().collect();
-            for v in &vmas {
-                let _ = crate::mm::proc_fmt::show_map_vma(out, &mm, v);
-                let locked = v.flags.contains(crate::mm::vma::VM_LOCKED);
-                let r = mm.pt.pages.resident_range(v.start, v.end, locked);
-                let kb = |pages: usize| (pages * 4) as u64;
-                let backed = v.flags.contains(crate::mm::vma::VM_BACKED);
-                let _ = SmapsVma {
-                    size: ((v.end - v.start) / 1024) as u64,
-                    rss: kb(r.pages),
-                    shared: if v.flags.contains(crate::mm::vma::VM_MAYSHARE) {
-                        kb(r.pages)
-                    } else {
-                        0
-                    },
-                    anonymous: if backed { 0 } else { kb(r.pages) },
-                    anon_huge: kb(r.block_pages),
-                    locked: kb(r.locked_pages),
-                }
-                .write(out);
+            let stats = smaps_stats(&mm);
+            for (v, stats) in mm.vmas().zip(&stats) {
+                let _ = show_smap(out, &mm, v, stats, p.thp_disabled);
             }
             Ok(())
         }
     };
+}
+
+/// Every VMA's smaps figures, in the tree's order.
+fn smaps_stats(
+    mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,
+) -> alloc::vec::Vec<MemSizeStats> {
+    let vmas: alloc::vec::Vec<_> = mm
+        .vmas()
+        .map(|v| SmapsVma {
+            start: v.start,
+            end: v.end,
+            flags: v.flags,
+            pgoff: v.pgoff,
+            object: v
+                .backing
+                .as_ref()
+                .map(|b| &*b.0 as &dyn crate::mm::object::PageObject),
+        })
+        .collect();
+    mm.pt.pages.smaps_by_vma(&vmas)
 }
 
 /// Reads a process's memory through its page table, without faulting anything in: what is
