@@ -2,7 +2,7 @@
 use crate::drivers::pl011::Pl011;
 use core::fmt;
 
-static CONSOLE: spin::Mutex<Option<Pl011>> = spin::Mutex::new(None);
+static CONSOLE: crate::sync::Mutex<Option<Pl011>> = crate::sync::Mutex::new(None);
 
 /// Starts the UART at `base` (a mapped virtual address).
 ///
@@ -39,7 +39,8 @@ pub fn try_read_byte() -> Option<u8> {
 }
 
 /// The console's terminal: its line discipline and job-control state.
-pub static TTY: spin::Mutex<crate::fs::tty::Tty> = spin::Mutex::new(crate::fs::tty::Tty::new());
+pub static TTY: crate::sync::Mutex<crate::fs::tty::Tty> =
+    crate::sync::Mutex::new(crate::fs::tty::Tty::new());
 
 /// Moves what the UART has received into the terminal, echoing as the line discipline says,
 /// and lets waiting readers run (the UART's receive interrupt calls this; so do reads and the

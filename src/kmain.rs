@@ -170,7 +170,7 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     }
     match mmu::init(frame::KernelPhys, info.memory.as_slice(), mmio.as_slice()) {
         Ok(pt) => {
-            crate::mm::KERNEL_TABLE.call_once(|| spin::Mutex::new(pt));
+            crate::mm::KERNEL_TABLE.call_once(|| crate::sync::Mutex::new(pt));
         }
         Err(e) => panic!("cannot build the kernel's translation tables: {e}"),
     }

@@ -14,6 +14,7 @@ pub mod drivers;
 pub mod fs;
 pub mod mm;
 pub mod random;
+pub mod sync;
 pub mod syscall;
 pub mod task;
 

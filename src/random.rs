@@ -86,7 +86,7 @@ impl Default for Crng {
 }
 
 /// The kernel's generator. Its lock is held for one request at a time and nothing is taken under it.
-static CRNG: spin::Mutex<Crng> = spin::Mutex::new(Crng::new());
+static CRNG: crate::sync::Mutex<Crng> = crate::sync::Mutex::new(Crng::new());
 
 /// Mixes boot seed material into the kernel's generator (see the module documentation).
 pub fn add_bootloader_randomness(seed: &[u8]) {

@@ -150,7 +150,7 @@ fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
 /// The way back to EL0 with work to do: deliver signals, then switch away if the process
 /// exited, stopped or was preempted.
 fn exit_to_user(
-    mut guard: spin::MutexGuard<'_, Option<alloc::boxed::Box<Process>>>,
+    mut guard: crate::sync::MutexGuard<'_, Option<alloc::boxed::Box<Process>>>,
     tf: &mut TrapFrame,
 ) {
     let Some(p) = guard.as_mut() else { return };

@@ -372,7 +372,7 @@ pub fn idle_wait(deadline_ns: Option<u64>) -> Irq {
     if !active() {
         let until = timer::ticks() + freq / TICK_HZ;
         while timer::ticks() < until {
-            core::hint::spin_loop();
+            crate::arch::aarch64::relax::cpu_relax();
         }
         return Irq::Console;
     }

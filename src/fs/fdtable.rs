@@ -57,7 +57,7 @@ pub trait Console {
     /// Writes all of `bytes` (the UART driver handles `\n` → `\r\n` as a tty's `ONLCR` would).
     fn write(&self, bytes: &[u8]);
     /// The terminal: its line discipline holds the input typed so far.
-    fn tty(&self) -> &spin::Mutex<Tty>;
+    fn tty(&self) -> &crate::sync::Mutex<Tty>;
     /// Moves what the UART has received into the terminal (where no interrupt did).
     fn poll_input(&self) {}
 }
@@ -242,13 +242,13 @@ impl OpenFile {
 
     /// Wraps the description for installing in a table.
     pub fn into_ref(self) -> FileRef {
-        Arc::new(spin::Mutex::new(self))
+        Arc::new(crate::sync::Mutex::new(self))
     }
 }
 
 /// A shared open file description: what descriptors (in one process after `dup`, in several
 /// after `fork`) point at. Lock it for the length of one operation; never hold two at once.
-pub type FileRef = Arc<spin::Mutex<OpenFile>>;
+pub type FileRef = Arc<crate::sync::Mutex<OpenFile>>;
 
 /// One descriptor: the file and the per-descriptor close-on-exec flag.
 #[derive(Clone, Debug)]

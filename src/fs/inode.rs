@@ -485,7 +485,7 @@ impl Inner {
 pub struct Inode {
     pub ino: u64,
     pub sb: Arc<SuperBlock>,
-    inner: spin::Mutex<Inner>,
+    inner: crate::sync::Mutex<Inner>,
 }
 
 impl core::fmt::Debug for Inode {
@@ -509,7 +509,7 @@ impl Inode {
         Arc::new(Inode {
             ino: sb.next_ino.fetch_add(1, Ordering::Relaxed),
             sb: sb.clone(),
-            inner: spin::Mutex::new(Inner {
+            inner: crate::sync::Mutex::new(Inner {
                 mode,
                 uid: cred.fsuid,
                 gid: cred.fsgid,
@@ -525,7 +525,7 @@ impl Inode {
         })
     }
 
-    pub fn lock(&self) -> spin::MutexGuard<'_, Inner> {
+    pub fn lock(&self) -> crate::sync::MutexGuard<'_, Inner> {
         self.inner.lock()
     }
 

@@ -82,7 +82,7 @@ struct PipeInner {
 
 /// The object shared by a pipe's ends (`struct pipe_inode_info`).
 pub struct Pipe {
-    inner: spin::Mutex<PipeInner>,
+    inner: crate::sync::Mutex<PipeInner>,
     generation: AtomicU64,
     ino: u64,
     /// The named pipe's inode and the path it was first opened by; `None` for `pipe2`'s.
@@ -113,7 +113,7 @@ impl Pipe {
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> (PipeReader, PipeWriter) {
         let pipe = Arc::new(Pipe {
-            inner: spin::Mutex::new(PipeInner {
+            inner: crate::sync::Mutex::new(PipeInner {
                 buf: VecDeque::new(),
                 readers: 1,
                 writers: 1,
@@ -131,7 +131,7 @@ impl Pipe {
     /// it goes (with any bytes left in it, as on Linux) when its last end closes.
     pub fn fifo(origin: FifoOrigin) -> Arc<Pipe> {
         Arc::new(Pipe {
-            inner: spin::Mutex::new(PipeInner {
+            inner: crate::sync::Mutex::new(PipeInner {
                 buf: VecDeque::new(),
                 readers: 0,
                 writers: 0,

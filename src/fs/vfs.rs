@@ -126,11 +126,11 @@ impl Last {
 pub struct Vfs {
     pub root: Arc<Inode>,
     pub rootfs: Arc<SuperBlock>,
-    ns: spin::Mutex<()>,
+    ns: crate::sync::Mutex<()>,
     /// The directory procfs is mounted on, if it is.
-    proc_mount: spin::Mutex<Option<Arc<Inode>>>,
+    proc_mount: crate::sync::Mutex<Option<Arc<Inode>>>,
     /// The tmpfs mounts beside the root, in mount order (`/proc/mounts`).
-    mounts: spin::Mutex<Vec<MountEntry>>,
+    mounts: crate::sync::Mutex<Vec<MountEntry>>,
     /// The wall clock, in nanoseconds since the epoch (file times).
     clock: fn() -> u64,
 }
@@ -218,9 +218,9 @@ impl Vfs {
         Vfs {
             root,
             rootfs,
-            ns: spin::Mutex::new(()),
-            proc_mount: spin::Mutex::new(None),
-            mounts: spin::Mutex::new(Vec::new()),
+            ns: crate::sync::Mutex::new(()),
+            proc_mount: crate::sync::Mutex::new(None),
+            mounts: crate::sync::Mutex::new(Vec::new()),
             clock,
         }
     }

@@ -12,14 +12,14 @@ pub static FRAMES: PoolLock<FramePool> = PoolLock::new(FramePool::new());
 /// pool's own bookkeeping may allocate from the heap while the pool is locked: the heap must tell
 /// "locked by this core" (grow some other way) from "locked by another core" (wait its turn).
 pub struct PoolLock<T> {
-    inner: spin::Mutex<T>,
+    inner: crate::sync::Mutex<T>,
     /// The holder's core index plus one; 0 when free.
     owner: AtomicUsize,
 }
 
 /// The holder's view of a [`PoolLock`].
 pub struct PoolGuard<'a, T> {
-    guard: spin::MutexGuard<'a, T>,
+    guard: crate::sync::MutexGuard<'a, T>,
     owner: &'a AtomicUsize,
 }
 
@@ -37,7 +37,7 @@ fn this_core() -> usize {
 impl<T> PoolLock<T> {
     pub const fn new(value: T) -> Self {
         Self {
-            inner: spin::Mutex::new(value),
+            inner: crate::sync::Mutex::new(value),
             owner: AtomicUsize::new(0),
         }
     }
@@ -89,8 +89,8 @@ impl<T> core::ops::DerefMut for PoolGuard<'_, T> {
 /// Extra references of frames shared copy-on-write (frame number -> references - 1). Kept apart
 /// from [`FRAMES`] and sparse: only shared frames have an entry, and the map may allocate from the
 /// kernel heap, which must never happen under the frame pool's lock.
-pub static FRAME_REFS: spin::Mutex<alloc::collections::BTreeMap<usize, u32>> =
-    spin::Mutex::new(alloc::collections::BTreeMap::new());
+pub static FRAME_REFS: crate::sync::Mutex<alloc::collections::BTreeMap<usize, u32>> =
+    crate::sync::Mutex::new(alloc::collections::BTreeMap::new());
 
 /// The number of entries in [`FRAME_REFS`], written under its lock: zero lets `free_frames`
 /// skip the lock and the search.

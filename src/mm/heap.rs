@@ -38,12 +38,12 @@ static mut EMERGENCY_AREA: EmergencyArea = EmergencyArea([0; EMERGENCY_SIZE]);
 static EMERGENCY_USED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 pub struct KernelHeap {
-    heap: spin::Mutex<buddy_system_allocator::Heap<32>>,
+    heap: crate::sync::Mutex<buddy_system_allocator::Heap<32>>,
 }
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap {
-    heap: spin::Mutex::new(buddy_system_allocator::Heap::new()),
+    heap: crate::sync::Mutex::new(buddy_system_allocator::Heap::new()),
 };
 
 /// Frames the small-object heap has taken from the pool (it never gives them back).
@@ -118,7 +118,7 @@ fn pool_for_heap() -> Option<crate::mm::frame::PoolGuard<'static, crate::mm::fra
         if FRAMES.held_here() {
             return None;
         }
-        core::hint::spin_loop();
+        crate::arch::aarch64::relax::cpu_relax();
     }
 }
 

@@ -18,5 +18,5 @@ pub mod vm_space;
 /// The kernel's TTBR1 table, built at boot by the MMU driver and kept for later changes (e.g.
 /// mapping more MMIO): the MMU walks its frames for the rest of the run.
 #[cfg(target_os = "none")]
-pub static KERNEL_TABLE: spin::Once<spin::Mutex<pagetable::PageTable<frame::KernelPhys>>> =
+pub static KERNEL_TABLE: spin::Once<crate::sync::Mutex<pagetable::PageTable<frame::KernelPhys>>> =
     spin::Once::new();

@@ -17,12 +17,12 @@ use crate::arch::aarch64::mmu;
 use crate::arch::aarch64::tlb::HwTlb;
 use crate::mm::tlb::TlbFlush;
 
-static ASIDS: spin::Once<spin::Mutex<AsidAllocator>> = spin::Once::new();
+static ASIDS: spin::Once<crate::sync::Mutex<AsidAllocator>> = spin::Once::new();
 static ZERO_PAGE: spin::Once<PhysAddr> = spin::Once::new();
 
-fn asids() -> &'static spin::Mutex<AsidAllocator> {
+fn asids() -> &'static crate::sync::Mutex<AsidAllocator> {
     ASIDS.call_once(|| {
-        spin::Mutex::new(AsidAllocator::new(
+        crate::sync::Mutex::new(AsidAllocator::new(
             mmu::asid_bits(),
             crate::arch::aarch64::MAX_CPUS,
         ))
@@ -50,7 +50,10 @@ fn zero_page() -> Result<PhysAddr, PtError> {
 pub type KernelUserPages = UserPages<KernelPhys, HwTlb>;
 
 pub struct VmSpace {
-    pub pages: KernelUserPages,
+    /// The page tables and their anonymous pages, behind Linux's `page_table_lock`: a fault that
+    /// holds the mmap lock shared takes it to change an entry; an exclusive holder of the mmap
+    /// lock reaches them with `get_mut`, without it.
+    pub pages: crate::sync::Mutex<KernelUserPages>,
     tag: AsidTag,
 }
 
@@ -59,7 +62,7 @@ impl VmSpace {
         // ASID 0 is never live for user tables; the real one is set at activation.
         let pt = PageTable::new_user(KernelPhys, 0)?;
         Ok(Self {
-            pages: UserPages::new(pt, HwTlb, zero_page()?),
+            pages: crate::sync::Mutex::new(UserPages::new(pt, HwTlb, zero_page()?)),
             tag: AsidTag::NONE,
         })
     }
@@ -72,12 +75,14 @@ impl VmSpace {
             HwTlb.flush_all();
             HwTlb.sync();
         }
-        self.pages.pt.set_asid(a.asid);
-        mmu::set_ttbr0(Some(self.pages.pt.ttbr()));
+        let pt = &mut self.pages.get_mut().pt;
+        pt.set_asid(a.asid);
+        mmu::set_ttbr0(Some(pt.ttbr()));
     }
 
-    pub fn is_active(&self) -> bool {
-        self.pages.pt.asid() != Some(0) && mmu::ttbr0() == self.pages.pt.ttbr()
+    pub fn is_active(&mut self) -> bool {
+        let pt = &self.pages.get_mut().pt;
+        pt.asid() != Some(0) && mmu::ttbr0() == pt.ttbr()
     }
 
     /// Leaves the user half empty (no process running).
@@ -86,19 +91,19 @@ impl VmSpace {
     }
 
     pub fn table(&mut self) -> &mut PageTable<KernelPhys> {
-        &mut self.pages.pt
+        &mut self.pages.get_mut().pt
     }
 }
 
 impl PageTableOps for VmSpace {
     fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), MmError> {
-        self.pages.unmap_range(start, end)
+        self.pages.get_mut().unmap_range(start, end)
     }
     fn protect_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
-        self.pages.protect_range(start, end, flags)
+        self.pages.get_mut().protect_range(start, end, flags)
     }
     fn populate_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
-        self.pages.populate_range(start, end, flags)
+        self.pages.get_mut().populate_range(start, end, flags)
     }
     fn populate_backed(
         &mut self,
@@ -109,13 +114,14 @@ impl PageTableOps for VmSpace {
         first_index: usize,
     ) -> Result<(), MmError> {
         self.pages
+            .get_mut()
             .populate_backed(start, end, flags, object, first_index)
     }
     fn move_range(&mut self, old: usize, new: usize, len: usize) -> Result<(), MmError> {
-        self.pages.move_range(old, new, len)
+        self.pages.get_mut().move_range(old, new, len)
     }
     fn mincore(&self, start: usize, end: usize, out: &mut [u8]) -> Result<(), MmError> {
-        self.pages.mincore(start, end, out)
+        self.pages.lock().mincore(start, end, out)
     }
 }
 

@@ -89,7 +89,7 @@ fn fill(mm: &mut MmStruct<VmSpace>, va: usize, data: &[u8], flags: VmFlags) -> R
         let addr = va + done;
         let off = addr % PAGE_SIZE;
         let n = (PAGE_SIZE - off).min(data.len() - done);
-        let pa = mm.pt.pages.install_frame(addr, flags)?;
+        let pa = mm.pt.pages.get_mut().install_frame(addr, flags)?;
         // SAFETY: a private frame of this process, reached through the linear map.
         unsafe {
             let dst = KernelPhys.phys_to_virt(pa).add(off);
@@ -203,15 +203,15 @@ pub fn exec(
         ppid: 0,
         pgid: 0,
         sid: 0,
-        mm: Arc::new(spin::Mutex::new(l.mm)),
+        mm: Arc::new(crate::sync::RwLock::new(l.mm)),
         signals: SignalState::new(),
         group: crate::task::process::ThreadGroup::new(),
         creds: Creds::default(),
         exe: l.exe.clone(),
         comm: crate::task::process::comm_of(path),
         thp_disabled: false,
-        files: Arc::new(spin::Mutex::new(crate::fs::fdtable::Files::new())),
-        fs: Arc::new(spin::Mutex::new(crate::fs::vfs::FsState::new(
+        files: Arc::new(crate::sync::Mutex::new(crate::fs::fdtable::Files::new())),
+        fs: Arc::new(crate::sync::Mutex::new(crate::fs::vfs::FsState::new(
             crate::fs::vfs(),
         ))),
         minflt: 0,

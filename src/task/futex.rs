@@ -41,6 +41,7 @@ pub fn key(p: &mut Process, uaddr: usize, private: bool) -> Result<FutexKey, Err
     let t = mm
         .pt
         .pages
+        .lock()
         .pt
         .translate(crate::mm::addr::VirtAddr(uaddr))
         .ok_or(errno::EFAULT)?;

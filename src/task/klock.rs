@@ -77,7 +77,7 @@ fn wait_for_turn(ticket: u32) {
         }
         if spins < SPINS {
             spins += 1;
-            core::hint::spin_loop();
+            crate::arch::aarch64::relax::cpu_relax();
             continue;
         }
         // Announce the sleep, then look again: an unlock either sees the announcement and
@@ -180,7 +180,7 @@ pub fn stop_others() {
     kick_mask((1 << online()) - 1);
     let until = crate::arch::aarch64::timer::ticks() + crate::arch::aarch64::timer::frequency();
     while PARKED.load(Ordering::Acquire) < others && crate::arch::aarch64::timer::ticks() < until {
-        core::hint::spin_loop();
+        crate::arch::aarch64::relax::cpu_relax();
     }
 }
 

@@ -53,11 +53,17 @@ impl ExitReason {
     }
 }
 
-/// An address space with its VMAs, shared by the threads of a process (`CLONE_VM`). The lock is
-/// Linux's mmap lock and page-table lock in one: held for a whole mm call or fault, never across
-/// a switch (the kernel is not preempted, and a waiting call has left the kernel's state as it
-/// found it).
-pub type MmRef = alloc::sync::Arc<spin::Mutex<MmStruct<VmSpace>>>;
+/// An address space with its VMAs, shared by the threads of a process (`CLONE_VM`), behind
+/// Linux's mmap lock: a page fault on private anonymous memory takes it shared, so that the
+/// threads of a process fault on several cores at once; every other mm call, and every fault that
+/// needs more (a file, a growing stack), takes it exclusive. Faults that share it change the page
+/// tables under the tables' own lock (`VmSpace::pages`, Linux's `page_table_lock`), which an
+/// exclusive holder needs not take. Never held across a switch (the kernel is not preempted, and
+/// a waiting call has left the kernel's state as it found it).
+///
+/// Lock order: the mmap lock, then the page tables' lock, then the frame pool's.
+pub type MmLock = crate::sync::RwLock<MmStruct<VmSpace>>;
+pub type MmRef = alloc::sync::Arc<MmLock>;
 
 /// What the threads of a process share besides memory, files and signals (Linux's
 /// `signal_struct`): how many are alive, and the status they all leave with once one of them
@@ -65,13 +71,13 @@ pub type MmRef = alloc::sync::Arc<spin::Mutex<MmStruct<VmSpace>>>;
 #[derive(Debug, Default)]
 pub struct ThreadGroup {
     pub live: core::sync::atomic::AtomicUsize,
-    pub exit: spin::Mutex<Option<ExitReason>>,
+    pub exit: crate::sync::Mutex<Option<ExitReason>>,
     /// `ITIMER_REAL` (setitimer, alarm): the process's, whichever thread set it; not inherited
     /// by fork, as on Linux.
-    pub itimer_real: spin::Mutex<Option<ItimerReal>>,
+    pub itimer_real: crate::sync::Mutex<Option<ItimerReal>>,
     /// `ITIMER_VIRTUAL` and `ITIMER_PROF`, in that order (Linux's `signal->it[]`): the same for
     /// tidemark, which counts all CPU time as user time.
-    pub itimer_cpu: spin::Mutex<[Option<ItimerCpu>; 2]>,
+    pub itimer_cpu: crate::sync::Mutex<[Option<ItimerCpu>; 2]>,
     /// Whether either of them is armed: the tick looks at them only then.
     pub cpu_timers: core::sync::atomic::AtomicBool,
     /// CPU time, in counter ticks, of the threads that ended, and of the children reaped
@@ -88,9 +94,9 @@ impl ThreadGroup {
     pub fn new() -> alloc::sync::Arc<ThreadGroup> {
         alloc::sync::Arc::new(ThreadGroup {
             live: core::sync::atomic::AtomicUsize::new(1),
-            exit: spin::Mutex::new(None),
-            itimer_real: spin::Mutex::new(None),
-            itimer_cpu: spin::Mutex::new([None; 2]),
+            exit: crate::sync::Mutex::new(None),
+            itimer_real: crate::sync::Mutex::new(None),
+            itimer_cpu: crate::sync::Mutex::new([None; 2]),
             cpu_timers: core::sync::atomic::AtomicBool::new(false),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),
             children_cpu: core::sync::atomic::AtomicU64::new(0),
@@ -123,9 +129,9 @@ pub struct Process {
     /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): inherited by fork.
     pub thp_disabled: bool,
     /// Open files; 0–2 are the console. Shared by `CLONE_FILES` (threads).
-    pub files: alloc::sync::Arc<spin::Mutex<crate::fs::fdtable::Files>>,
+    pub files: alloc::sync::Arc<crate::sync::Mutex<crate::fs::fdtable::Files>>,
     /// The working directory and umask (`current->fs`). Shared by `CLONE_FS` (threads).
-    pub fs: alloc::sync::Arc<spin::Mutex<crate::fs::vfs::FsState>>,
+    pub fs: alloc::sync::Arc<crate::sync::Mutex<crate::fs::vfs::FsState>>,
     pub minflt: u64,
     pub majflt: u64,
     /// CPU time this thread ran, in counter ticks, up to `ran_since`, when it last started to
@@ -219,10 +225,10 @@ pub fn comm_of(path: &str) -> [u8; 16] {
 }
 
 impl Process {
-    /// The address space, locked (the mmap lock).
+    /// The address space, locked exclusively (the mmap lock for writing).
     #[inline]
-    pub fn mm(&self) -> spin::MutexGuard<'_, MmStruct<VmSpace>> {
-        self.mm.lock()
+    pub fn mm(&self) -> crate::sync::RwLockWriteGuard<'_, MmStruct<VmSpace>> {
+        self.mm.write()
     }
 
     /// Whether other threads share this one's process.
@@ -350,13 +356,14 @@ impl Process {
     /// under the mmap lock.
     pub fn handle_fault(&mut self, addr: usize, access: FaultAccess) -> Result<(), FaultError> {
         use crate::mm::user_pages::BackedFaultError;
-        let mut mm = self.mm.lock();
+        let mut mm = self.mm.write();
         let flags = find_vma_for_fault(&mut mm, addr, access, false)?;
         let r = if flags.contains(crate::mm::vma::VM_BACKED) {
             backed_fault(&mut mm, addr, flags, access)
         } else {
             mm.pt
                 .pages
+                .get_mut()
                 .handle_mm_fault(addr, flags, access)
                 .map_err(BackedFaultError::Mm)
         };
@@ -376,22 +383,45 @@ impl Process {
         }
     }
 
-    /// A page fault on private anonymous memory, resolved with the mm's lock alone: no task and no
-    /// kernel lock, so that threads on several cores fault together. `Some(true)` when a page
-    /// was mapped (a minor fault), `Some(false)` when another thread had mapped it already, `None`
-    /// when the fault needs the full path (a file or shared mapping, or an error that becomes a
-    /// signal), which then runs it again.
+    /// A page fault on private anonymous memory, resolved under the mmap lock shared and the
+    /// page tables' lock: no task and no kernel lock, so that threads on several cores fault
+    /// together, even in one process. `hint` is this core's memory of the last VMA it faulted in.
+    /// `Some(true)` when a page was mapped (a minor fault), `Some(false)` when another thread had
+    /// mapped it already, `None` when the fault needs the full path (a file or shared mapping, a
+    /// stack to grow, or an error that becomes a signal), which then runs it again.
     pub fn anon_fault(
-        mm: &spin::Mutex<MmStruct<VmSpace>>,
+        mm: &MmLock,
         addr: usize,
         access: FaultAccess,
+        hint: &mut crate::mm::fault::FaultHint,
     ) -> Option<bool> {
-        let mut mm = mm.lock();
-        let flags = find_vma_for_fault(&mut mm, addr, access, false).ok()?;
+        let mm = mm.read();
+        let flags =
+            crate::mm::fault::find_vma_for_fault_shared(&mm, addr, access, false, hint)?.ok()?;
         if flags.contains(crate::mm::vma::VM_BACKED) {
             return None;
         }
-        match mm.pt.pages.handle_mm_fault(addr, flags, access) {
+        // A write's frame is made before the page tables are locked: zeroing it is most of a
+        // fault, and other threads' faults may proceed meanwhile.
+        let mut frame = None;
+        if access == FaultAccess::Write {
+            use crate::mm::phys::PhysMem;
+            let phys = crate::mm::frame::KernelPhys;
+            frame = phys.alloc_frames(0);
+            if let Some(pa) = frame {
+                phys.zero_frames(pa, 0);
+            }
+        }
+        let r = mm
+            .pt
+            .pages
+            .lock()
+            .handle_mm_fault_with(addr, flags, access, &mut frame);
+        if let Some(pa) = frame {
+            use crate::mm::phys::PhysMem;
+            crate::mm::frame::KernelPhys.free_frames(pa, 0);
+        }
+        match r {
             Ok(FaultResult::Spurious) => Some(false),
             Ok(_) => Some(true),
             Err(_) => None,
@@ -441,6 +471,7 @@ impl Process {
                 .mm()
                 .pt
                 .pages
+                .get_mut()
                 .pt
                 .translate(crate::mm::addr::VirtAddr(a))
                 .ok_or(errno::EFAULT)?;
@@ -469,7 +500,7 @@ impl Process {
         let mm = if flags & CLONE_VM != 0 {
             self.mm.clone()
         } else {
-            Arc::new(spin::Mutex::new(self.dup_mm()?))
+            Arc::new(crate::sync::RwLock::new(self.dup_mm()?))
         };
         let thread = flags & CLONE_THREAD != 0;
         let signals = if thread {
@@ -496,12 +527,12 @@ impl Process {
         let files = if flags & CLONE_FILES != 0 {
             self.files.clone()
         } else {
-            Arc::new(spin::Mutex::new(self.files.lock().fork_clone()))
+            Arc::new(crate::sync::Mutex::new(self.files.lock().fork_clone()))
         };
         let fs = if flags & CLONE_FS != 0 {
             self.fs.clone()
         } else {
-            Arc::new(spin::Mutex::new(self.fs.lock().clone()))
+            Arc::new(crate::sync::Mutex::new(self.fs.lock().clone()))
         };
         let mut frame = tf.clone();
         frame.x[0] = 0;
@@ -580,7 +611,8 @@ impl Process {
             .collect();
         old.pt
             .pages
-            .fork_into_except(&mut mm.pt.pages, &shared)
+            .get_mut()
+            .fork_into_except(mm.pt.pages.get_mut(), &shared)
             .map_err(|_| errno::ENOMEM)?;
         Ok(mm)
     }
@@ -756,5 +788,6 @@ fn backed_fault(
     let index = vma.pgoff + ((addr - vma.start) >> crate::mm::addr::PAGE_SHIFT);
     mm.pt
         .pages
+        .get_mut()
         .handle_backed_fault(addr, flags, access, &*backing.0, index)
 }

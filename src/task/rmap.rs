@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 /// Calls `f` with every address space once, until it returns `true`: the one running on this
 /// core (its task is in a call), then those of the tasks in the table. Says whether `f` did.
 fn any_mm(mut f: impl FnMut(&mut MmStruct<VmSpace>) -> bool) -> bool {
-    if with_active_mm(|mm| f(&mut mm.lock())) == Some(true) {
+    if with_active_mm(|mm| f(&mut mm.write())) == Some(true) {
         return true;
     }
     let active = with_active_mm(|mm| mm as *const _).unwrap_or(core::ptr::null());
@@ -27,7 +27,7 @@ fn any_mm(mut f: impl FnMut(&mut MmStruct<VmSpace>) -> bool) -> bool {
         }
         v
     };
-    mms.iter().any(|mm| f(&mut mm.lock()))
+    mms.iter().any(|mm| f(&mut mm.write()))
 }
 
 /// Whether `v` maps `inode`.
@@ -80,6 +80,7 @@ fn unmap_in(mm: &mut MmStruct<VmSpace>, inode: &Inode, first: u64, end: u64, eve
             let mapped = mm
                 .pt
                 .pages
+                .get_mut()
                 .pt
                 .translate(crate::mm::addr::VirtAddr(at))
                 .map(|t| t.pa.align_down(PAGE_SIZE));

@@ -21,7 +21,6 @@ use crate::arch::aarch64::context::{fp_restore, fp_save, switch_to, CpuContext};
 use crate::arch::aarch64::smp::{cpu_id, online, MAX_CPUS};
 use crate::arch::aarch64::timer;
 use crate::mm::heap::HeapStats;
-use crate::mm::mm_struct::MmStruct;
 use crate::mm::vm_space::VmSpace;
 use crate::println;
 use crate::task::exit::{end_of_run, exit_process};
@@ -35,29 +34,38 @@ use alloc::collections::{BTreeMap, VecDeque};
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use tidemark_abi::errno::{self, Errno};
 
-pub static TASKS: spin::Mutex<Tasks> = spin::Mutex::new(Tasks::new());
+pub static TASKS: crate::sync::Mutex<Tasks> = crate::sync::Mutex::new(Tasks::new());
 
 /// One core's part of the scheduler.
 pub(super) struct PerCpu {
     /// The task running on this core. Locked by this core from a trap's entry to its return, and
     /// by another core (through [`Tasks`]) while this one is at EL0: both under the kernel lock.
-    pub(super) current: spin::Mutex<Option<Box<Process>>>,
+    pub(super) current: crate::sync::Mutex<Option<Box<Process>>>,
     /// Where the idle loop stopped to run a task, and where a task that leaves the core with
     /// nothing else to run switches to.
     idle: ContextSlot,
     /// The kernel stack of a task that exited here, freed by whatever runs here next (Linux's
     /// `finish_task_switch` dropping the dead task's stack).
-    pub(super) dead_stack: spin::Mutex<Option<KernelStack>>,
+    pub(super) dead_stack: crate::sync::Mutex<Option<KernelStack>>,
     /// Where a dead task's context goes: a slot never resumed.
     pub(super) dead: ContextSlot,
     /// The top of the idle loop's stack, where the end of the run goes.
     pub(super) idle_stack_top: AtomicUsize,
     /// The running task's mm, for the faults resolved without the kernel lock
     /// ([`user_fault_unlocked`]); the task keeps it alive while it runs here.
-    mm: AtomicPtr<spin::Mutex<MmStruct<VmSpace>>>,
+    mm: AtomicPtr<crate::task::process::MmLock>,
+    /// The last VMA those faults found in that mm; forgotten when the core switches mm.
+    fault_hint: HintSlot,
     /// Minor faults those faults counted, not yet added to the running task's.
     minflt: AtomicU64,
 }
+
+/// A core's memory of the last VMA a fault found ([`user_fault_unlocked`]), which only that core
+/// touches.
+struct HintSlot(core::cell::UnsafeCell<crate::mm::fault::FaultHint>);
+
+// SAFETY: each core reads and writes only its own slot, with interrupts masked.
+unsafe impl Sync for HintSlot {}
 
 /// A saved context that only its own core touches, under the kernel lock.
 pub(super) struct ContextSlot(core::cell::UnsafeCell<CpuContext>);
@@ -78,12 +86,15 @@ impl ContextSlot {
 impl PerCpu {
     const fn new() -> Self {
         Self {
-            current: spin::Mutex::new(None),
+            current: crate::sync::Mutex::new(None),
             idle: ContextSlot::new(),
-            dead_stack: spin::Mutex::new(None),
+            dead_stack: crate::sync::Mutex::new(None),
             dead: ContextSlot::new(),
             idle_stack_top: AtomicUsize::new(0),
             mm: AtomicPtr::new(core::ptr::null_mut()),
+            fault_hint: HintSlot(core::cell::UnsafeCell::new(
+                crate::mm::fault::FaultHint::EMPTY,
+            )),
             minflt: AtomicU64::new(0),
         }
     }
@@ -93,11 +104,11 @@ pub(super) static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS]
 
 /// This core's running task.
 #[inline(always)]
-pub fn current() -> &'static spin::Mutex<Option<Box<Process>>> {
+pub fn current() -> &'static crate::sync::Mutex<Option<Box<Process>>> {
     &CPUS[cpu_id()].current
 }
 
-type Slot = spin::MutexGuard<'static, Option<Box<Process>>>;
+type Slot = crate::sync::MutexGuard<'static, Option<Box<Process>>>;
 
 /// The tasks running on the other cores, each with its slot locked (it is at EL0 or waiting for
 /// the kernel lock, so the slot is free), and the core it runs on.
@@ -118,8 +129,8 @@ pub(super) fn running_elsewhere() -> impl Iterator<Item = (usize, Slot)> {
 }
 
 /// A page fault from EL0 on this core, tried without the kernel lock or the task: private
-/// anonymous memory needs only the mm's lock (which every change to the mm takes too). `false`
-/// when it needs the full path.
+/// anonymous memory needs only the mmap lock shared and the page tables' lock. `false` when it
+/// needs the full path.
 #[inline]
 pub fn user_fault_unlocked(addr: usize, access: crate::mm::fault::FaultAccess) -> bool {
     let cpu = &CPUS[cpu_id()];
@@ -131,7 +142,10 @@ pub fn user_fault_unlocked(addr: usize, access: crate::mm::fault::FaultAccess) -
     // to or exec'd, before it returned to EL0), which keeps its reference while it runs here;
     // the fault came from that task, so it is still here.
     let mm = unsafe { &*mm };
-    match Process::anon_fault(mm, addr, access) {
+    // SAFETY: this core's slot, touched only here and in `set_active_mm`, on this core with
+    // interrupts masked: never twice at once.
+    let hint = unsafe { &mut *cpu.fault_hint.0.get() };
+    match Process::anon_fault(mm, addr, access, hint) {
         Some(counted) => {
             if counted {
                 cpu.minflt.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +158,7 @@ pub fn user_fault_unlocked(addr: usize, access: crate::mm::fault::FaultAccess) -
 
 /// Runs `f` with the mm of the task running on this core, if one runs (its reference keeps it
 /// alive while it runs here; the caller must be that task, in the kernel).
-pub fn with_active_mm<R>(f: impl FnOnce(&spin::Mutex<MmStruct<VmSpace>>) -> R) -> Option<R> {
+pub fn with_active_mm<R>(f: impl FnOnce(&crate::task::process::MmLock) -> R) -> Option<R> {
     let mm = CPUS[cpu_id()].mm.load(Ordering::Relaxed);
     // SAFETY: as in `user_fault_unlocked`: the mm of the task running on this core, which holds
     // its reference while it runs here.
@@ -153,10 +167,15 @@ pub fn with_active_mm<R>(f: impl FnOnce(&spin::Mutex<MmStruct<VmSpace>>) -> R) -
 
 /// The running task's mm is `p`'s from now on (a switch, or an exec that replaced it).
 pub fn set_active_mm(p: &Process) {
-    CPUS[cpu_id()].mm.store(
+    let cpu = &CPUS[cpu_id()];
+    cpu.mm.store(
         alloc::sync::Arc::as_ptr(&p.mm).cast_mut(),
         Ordering::Relaxed,
     );
+    // Forgotten even when the pointer is the same: an mm freed since may have been replaced by
+    // a new one at the same address.
+    // SAFETY: as in `user_fault_unlocked`: this core's slot, on this core.
+    unsafe { *cpu.fault_hint.0.get() = crate::mm::fault::FaultHint::EMPTY };
 }
 
 /// Adds the faults this core resolved without the kernel lock to its running task `p`: when it
@@ -983,7 +1002,7 @@ fn cpu_idle() -> ! {
     }
 }
 
-fn deadlock(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
+fn deadlock(tasks: crate::sync::MutexGuard<'_, Tasks>) -> ! {
     println!("tidemark: deadlock: every process is blocked and nothing can wake one");
     for p in tasks.iter() {
         println!(
@@ -1099,8 +1118,8 @@ fn group_stop_arrived(p: &mut Process) {
 /// `prev`, or to this core's idle loop when nothing is runnable; returns when some core switches
 /// back to `prev` (at once, if the next task is the same).
 fn switch_to_next(
-    mut tasks: spin::MutexGuard<'_, Tasks>,
-    mut cur: spin::MutexGuard<'_, Option<Box<Process>>>,
+    mut tasks: crate::sync::MutexGuard<'_, Tasks>,
+    mut cur: crate::sync::MutexGuard<'_, Option<Box<Process>>>,
     prev: *mut CpuContext,
 ) {
     let next_ctx: *const CpuContext = match tasks.pick_next() {
@@ -1129,7 +1148,7 @@ fn switch_to_next(
 }
 
 /// The end of a dead task: the CPU goes to the next task, and nothing ever switches back.
-pub(super) fn leave_for_good(tasks: spin::MutexGuard<'_, Tasks>) -> ! {
+pub(super) fn leave_for_good(tasks: crate::sync::MutexGuard<'_, Tasks>) -> ! {
     let me = cpu_id();
     switch_to_next(tasks, CPUS[me].current.lock(), CPUS[me].dead.get());
     unreachable!("a dead task was resumed")

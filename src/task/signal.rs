@@ -443,7 +443,7 @@ impl Default for Pending {
 /// mirrored in an atomic word so that the test on every return to EL0 takes no lock.
 #[derive(Debug, Default)]
 pub struct SharedPending {
-    pending: spin::Mutex<Pending>,
+    pending: crate::sync::Mutex<Pending>,
     bits: core::sync::atomic::AtomicU64,
 }
 
@@ -466,7 +466,7 @@ impl SharedPending {
         let p = self.pending.lock().clone();
         let bits = core::sync::atomic::AtomicU64::new(p.set.0);
         SharedPending {
-            pending: spin::Mutex::new(p),
+            pending: crate::sync::Mutex::new(p),
             bits,
         }
     }
@@ -476,13 +476,13 @@ impl SharedPending {
 /// made with `CLONE_SIGHAND`): Linux's `sighand_struct`.
 #[derive(Debug)]
 pub struct SigHand {
-    pub actions: spin::Mutex<[SigAction; NSIG as usize]>,
+    pub actions: crate::sync::Mutex<[SigAction; NSIG as usize]>,
 }
 
 impl SigHand {
     pub const fn new() -> SigHand {
         SigHand {
-            actions: spin::Mutex::new([SigAction::DEFAULT; NSIG as usize]),
+            actions: crate::sync::Mutex::new([SigAction::DEFAULT; NSIG as usize]),
         }
     }
 }
@@ -536,7 +536,7 @@ impl SignalState {
     pub fn fork_copy(&self) -> SignalState {
         SignalState {
             hand: alloc::sync::Arc::new(SigHand {
-                actions: spin::Mutex::new(*self.hand.actions.lock()),
+                actions: crate::sync::Mutex::new(*self.hand.actions.lock()),
             }),
             shared: alloc::sync::Arc::default(),
             blocked: self.blocked,
@@ -572,7 +572,7 @@ impl SignalState {
         if alloc::sync::Arc::strong_count(&self.hand) > 1 {
             let actions = *self.hand.actions.lock();
             self.hand = alloc::sync::Arc::new(SigHand {
-                actions: spin::Mutex::new(actions),
+                actions: crate::sync::Mutex::new(actions),
             });
         }
         if alloc::sync::Arc::strong_count(&self.shared) > 1 {

@@ -136,6 +136,7 @@ struct workload {
 	const char *name;
 	const char *what;
 	void (*run)(const struct bench_cfg *cfg);
+	int cores; /* the machine it is measured on: 1, or 4 for the threaded workloads */
 };
 
 void bench_boot(const struct bench_cfg *cfg);
@@ -151,5 +152,9 @@ void bench_vma_scale(const struct bench_cfg *cfg);
 void bench_pingpong(const struct bench_cfg *cfg);
 void bench_filemap_shared(const struct bench_cfg *cfg);
 void bench_filemap_private(const struct bench_cfg *cfg);
+void bench_mt_fault(const struct bench_cfg *cfg);
+void bench_mt_brk1(const struct bench_cfg *cfg);
+void bench_futex_pingpong(const struct bench_cfg *cfg);
+void bench_thread_create(const struct bench_cfg *cfg);
 
 #endif

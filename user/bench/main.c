@@ -43,23 +43,30 @@ __asm__(".text\n"
 	".size bench_entry, . - bench_entry\n");
 
 static const struct workload workloads[] = {
-	{ "boot", "instructions from reset to the program's first instruction", bench_boot },
-	{ "calib", "a loop of known length: checks that the counter counts instructions", bench_calib },
-	{ "syscall", "getppid(): an empty system call round trip", bench_syscall },
-	{ "brk1", "brk +1 page then back, nothing touched (will-it-scale brk1); per brk call", bench_brk1 },
-	{ "brk128k", "brk +128 KiB then back, nothing touched; per brk call", bench_brk128k },
+	{ "boot", "instructions from reset to the program's first instruction", bench_boot, 1 },
+	{ "calib", "a loop of known length: checks that the counter counts instructions", bench_calib, 1 },
+	{ "syscall", "getppid(): an empty system call round trip", bench_syscall, 1 },
+	{ "brk1", "brk +1 page then back, nothing touched (will-it-scale brk1); per brk call", bench_brk1, 1 },
+	{ "brk128k", "brk +128 KiB then back, nothing touched; per brk call", bench_brk128k, 1 },
 	{ "fault", "brk +64 MiB from a 2 MiB boundary, one write per page; then release (shrink)",
-	  bench_fault },
-	{ "locked", "mlockall(CURRENT|FUTURE), brk +1/8/64 MiB populated; then release", bench_locked },
-	{ "mmap1", "mmap + munmap of 128 MiB anonymous, untouched (will-it-scale mmap1)", bench_mmap1 },
+	  bench_fault, 1 },
+	{ "locked", "mlockall(CURRENT|FUTURE), brk +1/8/64 MiB populated; then release", bench_locked, 1 },
+	{ "mmap1", "mmap + munmap of 128 MiB anonymous, untouched (will-it-scale mmap1)", bench_mmap1, 1 },
 	{ "page_fault1", "mmap 32 MiB anonymous, one write per page, munmap (will-it-scale page_fault1)",
-	  bench_page_fault1 },
-	{ "vma_scale", "fault and brk1 costs with about 10, 1000 and 60000 VMAs mapped", bench_vma_scale },
-	{ "pingpong", "two processes, one byte each way through two pipes; per round trip", bench_pingpong },
+	  bench_page_fault1, 1 },
+	{ "vma_scale", "fault and brk1 costs with about 10, 1000 and 60000 VMAs mapped", bench_vma_scale, 1 },
+	{ "pingpong", "two processes, one byte each way through two pipes; per round trip", bench_pingpong, 1 },
 	{ "filemap_shared", "a fresh 64 MiB in-memory file mapped shared, one write per page, munmap; per page",
-	  bench_filemap_shared },
+	  bench_filemap_shared, 1 },
 	{ "filemap_private", "a 64 MiB in-memory file in the page cache mapped private, one write per page (a copy), munmap; per page",
-	  bench_filemap_private },
+	  bench_filemap_private, 1 },
+	{ "mt_fault", "1, 2 and 4 threads each writing one byte per page of its own 16 MiB; per page",
+	  bench_mt_fault, 4 },
+	{ "mt_brk1", "1 and 4 threads each doing brk1 on the one break; per brk call", bench_mt_brk1, 4 },
+	{ "futex_pingpong", "two threads taking turns through FUTEX_WAIT/FUTEX_WAKE; per round trip",
+	  bench_futex_pingpong, 4 },
+	{ "thread_create", "pthread_create + pthread_join of an empty thread; per pair", bench_thread_create,
+	  4 },
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -254,6 +261,8 @@ static void run_child(char *self, const char *thp_opt, const struct bench_cfg *c
 		out("bench-error %s %s ended with wait status %#x\n", name, thp_opt, status);
 }
 
+/* As PID 1 the runner measures the workloads meant for the machine it finds: the one-core ones on
+ * one core, the threaded ones on several (scripts/bench boots Linux once of each). */
 static void __attribute__((noreturn)) run_suite(char *self, const struct bench_cfg *cfg)
 {
 	/* proc and sysfs only to report the machine: a failure here costs a line, not the run */
@@ -269,12 +278,15 @@ static void __attribute__((noreturn)) run_suite(char *self, const struct bench_c
 	env_from_file("thp", "/sys/kernel/mm/transparent_hugepage/enabled");
 	env_from_file("cmdline", "/proc/cmdline");
 	env_from_klog();
+	int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	out("bench-env cpus=%d\n", cores);
 
-	bench_boot(cfg);
+	if (cores == 1)
+		bench_boot(cfg);
 	static const char *const thp_opts[] = { "--thp=off", "--thp=on" };
 	for (size_t t = 0; t < 2; t++) {
 		for (size_t i = 0; i < NWORKLOADS; i++) {
-			if (workloads[i].run == bench_boot)
+			if (workloads[i].run == bench_boot || (workloads[i].cores > 1) != (cores > 1))
 				continue;
 			out("bench-run %s %s\n", workloads[i].name, thp_opts[t]);
 			run_child(self, thp_opts[t], cfg, workloads[i].name);

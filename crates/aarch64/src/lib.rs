@@ -15,6 +15,7 @@ pub mod esr;
 pub const MAX_CPUS: usize = 16;
 
 pub mod regs;
+pub mod relax;
 
 #[cfg(target_os = "none")]
 pub mod backtrace;

@@ -28,14 +28,15 @@ struct BootBlock {
 }
 
 /// The block for the core being started; written only by the boot core while no core reads it.
-static BLOCK: spin::Mutex<BootBlock> = spin::Mutex::new(BootBlock {
-    ttbr1: 0,
-    tcr: 0,
-    mair: 0,
-    stack_top: 0,
-    cpu: 0,
-    entry: 0,
-});
+static BLOCK: spin::mutex::Mutex<BootBlock, crate::relax::CpuRelax> =
+    spin::mutex::Mutex::new(BootBlock {
+        ttbr1: 0,
+        tcr: 0,
+        mair: 0,
+        stack_top: 0,
+        cpu: 0,
+        entry: 0,
+    });
 
 /// Cores that reached [`secondary_online`].
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
@@ -91,7 +92,7 @@ pub fn start_cpu(
         if crate::timer::ticks() > until {
             return Err(StartError::Timeout);
         }
-        core::hint::spin_loop();
+        crate::relax::cpu_relax();
     }
     Ok(())
 }

@@ -79,6 +79,62 @@ pub fn find_vma_for_fault<P: PageTableOps>(
     Ok(flags)
 }
 
+/// What a core remembers of the last VMA a fault under the shared mmap lock found (Linux's
+/// per-thread `vmacache` of 3.15–5.18, with its sequence number): its bounds and flags, valid
+/// while the tree's change count is the one they were read at. Faults that share the lock cannot
+/// move the tree's own hint, which needs it exclusively; this one belongs to the caller.
+///
+/// It describes one address space: whoever keeps one must forget it when the address space it
+/// was filled from is no longer the one it asks about (the kernel keeps one per core and resets
+/// it when the core switches address spaces).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultHint {
+    /// The tree's change count when this was filled; 0: empty (a tree counts from 1).
+    seq: u64,
+    start: usize,
+    end: usize,
+    flags: VmFlags,
+}
+
+impl FaultHint {
+    pub const EMPTY: FaultHint = FaultHint {
+        seq: 0,
+        start: 0,
+        end: 0,
+        flags: VmFlags::empty(),
+    };
+}
+
+/// [`find_vma_for_fault`] for a fault that holds the mmap lock shared: the VMA's flags, from
+/// `hint` when it is still good. `None` when no VMA contains `addr`: growing a stack changes the
+/// tree, so the caller goes the exclusive way.
+#[inline]
+pub fn find_vma_for_fault_shared<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    addr: usize,
+    access: FaultAccess,
+    cpu_has_epan: bool,
+    hint: &mut FaultHint,
+) -> Option<Result<VmFlags, FaultError>> {
+    let seq = mm.tree.seq();
+    let flags = if hint.seq == seq && hint.start <= addr && addr < hint.end {
+        hint.flags
+    } else {
+        let v = mm.tree.find_vma(addr).filter(|v| v.start <= addr)?;
+        *hint = FaultHint {
+            seq,
+            start: v.start,
+            end: v.end,
+            flags: v.flags,
+        };
+        v.flags
+    };
+    if !flags.intersects(required_flags(access, cpu_has_epan)) {
+        return Some(Err(FaultError::AccErr));
+    }
+    Some(Ok(flags))
+}
+
 /// [`find_vma_for_fault`] when no VMA contains `addr`: a stack below it may grow down to it.
 #[inline(never)]
 fn find_vma_for_fault_grow<P: PageTableOps>(

@@ -135,11 +135,27 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         flags: VmFlags,
         access: FaultAccess,
     ) -> Result<FaultResult, MmError> {
+        self.handle_mm_fault_with(addr, flags, access, &mut None)
+    }
+
+    /// [`handle_mm_fault`](Self::handle_mm_fault) with a zeroed frame made beforehand, which a
+    /// write to an unmapped page takes (`frame` left `None`) instead of allocating and zeroing
+    /// one: so a caller that holds the page tables' lock around this call does that work before
+    /// taking it, as Linux's `do_anonymous_page` allocates before taking the page-table lock.
+    /// A frame not taken stays in `frame`, the caller's to free.
+    #[inline]
+    pub fn handle_mm_fault_with(
+        &mut self,
+        addr: usize,
+        flags: VmFlags,
+        access: FaultAccess,
+        frame: &mut Option<PhysAddr>,
+    ) -> Result<FaultResult, MmError> {
         let va = VirtAddr(addr & !(PAGE_SIZE - 1));
         let attrs = pte_attrs(flags);
         // One walk finds the entry and, when it is missing, the table to write it into.
         match self.pt.page_entry(va).map_err(pt_err)? {
-            PageEntry::Mapped(m) => self.fault_on_mapped(va, m, attrs, access),
+            PageEntry::Mapped(m) => self.fault_on_mapped(va, m, attrs, access, frame),
             PageEntry::Vacant(slot) if access != FaultAccess::Write => {
                 let zero = attrs.with_writable(false).with_owned(false);
                 slot.insert(self.zero_page, zero, &self.tlb)
@@ -148,8 +164,14 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
             }
             PageEntry::Vacant(slot) => {
                 let mem = slot.phys_mem();
-                let pa = mem.alloc_frames(0).ok_or(MmError::NoMemory)?;
-                mem.zero_frames(pa, 0);
+                let pa = match frame.take() {
+                    Some(pa) => pa,
+                    None => {
+                        let pa = mem.alloc_frames(0).ok_or(MmError::NoMemory)?;
+                        mem.zero_frames(pa, 0);
+                        pa
+                    }
+                };
                 if let Err(e) = slot.insert(pa, attrs, &self.tlb) {
                     self.pt.phys_mem().free_frames(pa, 0);
                     return Err(pt_err(e));
@@ -185,7 +207,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                     .map_err(pt_err)?;
                 Ok(FaultResult::Spurious)
             }
-            PageEntry::Mapped(m) => Ok(self.fault_on_mapped(va, m, attrs, access)?),
+            PageEntry::Mapped(m) => Ok(self.fault_on_mapped(va, m, attrs, access, &mut None)?),
             PageEntry::Vacant(slot) => {
                 let pa = object.get_page(index).map_err(|e| match e {
                     ObjectError::Bus => BackedFaultError::Bus,
@@ -234,12 +256,16 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         m: MappedPage,
         attrs: Attrs,
         access: FaultAccess,
+        frame: &mut Option<PhysAddr>,
     ) -> Result<FaultResult, MmError> {
         match m.translation() {
             t if access == FaultAccess::Write && t.pa.align_down(PAGE_SIZE) == self.zero_page => {
                 // Write to the zero page: give the page a frame of its own (break-before-make
                 // through unmap + map; the zero page is not owned, so nothing is freed).
-                let pa = self.zeroed_frame()?;
+                let pa = match frame.take() {
+                    Some(pa) => pa,
+                    None => self.zeroed_frame()?,
+                };
                 self.pt.unmap_page(va, &self.tlb).map_err(pt_err)?;
                 if let Err(e) = self.pt.map_page(va, pa, attrs, &self.tlb) {
                     self.pt.phys_mem().free_frames(pa, 0);
@@ -519,13 +545,14 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
             let zero = self.zero_page;
             let mem = self.pt.phys_mem();
             let mut zero_pages = alloc::vec::Vec::new();
-            self.pt.for_each_mapping(|m| {
-                let va = m.va.as_usize();
-                let shared = m.attrs.owned && m.size == PAGE_SIZE && mem.frame_refs(m.pa) > 1;
-                if va >= start && va < end && (m.pa == zero || shared) {
-                    zero_pages.push(va);
-                }
-            });
+            self.pt
+                .for_each_mapping_in(VirtAddr(start), VirtAddr(end), |m| {
+                    let va = m.va.as_usize();
+                    let shared = m.attrs.owned && m.size == PAGE_SIZE && mem.frame_refs(m.pa) > 1;
+                    if va >= start && (m.pa == zero || shared) {
+                        zero_pages.push(va);
+                    }
+                });
             let ro = pte_attrs(flags).with_writable(false);
             for va in zero_pages {
                 self.pt
@@ -720,6 +747,37 @@ mod tests {
         let t = up.pt.translate(VirtAddr(va)).unwrap();
         // SAFETY: a mapped SimRam frame.
         unsafe { *up.pt.phys_mem().phys_to_virt(t.pa) }
+    }
+
+    #[test]
+    fn a_frame_made_beforehand_is_taken_by_a_write_only() {
+        let ram = SimRam::new(256);
+        let mut up = setup(&ram);
+        let va = 0x40_0000;
+        let made = ram.alloc_frames(0).unwrap();
+        let mut frame = Some(made);
+        assert_eq!(
+            up.handle_mm_fault_with(va, RW, FaultAccess::Read, &mut frame),
+            Ok(FaultResult::ZeroPage)
+        );
+        assert_eq!(
+            frame,
+            Some(made),
+            "a read maps the zero page and leaves the frame"
+        );
+        assert_eq!(
+            up.handle_mm_fault_with(va, RW, FaultAccess::Write, &mut frame),
+            Ok(FaultResult::NewPage)
+        );
+        assert_eq!(frame, None, "the write over the zero page took it");
+        assert_eq!(up.pt.translate(VirtAddr(va)).unwrap().pa, made);
+        let other = ram.alloc_frames(0).unwrap();
+        let mut frame = Some(other);
+        assert_eq!(
+            up.handle_mm_fault_with(va + PAGE_SIZE, RW, FaultAccess::Write, &mut frame),
+            Ok(FaultResult::NewPage)
+        );
+        assert_eq!(up.pt.translate(VirtAddr(va + PAGE_SIZE)).unwrap().pa, other);
     }
 
     #[test]

@@ -36,10 +36,19 @@ pub fn vm_end_gap(vma: &Vma) -> usize {
 /// callers never change a VMA's `start` (its key). The pointer is only ever taken from a `&mut`
 /// borrow of the value, so writing through it in `get_mut` is allowed; `&self` lookups only read
 /// through it.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct VmaTree {
     map: BTreeMap<usize, Vma>,
     hint: Option<NonNull<Vma>>,
+    /// Changes made so far (from 1): whoever remembers a VMA's bounds and flags from a lookup
+    /// may use them while this is unchanged (the fault path's [`FaultHint`](crate::fault::FaultHint)).
+    seq: u64,
+}
+
+impl Default for VmaTree {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 // SAFETY: `hint` points into `map`, which the tree owns; it is used only with the borrow of the
@@ -54,6 +63,7 @@ impl Clone for VmaTree {
         VmaTree {
             map: self.map.clone(),
             hint: None,
+            seq: 1,
         }
     }
 }
@@ -63,7 +73,14 @@ impl VmaTree {
         VmaTree {
             map: BTreeMap::new(),
             hint: None,
+            seq: 1,
         }
+    }
+
+    /// The tree's change count: it moves whenever a VMA may have been added, removed or changed.
+    #[inline]
+    pub fn seq(&self) -> u64 {
+        self.seq
     }
 
     /// The hinted VMA, if any.
@@ -228,6 +245,7 @@ impl VmaTree {
     /// (use [`VmaTree::remove`] + [`VmaTree::insert`]).
     /// The VMA becomes the hint.
     pub fn get_mut(&mut self, start: usize) -> Option<&mut Vma> {
+        self.seq += 1;
         if let Some(p) = self.hint {
             // SAFETY: see `hinted`; the hint was taken from a unique borrow of the value and
             // `&mut self` makes this the only access.
@@ -248,17 +266,20 @@ impl VmaTree {
     }
 
     pub fn insert(&mut self, vma: Vma) {
+        self.seq += 1;
         self.hint = None;
         let old = self.map.insert(vma.start, vma);
         debug_assert!(old.is_none(), "two VMAs at one start address");
     }
 
     pub fn remove(&mut self, start: usize) -> Option<Vma> {
+        self.seq += 1;
         self.hint = None;
         self.map.remove(&start)
     }
 
     pub fn clear(&mut self) {
+        self.seq += 1;
         self.hint = None;
         self.map.clear();
     }

@@ -20,14 +20,14 @@ const EXE: &str = "/bin/hello";
 struct RecConsole {
     out: RefCell<Vec<u8>>,
     input: RefCell<VecDeque<u8>>,
-    tty: spin::Mutex<Tty>,
+    tty: crate::sync::Mutex<Tty>,
 }
 
 impl Console for RecConsole {
     fn write(&self, bytes: &[u8]) {
         self.out.borrow_mut().extend_from_slice(bytes);
     }
-    fn tty(&self) -> &spin::Mutex<Tty> {
+    fn tty(&self) -> &crate::sync::Mutex<Tty> {
         &self.tty
     }
     /// What the test typed reaches the line discipline, its echo the output.

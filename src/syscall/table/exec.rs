@@ -328,12 +328,15 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
     // The new tables go live before the old ones are freed; a descriptor table still shared
     // (`CLONE_FILES` without threads) is unshared (`unshare_files`).
     l.mm.pt.activate();
-    let old = core::mem::replace(&mut p.mm, alloc::sync::Arc::new(spin::Mutex::new(l.mm)));
+    let old = core::mem::replace(
+        &mut p.mm,
+        alloc::sync::Arc::new(crate::sync::RwLock::new(l.mm)),
+    );
     crate::task::sched::set_active_mm(p);
     drop(old);
     if alloc::sync::Arc::strong_count(&p.files) > 1 {
         let copy = p.files.lock().fork_clone();
-        p.files = alloc::sync::Arc::new(spin::Mutex::new(copy));
+        p.files = alloc::sync::Arc::new(crate::sync::Mutex::new(copy));
     }
     p.exe = l.exe;
     let base = filename.rsplit(|&b| b == b'/').next().unwrap_or(filename);

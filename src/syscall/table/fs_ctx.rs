@@ -70,15 +70,17 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
     let mm = p.mm();
     // An object's own pages are file or shmem RSS (`mm_counter_file`); private copies are
     // anonymous.
-    let r = mm.pt.pages.resident();
-    let (file, shmem) = mm.pt.pages.object_pages(&object_vmas(&mm));
+    let pages = mm.pt.pages.lock();
+    let r = pages.resident();
+    let (file, shmem) = pages.object_pages(&object_vmas(&mm));
     let info = RssInfo {
         anon: r.pages - file - shmem,
         file,
         shmem,
         hiwater_rss: p.hiwater_rss.max(r.pages),
-        pte_bytes: mm.pt.pages.pt.table_frames() << PAGE_SHIFT,
+        pte_bytes: pages.pt.table_frames() << PAGE_SHIFT,
     };
+    drop(pages);
     let _ = match f {
         ProcFile::Maps => show_maps(out, &mm),
         ProcFile::Status => {
@@ -207,7 +209,7 @@ fn smaps_stats(
                 .map(|b| &*b.0 as &dyn crate::mm::object::PageObject),
         })
         .collect();
-    mm.pt.pages.smaps_by_vma(&vmas)
+    mm.pt.pages.lock().smaps_by_vma(&vmas)
 }
 
 /// Reads a process's memory through its page table, without faulting anything in: what is
@@ -224,6 +226,7 @@ fn peek(
         let Some(t) = mm
             .pt
             .pages
+            .lock()
             .pt
             .translate(crate::mm::addr::VirtAddr(addr + i))
         else {
@@ -269,14 +272,15 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
             let mut mapped = alloc::collections::BTreeSet::new();
             let mut count = |mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>| {
                 let mut objects = 0;
-                mm.pt.pages.for_each_object_page(&object_vmas(mm), |pa, _| {
+                let pages = mm.pt.pages.lock();
+                pages.for_each_object_page(&object_vmas(mm), |pa, _| {
                     objects += 1;
                     mapped.insert(pa.0);
                 });
-                mm.pt.pages.rss_pages() - objects
+                pages.rss_pages() - objects
             };
             let mut anon = count(&me.mm());
-            let mut tables = me.mm().pt.pages.pt.table_frames();
+            let mut tables = me.mm().pt.pages.get_mut().pt.table_frames();
             let mut committed = me.mm().counters().total_vm;
             let tasks = TASKS.lock();
             let n = tasks.process_count() + 1;
@@ -290,7 +294,7 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                     }
                     seen.push(id);
                     anon += count(&p.mm());
-                    tables += p.mm().pt.pages.pt.table_frames();
+                    tables += p.mm().pt.pages.get_mut().pt.table_frames();
                     committed += p.mm().counters().total_vm;
                 }
             }
@@ -431,7 +435,7 @@ impl ProcSource for ProcView<'_, '_> {
             Node::File(pid, f) if pid == self.pid || pid == self.tid => {
                 let mut p = self.shared.0.borrow_mut();
                 crate::task::sched::fold_faults(&mut p);
-                let rss = p.mm().pt.pages.rss_pages();
+                let rss = p.mm().pt.pages.get_mut().rss_pages();
                 p.hiwater_rss = p.hiwater_rss.max(rss);
                 render_pid(&p, f, out, self.umask);
                 Ok(())
@@ -474,7 +478,7 @@ impl Console for KernelConsole {
     fn write(&self, bytes: &[u8]) {
         crate::console::write_bytes(bytes);
     }
-    fn tty(&self) -> &spin::Mutex<crate::fs::tty::Tty> {
+    fn tty(&self) -> &crate::sync::Mutex<crate::fs::tty::Tty> {
         &crate::console::TTY
     }
     fn poll_input(&self) {

@@ -300,21 +300,46 @@ const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
 /// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
 /// make nothing that outlives them, always run.
 #[inline(always)]
-fn admit_call(p: &Process, nr: usize) -> Result<(), Errno> {
+fn admit_call(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
+    let nr = call.nr;
     if ADMITTED
         .get(nr / 64)
         .is_none_or(|w| w & (1 << (nr % 64)) == 0)
     {
         return Ok(());
     }
-    admit_slow(p, nr)
+    admit_slow(p, call)
+}
+
+/// Whether a clone shares the caller's address space (`CLONE_VM`), from clone's first argument
+/// or clone3's first field; a field that cannot be read counts as a fork (the call itself then
+/// fails with EFAULT).
+fn clone_shares_mm(call: &SyscallArgs) -> bool {
+    use crate::syscall::abi::clone::CLONE_VM;
+    let flags = if call.nr == SYS_clone {
+        call.args[0]
+    } else {
+        let mut word = [0u8; 8];
+        if crate::arch::aarch64::uaccess::copy_from_user(&mut word, call.args[0] as usize).is_err()
+        {
+            return false;
+        }
+        u64::from_le_bytes(word)
+    };
+    flags & CLONE_VM != 0
 }
 
 #[inline(never)]
-fn admit_slow(p: &Process, nr: usize) -> Result<(), Errno> {
-    let need = if nr == SYS_clone || nr == SYS_clone3 {
-        let mm = p.mm();
-        FORK_BASE + mm.map_count() * FORK_PER_VMA + mm.pt.pages.rss_pages() * FORK_PER_PAGE
+fn admit_slow(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
+    let nr = call.nr;
+    let need = if (nr == SYS_clone || nr == SYS_clone3) && !clone_shares_mm(call) {
+        let mut mm = p.mm();
+        FORK_BASE
+            + mm.map_count() * FORK_PER_VMA
+            + mm.pt.pages.get_mut().rss_pages() * FORK_PER_PAGE
+    } else if nr == SYS_clone || nr == SYS_clone3 {
+        // A thread copies no address space: its task and kernel stack.
+        FORK_BASE
     } else {
         CALL_HEADROOM
     };
@@ -326,7 +351,7 @@ fn admit_slow(p: &Process, nr: usize) -> Result<(), Errno> {
 }
 
 fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult {
-    admit_call(p, call.nr)?;
+    admit_call(p, call)?;
     let a = call.args;
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
     match call.nr {

@@ -69,7 +69,7 @@ pub(super) fn getrusage(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
         },
         ru_minflt: p.minflt as i64,
         ru_majflt: p.majflt as i64,
-        ru_maxrss: (p.mm().pt.pages.rss_pages() * 4) as i64,
+        ru_maxrss: (p.mm().pt.pages.get_mut().rss_pages() * 4) as i64,
         ..Default::default()
     };
     p.write_pod(a1, &ru).map(|_| 0)

@@ -109,7 +109,7 @@ struct ShmIds {
     seq: u16,
 }
 
-static SHM: spin::Mutex<ShmIds> = spin::Mutex::new(ShmIds {
+static SHM: crate::sync::Mutex<ShmIds> = crate::sync::Mutex::new(ShmIds {
     slots: BTreeMap::new(),
     seq: 0,
 });

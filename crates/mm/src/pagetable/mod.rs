@@ -37,7 +37,7 @@ pub use descriptor::{
     Attrs, Descriptor, MemType, MAIR_EL1_VALUE, MAIR_IDX_DEVICE_NGNRE, MAIR_IDX_NORMAL,
     MAIR_IDX_NORMAL_NC, STAGE1_DESCRIPTOR,
 };
-use walk::{level_shift, level_size, Gather, Lookup, Reserve, ENTRIES};
+use walk::{index, level_shift, level_size, Gather, Lookup, Reserve, ENTRIES};
 
 /// Size of the usable VA space of one table (TCR_EL1.T0SZ/T1SZ = 16).
 pub const VA_BITS: u32 = 48;
@@ -658,6 +658,42 @@ impl<M: PhysMem> PageTable<M> {
     /// Calls `f` for every leaf in ascending VA order.
     pub fn for_each_mapping(&self, f: impl FnMut(Mapping)) {
         self.iter().for_each(f)
+    }
+
+    /// The leaves from the one at or after `va` on (a block holding `va` included), in
+    /// ascending VA order: the walk starts on `va`'s path instead of at the first entry, so a
+    /// range costs what it holds, not what the whole table does.
+    pub fn iter_from(&self, va: VirtAddr) -> Mappings<'_, M> {
+        let va = va.as_usize();
+        let mut stack = [(self.root, index(va, 0)); 4];
+        let mut depth = 1;
+        let mut table = self.root;
+        for level in 0..3 {
+            let d = self.read(table, index(va, level));
+            if !d.is_table(level) {
+                break;
+            }
+            table = d.output_addr();
+            stack[level + 1] = (table, index(va, level + 1));
+            depth = level + 2;
+        }
+        Mappings {
+            pt: self,
+            stack,
+            depth,
+        }
+    }
+
+    /// Calls `f` for every leaf that overlaps `[start, end)`, in ascending VA order.
+    pub fn for_each_mapping_in(&self, start: VirtAddr, end: VirtAddr, mut f: impl FnMut(Mapping)) {
+        for m in self.iter_from(start) {
+            if m.va >= end {
+                break;
+            }
+            if m.va.as_usize() + m.size > start.as_usize() {
+                f(m);
+            }
+        }
     }
 
     /// Table frames in use, root included (Linux's `VmPTE` counts these).

@@ -793,3 +793,39 @@ fn split_gigabyte_block_merges_back_level_by_level() {
     assert_eq!(pt.unmap_keep(va(G), G, &tlb), Ok(G / P));
     assert_eq!(ram.allocated_frames(), 1);
 }
+
+#[test]
+fn a_range_walk_yields_what_the_full_walk_has_in_the_range() {
+    let ram = SimRam::new(64);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    // Pages in two L3 tables, a 2 MiB block between them, and one page far away (another L1).
+    let far = 3 * G + 5 * P;
+    for &(v, len, size) in &[
+        (M2 - 2 * P, 4 * P, MapSize::Any),
+        (4 * M2, M2, MapSize::Any),
+        (6 * M2 + P, P, MapSize::Any),
+        (far, P, MapSize::Any),
+    ] {
+        pt.map(va(v), pa(FAR_PA + v), len, Attrs::user_rw(), size, &tlb)
+            .unwrap();
+    }
+    let all: Vec<Mapping> = pt.iter().collect();
+    for &(start, end) in &[
+        (0, usize::MAX >> 16),
+        (M2 - P, M2 + P),
+        (4 * M2 + 100 * P, 4 * M2 + 101 * P),
+        (5 * M2, far),
+        (far + P, far + 2 * P),
+        (M2 + 2 * P, 4 * M2),
+    ] {
+        let mut got = Vec::new();
+        pt.for_each_mapping_in(va(start), va(end), |m| got.push(m));
+        let want: Vec<Mapping> = all
+            .iter()
+            .copied()
+            .filter(|m| m.va.as_usize() < end && m.va.as_usize() + m.size > start)
+            .collect();
+        assert_eq!(got, want, "[{start:#x}, {end:#x})");
+    }
+}

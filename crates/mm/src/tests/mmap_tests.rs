@@ -355,3 +355,36 @@ fn proc_28_maps_and_status_format() {
     ));
     assert!(st.ends_with("VmSwap:\t       0 kB\n"));
 }
+
+#[test]
+fn a_fault_hint_serves_until_the_tree_changes() {
+    use crate::fault::{find_vma_for_fault_shared, FaultHint};
+    let mut mm = bare_mm();
+    fixed(&mut mm, X, 4 * P, RW).unwrap();
+    let mut hint = FaultHint::EMPTY;
+    let rw = mm.find_vma(X).unwrap().flags;
+    let get = |mm: &Mm, addr, access, hint: &mut FaultHint| {
+        find_vma_for_fault_shared(mm, addr, access, false, hint)
+    };
+    assert_eq!(get(&mm, X + P, FaultAccess::Write, &mut hint), Some(Ok(rw)));
+    // A hit needs no tree: the same answer from the hint alone.
+    assert_eq!(
+        get(&mm, X + 3 * P, FaultAccess::Write, &mut hint),
+        Some(Ok(rw))
+    );
+    // mprotect changes the tree: the hint is stale and the new flags are read.
+    do_mprotect(&mut mm, X, 4 * P, PROT_READ).unwrap();
+    assert_eq!(
+        get(&mm, X + 3 * P, FaultAccess::Write, &mut hint),
+        Some(Err(FaultError::AccErr))
+    );
+    let ro = mm.find_vma(X).unwrap().flags;
+    assert!(!ro.contains(VM_WRITE));
+    assert_eq!(get(&mm, X, FaultAccess::Read, &mut hint), Some(Ok(ro)));
+    do_munmap(&mut mm, X, 4 * P).unwrap();
+    assert_eq!(
+        get(&mm, X, FaultAccess::Read, &mut hint),
+        None,
+        "no VMA: the exclusive way"
+    );
+}
