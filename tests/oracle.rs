@@ -121,6 +121,13 @@ fn smp_on_linux() {
     assert_eq!(v.failed, listed("smp"), "smp: Linux disagrees\n{text}");
 }
 
+/// `user/c/futex.c` on four cores, as tidemark runs it there too.
+#[test]
+fn futex_on_linux() {
+    let (v, text) = run_on_linux_smp("futex", "", "1G", 4);
+    assert_eq!(v.failed, listed("futex"), "futex: Linux disagrees\n{text}");
+}
+
 #[test]
 fn abi_on_linux() {
     oracle("abi", "alpha beta", "1G");

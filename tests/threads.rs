@@ -27,6 +27,18 @@ fn four_cores() -> Boot {
     }
 }
 
+/// `user/c/futex.c` on one core and on four: FUTEX_WAKE_OP's operations, comparisons and wakes,
+/// the PI locks (taking, handing over to a sleeper, their errors and deadlines) and glibc's
+/// PTHREAD_PRIO_INHERIT mutexes over them.
+#[test]
+fn futex_wake_op_and_pi_locks() {
+    for boot in [Boot::default(), four_cores()] {
+        let o = boot.program("c-futex", "").run();
+        o.assert_tap("futex", 20);
+        o.assert_no_frame_leak();
+    }
+}
+
 /// `user/c/smp.c` on four cores: each sees 4 cores, threads pinned to each core run there and
 /// meet in a spin barrier (so they run at once), faults from every core into one mapping while
 /// the break moves, munmap and mprotect against a toucher on another core, a futex ping-pong

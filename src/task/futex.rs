@@ -48,9 +48,11 @@ pub fn key(p: &mut Process, uaddr: usize, private: bool) -> Result<FutexKey, Err
     Ok(FutexKey::Shared(t.pa.0 as u64))
 }
 
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// The bits of a PI or robust futex word (`FUTEX_WAITERS`, `FUTEX_OWNER_DIED`,
+/// `FUTEX_TID_MASK`).
+pub const FUTEX_WAITERS: u32 = 0x8000_0000;
+pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// `ROBUST_LIST_LIMIT`: a list longer than this is taken for a loop.
 const ROBUST_LIST_LIMIT: usize = 2048;
 
@@ -97,9 +99,14 @@ fn futex_death(p: &mut Process, uaddr: usize) {
     if word & FUTEX_TID_MASK != p.pid as u32 {
         return;
     }
-    let new = (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    // No other thread runs meanwhile, so the store is the cmpxchg Linux does.
-    if p.write_pod(uaddr, &new).is_err() {
+    // Threads of the process may run on other cores: the change is the cmpxchg Linux does.
+    let Ok(word) = p.update_user_word(uaddr, |w| {
+        (w & FUTEX_TID_MASK == word & FUTEX_TID_MASK)
+            .then_some((w & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
+    }) else {
+        return;
+    };
+    if word & FUTEX_TID_MASK != p.pid as u32 {
         return;
     }
     if word & FUTEX_WAITERS != 0 {

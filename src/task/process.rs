@@ -457,6 +457,42 @@ impl Process {
         uaccess::copy_to_user(addr, bytes).map_err(|_| errno::EFAULT)
     }
 
+    /// Changes the 32-bit word at `uaddr` atomically, as threads on other cores see it (Linux's
+    /// `futex_atomic_cmpxchg_inatomic` and `arch_futex_atomic_op_inuser`): `f` gets the word and
+    /// gives its new value, or `None` to leave it; returns the value `f` last saw. The page is
+    /// faulted in writable first, and the word is changed through the kernel's mapping of its
+    /// frame with the mmap lock held, so that nothing unmaps it meanwhile. `EINVAL` unless the
+    /// word is aligned, `EFAULT` unless it can be written.
+    pub fn update_user_word(
+        &mut self,
+        uaddr: usize,
+        mut f: impl FnMut(u32) -> Option<u32>,
+    ) -> Result<u32, Errno> {
+        use crate::mm::frame::KernelPhys;
+        use crate::mm::phys::PhysMem;
+        use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
+        if !uaddr.is_multiple_of(4) {
+            return Err(errno::EINVAL);
+        }
+        self.handle_fault(uaddr, FaultAccess::Write)
+            .map_err(|_| errno::EFAULT)?;
+        let mut mm = self.mm();
+        let t = mm
+            .pt
+            .pages
+            .get_mut()
+            .pt
+            .translate(crate::mm::addr::VirtAddr(uaddr))
+            .filter(|t| t.attrs.user && t.attrs.writable)
+            .ok_or(errno::EFAULT)?;
+        // SAFETY: an aligned word of a frame this process maps writable, reached through the
+        // linear map; the mmap lock, held exclusively until the end, keeps the frame mapped.
+        let word = unsafe { &*(KernelPhys.phys_to_virt(t.pa) as *const AtomicU32) };
+        let (Ok(seen) | Err(seen)) = word.fetch_update(SeqCst, SeqCst, &mut f);
+        drop(mm);
+        Ok(seen)
+    }
+
     /// Writes into this process's memory while it is not the running one (fork's
     /// CLONE_CHILD_SETTID): faults the page in for writing through its own page table and writes
     /// through the linear map.

@@ -792,6 +792,28 @@ impl Tasks {
         woken
     }
 
+    /// The sleepers on futex `key`, in the order [`futex_wake`](Self::futex_wake) takes them.
+    pub fn futex_waiters(&self, key: crate::task::futex::FutexKey) -> alloc::vec::Vec<i32> {
+        self.procs
+            .values()
+            .filter(|p| matches!(p.wait, Some(WaitFor::Futex(k, _, _)) if k == key))
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Wakes sleeper `pid` of futex `key`, if it sleeps there (a PI unlock handing the lock to
+    /// it).
+    pub fn futex_wake_task(&mut self, key: crate::task::futex::FutexKey, pid: i32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            if matches!(p.wait, Some(WaitFor::Futex(k, _, _)) if k == key) {
+                p.wait = None;
+                p.futex_woken = true;
+                self.run_queue.push_back(pid);
+                klock::want_cpu(p.cpus_allowed);
+            }
+        }
+    }
+
     /// `futex_requeue`: wakes up to `nr_wake` sleepers on `from`, then moves up to
     /// `nr_requeue` of the others to sleep on `to`; returns how many were woken or moved.
     pub fn futex_requeue(

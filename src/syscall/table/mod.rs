@@ -106,7 +106,8 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) -> bool {
         // The deadline of a timed wait stays for a restart (the call goes on towards it, as
         // Linux's restarted ppoll and nanosleep do); it goes below if the call ends here.
         p.wait = None;
-        ret = Err(super::fs::interrupted_errno(call.nr));
+        ret = Err(futex::interrupted_errno(&call)
+            .unwrap_or_else(|| super::fs::interrupted_errno(call.nr)));
     }
     if let Err(e) = ret {
         if e.is_restart() {
