@@ -458,7 +458,9 @@ impl<M: PhysMem> PageTable<M> {
         let res = self.populate(va, len, attrs, &mut g, next);
         if res.is_err() {
             // The range was empty and only whole leaves inside it were written, so clearing it
-            // (keeping the caller's frames) restores the old state and unlinks the new tables.
+            // (keeping the caller's frames) restores the old state and unlinks the new tables,
+            // which may be empty without a leaf cleared in them.
+            g.sweep = true;
             self.clear_range(self.root, 0, va, last, false, &mut g, &mut Reserve::empty());
         }
         g.finish(&self.mem, self.is_kernel());

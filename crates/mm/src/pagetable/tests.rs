@@ -829,3 +829,31 @@ fn a_range_walk_yields_what_the_full_walk_has_in_the_range() {
         assert_eq!(got, want, "[{start:#x}, {end:#x})");
     }
 }
+
+#[test]
+fn unmapping_a_tables_last_page_frees_the_tables_and_a_hole_costs_no_look() {
+    let ram = SimRam::new(64);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    // The one page of its L3 table at the far end of it, then one page unmapped where nothing is.
+    let far = 2 * M2 - P;
+    pt.map(va(far), pa(FAR_PA), P, Attrs::user_rw(), MapSize::Any, &tlb)
+        .unwrap();
+    assert_eq!(pt.table_frames(), 4);
+    assert_eq!(pt.unmap(va(far - 100 * P), P, &tlb).unwrap(), 0);
+    assert_eq!(pt.unmap(va(M2 * 7), 3 * P, &tlb).unwrap(), 0);
+    assert_eq!(pt.table_frames(), 4, "unmapping holes frees nothing");
+    assert_eq!(pt.unmap(va(far), P, &tlb).unwrap(), 1);
+    assert_eq!(pt.table_frames(), 1, "the last page's tables go with it");
+    pt.map(
+        va(far),
+        pa(FAR_PA),
+        2 * P,
+        Attrs::user_rw(),
+        MapSize::Any,
+        &tlb,
+    )
+    .unwrap();
+    assert_eq!(pt.unmap(va(far), 2 * P, &tlb).unwrap(), 2);
+    assert_eq!(pt.table_frames(), 1, "and a range's tables with it");
+}

@@ -80,6 +80,9 @@ pub(super) struct Gather<'a, F: TlbFlush + ?Sized> {
     /// Some live descriptor was written, so at least a publish barrier is due.
     wrote: bool,
     pub unmapped_pages: usize,
+    /// [`PageTable::clear_range`] looks at every table it walks for emptiness, not only at those
+    /// it cleared an entry in: set by a rollback, whose fresh tables may be empty untouched.
+    pub sweep: bool,
 }
 
 impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
@@ -93,6 +96,7 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
             nbig: 0,
             wrote: false,
             unmapped_pages: 0,
+            sweep: false,
         }
     }
 
@@ -366,9 +370,13 @@ impl<M: PhysMem> PageTable<M> {
             }
         }
         // The root is never unlinked; any other table that is now empty is, with its ancestors
-        // that become empty in turn.
-        if table != self.root && self.is_empty_table(table) {
+        // that become empty in turn. One nothing was cleared in has not become empty (no table
+        // but the root is left empty): its 512 entries are not looked at, which cost up to 1,200
+        // instructions where the table's one mapping sat at its far end.
+        if desc.is_valid() && table != self.root && self.is_empty_table(table) {
             let last = va + (PAGE_SIZE - 1);
+            // The entry is cleared already: the walk must look at the tables without it.
+            g.sweep = true;
             self.clear_range(self.root, 0, va, last, free_owned, g, &mut Reserve::empty());
         }
         Some(g.unmapped_pages - before)
@@ -596,7 +604,9 @@ impl<M: PhysMem> PageTable<M> {
 
     /// Clears every leaf in `[va, last]` below `table` (at `level`), splitting blocks that are only
     /// partly covered, freeing owned frames if `free_owned`, and unlinking tables that became
-    /// empty. Returns whether `table` itself is now empty.
+    /// empty. Returns whether `table` itself is now empty. Only a table an entry was cleared in
+    /// can have become so (no table but the root is ever left empty), so only those are looked
+    /// at, unless `g.sweep`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn clear_range<F: TlbFlush + ?Sized>(
         &self,
@@ -611,9 +621,11 @@ impl<M: PhysMem> PageTable<M> {
         if level == 3 {
             // The pages of one table: a plain loop (the range machinery below cost about 50
             // instructions per page of a heap being torn down).
+            let mut cleared = g.sweep;
             for idx in index(va, 3)..=index(last, 3) {
                 let d = self.read(table, idx);
                 if d.is_valid() {
+                    cleared = true;
                     let page = VirtAddr::new((va & !(level_size(2) - 1)) + idx * PAGE_SIZE);
                     self.write_entry(table, idx, page, Descriptor::INVALID, g);
                     // Queued before the frame: a flush of a full batch of frees must cover it.
@@ -624,13 +636,15 @@ impl<M: PhysMem> PageTable<M> {
                     }
                 }
             }
-            return self.is_empty_table(table);
+            return cleared && self.is_empty_table(table);
         }
         let size = level_size(level);
+        let mut cleared = g.sweep;
         Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
             let d = self.read(table, idx);
             if d.is_leaf(level) {
                 if cur == base && chunk_last == base + (size - 1) {
+                    cleared = true;
                     self.write_entry(table, idx, VirtAddr::new(base), Descriptor::INVALID, g);
                     g.batch.add(VirtAddr::new(base), size);
                     g.unmapped_pages += size / PAGE_SIZE;
@@ -644,6 +658,7 @@ impl<M: PhysMem> PageTable<M> {
             } else if d.is_table(level) {
                 let child = d.output_addr();
                 if self.clear_range(child, level + 1, cur, chunk_last, free_owned, g, r) {
+                    cleared = true;
                     self.write_entry(table, idx, VirtAddr::new(base), Descriptor::INVALID, g);
                     // A non-leaf TLBI at any VA the table translated drops walk-cache entries for it.
                     g.batch.note_freed_table(VirtAddr::new(cur), size);
@@ -651,7 +666,7 @@ impl<M: PhysMem> PageTable<M> {
                 }
             }
         });
-        self.is_empty_table(table)
+        cleared && self.is_empty_table(table)
     }
 
     /// Applies `attrs` (keeping each leaf's ownership) to every leaf in `[va, last]` below `table`;
