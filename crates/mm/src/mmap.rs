@@ -29,6 +29,45 @@ impl<P: PageTableOps> MmStruct<P> {
         self.tree.insert(vma);
     }
 
+    /// Links a new `vma` (disjoint from the tree) merged with its neighbours where they are
+    /// compatible, and accounts it: the outcome of [`vma_merge`] after [`link_vma`](Self::link_vma),
+    /// in the order Linux's `mmap_region` tries `vma_merge` before `vma_link`, so that the tree
+    /// changes once (the VMA inserted, or a neighbour stretched) rather than an insertion being
+    /// taken out and put back. Returns the start of the VMA that holds the range.
+    pub(crate) fn link_vma_merged(&mut self, mut vma: Vma) -> usize {
+        let n = vma.pages();
+        self.vm_stat_account(vma.flags, n as isize);
+        if vma.flags.contains(VM_LOCKED) {
+            self.stat.locked_vm += n;
+        }
+        let with_next = self
+            .tree
+            .get(vma.end)
+            .is_some_and(|next| vma.can_merge_with_next(next));
+        let prev = self
+            .tree
+            .vma_ending_at(vma.start)
+            .filter(|prev| prev.can_merge_with_next(&vma))
+            .map(|prev| prev.start);
+        let end = if with_next {
+            self.tree.remove(vma.end).expect("next vanished").end
+        } else {
+            vma.end
+        };
+        match prev {
+            Some(start) => {
+                self.tree.get_mut(start).expect("prev vanished").end = end;
+                start
+            }
+            None => {
+                let start = vma.start;
+                vma.end = end;
+                self.tree.insert(vma);
+                start
+            }
+        }
+    }
+
     /// Removes the VMA starting at `start` and takes it out of the counters.
     pub(crate) fn unlink_vma(&mut self, start: usize) -> Vma {
         let vma = self
@@ -375,7 +414,7 @@ pub fn mmap_region_backed<P: PageTableOps>(
         vm_flags |= VM_BACKED;
     }
     let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
-    mm.link_vma(Vma {
+    mm.link_vma_merged(Vma {
         start: addr,
         end,
         flags: vm_flags,
@@ -385,7 +424,6 @@ pub fn mmap_region_backed<P: PageTableOps>(
         ino: ident.1,
         backing,
     });
-    vma_merge(mm, addr);
     mm.debug_validate();
     Ok(addr)
 }
