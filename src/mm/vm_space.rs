@@ -90,6 +90,14 @@ impl VmSpace {
         mmu::set_ttbr0(None);
     }
 
+    /// Where the user page of `addr` is mapped, if it is (under the page tables' lock).
+    pub fn translate(&self, addr: usize) -> Option<crate::mm::pagetable::Translation> {
+        self.pages
+            .lock()
+            .pt
+            .translate(crate::mm::addr::VirtAddr(addr))
+    }
+
     pub fn table(&mut self) -> &mut PageTable<KernelPhys> {
         &mut self.pages.get_mut().pt
     }

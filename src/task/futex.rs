@@ -38,13 +38,7 @@ pub fn key(p: &mut Process, uaddr: usize, private: bool) -> Result<FutexKey, Err
     if !shared {
         return Ok(FutexKey::Private(mm_id, uaddr));
     }
-    let t = mm
-        .pt
-        .pages
-        .lock()
-        .pt
-        .translate(crate::mm::addr::VirtAddr(uaddr))
-        .ok_or(errno::EFAULT)?;
+    let t = mm.pt.translate(uaddr).ok_or(errno::EFAULT)?;
     Ok(FutexKey::Shared(t.pa.0 as u64))
 }
 

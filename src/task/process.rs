@@ -476,13 +476,10 @@ impl Process {
         }
         self.handle_fault(uaddr, FaultAccess::Write)
             .map_err(|_| errno::EFAULT)?;
-        let mut mm = self.mm();
+        let mm = self.mm();
         let t = mm
             .pt
-            .pages
-            .get_mut()
-            .pt
-            .translate(crate::mm::addr::VirtAddr(uaddr))
+            .translate(uaddr)
             .filter(|t| t.attrs.user && t.attrs.writable)
             .ok_or(errno::EFAULT)?;
         // SAFETY: an aligned word of a frame this process maps writable, reached through the
@@ -503,14 +500,7 @@ impl Process {
             let a = addr.checked_add(i).ok_or(errno::EFAULT)?;
             self.handle_fault(a, FaultAccess::Write)
                 .map_err(|_| errno::EFAULT)?;
-            let t = self
-                .mm()
-                .pt
-                .pages
-                .get_mut()
-                .pt
-                .translate(crate::mm::addr::VirtAddr(a))
-                .ok_or(errno::EFAULT)?;
+            let t = self.mm().pt.translate(a).ok_or(errno::EFAULT)?;
             // SAFETY: a private, writable frame of this process, reached through the linear map.
             unsafe { *KernelPhys.phys_to_virt(t.pa) = b };
         }

@@ -77,13 +77,7 @@ fn unmap_in(mm: &mut MmStruct<VmSpace>, inode: &Inode, first: u64, end: u64, eve
         for index in lo..hi {
             let at = va(index);
             let own = inode.peek_page(index as usize);
-            let mapped = mm
-                .pt
-                .pages
-                .get_mut()
-                .pt
-                .translate(crate::mm::addr::VirtAddr(at))
-                .map(|t| t.pa.align_down(PAGE_SIZE));
+            let mapped = mm.pt.translate(at).map(|t| t.pa.align_down(PAGE_SIZE));
             if own.is_some() && mapped == own {
                 let _ = mm.pt.unmap_range(at, at + PAGE_SIZE);
             }

@@ -83,6 +83,8 @@ static int is(const struct smap *s, long rss, long pss, long shared, long anon)
 	       s->anonymous == anon;
 }
 
+/* The figures a check prints: FIGS in its message, SHOW(s) among its arguments. */
+#define FIGS "(Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)"
 #define SHOW(s) (s).rss, (s).pss, (s).shared_dirty, (s).private_dirty, (s).anonymous
 
 /* Sums a field over every smaps entry. */
@@ -135,12 +137,11 @@ int main(void)
 	/* Alone: the file's upper four pages are mapped twice (sh and pr), the rest once. */
 	CHECK(smap_of(sh, &s) && s.size == 32 && is(&s, 32, 24, 16, 0),
 	      "shared memfd: Rss 32, Pss 24, Shared 16 (also mapped privately), none anonymous "
-	      "(Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(s));
-	CHECK(smap_of(an, &a) && is(&a, 32, 32, 0, 32), "anonymous: all private and anonymous "
-	      "(Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(a));
+	      FIGS, SHOW(s));
+	CHECK(smap_of(an, &a) && is(&a, 32, 32, 0, 32), "anonymous: all private and anonymous " FIGS, SHOW(a));
 	CHECK(smap_of(pr, &p) && is(&p, 32, 24, 16, 16),
 	      "private memfd: 4 copies (private, anonymous) and 4 of the file's pages (shared with the "
-	      "shared mapping) (Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(p));
+	      "shared mapping) " FIGS, SHOW(p));
 	CHECK(!strcmp(a.flags, "rd wr mr mw me ac ") && !strcmp(p.flags, a.flags),
 	      "VmFlags of private writable memory: '%s'", a.flags);
 	CHECK(!strcmp(s.flags, "rd wr sh mr mw me ms "), "VmFlags of a shared mapping: '%s'", s.flags);
@@ -166,15 +167,15 @@ int main(void)
 	(void)!read(up[0], &x, 1);
 	CHECK(smap_of(sh, &s) && is(&s, 32, 12, 32, 0),
 	      "after fork: the shared mapping's pages are in 2 or 4 mappings: Pss 8 + 4 "
-	      "(Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(s));
+	      FIGS, SHOW(s));
 	CHECK(smap_of(an, &a) && is(&a, 32, 16, 32, 32), "anonymous pages shared copy-on-write: Pss "
-	      "halved (Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(a));
+	      "halved " FIGS, SHOW(a));
 	CHECK(smap_of(pr, &p) && is(&p, 32, 12, 32, 16),
 	      "private memfd: copies in 2 mappings, file pages in 4 "
-	      "(Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(p));
+	      FIGS, SHOW(p));
 	an[0] = 'b';
 	CHECK(smap_of(an, &a) && is(&a, 32, 18, 28, 32),
-	      "a write copies one page: private again (Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)",
+	      "a write copies one page: private again " FIGS,
 	      SHOW(a));
 
 	/* smaps_rollup is the sum of smaps. */
@@ -210,6 +211,6 @@ int main(void)
 	      s.pss, s.rss, a.pss, a.rss, p.pss, p.rss);
 	munmap(pr, N * PAGE);
 	CHECK(smap_of(sh, &s) && is(&s, 32, 32, 0, 0), "unmapping the private mapping leaves the "
-	      "shared one the only mapper (Rss %ld Pss %ld Shared %ld Private %ld Anon %ld)", SHOW(s));
+	      "shared one the only mapper " FIGS, SHOW(s));
 	return tap_done("smaps");
 }

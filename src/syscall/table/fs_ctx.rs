@@ -223,13 +223,7 @@ fn peek(
     use crate::mm::frame::KernelPhys;
     use crate::mm::phys::PhysMem;
     for (i, b) in buf.iter_mut().enumerate() {
-        let Some(t) = mm
-            .pt
-            .pages
-            .lock()
-            .pt
-            .translate(crate::mm::addr::VirtAddr(addr + i))
-        else {
+        let Some(t) = mm.pt.translate(addr + i) else {
             return false;
         };
         // SAFETY: a frame mapped in that process, read through the linear map.
