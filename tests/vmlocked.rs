@@ -10,14 +10,14 @@ fn vmlocked_without_randomisation() {
         .args("norandmaps")
         .program("c-vmlocked", "")
         .run();
-    o.assert_tap("vmlocked", 89);
+    o.assert_tap("vmlocked", 90);
     o.assert_no_frame_leak();
 }
 
 #[test]
 fn vmlocked_with_randomisation() {
     let o = Boot::default().program("c-vmlocked", "").run();
-    o.assert_tap("vmlocked", 89);
+    o.assert_tap("vmlocked", 90);
     o.assert_no_frame_leak();
 }
 

@@ -139,6 +139,7 @@ static void locked_growth(uintptr_t base)
 	CHECK(mlockall(MCL_CURRENT | MCL_FUTURE) == 0, "mlockall(MCL_CURRENT | MCL_FUTURE)");
 	const size_t len = 4 * MiB;
 	long lck0 = vmlck(), rss0 = vmrss(), huge0 = huge_kb();
+	long sys_huge0 = proc_kb("/proc/meminfo", "AnonHugePages"), sys_mlocked0 = proc_kb("/proc/meminfo", "Mlocked");
 	CHECK(lck0 > 0, "VmLck counts the locked address space (%ld kB)", lck0);
 	CHECK(huge0 >= 0, "smaps_rollup has AnonHugePages (%ld kB)", huge0);
 	CHECK(brk_(base + len) == base + len, "locked brk growth by 4 MiB");
@@ -147,6 +148,13 @@ static void locked_growth(uintptr_t base)
 	CHECK(vmrss() - rss0 == (long)(len / KiB), "VmRSS grew by the size (%ld kB)", vmrss() - rss0);
 	CHECK(huge_kb() - huge0 == (long)(len / KiB), "2 MiB-aligned locked heap mapped by blocks "
 	      "(AnonHugePages +%ld kB)", huge_kb() - huge0);
+	long sys_huge = proc_kb("/proc/meminfo", "AnonHugePages") - sys_huge0;
+	long sys_mlocked = proc_kb("/proc/meminfo", "Mlocked") - sys_mlocked0;
+	/* Linux counts pages into Mlocked when its per-CPU batch of newly locked pages drains, so
+	 * some locked before the first read may arrive after it: a little slack above. */
+	CHECK(sys_huge == (long)(len / KiB) && sys_mlocked >= (long)(len / KiB) &&
+	      sys_mlocked <= (long)(len / KiB) + 256,
+	      "/proc/meminfo: AnonHugePages +%ld kB, Mlocked +%ld kB", sys_huge, sys_mlocked);
 	long locked = proc_kb("/proc/self/smaps_rollup", "Locked");
 	long rss = proc_kb("/proc/self/smaps_rollup", "Rss");
 	/* Both cover the locked growth. (Not Rss >= Locked: the two come from separate reads, and

@@ -196,8 +196,16 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
 fn smaps_stats(
     mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,
 ) -> alloc::vec::Vec<MemSizeStats> {
-    let vmas: alloc::vec::Vec<_> = mm
-        .vmas()
+    mm.pt.pages.lock().smaps_by_vma(&smaps_vmas(mm, |_| true))
+}
+
+/// The VMAs of `mm` that `keep` accepts, as smaps accounts them.
+fn smaps_vmas(
+    mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>,
+    keep: impl Fn(&crate::mm::vma::Vma) -> bool,
+) -> alloc::vec::Vec<SmapsVma<'_>> {
+    mm.vmas()
+        .filter(|v| keep(v))
         .map(|v| SmapsVma {
             start: v.start,
             end: v.end,
@@ -208,8 +216,7 @@ fn smaps_stats(
                 .as_ref()
                 .map(|b| &*b.0 as &dyn crate::mm::object::PageObject),
         })
-        .collect();
-    mm.pt.pages.lock().smaps_by_vma(&vmas)
+        .collect()
 }
 
 /// Reads a process's memory through its page table, without faulting anything in: what is
@@ -262,8 +269,11 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 (f.total_frames(), f.free_frames())
             };
             // Anonymous pages are the resident ones that are no object's own; `Mapped` counts
-            // each object page mapped anywhere once.
+            // each object page mapped anywhere once; `AnonHugePages` the pages blocks map;
+            // `Mlocked` the resident pages of locked VMAs (a fork's child does not inherit the
+            // lock, so no page counts twice).
             let mut mapped = alloc::collections::BTreeSet::new();
+            let (mut huge, mut mlocked) = (0, 0);
             let mut count = |mm: &crate::mm::mm_struct::MmStruct<crate::mm::vm_space::VmSpace>| {
                 let mut objects = 0;
                 let pages = mm.pt.pages.lock();
@@ -271,7 +281,14 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                     objects += 1;
                     mapped.insert(pa.0);
                 });
-                pages.rss_pages() - objects
+                let locked = smaps_vmas(mm, |v| v.flags.contains(crate::mm::vma::VM_LOCKED));
+                if !locked.is_empty() {
+                    let stats = pages.smaps_by_vma(&locked);
+                    mlocked += stats.iter().map(|s| s.resident as usize / PAGE_SIZE).sum::<usize>();
+                }
+                let r = pages.resident();
+                huge += r.block_pages;
+                r.pages - objects
             };
             let mut anon = count(&me.mm());
             let mut tables = me.mm().pt.pages.get_mut().pt.table_frames();
@@ -302,8 +319,8 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
                 shmem: kb(shmem),
                 mapped: kb(mapped.len()),
                 anon: kb(anon),
-                anon_huge: 0,
-                mlocked: 0,
+                anon_huge: kb(huge),
+                mlocked: kb(mlocked),
                 page_tables: kb(tables),
                 kernel_stack: n as u64 * 64,
                 slab: (crate::mm::heap::stats().small_used / 1024) as u64,
