@@ -26,6 +26,8 @@ pub struct Options<'a> {
     pub norandmaps: bool,
     /// `init=NAME`: the program to run.
     pub init: Option<&'a str>,
+    /// `transparent_hugepage=always|madvise|never` (default `always`).
+    pub thp: crate::mm::thp::ThpMode,
     /// Everything after `--`.
     pub init_args: &'a str,
     /// The kernel's part of the line (before `--`).
@@ -46,6 +48,7 @@ impl<'a> Options<'a> {
             test: None,
             norandmaps: false,
             init: None,
+            thp: crate::mm::thp::ThpMode::Always,
             init_args,
             kernel,
         };
@@ -56,6 +59,14 @@ impl<'a> Options<'a> {
                 }
                 Some(("test", name)) => o.test = Some(name),
                 Some(("init", name)) => o.init = Some(name),
+                Some(("transparent_hugepage", mode)) => {
+                    match crate::mm::thp::ThpMode::parse(mode) {
+                        Some(m) => o.thp = m,
+                        None => {
+                            log::warn!("transparent_hugepage={mode}: not always, madvise or never")
+                        }
+                    }
+                }
                 None if word == "norandmaps" => o.norandmaps = true,
                 Some((key, _)) if is_env_key(key) => {}
                 _ => log::warn!("unknown kernel option '{word}' ignored"),
@@ -69,7 +80,9 @@ impl<'a> Options<'a> {
 /// `unknown_bootoption`, any key the kernel does not know and that is not a module parameter
 /// (no `.`).
 fn is_env_key(key: &str) -> bool {
-    !key.is_empty() && !key.contains('.') && !matches!(key, "log" | "test" | "init")
+    !key.is_empty()
+        && !key.contains('.')
+        && !matches!(key, "log" | "test" | "init" | "transparent_hugepage")
 }
 
 impl<'a> Options<'a> {

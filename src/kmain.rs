@@ -133,6 +133,7 @@ pub extern "C" fn kmain(dtb_pa: usize, boot_el: u64) -> ! {
     // SAFETY: the UART's registers lie in the first GiB, which the early tables map as device memory.
     unsafe { crate::console::init(phys_to_virt(PhysAddr(info.uart)).as_usize()) };
     let opts = Options::parse(info.bootargs);
+    opts.thp.set();
     crate::cmdline::set_boot_args(info.bootargs);
     crate::logger::init(opts.log_level);
     psci::set_conduit(match info.psci {

@@ -67,3 +67,47 @@ fn smaps_accounts_sharing_as_linux_does() {
     o.assert_tap("smaps", 17);
     o.assert_no_frame_leak();
 }
+
+/// `user/c/thp.c`: transparent huge pages for anonymous memory in the default mode `always`: a
+/// write per 2 MiB range maps a 2 MiB page (one fault, AnonHugePages in smaps and meminfo);
+/// munmap, mprotect and MADV_DONTNEED of one page split it and keep the data; fork; and
+/// PR_SET_THP_DISABLE, MADV_NOHUGEPAGE and MADV_HUGEPAGE. On one core and on four.
+#[test]
+fn transparent_huge_pages() {
+    for smp in [1, 4] {
+        let o = Boot {
+            smp,
+            mem: "1G".into(),
+            ..Boot::default()
+        }
+        .program("c-thp", "")
+        .run();
+        o.assert_tap("thp", 18);
+        o.assert_no_frame_leak();
+    }
+}
+
+/// `transparent_hugepage=never` on the command line: sysfs says so, and the same writes map
+/// 4 KiB pages only.
+#[test]
+fn transparent_huge_pages_never() {
+    let o = Boot {
+        mem: "1G".into(),
+        args: "transparent_hugepage=never".into(),
+        ..Boot::default()
+    }
+    .program("c-thp", "")
+    .run();
+    assert!(
+        o.output.contains("(always madvise [never])"),
+        "{}",
+        o.output
+    );
+    assert!(
+        o.output
+            .contains("smaps: AnonHugePages 8192 kB, Rss 8192 kB (0, 16)"),
+        "{}",
+        o.output
+    );
+    o.assert_no_frame_leak();
+}

@@ -224,6 +224,11 @@ fn elfmap_on_linux() {
 }
 
 #[test]
+fn thp_on_linux() {
+    oracle("thp", "", "1G");
+}
+
+#[test]
 fn smaps_on_linux() {
     oracle("smaps", "", "1G");
 }

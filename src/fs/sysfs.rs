@@ -46,7 +46,8 @@ pub fn mount(
         mkdirs(vfs, &cpu, &[&format!("cpu{n}")])?;
     }
     let thp = mkdirs(vfs, &root, &["kernel", "mm", "transparent_hugepage"])?;
-    file(vfs, &thp, "enabled", b"always madvise [never]\n")?;
+    let mode = crate::mm::thp::ThpMode::get().sysfs_text();
+    file(vfs, &thp, "enabled", mode.as_bytes())?;
     root.sb.seal();
     Ok(())
 }

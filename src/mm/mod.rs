@@ -4,8 +4,8 @@
 //! space with its ASID and the hardware TLB (`vm_space`).
 pub use tidemark_mm::{
     addr, asid, brk, error, fault, fork, layout, madvise, mincore, mlock, mm_struct, mmap,
-    mprotect, mremap, object, pagetable, phys, populate, proc_fmt, smaps, tlb, user_pages, vma,
-    vma_tree,
+    mprotect, mremap, object, pagetable, phys, populate, proc_fmt, smaps, thp, tlb, user_pages,
+    vma, vma_tree,
 };
 
 pub mod frame;

@@ -209,7 +209,6 @@ pub fn exec(
         creds: Creds::default(),
         exe: l.exe.clone(),
         comm: crate::task::process::comm_of(path),
-        thp_disabled: false,
         files: Arc::new(crate::sync::Mutex::new(crate::fs::fdtable::Files::new())),
         fs: Arc::new(crate::sync::Mutex::new(crate::fs::vfs::FsState::new(
             crate::fs::vfs(),

@@ -127,7 +127,7 @@ pub struct Process {
     /// at most 15 bytes, NUL-padded.
     pub comm: [u8; 16],
     /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): inherited by fork.
-    pub thp_disabled: bool,
+
     /// Open files; 0–2 are the console. Shared by `CLONE_FILES` (threads).
     pub files: alloc::sync::Arc<crate::sync::Mutex<crate::fs::fdtable::Files>>,
     /// The working directory and umask (`current->fs`). Shared by `CLONE_FS` (threads).
@@ -361,10 +361,17 @@ impl Process {
         let r = if flags.contains(crate::mm::vma::VM_BACKED) {
             backed_fault(&mut mm, addr, flags, access)
         } else {
+            let huge = (access == FaultAccess::Write
+                && crate::mm::thp::hugepage_vma_check(flags, mm.thp_disabled))
+            .then(|| {
+                let v = mm.find_vma(addr)?;
+                crate::mm::thp::transhuge_vma_suitable(v.start, v.end, addr)
+            })
+            .flatten();
             mm.pt
                 .pages
                 .get_mut()
-                .handle_mm_fault(addr, flags, access)
+                .handle_mm_fault_with(addr, flags, access, &mut None, huge)
                 .map_err(BackedFaultError::Mm)
         };
         drop(mm);
@@ -401,10 +408,17 @@ impl Process {
         if flags.contains(crate::mm::vma::VM_BACKED) {
             return None;
         }
+        let huge = (access == FaultAccess::Write
+            && crate::mm::thp::hugepage_vma_check(flags, mm.thp_disabled))
+        .then(|| {
+            let (start, end) = hint.bounds();
+            crate::mm::thp::transhuge_vma_suitable(start, end, addr)
+        })
+        .flatten();
         // A write's frame is made before the page tables are locked: zeroing it is most of a
         // fault, and other threads' faults may proceed meanwhile.
         let mut frame = None;
-        if access == FaultAccess::Write {
+        if access == FaultAccess::Write && huge.is_none() {
             use crate::mm::phys::PhysMem;
             let phys = crate::mm::frame::KernelPhys;
             frame = phys.alloc_frames(0);
@@ -416,7 +430,7 @@ impl Process {
             .pt
             .pages
             .lock()
-            .handle_mm_fault_with(addr, flags, access, &mut frame);
+            .handle_mm_fault_with(addr, flags, access, &mut frame, huge);
         if let Some(pa) = frame {
             use crate::mm::phys::PhysMem;
             crate::mm::frame::KernelPhys.free_frames(pa, 0);
@@ -584,7 +598,6 @@ impl Process {
             creds: self.creds,
             exe: self.exe.clone(),
             comm: self.comm,
-            thp_disabled: self.thp_disabled,
             files,
             fs,
             minflt: 0,

@@ -103,6 +103,11 @@ impl FaultHint {
         end: 0,
         flags: VmFlags::empty(),
     };
+
+    /// The bounds of the VMA the last lookup found.
+    pub fn bounds(&self) -> (usize, usize) {
+        (self.start, self.end)
+    }
 }
 
 /// [`find_vma_for_fault`] for a fault that holds the mmap lock shared: the VMA's flags, from

@@ -25,6 +25,7 @@ pub fn dup_mmap<P: PageTableOps, Q: PageTableOps>(old: &MmStruct<P>, pt: Q) -> M
     mm.mmap_base = old.mmap_base;
     mm.rlimits = old.rlimits;
     mm.privileged = old.privileged;
+    mm.thp_disabled = old.thp_disabled;
     mm.max_map_count = old.max_map_count;
     mm.totalram_pages = old.totalram_pages;
     let mut starts = alloc::vec::Vec::with_capacity(old.map_count());

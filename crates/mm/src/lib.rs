@@ -30,6 +30,7 @@ pub mod proc_fmt;
 pub mod smaps;
 #[cfg(test)]
 mod tests;
+pub mod thp;
 pub mod tlb;
 pub mod user_pages;
 pub mod vma;

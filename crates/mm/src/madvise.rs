@@ -5,13 +5,16 @@
 //! frames go back to the allocator; the VMAs are not touched. MADV_FREE is treated as
 //! MADV_DONTNEED: Linux frees the pages lazily, only under memory pressure, and keeps them if they
 //! are written again before that; dropping them at once is one of the outcomes Linux allows, and
-//! the one a program must be ready for. The hints (MADV_NORMAL, RANDOM, SEQUENTIAL, WILLNEED,
-//! DONTFORK, DOFORK, HUGEPAGE, NOHUGEPAGE) are accepted and ignored: tidemark has no readahead,
-//! no fork-time page sharing and no transparent huge pages. Any other advice is EINVAL.
+//! the one a program must be ready for. MADV_HUGEPAGE and MADV_NOHUGEPAGE mark the VMAs for
+//! transparent huge pages ([`crate::thp`]). The other hints (MADV_NORMAL, RANDOM, SEQUENTIAL,
+//! WILLNEED, DONTFORK, DOFORK) are accepted and ignored: tidemark has no readahead and no
+//! fork-time page sharing. Any other advice is EINVAL.
 use super::addr::{is_page_aligned, PAGE_SIZE};
 use super::error::MmError;
 use super::mlock::VM_PFNMAP;
 use super::mm_struct::{MmStruct, PageTableOps};
+use super::mprotect::vma_modify_flags;
+use super::thp::{VM_HUGEPAGE, VM_NOHUGEPAGE};
 use super::vma::{VmFlags, VM_LOCKED, VM_SHARED};
 
 pub const MADV_NORMAL: i32 = 0;
@@ -73,6 +76,18 @@ fn madvise_vma_behavior<P: PageTableOps>(
                 return Ok(());
             }
             mm.pt.unmap_range(start, end)
+        }
+        MADV_HUGEPAGE | MADV_NOHUGEPAGE => {
+            // `hugepage_madvise`: the VMA's advice for transparent huge pages, one flag set and
+            // the other cleared; blocks already mapped stay.
+            let (set, clear) = if advice == MADV_HUGEPAGE {
+                (VM_HUGEPAGE, VM_NOHUGEPAGE)
+            } else {
+                (VM_NOHUGEPAGE, VM_HUGEPAGE)
+            };
+            let newflags = VmFlags::from_bits((flags.bits() | set.bits()) & !clear.bits());
+            let vma_start = mm.find_vma(start).map_or(start, |v| v.start);
+            vma_modify_flags(mm, vma_start, start, end, newflags)
         }
         _ => Ok(()),
     }

@@ -191,6 +191,9 @@ pub struct MmStruct<P: PageTableOps> {
     /// Heuristic overcommit (Linux mode 0): a single request larger than this many pages fails.
     /// The kernel sets it to the number of RAM pages; `usize::MAX` disables the check.
     pub totalram_pages: usize,
+    /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): no transparent huge pages here. Kept
+    /// across fork and exec, as Linux's `MMF_INIT_MASK` keeps it.
+    pub thp_disabled: bool,
 }
 
 impl<P: PageTableOps> MmStruct<P> {
@@ -213,6 +216,7 @@ impl<P: PageTableOps> MmStruct<P> {
             privileged: false,
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             totalram_pages: usize::MAX,
+            thp_disabled: false,
         };
         mm.arch_pick_mmap_layout();
         mm

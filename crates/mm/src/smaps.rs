@@ -208,11 +208,14 @@ pub fn show_smap_vma_flags<W: Write>(w: &mut W, flags: VmFlags) -> fmt::Result {
     w.write_char('\n')
 }
 
-/// `THPeligible:` for a VMA: whether tidemark would map 2 MiB blocks in it, which needs a block's
-/// worth of aligned range inside it (Linux's `transhuge_vma_suitable` on its last block).
+/// `THPeligible:` for a VMA: whether tidemark would map 2 MiB blocks in it (transparent huge
+/// pages, or the blocks of locked memory), which needs a block's worth of aligned range inside it
+/// (Linux's `transhuge_vma_suitable` on its last block).
 pub fn thp_eligible(start: usize, end: usize, flags: VmFlags, thp_disabled: bool) -> bool {
     let last = end.saturating_sub(L2_BLOCK_SIZE) & !(L2_BLOCK_SIZE - 1);
-    wants_blocks(flags) && !thp_disabled && end >= L2_BLOCK_SIZE && last >= start
+    (wants_blocks(flags) || crate::thp::hugepage_vma_check(flags, thp_disabled))
+        && end >= L2_BLOCK_SIZE
+        && last >= start
 }
 
 /// One VMA's part of `/proc/PID/smaps` (`show_smap`): its maps line, sizes, `stats`, whether
@@ -435,7 +438,11 @@ mod tests {
             false
         ));
         assert!(thp_eligible(mb2 - PAGE_SIZE, 2 * mb2, locked, false));
-        assert!(!thp_eligible(mb2, 2 * mb2, locked, true));
-        assert!(!thp_eligible(mb2, 2 * mb2, VM_READ.union(VM_WRITE), false));
+        // Locked memory gets its blocks whatever the process said of huge pages; other memory
+        // follows the THP policy (the machine's default mode is `always`).
+        assert!(thp_eligible(mb2, 2 * mb2, locked, true));
+        assert!(!thp_eligible(mb2, 2 * mb2, VM_READ.union(VM_WRITE), true));
+        assert!(thp_eligible(mb2, 2 * mb2, VM_READ.union(VM_WRITE), false));
+        assert!(!thp_eligible(mb2, 2 * mb2, VM_READ, false));
     }
 }

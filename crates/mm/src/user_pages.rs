@@ -97,6 +97,8 @@ pub enum FaultResult {
     Spurious,
     /// A write to a frame shared since a fork made a private copy.
     CowCopy,
+    /// A zeroed 2 MiB block was mapped around the page (a transparent huge page).
+    HugePage,
 }
 
 pub struct UserPages<M: PhysMem, T: TlbFlush> {
@@ -135,14 +137,17 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         flags: VmFlags,
         access: FaultAccess,
     ) -> Result<FaultResult, MmError> {
-        self.handle_mm_fault_with(addr, flags, access, &mut None)
+        self.handle_mm_fault_with(addr, flags, access, &mut None, None)
     }
 
     /// [`handle_mm_fault`](Self::handle_mm_fault) with a zeroed frame made beforehand, which a
     /// write to an unmapped page takes (`frame` left `None`) instead of allocating and zeroing
     /// one: so a caller that holds the page tables' lock around this call does that work before
     /// taking it, as Linux's `do_anonymous_page` allocates before taking the page-table lock.
-    /// A frame not taken stays in `frame`, the caller's to free.
+    /// A frame not taken stays in `frame`, the caller's to free. `huge` is the 2 MiB range around
+    /// `addr` when the caller found it eligible for a transparent huge page
+    /// ([`crate::thp`]): a write maps a zeroed block there if nothing maps any of it yet and the
+    /// allocator has an aligned run, and a page otherwise.
     #[inline]
     pub fn handle_mm_fault_with(
         &mut self,
@@ -150,9 +155,17 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         flags: VmFlags,
         access: FaultAccess,
         frame: &mut Option<PhysAddr>,
+        huge: Option<usize>,
     ) -> Result<FaultResult, MmError> {
         let va = VirtAddr(addr & !(PAGE_SIZE - 1));
         let attrs = pte_attrs(flags);
+        if let Some(base) = huge {
+            // Before the entry is looked up: that walk makes the page's table, after which the
+            // range can no longer take a block.
+            if access == FaultAccess::Write && self.try_block(base, attrs) {
+                return Ok(FaultResult::HugePage);
+            }
+        }
         // One walk finds the entry and, when it is missing, the table to write it into.
         match self.pt.page_entry(va).map_err(pt_err)? {
             PageEntry::Mapped(m) => self.fault_on_mapped(va, m, attrs, access, frame),
@@ -750,6 +763,35 @@ mod tests {
     }
 
     #[test]
+    fn a_write_in_an_empty_eligible_range_maps_a_huge_page() {
+        let ram = SimRam::new(2048);
+        let mut up = setup(&ram);
+        let base = 2 * L2_BLOCK_SIZE;
+        let va = base + 77 * PAGE_SIZE;
+        assert_eq!(
+            up.handle_mm_fault_with(va, RW, FaultAccess::Write, &mut None, Some(base)),
+            Ok(FaultResult::HugePage)
+        );
+        let t = up.pt.translate(VirtAddr(va)).unwrap();
+        assert_eq!(t.level, 2);
+        assert_eq!(read_byte(&up, base + L2_BLOCK_SIZE - 1), 0, "zeroed");
+        assert_eq!(up.resident().block_pages, 512);
+        assert_eq!(
+            up.handle_mm_fault_with(base, RW, FaultAccess::Write, &mut None, Some(base)),
+            Ok(FaultResult::Spurious),
+            "the rest of the range is mapped already"
+        );
+        // A read first leaves the next range in pages: its table exists when the write comes.
+        let next = base + L2_BLOCK_SIZE;
+        up.handle_mm_fault(next, RW, FaultAccess::Read).unwrap();
+        assert_eq!(
+            up.handle_mm_fault_with(next, RW, FaultAccess::Write, &mut None, Some(next)),
+            Ok(FaultResult::NewPage)
+        );
+        assert_eq!(up.pt.translate(VirtAddr(next)).unwrap().level, 3);
+    }
+
+    #[test]
     fn a_frame_made_beforehand_is_taken_by_a_write_only() {
         let ram = SimRam::new(256);
         let mut up = setup(&ram);
@@ -757,7 +799,7 @@ mod tests {
         let made = ram.alloc_frames(0).unwrap();
         let mut frame = Some(made);
         assert_eq!(
-            up.handle_mm_fault_with(va, RW, FaultAccess::Read, &mut frame),
+            up.handle_mm_fault_with(va, RW, FaultAccess::Read, &mut frame, None),
             Ok(FaultResult::ZeroPage)
         );
         assert_eq!(
@@ -766,7 +808,7 @@ mod tests {
             "a read maps the zero page and leaves the frame"
         );
         assert_eq!(
-            up.handle_mm_fault_with(va, RW, FaultAccess::Write, &mut frame),
+            up.handle_mm_fault_with(va, RW, FaultAccess::Write, &mut frame, None),
             Ok(FaultResult::NewPage)
         );
         assert_eq!(frame, None, "the write over the zero page took it");
@@ -774,7 +816,7 @@ mod tests {
         let other = ram.alloc_frames(0).unwrap();
         let mut frame = Some(other);
         assert_eq!(
-            up.handle_mm_fault_with(va + PAGE_SIZE, RW, FaultAccess::Write, &mut frame),
+            up.handle_mm_fault_with(va + PAGE_SIZE, RW, FaultAccess::Write, &mut frame, None),
             Ok(FaultResult::NewPage)
         );
         assert_eq!(up.pt.translate(VirtAddr(va + PAGE_SIZE)).unwrap().pa, other);

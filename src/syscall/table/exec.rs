@@ -327,6 +327,7 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
     }
     // The new tables go live before the old ones are freed; a descriptor table still shared
     // (`CLONE_FILES` without threads) is unshared (`unshare_files`).
+    l.mm.thp_disabled = p.mm().thp_disabled;
     l.mm.pt.activate();
     let old = core::mem::replace(
         &mut p.mm,

@@ -185,7 +185,7 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
         ProcFile::Smaps => {
             let stats = smaps_stats(&mm);
             for (v, stats) in mm.vmas().zip(&stats) {
-                let _ = show_smap(out, &mm, v, stats, p.thp_disabled);
+                let _ = show_smap(out, &mm, v, stats, mm.thp_disabled);
             }
             Ok(())
         }

@@ -127,14 +127,14 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
                 if a2 | a3 | a[4] as usize != 0 {
                     return Err(errno::EINVAL);
                 }
-                p.thp_disabled = a1 != 0;
+                p.mm().thp_disabled = a1 != 0;
                 Ok(0)
             }
             PR_GET_THP_DISABLE => {
                 if a1 | a2 | a3 | a[4] as usize != 0 {
                     return Err(errno::EINVAL);
                 }
-                Ok(p.thp_disabled as usize)
+                Ok(p.mm().thp_disabled as usize)
             }
             _ => Err(errno::EINVAL),
         }
