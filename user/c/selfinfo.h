@@ -19,6 +19,20 @@ static inline long minflt(void)
 	return ru.ru_minflt;
 }
 
+/* The whole text of `path` into `buf` (NUL-terminated; cut at `size - 1` bytes), in as many
+ * reads as it takes: /proc files such as smaps come a page or so per read. */
+static inline void read_whole(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	size_t n = 0;
+	ssize_t r;
+	while (fd >= 0 && n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The number after `name` in the text of `path` (e.g. "VmRSS:" in /proc/self/status), -1 if absent. */
 static inline long proc_value(const char *path, const char *name)
 {

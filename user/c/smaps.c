@@ -6,6 +6,7 @@
  * fork, while a child maps the same pages, after a copy-on-write, and after the child is gone. */
 #define _GNU_SOURCE
 #include "tap.h"
+#include "selfinfo.h"
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -22,16 +23,7 @@ struct smap {
 	char flags[128];
 };
 
-static void read_file(const char *path)
-{
-	int fd = open(path, O_RDONLY);
-	long n = 0, r;
-	while (fd >= 0 && (r = read(fd, text + n, sizeof text - 1 - n)) > 0)
-		n += r;
-	text[n] = 0;
-	if (fd >= 0)
-		close(fd);
-}
+static void read_file(const char *path) { read_whole(path, text, sizeof text); }
 
 static long field(const char *block, const char *end, const char *name)
 {

@@ -6,6 +6,7 @@
  * the VMA. */
 #define _GNU_SOURCE
 #include "tap.h"
+#include "selfinfo.h"
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,16 +22,7 @@
 
 static char text[1 << 18];
 
-static void read_file(const char *path)
-{
-	int fd = open(path, 0);
-	long n = 0, r;
-	while (fd >= 0 && (r = read(fd, text + n, sizeof text - 1 - n)) > 0)
-		n += r;
-	text[n] = 0;
-	if (fd >= 0)
-		close(fd);
-}
+static void read_file(const char *path) { read_whole(path, text, sizeof text); }
 
 /* The smaps field `name` (kB) of the mapping that starts at `addr`, or the VmFlags line into
  * `flags` when it is not NULL. */
@@ -63,12 +55,6 @@ static long meminfo_kb(const char *name)
 	return f ? strtol(f + strlen(key), NULL, 10) : -1;
 }
 
-static long minflt(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
 
 /* An anonymous mapping of `len` whose start is 2 MiB-aligned (the slack around it unmapped). */
 static char *aligned_map(size_t len)
