@@ -2,7 +2,8 @@
 //! growth or mmap under mlockall(MCL_FUTURE), MAP_LOCKED and MAP_POPULATE.
 use super::addr::PAGE_SHIFT;
 use super::mm_struct::{MmStruct, PageTableOps};
-use super::vma::VM_LOCKONFAULT;
+use super::object::Backing;
+use super::vma::{VmFlags, VM_LOCKONFAULT};
 
 /// A range the syscall asks its caller to populate once the mmap write lock is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,8 +17,38 @@ pub struct PopulateRange {
 /// PROT_NONE or VM_LOCKONFAULT are skipped, as `populate_vma_page_range` does.
 ///
 /// Linux runs this under the mmap read lock after dropping the write lock, so another thread may
-/// have changed the range in between; walking the tree afresh here keeps that behaviour.
+/// have changed the range in between; walking the tree afresh here keeps that behaviour. The
+/// kernel does the same under its shared lock with [`for_each_populate_range`].
 pub fn mm_populate<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize, len: usize) {
+    let mut ranges = alloc::vec::Vec::new();
+    for_each_populate_range(mm, start, len, |r| ranges.push(r));
+    for r in ranges {
+        let _ = match &r.object {
+            Some((b, first)) => mm
+                .pt
+                .populate_backed(r.start, r.end, r.flags, &*b.0, *first),
+            None => mm.pt.populate_range(r.start, r.end, r.flags),
+        };
+    }
+}
+
+/// One VMA's part of a range to populate: its bounds, the VMA's flags, and its object with the
+/// object's page at `start` when it has one.
+pub struct PopulateVma {
+    pub start: usize,
+    pub end: usize,
+    pub flags: VmFlags,
+    pub object: Option<(Backing, usize)>,
+}
+
+/// The VMAs' parts of `[start, start + len)` that [`mm_populate`] fills, looked up afresh, for a
+/// caller that holds the mmap lock shared and fills them under the page tables' own lock.
+pub fn for_each_populate_range<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    start: usize,
+    len: usize,
+    mut f: impl FnMut(PopulateVma),
+) {
     let end = start.saturating_add(len);
     let mut cursor = start;
     while cursor < end {
@@ -26,7 +57,16 @@ pub fn mm_populate<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize, len: usi
         };
         let (vs, ve, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
         if flags.is_accessible() && !flags.contains(VM_LOCKONFAULT) {
-            let _ = populate_in_vma(mm, vs, ve, flags);
+            let object = vma
+                .backing
+                .clone()
+                .map(|b| (b, vma.pgoff + ((vs - vma.start) >> PAGE_SHIFT)));
+            f(PopulateVma {
+                start: vs,
+                end: ve,
+                flags,
+                object,
+            });
         }
         cursor = ve;
     }

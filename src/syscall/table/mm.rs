@@ -9,8 +9,8 @@ use super::*;
 pub(super) fn brk(p: &mut Process, addr: usize) -> SysResult {
     let r = sys_brk(&mut p.mm(), addr);
     if let Some(range) = r.populate {
-        // Linux populates after dropping mmap_lock; errors are ignored.
-        mm_populate(&mut p.mm(), range.start, range.len);
+        // Linux populates after dropping the write lock; errors are ignored.
+        populate_shared(p, range);
     }
     Ok(r.ret)
 }
@@ -34,7 +34,7 @@ pub(super) fn mmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysR
     }
     .map_err(mm_err)?;
     if let Some(range) = r.populate {
-        mm_populate(&mut p.mm(), range.start, range.len);
+        populate_shared(p, range);
     }
     Ok(r.addr)
 }
@@ -182,7 +182,7 @@ pub(super) fn mremap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sy
     let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
     let r = do_mremap(&mut p.mm(), a0, a1, a2, a3 as u32, a[4] as usize).map_err(mm_err)?;
     if let Some(range) = r.populate {
-        mm_populate(&mut p.mm(), range.start, range.len);
+        populate_shared(p, range);
     }
     Ok(r.addr)
 }
@@ -225,7 +225,7 @@ pub(super) fn mlockall(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> 
     let a0 = a[0] as usize;
     let locked = do_mlockall(&mut p.mm(), a0 as u32).map_err(mm_err)?;
     if let Some(range) = locked {
-        mm_populate(&mut p.mm(), range.start, range.len);
+        populate_shared(p, range);
     }
     Ok(0)
 }
@@ -346,4 +346,32 @@ pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysR
     };
     let fd = p.files.lock().alloc(file, flags & MFD_CLOEXEC != 0)?;
     Ok(fd as usize)
+}
+
+/// `mm_populate` as Linux runs it: after the mmap write lock is dropped, under the lock shared
+/// with the VMAs looked up afresh, and errors ignored. The page tables are taken 2 MiB at a time,
+/// so that other threads of the process fault between the steps.
+fn populate_shared(p: &Process, range: crate::mm::populate::PopulateRange) {
+    use crate::mm::mm_struct::PageTableOps;
+    use crate::mm::pagetable::L2_BLOCK_SIZE;
+    let mm = p.mm.read();
+    crate::mm::populate::for_each_populate_range(&mm, range.start, range.len, |v| {
+        let mut at = v.start;
+        while at < v.end {
+            let next = ((at | (L2_BLOCK_SIZE - 1)) + 1).min(v.end);
+            let mut pages = mm.pt.pages.lock();
+            let r = match &v.object {
+                Some((object, first)) => {
+                    let index = first + ((at - v.start) >> crate::mm::addr::PAGE_SHIFT);
+                    pages.populate_backed(at, next, v.flags, &*object.0, index)
+                }
+                None => pages.populate_range(at, next, v.flags),
+            };
+            drop(pages);
+            if r.is_err() {
+                break;
+            }
+            at = next;
+        }
+    });
 }

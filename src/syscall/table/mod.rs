@@ -21,7 +21,6 @@ use crate::mm::mm_struct::Rlimit;
 use crate::mm::mmap::{do_mmap, do_munmap};
 use crate::mm::mprotect::do_mprotect;
 use crate::mm::mremap::do_mremap;
-use crate::mm::populate::mm_populate;
 use crate::task::process::{ExitReason, Process};
 use crate::task::sched::{WaitFor, TASKS};
 use crate::task::signal::{self, SigAction, SigInfo, SigSet};
