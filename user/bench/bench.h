@@ -156,5 +156,7 @@ void bench_mt_fault(const struct bench_cfg *cfg);
 void bench_mt_brk1(const struct bench_cfg *cfg);
 void bench_futex_pingpong(const struct bench_cfg *cfg);
 void bench_thread_create(const struct bench_cfg *cfg);
+void bench_ptmem(const struct bench_cfg *cfg);
+void bench_malloc_rss(const struct bench_cfg *cfg);
 
 #endif
