@@ -7,7 +7,10 @@ use crate::arch::aarch64::uaccess;
 use crate::mm::addr::PAGE_SIZE;
 use crate::mm::error::MmError;
 use crate::mm::fault::{find_vma_for_fault, FaultAccess, FaultError};
+use crate::mm::frame::KernelPhys;
 use crate::mm::mm_struct::MmStruct;
+use crate::mm::phys::PhysMem;
+use crate::mm::thp::huge_fault_range;
 use crate::mm::user_pages::FaultResult;
 use crate::mm::vm_space::VmSpace;
 use crate::task::sigframe::{
@@ -126,8 +129,6 @@ pub struct Process {
     /// The task's name (`comm`): the program's file name at exec, or what `PR_SET_NAME` set;
     /// at most 15 bytes, NUL-padded.
     pub comm: [u8; 16],
-    /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): inherited by fork.
-
     /// Open files; 0–2 are the console. Shared by `CLONE_FILES` (threads).
     pub files: alloc::sync::Arc<crate::sync::Mutex<crate::fs::fdtable::Files>>,
     /// The working directory and umask (`current->fs`). Shared by `CLONE_FS` (threads).
@@ -361,13 +362,9 @@ impl Process {
         let r = if flags.contains(crate::mm::vma::VM_BACKED) {
             backed_fault(&mut mm, addr, flags, access)
         } else {
-            let huge = (access == FaultAccess::Write
-                && crate::mm::thp::hugepage_vma_check(flags, mm.thp_disabled))
-            .then(|| {
-                let v = mm.find_vma(addr)?;
-                crate::mm::thp::transhuge_vma_suitable(v.start, v.end, addr)
-            })
-            .flatten();
+            let huge = huge_fault_range(access, flags, mm.thp_disabled, addr, || {
+                mm.find_vma(addr).map(|v| (v.start, v.end))
+            });
             mm.pt
                 .pages
                 .get_mut()
@@ -408,22 +405,14 @@ impl Process {
         if flags.contains(crate::mm::vma::VM_BACKED) {
             return None;
         }
-        let huge = (access == FaultAccess::Write
-            && crate::mm::thp::hugepage_vma_check(flags, mm.thp_disabled))
-        .then(|| {
-            let (start, end) = hint.bounds();
-            crate::mm::thp::transhuge_vma_suitable(start, end, addr)
-        })
-        .flatten();
+        let huge = huge_fault_range(access, flags, mm.thp_disabled, addr, || Some(hint.bounds()));
         // A write's frame is made before the page tables are locked: zeroing it is most of a
         // fault, and other threads' faults may proceed meanwhile.
         let mut frame = None;
         if access == FaultAccess::Write && huge.is_none() {
-            use crate::mm::phys::PhysMem;
-            let phys = crate::mm::frame::KernelPhys;
-            frame = phys.alloc_frames(0);
+            frame = KernelPhys.alloc_frames(0);
             if let Some(pa) = frame {
-                phys.zero_frames(pa, 0);
+                KernelPhys.zero_frames(pa, 0);
             }
         }
         let r = mm
@@ -432,8 +421,7 @@ impl Process {
             .lock()
             .handle_mm_fault_with(addr, flags, access, &mut frame, huge);
         if let Some(pa) = frame {
-            use crate::mm::phys::PhysMem;
-            crate::mm::frame::KernelPhys.free_frames(pa, 0);
+            KernelPhys.free_frames(pa, 0);
         }
         match r {
             Ok(FaultResult::Spurious) => Some(false),
@@ -482,8 +470,6 @@ impl Process {
         uaddr: usize,
         mut f: impl FnMut(u32) -> Option<u32>,
     ) -> Result<u32, Errno> {
-        use crate::mm::frame::KernelPhys;
-        use crate::mm::phys::PhysMem;
         use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
         if !uaddr.is_multiple_of(4) {
             return Err(errno::EINVAL);
@@ -508,8 +494,6 @@ impl Process {
     /// CLONE_CHILD_SETTID): faults the page in for writing through its own page table and writes
     /// through the linear map.
     pub fn poke_inactive(&mut self, addr: usize, bytes: &[u8]) -> Result<(), Errno> {
-        use crate::mm::frame::KernelPhys;
-        use crate::mm::phys::PhysMem;
         for (i, &b) in bytes.iter().enumerate() {
             let a = addr.checked_add(i).ok_or(errno::EFAULT)?;
             self.handle_fault(a, FaultAccess::Write)

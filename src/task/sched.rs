@@ -804,13 +804,13 @@ impl Tasks {
     /// Wakes sleeper `pid` of futex `key`, if it sleeps there (a PI unlock handing the lock to
     /// it).
     pub fn futex_wake_task(&mut self, key: crate::task::futex::FutexKey, pid: i32) {
-        if let Some(p) = self.procs.get_mut(&pid) {
-            if matches!(p.wait, Some(WaitFor::Futex(k, _, _)) if k == key) {
-                p.wait = None;
-                p.futex_woken = true;
-                self.run_queue.push_back(pid);
-                klock::want_cpu(p.cpus_allowed);
-            }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if matches!(p.wait, Some(WaitFor::Futex(k, _, _)) if k == key) {
+            p.wait = None;
+            p.futex_woken = true;
+            self.enqueue(pid);
         }
     }
 

@@ -26,6 +26,19 @@ static void pause_ms(long ms)
 	nanosleep(&d, NULL);
 }
 
+/* The real-time clock `ms` milliseconds from now (an absolute deadline). */
+static struct timespec realtime_in_ms(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += ms * 1000000L;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
 /* ---- WAKE_OP ---------------------------------------------------------------------------------- */
 
 static uint32_t w1, w2;
@@ -177,13 +190,7 @@ int main(void)
 		pause_ms(1);
 	CHECK(err(futex(&pi, FUTEX_TRYLOCK_PI_PRIVATE, 0, 0, NULL, 0)) == EAGAIN,
 	      "TRYLOCK_PI of a lock another thread holds: EAGAIN");
-	struct timespec soon;
-	clock_gettime(CLOCK_REALTIME, &soon);
-	soon.tv_nsec += 30000000;
-	if (soon.tv_nsec >= 1000000000) {
-		soon.tv_sec++;
-		soon.tv_nsec -= 1000000000;
-	}
+	struct timespec soon = realtime_in_ms(30);
 	CHECK(err(futex(&pi, FUTEX_LOCK_PI_PRIVATE, 0, (uintptr_t)&soon, NULL, 0)) == ETIMEDOUT,
 	      "LOCK_PI with a real-time deadline 30 ms ahead: ETIMEDOUT");
 	CHECK(pi == ((uint32_t)holder_tid | FUTEX_WAITERS), "the holder's word now says someone waited "
@@ -214,13 +221,7 @@ int main(void)
 	/* A normal PI mutex locked again by its owner: the kernel's EDEADLK makes glibc wait out
 	 * the deadline. */
 	pthread_mutex_lock(&pim);
-	struct timespec later;
-	clock_gettime(CLOCK_REALTIME, &later);
-	later.tv_nsec += 20000000;
-	if (later.tv_nsec >= 1000000000) {
-		later.tv_sec++;
-		later.tv_nsec -= 1000000000;
-	}
+	struct timespec later = realtime_in_ms(20);
 	int again = pthread_mutex_timedlock(&pim, &later);
 	pthread_mutex_unlock(&pim);
 	CHECK(again == ETIMEDOUT, "pthread_mutex_timedlock of a PI mutex its caller holds: ETIMEDOUT (%d)",

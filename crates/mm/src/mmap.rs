@@ -29,43 +29,17 @@ impl<P: PageTableOps> MmStruct<P> {
         self.tree.insert(vma);
     }
 
-    /// Links a new `vma` (disjoint from the tree) merged with its neighbours where they are
-    /// compatible, and accounts it: the outcome of [`vma_merge`] after [`link_vma`](Self::link_vma),
-    /// in the order Linux's `mmap_region` tries `vma_merge` before `vma_link`, so that the tree
-    /// changes once (the VMA inserted, or a neighbour stretched) rather than an insertion being
-    /// taken out and put back. Returns the start of the VMA that holds the range.
-    pub(crate) fn link_vma_merged(&mut self, mut vma: Vma) -> usize {
+    /// Links a new `vma` (disjoint from the tree) and accounts it, merged with its neighbours
+    /// where they are compatible: Linux's `mmap_region` tries `vma_merge` before `vma_link`, so
+    /// the tree changes once (the VMA inserted, or a neighbour stretched) rather than an
+    /// insertion being taken out and put back. Returns the start of the VMA that holds the range.
+    pub(crate) fn link_vma_merged(&mut self, vma: Vma) -> usize {
         let n = vma.pages();
         self.vm_stat_account(vma.flags, n as isize);
         if vma.flags.contains(VM_LOCKED) {
             self.stat.locked_vm += n;
         }
-        let with_next = self
-            .tree
-            .get(vma.end)
-            .is_some_and(|next| vma.can_merge_with_next(next));
-        let prev = self
-            .tree
-            .vma_ending_at(vma.start)
-            .filter(|prev| prev.can_merge_with_next(&vma))
-            .map(|prev| prev.start);
-        let end = if with_next {
-            self.tree.remove(vma.end).expect("next vanished").end
-        } else {
-            vma.end
-        };
-        match prev {
-            Some(start) => {
-                self.tree.get_mut(start).expect("prev vanished").end = end;
-                start
-            }
-            None => {
-                let start = vma.start;
-                vma.end = end;
-                self.tree.insert(vma);
-                start
-            }
-        }
+        insert_merged(self, vma)
     }
 
     /// Removes the VMA starting at `start` and takes it out of the counters.
@@ -136,23 +110,37 @@ pub fn split_vma<P: PageTableOps>(
 /// (the outcome of Linux `vma_merge` for a range just created or changed). Returns the start of the
 /// resulting VMA.
 pub fn vma_merge<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize) -> usize {
-    let mut vma = mm.tree.remove(start).expect("vma_merge: no VMA at start");
-    if let Some(next) = mm.tree.get(vma.end) {
-        if vma.can_merge_with_next(next) {
-            let next = mm.tree.remove(vma.end).expect("next vanished");
-            vma.end = next.end;
+    let vma = mm.tree.remove(start).expect("vma_merge: no VMA at start");
+    insert_merged(mm, vma)
+}
+
+/// Puts `vma` (disjoint from the tree) into the tree, joined with the VMA ending at its start and
+/// the one starting at its end where they are compatible; counters are unchanged. Returns the
+/// start of the VMA that holds its range.
+fn insert_merged<P: PageTableOps>(mm: &mut MmStruct<P>, mut vma: Vma) -> usize {
+    if mm
+        .tree
+        .get(vma.end)
+        .is_some_and(|next| vma.can_merge_with_next(next))
+    {
+        vma.end = mm.tree.remove(vma.end).expect("next vanished").end;
+    }
+    let prev = mm
+        .tree
+        .vma_ending_at(vma.start)
+        .filter(|prev| prev.can_merge_with_next(&vma))
+        .map(|prev| prev.start);
+    match prev {
+        Some(start) => {
+            mm.tree.get_mut(start).expect("prev vanished").end = vma.end;
+            start
+        }
+        None => {
+            let start = vma.start;
+            mm.tree.insert(vma);
+            start
         }
     }
-    if let Some(prev) = mm.tree.vma_ending_at(vma.start) {
-        if prev.can_merge_with_next(&vma) {
-            let prev_start = prev.start;
-            let prev = mm.tree.get_mut(prev_start).expect("prev vanished");
-            prev.end = vma.end;
-            return prev_start;
-        }
-    }
-    mm.tree.insert(vma);
-    start
 }
 
 /// The highest free range of `len` bytes in `[low, high)` that keeps clear of stack guard gaps

@@ -23,12 +23,7 @@ pub fn mm_populate<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize, len: usi
     let mut ranges = alloc::vec::Vec::new();
     for_each_populate_range(mm, start, len, |r| ranges.push(r));
     for r in ranges {
-        let _ = match &r.object {
-            Some((b, first)) => mm
-                .pt
-                .populate_backed(r.start, r.end, r.flags, &*b.0, *first),
-            None => mm.pt.populate_range(r.start, r.end, r.flags),
-        };
+        let _ = r.fill(&mut mm.pt, r.start, r.end);
     }
 }
 
@@ -39,6 +34,25 @@ pub struct PopulateVma {
     pub end: usize,
     pub flags: VmFlags,
     pub object: Option<(Backing, usize)>,
+}
+
+impl PopulateVma {
+    /// Populates `[start, end)`, a part of this one: from the VMA's object when it has one (a
+    /// shared or file mapping), else with anonymous pages.
+    pub fn fill<T: PageTableOps + ?Sized>(
+        &self,
+        pt: &mut T,
+        start: usize,
+        end: usize,
+    ) -> Result<(), crate::error::MmError> {
+        match &self.object {
+            Some((b, first)) => {
+                let index = first + ((start - self.start) >> PAGE_SHIFT);
+                pt.populate_backed(start, end, self.flags, &*b.0, index)
+            }
+            None => pt.populate_range(start, end, self.flags),
+        }
+    }
 }
 
 /// The VMAs' parts of `[start, start + len)` that [`mm_populate`] fills, looked up afresh, for a
@@ -72,24 +86,27 @@ pub fn for_each_populate_range<P: PageTableOps>(
     }
 }
 
-/// Populates `[start, end)`, which lies in one VMA whose flags are `flags`: from the VMA's
-/// object when it has one (a shared or file mapping), else with anonymous pages.
+/// Populates `[start, end)`, which lies in one VMA whose flags are `flags` (see
+/// [`PopulateVma::fill`]).
 pub(crate) fn populate_in_vma<P: PageTableOps>(
     mm: &mut MmStruct<P>,
     start: usize,
     end: usize,
-    flags: crate::vma::VmFlags,
+    flags: VmFlags,
 ) -> Result<(), crate::error::MmError> {
-    let backed = mm.find_vma(start).and_then(|v| {
+    let object = mm.find_vma(start).and_then(|v| {
         Some((
             v.backing.clone()?,
             v.pgoff + ((start - v.start) >> PAGE_SHIFT),
         ))
     });
-    match backed {
-        Some((b, first)) => mm.pt.populate_backed(start, end, flags, &*b.0, first),
-        None => mm.pt.populate_range(start, end, flags),
+    PopulateVma {
+        start,
+        end,
+        flags,
+        object,
     }
+    .fill(&mut mm.pt, start, end)
 }
 
 impl PopulateRange {

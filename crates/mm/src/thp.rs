@@ -8,6 +8,7 @@
 //! zero page, as before, after which that 2 MiB range stays in pages.
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use super::fault::FaultAccess;
 use super::pagetable::L2_BLOCK_SIZE;
 use super::vma::{VmFlags, VM_BACKED, VM_MAYSHARE, VM_SHARED, VM_WRITE};
 
@@ -87,6 +88,23 @@ pub fn hugepage_vma_check_in(mode: ThpMode, flags: VmFlags, thp_disabled: bool) 
         ThpMode::Madvise => flags.contains(VM_HUGEPAGE),
         ThpMode::Never => false,
     }
+}
+
+/// The 2 MiB range a fault at `addr` may fill with a huge page: a write, in a VMA with `flags`
+/// that [`hugepage_vma_check`] allows, whose bounds `vma` gives (asked only then), the range lying
+/// wholly inside them.
+pub fn huge_fault_range(
+    access: FaultAccess,
+    flags: VmFlags,
+    thp_disabled: bool,
+    addr: usize,
+    vma: impl FnOnce() -> Option<(usize, usize)>,
+) -> Option<usize> {
+    if access != FaultAccess::Write || !hugepage_vma_check(flags, thp_disabled) {
+        return None;
+    }
+    let (start, end) = vma()?;
+    transhuge_vma_suitable(start, end, addr)
 }
 
 /// The 2 MiB range around `addr`, if it lies wholly inside `[start, end)`

@@ -209,29 +209,10 @@ fn lock_pi(
     if trylock {
         return Err(errno::EAGAIN);
     }
-    let now = timer::uptime_ns();
-    if let Some(d) = p.sleep_deadline {
-        if now >= d {
-            p.sleep_deadline = None;
-            return Err(errno::ETIMEDOUT);
-        }
-    } else if timeout != 0 {
-        let ts: abi::Timespec = p.read_pod(timeout)?;
-        let ns = ts.as_nanos().ok_or(errno::EINVAL)?;
-        let realtime = cmd == FUTEX_LOCK_PI || op & FUTEX_CLOCK_REALTIME != 0;
-        let base = if realtime {
-            timer::realtime_ns().saturating_sub(now)
-        } else {
-            0
-        };
-        let deadline = ns.saturating_sub(base);
-        if deadline <= now {
-            return Err(errno::ETIMEDOUT);
-        }
-        p.sleep_deadline = Some(deadline);
-    }
-    p.wait = Some(WaitFor::Futex(k, FUTEX_BITSET_MATCH_ANY, p.sleep_deadline));
-    Err(errno::EWOULDBLOCK_RESTART)
+    timed_out(p)?;
+    let realtime = cmd == FUTEX_LOCK_PI || op & FUTEX_CLOCK_REALTIME != 0;
+    arm_deadline(p, timeout, true, realtime)?;
+    sleep(p, k, FUTEX_BITSET_MATCH_ANY)
 }
 
 /// `futex_unlock_pi`: the caller lets go of the PI lock at `uaddr` (`EPERM` unless the word
@@ -284,38 +265,62 @@ fn wait(
         p.sleep_deadline = None;
         return Ok(0);
     }
-    let now = timer::uptime_ns();
-    if let Some(d) = p.sleep_deadline {
-        if now >= d {
-            p.sleep_deadline = None;
-            return Err(errno::ETIMEDOUT);
-        }
-    }
+    timed_out(p)?;
     let k = key(p, uaddr, private)?;
     let word: u32 = p.read_pod(uaddr)?;
     if word != val {
         p.sleep_deadline = None;
         return Err(errno::EAGAIN);
     }
-    if p.sleep_deadline.is_none() && timeout != 0 {
-        let ts: abi::Timespec = p.read_pod(timeout)?;
-        let ns = ts.as_nanos().ok_or(errno::EINVAL)?;
-        let deadline = if absolute {
-            // The clocks' offset turns a real-time deadline into one on the uptime clock.
-            let base = if op & FUTEX_CLOCK_REALTIME != 0 {
-                timer::realtime_ns().saturating_sub(now)
-            } else {
-                0
-            };
-            ns.saturating_sub(base)
-        } else {
-            now.saturating_add(ns)
-        };
-        if deadline <= now {
-            return Err(errno::ETIMEDOUT);
+    arm_deadline(p, timeout, absolute, op & FUTEX_CLOCK_REALTIME != 0)?;
+    sleep(p, k, bitset)
+}
+
+/// `ETIMEDOUT` for a re-run of a waiting call whose deadline has passed (the deadline is then
+/// forgotten).
+fn timed_out(p: &mut Process) -> Result<(), Errno> {
+    match p.sleep_deadline {
+        Some(d) if timer::uptime_ns() >= d => {
+            p.sleep_deadline = None;
+            Err(errno::ETIMEDOUT)
         }
-        p.sleep_deadline = Some(deadline);
+        _ => Ok(()),
     }
+}
+
+/// Records the deadline of the `timespec` at `timeout` (none when 0) on the uptime clock, for
+/// the call's first run: `absolute` on the real-time clock when `realtime`, on the monotonic one
+/// otherwise, or relative to now; `ETIMEDOUT` when it has passed already. A re-run keeps the
+/// deadline its first run recorded.
+fn arm_deadline(
+    p: &mut Process,
+    timeout: usize,
+    absolute: bool,
+    realtime: bool,
+) -> Result<(), Errno> {
+    if p.sleep_deadline.is_some() || timeout == 0 {
+        return Ok(());
+    }
+    let ts: abi::Timespec = p.read_pod(timeout)?;
+    let ns = ts.as_nanos().ok_or(errno::EINVAL)?;
+    let now = timer::uptime_ns();
+    let deadline = if !absolute {
+        now.saturating_add(ns)
+    } else if realtime {
+        // The clocks' offset turns a real-time deadline into one on the uptime clock.
+        ns.saturating_sub(timer::realtime_ns().saturating_sub(now))
+    } else {
+        ns
+    };
+    if deadline <= now {
+        return Err(errno::ETIMEDOUT);
+    }
+    p.sleep_deadline = Some(deadline);
+    Ok(())
+}
+
+/// Parks the caller on futex `k` for `bitset`'s wakes, until its deadline if it has one.
+fn sleep(p: &mut Process, k: crate::task::futex::FutexKey, bitset: u32) -> SysResult {
     p.wait = Some(WaitFor::Futex(k, bitset, p.sleep_deadline));
     Err(errno::EWOULDBLOCK_RESTART)
 }

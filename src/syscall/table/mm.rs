@@ -352,23 +352,13 @@ pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysR
 /// with the VMAs looked up afresh, and errors ignored. The page tables are taken 2 MiB at a time,
 /// so that other threads of the process fault between the steps.
 fn populate_shared(p: &Process, range: crate::mm::populate::PopulateRange) {
-    use crate::mm::mm_struct::PageTableOps;
     use crate::mm::pagetable::L2_BLOCK_SIZE;
     let mm = p.mm.read();
     crate::mm::populate::for_each_populate_range(&mm, range.start, range.len, |v| {
         let mut at = v.start;
         while at < v.end {
             let next = ((at | (L2_BLOCK_SIZE - 1)) + 1).min(v.end);
-            let mut pages = mm.pt.pages.lock();
-            let r = match &v.object {
-                Some((object, first)) => {
-                    let index = first + ((at - v.start) >> crate::mm::addr::PAGE_SHIFT);
-                    pages.populate_backed(at, next, v.flags, &*object.0, index)
-                }
-                None => pages.populate_range(at, next, v.flags),
-            };
-            drop(pages);
-            if r.is_err() {
+            if v.fill(&mut *mm.pt.pages.lock(), at, next).is_err() {
                 break;
             }
             at = next;
