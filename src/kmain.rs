@@ -339,7 +339,7 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
         }
     };
     let before = (
-        FRAMES.lock().free_frames(),
+        crate::mm::frame::free_frames(),
         heap::stats(),
         vfs.rootfs.used_pages(),
     );

@@ -168,6 +168,100 @@ fn pledged_elsewhere() -> usize {
     }
 }
 
+/// One core's cache of single frames for user memory and user page tables (Linux's per-CPU
+/// page lists): a fault takes its frame here, and a frame freed on this core goes back here,
+/// whichever core took it; the pool's lock is taken once per [`PCP_BATCH`] frames, to refill
+/// or to drain half. Frames in a cache are out of the pool's free count.
+struct CoreFrames {
+    cache: core::cell::UnsafeCell<FrameCache>,
+    /// The cache's length, for other cores to read ([`free_frames`]).
+    cached: AtomicUsize,
+}
+
+// SAFETY: a core touches only its own cache ([`with_core_cache`]), with interrupts masked; other
+// cores read only `cached`.
+unsafe impl Sync for CoreFrames {}
+
+static CORE_FRAMES: [CoreFrames; crate::arch::aarch64::MAX_CPUS] = [const {
+    CoreFrames {
+        cache: core::cell::UnsafeCell::new(FrameCache::new()),
+        cached: AtomicUsize::new(0),
+    }
+};
+    crate::arch::aarch64::MAX_CPUS];
+
+/// Runs `f` on this core's frame cache. `f` must not reach another user of the caches: it may
+/// take the pool's lock, whose bookkeeping may allocate from the kernel heap, which takes its
+/// frames from the pool itself and never from a cache.
+#[inline(always)]
+fn with_core_cache<R>(f: impl FnOnce(&mut FrameCache) -> R) -> R {
+    #[cfg(target_os = "none")]
+    let core = &CORE_FRAMES[crate::arch::aarch64::smp::cpu_id()];
+    // Host tests run on several threads that all say they are core 0: one cache would be
+    // reached from several at once, so they share the pool's.
+    #[cfg(not(target_os = "none"))]
+    let core = &CORE_FRAMES[0];
+    #[cfg(not(target_os = "none"))]
+    let _serial = HOST_CACHE_LOCK.lock();
+    // SAFETY: the kernel runs with interrupts masked and switches tasks only where it chooses,
+    // never inside `f`, so nothing else on this core reaches the cache meanwhile; other cores
+    // never touch it (`free_frames` reads only `cached`).
+    let cache = unsafe { &mut *core.cache.get() };
+    let r = f(cache);
+    core.cached.store(cache.len(), Ordering::Relaxed);
+    r
+}
+
+#[cfg(not(target_os = "none"))]
+static HOST_CACHE_LOCK: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
+
+/// A single frame for user memory, from this core's cache.
+#[inline]
+fn alloc_user_frame() -> Option<PhysAddr> {
+    with_core_cache(|c| {
+        if c.is_empty() {
+            // A refill on another core than the one running an admitted call leaves that call
+            // what it was promised.
+            FRAMES.lock().refill(c, pledged_elsewhere()).ok()?;
+        }
+        c.pop().map(|f| PhysAddr(f << PAGE_SHIFT))
+    })
+}
+
+/// Frees a single frame of user memory into this core's cache.
+#[inline]
+fn free_user_frame(pfn: usize) {
+    with_core_cache(|c| {
+        if c.is_full() {
+            FRAMES.lock().drain(c, PCP_HIGH / 2);
+        }
+        c.push(pfn);
+    })
+}
+
+/// Frees single frames of user memory, none shared: into this core's cache while they fit,
+/// else through the pool, which gives whole runs back at once.
+fn free_user_batch(pas: &[PhysAddr]) {
+    with_core_cache(|c| {
+        if pas.len() <= PCP_HIGH - c.len() && pas.len() < PCP_BATCH {
+            for pa in pas {
+                c.push(pa.0 >> PAGE_SHIFT);
+            }
+        } else {
+            FRAMES.lock().dealloc_batch(Some(c), pas);
+        }
+    })
+}
+
+/// Free frames: the pool's and those in the cores' caches.
+pub fn free_frames() -> usize {
+    let cached: usize = CORE_FRAMES
+        .iter()
+        .map(|c| c.cached.load(Ordering::Relaxed))
+        .sum();
+    FRAMES.lock().free_frames() + cached
+}
+
 /// The kernel's [`PhysMem`](crate::mm::phys::PhysMem): frames from [`FRAMES`], reached through the linear map.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelPhys;
@@ -188,11 +282,11 @@ impl KernelPhys {
             own[n] = pa;
             n += 1;
             if n == own.len() {
-                FRAMES.lock().dealloc_batch(&own);
+                free_user_batch(&own);
                 n = 0;
             }
         }
-        FRAMES.lock().dealloc_batch(&own[..n]);
+        free_user_batch(&own[..n]);
     }
 }
 
@@ -200,6 +294,9 @@ impl crate::mm::phys::PhysMem for KernelPhys {
     /// User memory and user page tables (the kernel's own tables are built at boot, before
     /// the reserve is set): stops at the reserve.
     fn alloc_frames(&self, order: usize) -> Option<PhysAddr> {
+        if order == 0 {
+            return alloc_user_frame();
+        }
         // A fault on another core than the one running an admitted call leaves that call what
         // it was promised.
         FRAMES
@@ -226,7 +323,11 @@ impl crate::mm::phys::PhysMem for KernelPhys {
                 return;
             }
         }
-        FRAMES.lock().dealloc(pa, 1 << order);
+        if order == 0 {
+            free_user_frame(pfn);
+        } else {
+            FRAMES.lock().dealloc(pa, 1 << order);
+        }
     }
 
     fn free_frames_batch(&self, pas: &[PhysAddr]) {
@@ -240,7 +341,7 @@ impl crate::mm::phys::PhysMem for KernelPhys {
                 return;
             }
         }
-        FRAMES.lock().dealloc_batch(pas);
+        free_user_batch(pas);
     }
 
     fn get_frame(&self, pa: PhysAddr) {

@@ -107,6 +107,15 @@ impl PageTableOps for VmSpace {
     fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), MmError> {
         self.pages.get_mut().unmap_range(start, end)
     }
+    type UnmapReserve = crate::mm::pagetable::UnmapReserve;
+    /// The tables have their own lock (`pages`): clearing can wait for the shared side.
+    const DEFERS_UNMAPS: bool = true;
+    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<Self::UnmapReserve, MmError> {
+        self.pages.get_mut().prepare_unmap(start, end)
+    }
+    fn unmap_prepared(&mut self, start: usize, end: usize, reserve: Self::UnmapReserve) {
+        self.pages.get_mut().unmap_prepared(start, end, reserve)
+    }
     fn protect_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
         self.pages.get_mut().protect_range(start, end, flags)
     }

@@ -203,7 +203,7 @@ pub fn exec(
         ppid: 0,
         pgid: 0,
         sid: 0,
-        mm: Arc::new(crate::sync::RwLock::new(l.mm)),
+        mm: Arc::new(crate::sync::RwSem::new(l.mm)),
         signals: SignalState::new(),
         group: crate::task::process::ThreadGroup::new(),
         creds: Creds::default(),

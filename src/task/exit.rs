@@ -3,7 +3,6 @@
 //! ending the machine with the memory report.
 use super::sched::*;
 use crate::arch::aarch64::smp::cpu_id;
-use crate::mm::frame::FRAMES;
 use crate::mm::heap;
 use crate::mm::vm_space::VmSpace;
 use crate::println;
@@ -183,7 +182,7 @@ pub(super) fn end_of_run(reason: ExitReason) -> ! {
 /// what it grew) equals the count before exec. Large kernel objects are back in the pool, and the
 /// small ones in use are reported beside their count before exec.
 fn report_frames() {
-    let free = FRAMES.lock().free_frames();
+    let free = crate::mm::frame::free_frames();
     let h = heap::stats();
     let (before, h0, files0) = BEFORE.get().copied().unwrap_or((0, h, 0));
     let grown = h.grown_frames - h0.grown_frames;

@@ -65,7 +65,7 @@ impl ExitReason {
 /// a waiting call has left the kernel's state as it found it).
 ///
 /// Lock order: the mmap lock, then the page tables' lock, then the frame pool's.
-pub type MmLock = crate::sync::RwLock<MmStruct<VmSpace>>;
+pub type MmLock = crate::sync::RwSem<MmStruct<VmSpace>>;
 pub type MmRef = alloc::sync::Arc<MmLock>;
 
 /// What the threads of a process share besides memory, files and signals (Linux's
@@ -228,7 +228,7 @@ pub fn comm_of(path: &str) -> [u8; 16] {
 impl Process {
     /// The address space, locked exclusively (the mmap lock for writing).
     #[inline]
-    pub fn mm(&self) -> crate::sync::RwLockWriteGuard<'_, MmStruct<VmSpace>> {
+    pub fn mm(&self) -> crate::sync::RwSemWriteGuard<'_, MmStruct<VmSpace>> {
         self.mm.write()
     }
 
@@ -524,7 +524,7 @@ impl Process {
         let mm = if flags & CLONE_VM != 0 {
             self.mm.clone()
         } else {
-            Arc::new(crate::sync::RwLock::new(self.dup_mm()?))
+            Arc::new(crate::sync::RwSem::new(self.dup_mm()?))
         };
         let thread = flags & CLONE_THREAD != 0;
         let signals = if thread {

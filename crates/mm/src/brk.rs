@@ -3,7 +3,7 @@
 use super::addr::{page_align_up, PAGE_SHIFT, PAGE_SIZE};
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, RLIM_INFINITY};
-use super::mmap::{get_unmapped_area, vmi_align_munmap_from};
+use super::mmap::{get_unmapped_area, vmi_align_munmap_deferred, DeferredUnmap};
 use super::populate::PopulateRange;
 use super::vma::{VmFlags, Vma, MAP_FIXED, VM_ACCOUNT, VM_DATA_DEFAULT_FLAGS, VM_LOCKED};
 use super::vma_tree::vm_start_gap;
@@ -90,6 +90,10 @@ pub fn do_brk_flags<P: PageTableOps>(
 
 /// brk(2), Linux 6.x semantics. Called with the mmap lock held for writing; if the result carries a
 /// populate range, the caller drops the lock and then calls [`crate::populate::mm_populate`].
+/// A shrink of [`DEFERRED_UNMAP_MIN`](crate::mmap::DEFERRED_UNMAP_MIN) or more leaves its
+/// translations in `mm.pending_unmap` where the page tables defer (the kernel's: its caller
+/// removes them after downgrading the lock, as Linux 6.1's brk does after `do_brk_munmap`), and
+/// removes them here otherwise; either way the heap's VMA is already shorter.
 ///
 /// Every failure restores and returns the break as it was on entry (`origbrk`).
 ///
@@ -98,7 +102,20 @@ pub fn do_brk_flags<P: PageTableOps>(
 pub fn sys_brk<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> BrkResult {
     let origbrk = mm.brk;
     match brk_locked(mm, brk) {
-        Some(populate) => BrkResult { ret: brk, populate },
+        Some(BrkDone::Grown(populate)) => BrkResult { ret: brk, populate },
+        Some(BrkDone::Shrunk(unmap)) => {
+            if let Some(d) = unmap {
+                if P::DEFERS_UNMAPS {
+                    mm.pending_unmap = Some(d);
+                } else {
+                    d.finish(&mut mm.pt);
+                }
+            }
+            BrkResult {
+                ret: brk,
+                populate: None,
+            }
+        }
         None => {
             mm.brk = origbrk;
             BrkResult {
@@ -109,8 +126,19 @@ pub fn sys_brk<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> BrkResult {
     }
 }
 
-/// The body of `sys_brk`: `None` is Linux's `goto out`, `Some(populate)` its success paths.
-fn brk_locked<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> Option<Option<PopulateRange>> {
+/// How a brk call that did not fail ended.
+pub(crate) enum BrkDone<R> {
+    /// Grown (or unchanged), with locked growth to populate.
+    Grown(Option<PopulateRange>),
+    /// Shrunk, perhaps with the translations of what went still to remove.
+    Shrunk(Option<DeferredUnmap<R>>),
+}
+
+/// The body of `sys_brk`: `None` is Linux's `goto out`, `Some` its success paths.
+pub(crate) fn brk_locked<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    brk: usize,
+) -> Option<BrkDone<P::UnmapReserve>> {
     // No CONFIG_COMPAT_BRK: the floor is start_brk, wherever the loader put it.
     if brk < mm.start_brk {
         return None;
@@ -128,7 +156,7 @@ fn brk_locked<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> Option<Optio
     let oldbrk = page_align_up(mm.brk)?;
     if oldbrk == newbrk {
         mm.brk = brk;
-        return Some(None);
+        return Some(BrkDone::Grown(None));
     }
     if brk <= mm.brk {
         // Shrink: there must be something to unmap in [newbrk, oldbrk) (6.x), and everything there
@@ -137,8 +165,8 @@ fn brk_locked<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> Option<Optio
             .find_vma_intersection(newbrk, oldbrk)
             .map(|v| (v.start, v.end))?;
         mm.brk = brk;
-        vmi_align_munmap_from(mm, first, newbrk, oldbrk).ok()?;
-        return Some(None);
+        let unmap = vmi_align_munmap_deferred(mm, first, newbrk, oldbrk).ok()?;
+        return Some(BrkDone::Shrunk(unmap));
     }
     check_brk_limits(mm, oldbrk, newbrk - oldbrk).ok()?;
     // One look at the tree around oldbrk: the next VMA (find_vma) and the heap below it.
@@ -157,5 +185,5 @@ fn brk_locked<P: PageTableOps>(mm: &mut MmStruct<P>, brk: usize) -> Option<Optio
         start: oldbrk,
         len: newbrk - oldbrk,
     });
-    Some(populate)
+    Some(BrkDone::Grown(populate))
 }

@@ -21,153 +21,97 @@ impl core::fmt::Display for OutOfFrames {
 
 /// Single frames kept out of the buddy allocator for fast reuse (Linux's per-CPU page lists):
 /// refilled with one naturally aligned run of [`PCP_BATCH`] frames, drained by half when full.
-const PCP_HIGH: usize = 64;
-const PCP_BATCH: usize = 64;
+pub const PCP_HIGH: usize = 64;
+pub const PCP_BATCH: usize = 64;
 
-pub struct FramePool {
-    buddy: Buddy,
-    total: usize,
-    /// Free frames, those in `pcp` included.
-    free: usize,
+/// A cache of single frames in front of the buddy allocator (Linux's `per_cpu_pages`): the
+/// pool keeps one for the kernel's own single frames, and the kernel one per core for user
+/// memory, so that a fault takes no shared lock. Refills take one naturally aligned run; drains
+/// give back the lowest frames, each naturally aligned run as one block.
+pub struct FrameCache {
     pcp: [usize; PCP_HIGH],
-    pcp_len: usize,
-    /// `pcp[..min(pcp_sorted, pcp_len)]` is in ascending order (what the last drain left, less
-    /// what was taken since: `alloc` only shrinks the prefix, and frees clamp `pcp_sorted` before
-    /// they push); the frames freed after it follow, in the order they came.
-    pcp_sorted: usize,
-    /// Frames that user memory may not take (Linux's `min` watermark): page faults, population
-    /// and user page tables fail first, so that the kernel's own allocations always find frames.
-    reserve: usize,
+    len: usize,
+    /// `pcp[..min(sorted, len)]` is in ascending order (what the last drain left, less what was
+    /// taken since: `pop` only shrinks the prefix, and pushes clamp `sorted` first); the frames
+    /// freed after it follow, in the order they came.
+    sorted: usize,
 }
 
-impl Default for FramePool {
+impl Default for FrameCache {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl FramePool {
+impl FrameCache {
     pub const fn new() -> Self {
         Self {
-            buddy: Buddy::new(),
-            total: 0,
-            free: 0,
             pcp: [0; PCP_HIGH],
-            pcp_len: 0,
-            pcp_sorted: 0,
-            reserve: 0,
+            len: 0,
+            sorted: 0,
         }
     }
 
-    /// Sets the reserve: [`reserve_for`] of the RAM, once every frame has been added.
-    pub fn set_reserve(&mut self, frames: usize) {
-        self.reserve = frames;
+    /// Frames held.
+    pub const fn len(&self) -> usize {
+        self.len
     }
 
-    pub const fn reserve(&self) -> usize {
-        self.reserve
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
-    /// [`alloc`](Self::alloc) for user memory: refused when it would take the pool into the
-    /// reserve.
+    pub const fn is_full(&self) -> bool {
+        self.len == PCP_HIGH
+    }
+
+    /// The frame freed last (its cache lines may still be warm), as a frame number.
     #[inline]
-    pub fn alloc_user(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
-        self.alloc_user_above(count, 0)
+    pub fn pop(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        debug_assert!(self.len < PCP_HIGH);
+        // SAFETY: `len <= PCP_HIGH` always (every push checks it), so after the decrement it
+        // indexes the array.
+        Some(unsafe { *self.pcp.get_unchecked(self.len) })
     }
 
-    /// [`alloc_user`](Self::alloc_user) that also leaves `kept` frames above the reserve: what a
-    /// call admitted on another core was promised (see [`admits`](Self::admits)).
+    /// Keeps frame number `f`; the caller drains first when the cache [`is_full`](Self::is_full).
     #[inline]
-    pub fn alloc_user_above(&mut self, count: usize, kept: usize) -> Result<PhysAddr, OutOfFrames> {
-        if self.free < self.reserve + kept + count {
-            return Err(OutOfFrames);
+    pub fn push(&mut self, f: usize) {
+        assert!(self.len < PCP_HIGH, "frame cache overfilled");
+        self.sorted = self.sorted.min(self.len);
+        self.pcp[self.len] = f;
+        self.len += 1;
+    }
+
+    /// Fills an empty cache with the run of `n` frames at frame number `run`, to be handed out
+    /// lowest first (which keeps neighbouring pages physically close).
+    fn fill(&mut self, run: usize, n: usize) {
+        debug_assert!(self.len == 0 && n <= PCP_HIGH);
+        for (i, slot) in self.pcp[..n].iter_mut().enumerate() {
+            *slot = run + n - 1 - i;
         }
-        self.alloc(count)
+        self.len = n;
+        self.sorted = 0;
     }
 
-    /// Whether `frames` more may go to kernel objects that a program asked for (processes,
-    /// VMAs, descriptors, pipe buffers): only while half of the reserve would be left for what
-    /// must not fail (an exit, a signal, the allocations inside a call already admitted).
-    pub const fn admits(&self, frames: usize) -> bool {
-        self.free >= self.reserve / 2 + frames
-    }
-
-    /// Adds the whole pages inside `[start, end)`.
-    pub fn add_range(&mut self, start: usize, end: usize) {
-        let first = start.div_ceil(PAGE_SIZE);
-        let last = end >> PAGE_SHIFT;
-        if first < last {
-            self.buddy.add_frame(first, last);
-            self.total += last - first;
-            self.free += last - first;
-        }
-    }
-
-    /// Allocates `count` contiguous frames, aligned to `count` rounded up to a power of two.
-    #[inline]
-    pub fn alloc(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
-        if count == 1 && self.pcp_len > 0 {
-            // A fault's frame: straight from the cache.
-            self.pcp_len -= 1;
-            self.free -= 1;
-            debug_assert!(self.pcp_len < PCP_HIGH);
-            // SAFETY: `pcp_len <= PCP_HIGH` always (every push checks it), so after the
-            // decrement it indexes the array.
-            let f = unsafe { *self.pcp.get_unchecked(self.pcp_len) };
-            return Ok(PhysAddr(f << PAGE_SHIFT));
-        }
-        self.alloc_slow(count)
-    }
-
-    #[inline(never)]
-    fn alloc_slow(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
-        let frame = if count == 1 {
-            self.alloc_one()?
-        } else {
-            match self.buddy.alloc(count) {
-                Some(f) => f,
-                None => {
-                    // Frames parked in the cache may be what keeps a run from coalescing.
-                    self.drain_pcp(self.pcp_len);
-                    self.buddy.alloc(count).ok_or(OutOfFrames)?
-                }
-            }
-        };
-        self.free -= count;
-        Ok(PhysAddr(frame << PAGE_SHIFT))
-    }
-
-    fn alloc_one(&mut self) -> Result<usize, OutOfFrames> {
-        if self.pcp_len == 0 {
-            match self.buddy.alloc(PCP_BATCH) {
-                Some(run) => {
-                    // Handed out lowest first, which keeps neighbouring pages physically close.
-                    for (i, slot) in self.pcp[..PCP_BATCH].iter_mut().enumerate() {
-                        *slot = run + PCP_BATCH - 1 - i;
-                    }
-                    self.pcp_len = PCP_BATCH;
-                    self.pcp_sorted = 0;
-                }
-                None => return self.buddy.alloc(1).ok_or(OutOfFrames),
-            }
-        }
-        self.pcp_len -= 1;
-        Ok(self.pcp[self.pcp_len])
-    }
-
-    /// Gives at least `n` cached frames (all, if fewer) back to the buddy allocator, the lowest
-    /// ones. Frames freed together (a heap or mapping torn down in address order) are mostly
-    /// whole naturally aligned runs of the batches they were taken from; each such run goes back
-    /// as one block: one buddy insertion instead of one per frame with a merge at every order.
-    /// The cache is sorted for that: the frames freed since the last drain by insertion (nearly
-    /// linear: they mostly come back in address order), then merged with the sorted rest.
-    fn drain_pcp(&mut self, n: usize) {
-        let len = self.pcp_len;
+    /// Gives at least `n` frames (all, if fewer) back to `buddy`, the lowest ones, and returns
+    /// how many went. Frames freed together (a heap or mapping torn down in address order) are
+    /// mostly whole naturally aligned runs of the batches they were taken from; each such run
+    /// goes back as one block: one buddy insertion instead of one per frame with a merge at
+    /// every order. The cache is sorted for that: the frames freed since the last drain by
+    /// insertion (nearly linear: they mostly come back in address order), then merged with the
+    /// sorted rest.
+    fn drain(&mut self, buddy: &mut Buddy, n: usize) -> usize {
+        let len = self.len;
         let n = n.min(len);
         if n == 0 {
-            return;
+            return 0;
         }
-        let sorted = self.pcp_sorted.min(len);
+        let sorted = self.sorted.min(len);
         let pcp = &mut self.pcp[..len];
         for i in sorted + 1..len {
             let v = pcp[i];
@@ -207,12 +151,154 @@ impl FramePool {
                 size *= 2;
             }
             debug_assert!(pcp[i..i + size].windows(2).all(|w| w[1] == w[0] + 1));
-            self.buddy.dealloc(f, size);
+            buddy.dealloc(f, size);
             i += size;
         }
         self.pcp.copy_within(i..len, 0);
-        self.pcp_len = len - i;
-        self.pcp_sorted = self.pcp_len;
+        self.len = len - i;
+        self.sorted = self.len;
+        i
+    }
+}
+
+pub struct FramePool {
+    buddy: Buddy,
+    total: usize,
+    /// Free frames, those in `pcp` included (not those in the kernel's per-core caches, which
+    /// were taken out with [`refill`](Self::refill), as Linux's `NR_FREE_PAGES` leaves out its
+    /// per-CPU lists).
+    free: usize,
+    /// The pool's own cache, for the kernel's single frames.
+    pcp: FrameCache,
+    /// Frames that user memory may not take (Linux's `min` watermark): page faults, population
+    /// and user page tables fail first, so that the kernel's own allocations always find frames.
+    reserve: usize,
+}
+
+impl Default for FramePool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FramePool {
+    pub const fn new() -> Self {
+        Self {
+            buddy: Buddy::new(),
+            total: 0,
+            free: 0,
+            pcp: FrameCache::new(),
+            reserve: 0,
+        }
+    }
+
+    /// Sets the reserve: [`reserve_for`] of the RAM, once every frame has been added.
+    pub fn set_reserve(&mut self, frames: usize) {
+        self.reserve = frames;
+    }
+
+    pub const fn reserve(&self) -> usize {
+        self.reserve
+    }
+
+    /// [`alloc`](Self::alloc) for user memory: refused when it would take the pool into the
+    /// reserve.
+    #[inline]
+    pub fn alloc_user(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
+        self.alloc_user_above(count, 0)
+    }
+
+    /// [`alloc_user`](Self::alloc_user) that also leaves `kept` frames above the reserve: what a
+    /// call admitted on another core was promised (see [`admits`](Self::admits)).
+    #[inline]
+    pub fn alloc_user_above(&mut self, count: usize, kept: usize) -> Result<PhysAddr, OutOfFrames> {
+        if self.free < self.reserve + kept + count {
+            return Err(OutOfFrames);
+        }
+        self.alloc(count)
+    }
+
+    /// Refills an empty `cache` for user memory with a naturally aligned run of [`PCP_BATCH`]
+    /// frames, or, where the reserve (plus `kept`, as for
+    /// [`alloc_user_above`](Self::alloc_user_above)) leaves fewer or no such run is free, with one
+    /// frame. The frames leave the free count.
+    pub fn refill(&mut self, cache: &mut FrameCache, kept: usize) -> Result<(), OutOfFrames> {
+        debug_assert!(cache.is_empty());
+        if self.free >= self.reserve + kept + PCP_BATCH {
+            if let Some(run) = self.buddy.alloc(PCP_BATCH) {
+                cache.fill(run, PCP_BATCH);
+                self.free -= PCP_BATCH;
+                return Ok(());
+            }
+        }
+        let pa = self.alloc_user_above(1, kept)?;
+        cache.push(pa.0 >> PAGE_SHIFT);
+        Ok(())
+    }
+
+    /// Takes back at least `n` frames of a cache (all, if fewer), into the free count.
+    pub fn drain(&mut self, cache: &mut FrameCache, n: usize) {
+        self.free += cache.drain(&mut self.buddy, n);
+        debug_assert!(self.free <= self.total);
+    }
+
+    /// Whether `frames` more may go to kernel objects that a program asked for (processes,
+    /// VMAs, descriptors, pipe buffers): only while half of the reserve would be left for what
+    /// must not fail (an exit, a signal, the allocations inside a call already admitted).
+    pub const fn admits(&self, frames: usize) -> bool {
+        self.free >= self.reserve / 2 + frames
+    }
+
+    /// Adds the whole pages inside `[start, end)`.
+    pub fn add_range(&mut self, start: usize, end: usize) {
+        let first = start.div_ceil(PAGE_SIZE);
+        let last = end >> PAGE_SHIFT;
+        if first < last {
+            self.buddy.add_frame(first, last);
+            self.total += last - first;
+            self.free += last - first;
+        }
+    }
+
+    /// Allocates `count` contiguous frames, aligned to `count` rounded up to a power of two.
+    #[inline]
+    pub fn alloc(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
+        if count == 1 {
+            if let Some(f) = self.pcp.pop() {
+                // A single frame: straight from the cache.
+                self.free -= 1;
+                return Ok(PhysAddr(f << PAGE_SHIFT));
+            }
+        }
+        self.alloc_slow(count)
+    }
+
+    #[inline(never)]
+    fn alloc_slow(&mut self, count: usize) -> Result<PhysAddr, OutOfFrames> {
+        let frame = if count == 1 {
+            self.alloc_one()?
+        } else {
+            match self.buddy.alloc(count) {
+                Some(f) => f,
+                None => {
+                    // Frames parked in the cache may be what keeps a run from coalescing.
+                    self.pcp.drain(&mut self.buddy, PCP_HIGH);
+                    self.buddy.alloc(count).ok_or(OutOfFrames)?
+                }
+            }
+        };
+        self.free -= count;
+        Ok(PhysAddr(frame << PAGE_SHIFT))
+    }
+
+    fn alloc_one(&mut self) -> Result<usize, OutOfFrames> {
+        if self.pcp.is_empty() {
+            match self.buddy.alloc(PCP_BATCH) {
+                Some(run) => self.pcp.fill(run, PCP_BATCH),
+                None => return self.buddy.alloc(1).ok_or(OutOfFrames),
+            }
+        }
+        self.pcp.pop().ok_or(OutOfFrames)
     }
 
     /// Returns frames obtained from [`alloc`](Self::alloc) with the same `count` (or a naturally
@@ -220,12 +306,10 @@ impl FramePool {
     pub fn dealloc(&mut self, pa: PhysAddr, count: usize) {
         debug_assert!(pa.is_aligned(PAGE_SIZE));
         if count == 1 {
-            if self.pcp_len == PCP_HIGH {
-                self.drain_pcp(PCP_HIGH / 2);
+            if self.pcp.is_full() {
+                self.pcp.drain(&mut self.buddy, PCP_HIGH / 2);
             }
-            self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
-            self.pcp[self.pcp_len] = pa.0 >> PAGE_SHIFT;
-            self.pcp_len += 1;
+            self.pcp.push(pa.0 >> PAGE_SHIFT);
         } else {
             self.buddy.dealloc(pa.0 >> PAGE_SHIFT, count);
         }
@@ -233,14 +317,19 @@ impl FramePool {
         debug_assert!(self.free <= self.total);
     }
 
-    /// Returns single frames from [`alloc`](Self::alloc)`(1)`, as many `dealloc(pa, 1)` would.
-    /// A naturally aligned run of `PCP_BATCH` frames freed in a row (a heap torn down in address
-    /// order gives back the batches the cache was refilled with) goes straight back to the buddy
-    /// allocator as one block; the other frames go to the cache.
-    pub fn dealloc_batch(&mut self, pas: &[PhysAddr]) {
-        // A drain below leaves `pcp_sorted == pcp_len`, so one clamp covers the batch.
-        self.pcp_sorted = self.pcp_sorted.min(self.pcp_len);
+    /// Returns single frames, as many `dealloc(pa, 1)` would, through `cache` (the pool's own
+    /// when `None`). A naturally aligned run of `PCP_BATCH` frames freed in a row (a heap torn
+    /// down in address order gives back the batches the cache was refilled with) goes straight
+    /// back to the buddy allocator as one block; the other frames go to the cache, which is
+    /// drained by half into the pool whenever it fills.
+    pub fn dealloc_batch(&mut self, cache: Option<&mut FrameCache>, pas: &[PhysAddr]) {
+        let own = cache.is_none();
+        let cache = match cache {
+            Some(c) => c,
+            None => &mut self.pcp,
+        };
         let mut i = 0;
+        let mut freed = 0;
         while i < pas.len() {
             let f = pas[i].0 >> PAGE_SHIFT;
             debug_assert!(pas[i].is_aligned(PAGE_SIZE));
@@ -252,17 +341,23 @@ impl FramePool {
                     .all(|w| w[1].0 == w[0].0 + PAGE_SIZE)
             {
                 self.buddy.dealloc(f, PCP_BATCH);
+                freed += PCP_BATCH;
                 i += PCP_BATCH;
                 continue;
             }
-            if self.pcp_len == PCP_HIGH {
-                self.drain_pcp(PCP_HIGH / 2);
+            if cache.is_full() {
+                let n = cache.drain(&mut self.buddy, PCP_HIGH / 2);
+                if !own {
+                    freed += n;
+                }
             }
-            self.pcp[self.pcp_len] = f;
-            self.pcp_len += 1;
+            cache.push(f);
+            if own {
+                freed += 1;
+            }
             i += 1;
         }
-        self.free += pas.len();
+        self.free += freed;
         debug_assert!(self.free <= self.total);
     }
 
@@ -407,8 +502,8 @@ mod tests {
             pool.dealloc(singles[k ^ 5], 1);
         }
         assert_eq!(pool.free_frames(), 1024);
-        pool.drain_pcp(PCP_HIGH);
-        assert_eq!(pool.pcp_len, 0);
+        pool.pcp.drain(&mut pool.buddy, PCP_HIGH);
+        assert_eq!(pool.pcp.len(), 0);
         assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
     }
 
@@ -418,15 +513,82 @@ mod tests {
         pool.add_range(0, 1024 * PAGE_SIZE);
         let singles: alloc::vec::Vec<PhysAddr> = (0..512).map(|_| pool.alloc(1).unwrap()).collect();
         // In allocation order: the refills come back as runs, straight to the buddy allocator.
-        pool.dealloc_batch(&singles[..256]);
-        assert!(pool.pcp_len < PCP_BATCH, "runs bypass the cache");
+        pool.dealloc_batch(None, &singles[..256]);
+        assert!(pool.pcp.len() < PCP_BATCH, "runs bypass the cache");
         // Scrambled: frame by frame through the cache, drained as it fills.
         let scrambled: alloc::vec::Vec<PhysAddr> =
             (0..256).map(|k| singles[256 + (k ^ 5)]).collect();
-        pool.dealloc_batch(&scrambled);
+        pool.dealloc_batch(None, &scrambled);
         assert_eq!(pool.free_frames(), 1024);
-        pool.drain_pcp(PCP_HIGH);
+        pool.pcp.drain(&mut pool.buddy, PCP_HIGH);
         assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
+    }
+
+    #[test]
+    fn a_core_cache_takes_runs_out_of_the_pool_and_gives_them_back() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 1024 * PAGE_SIZE);
+        let mut cache = FrameCache::new();
+        pool.refill(&mut cache, 0).unwrap();
+        assert_eq!(
+            (cache.len(), pool.free_frames()),
+            (PCP_BATCH, 1024 - PCP_BATCH)
+        );
+        let taken: alloc::vec::Vec<usize> = (0..PCP_BATCH).map(|_| cache.pop().unwrap()).collect();
+        assert!(taken.windows(2).all(|w| w[1] == w[0] + 1), "lowest first");
+        assert_eq!(cache.pop(), None);
+        // Freed in a scrambled order on this core (or any other): the cache fills, drains half.
+        for k in 0..PCP_BATCH {
+            cache.push(taken[k ^ 3]);
+        }
+        assert!(cache.is_full());
+        pool.drain(&mut cache, PCP_HIGH / 2);
+        assert_eq!(cache.len() + pool.free_frames(), 1024);
+        pool.drain(&mut cache, PCP_HIGH);
+        assert_eq!((cache.len(), pool.free_frames()), (0, 1024));
+        assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
+    }
+
+    #[test]
+    fn batched_frees_through_a_core_cache_count_what_reaches_the_pool() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 1024 * PAGE_SIZE);
+        let mut cache = FrameCache::new();
+        let mut frames = alloc::vec::Vec::new();
+        for _ in 0..8 {
+            pool.refill(&mut cache, 0).unwrap();
+            while let Some(f) = cache.pop() {
+                frames.push(PhysAddr(f << PAGE_SHIFT));
+            }
+        }
+        assert_eq!(pool.free_frames(), 1024 - 8 * PCP_BATCH);
+        // Whole runs straight back, the rest through the cache.
+        let scrambled: alloc::vec::Vec<PhysAddr> =
+            (0..4 * PCP_BATCH).map(|k| frames[k ^ 5]).collect();
+        pool.dealloc_batch(Some(&mut cache), &frames[4 * PCP_BATCH..]);
+        assert_eq!(pool.free_frames(), 1024 - 4 * PCP_BATCH);
+        pool.dealloc_batch(Some(&mut cache), &scrambled);
+        assert_eq!(cache.len() + pool.free_frames(), 1024);
+        pool.drain(&mut cache, PCP_HIGH);
+        assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
+    }
+
+    #[test]
+    fn a_core_cache_refill_keeps_the_reserve() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 128 * PAGE_SIZE);
+        pool.set_reserve(100);
+        let mut cache = FrameCache::new();
+        // 28 frames above the reserve: no whole batch, one frame at a time.
+        for _ in 0..28 {
+            pool.refill(&mut cache, 0).unwrap();
+            assert_eq!(cache.len(), 1);
+            cache.pop().unwrap();
+        }
+        assert_eq!(pool.refill(&mut cache, 0), Err(OutOfFrames));
+        assert_eq!(pool.free_frames(), 100);
+        // The kernel still gets the reserve.
+        assert!(pool.alloc(1).is_ok());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::addr::{is_page_aligned, PAGE_SHIFT, PAGE_SIZE};
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, TASK_SIZE};
 use super::mprotect::vma_modify_flags;
-use super::populate::PopulateRange;
+use super::populate::{PopulateRange, PopulateVma};
 use super::vma::{VmFlags, VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT};
 
 /// mlock2 flag: lock pages as they are faulted in instead of populating the range.
@@ -237,29 +237,75 @@ pub fn do_munlockall<P: PageTableOps>(mm: &mut MmStruct<P>) -> Result<(), MmErro
 /// with `ignore_errors == 0`, then `__mlock_posix_error_return`). VM_LOCKONFAULT VMAs are skipped;
 /// a PROT_NONE VMA cannot be populated (EFAULT in Linux's GUP, reported as ENOMEM); running out
 /// of memory is reported as EAGAIN. Stops at the first failure; pages populated before it stay.
-/// Call it after dropping the mmap write lock.
+/// Call it after dropping the mmap write lock; the kernel, which holds the lock shared there,
+/// takes the same steps with [`mlock_step`].
 pub fn mlock_populate<P: PageTableOps>(
     mm: &mut MmStruct<P>,
     range: PopulateRange,
 ) -> Result<(), MmError> {
     let end = range.start.saturating_add(range.len);
     let mut cursor = range.start;
-    while cursor < end {
-        let Some(vma) = mm.find_vma_intersection(cursor, end) else {
-            break;
-        };
-        let (s, e, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
-        if !flags.contains(VM_LOCKONFAULT) {
-            if !flags.is_accessible() {
-                return Err(MmError::NoMemory);
+    loop {
+        match mlock_step(mm, cursor, end)? {
+            MlockStep::Done => return Ok(()),
+            MlockStep::Skip(next) => cursor = next,
+            MlockStep::Fill(v) => {
+                v.fill(&mut mm.pt, v.start, v.end)
+                    .map_err(mlock_populate_error)?;
+                cursor = v.end;
             }
-            crate::populate::populate_in_vma(mm, s, e, flags).map_err(|err| match err {
-                MmError::NoMemory => MmError::Again,
-                MmError::Fault => MmError::NoMemory,
-                other => other,
-            })?;
         }
-        cursor = e;
     }
-    Ok(())
+}
+
+/// What mlock's population does next from `cursor` in `[cursor, end)`, the VMAs looked up
+/// afresh (another thread may have changed them since the lock was last held).
+pub enum MlockStep {
+    /// Fill this part of one VMA.
+    Fill(PopulateVma),
+    /// Go on from here: the part of a VM_LOCKONFAULT VMA is left to its faults.
+    Skip(usize),
+    /// Nothing is mapped in the rest.
+    Done,
+}
+
+/// The next [`MlockStep`] of [`mlock_populate`]; a PROT_NONE VMA fails it with ENOMEM.
+pub fn mlock_step<P: PageTableOps>(
+    mm: &MmStruct<P>,
+    cursor: usize,
+    end: usize,
+) -> Result<MlockStep, MmError> {
+    if cursor >= end {
+        return Ok(MlockStep::Done);
+    }
+    let Some(vma) = mm.find_vma_intersection(cursor, end) else {
+        return Ok(MlockStep::Done);
+    };
+    let (s, e, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
+    if flags.contains(VM_LOCKONFAULT) {
+        return Ok(MlockStep::Skip(e));
+    }
+    if !flags.is_accessible() {
+        return Err(MmError::NoMemory);
+    }
+    let object = vma
+        .backing
+        .clone()
+        .map(|b| (b, vma.pgoff + ((s - vma.start) >> PAGE_SHIFT)));
+    Ok(MlockStep::Fill(PopulateVma {
+        start: s,
+        end: e,
+        flags,
+        object,
+    }))
+}
+
+/// mlock's error for a population that failed: out of memory is EAGAIN, a page that cannot be
+/// made (EFAULT in Linux's GUP) is ENOMEM (`__mlock_posix_error_return`).
+pub fn mlock_populate_error(e: MmError) -> MmError {
+    match e {
+        MmError::NoMemory => MmError::Again,
+        MmError::Fault => MmError::NoMemory,
+        other => other,
+    }
 }

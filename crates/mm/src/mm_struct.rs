@@ -38,6 +38,20 @@ pub trait PageTableOps {
     /// before returning. All-or-nothing: on `Err` nothing was unmapped (callers then leave the VMAs
     /// untouched and report the error, e.g. `sys_brk` restores the old break).
     fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), MmError>;
+    /// What [`prepare_unmap`](Self::prepare_unmap) sets aside for
+    /// [`unmap_prepared`](Self::unmap_prepared).
+    type UnmapReserve;
+    /// Whether `sys_brk` leaves a big shrink's translations in
+    /// [`MmStruct::pending_unmap`] for its caller to remove after downgrading the mmap lock:
+    /// page tables with a lock of their own (the kernel's) can be reached under the shared side;
+    /// others are cleared at once.
+    const DEFERS_UNMAPS: bool = false;
+    /// `unmap_range` in two halves, so that the VMAs can leave the tree in between and the
+    /// translations be removed after the mmap lock is downgraded (Linux 6.1's munmap and brk):
+    /// this one can fail and changes nothing; `unmap_prepared` cannot fail.
+    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<Self::UnmapReserve, MmError>;
+    /// The second half of [`prepare_unmap`](Self::prepare_unmap), for the same range.
+    fn unmap_prepared(&mut self, start: usize, end: usize, reserve: Self::UnmapReserve);
     /// Re-applies the permissions `flags` allow to the present pages of `[start, end)` and flushes the
     /// TLB. All-or-nothing like `unmap_range`.
     fn protect_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError>;
@@ -194,6 +208,10 @@ pub struct MmStruct<P: PageTableOps> {
     /// `PR_SET_THP_DISABLE` (Linux's `MMF_DISABLE_THP`): no transparent huge pages here. Kept
     /// across fork and exec, as Linux's `MMF_INIT_MASK` keeps it.
     pub thp_disabled: bool,
+    /// A brk shrink's translations still to remove (see
+    /// [`PageTableOps::DEFERS_UNMAPS`]): set by `sys_brk`, taken by its caller before the
+    /// mmap lock's write side is given up.
+    pub pending_unmap: Option<crate::mmap::DeferredUnmap<P::UnmapReserve>>,
 }
 
 impl<P: PageTableOps> MmStruct<P> {
@@ -217,6 +235,7 @@ impl<P: PageTableOps> MmStruct<P> {
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             totalram_pages: usize::MAX,
             thp_disabled: false,
+            pending_unmap: None,
         };
         mm.arch_pick_mmap_layout();
         mm

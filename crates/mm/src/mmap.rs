@@ -2,6 +2,7 @@
 //! `do_munmap`, and the tree surgery they share (`split_vma`, `vma_merge`). Mirrors Linux 6.x
 //! `mm/mmap.c` and `mm/vma.c`.
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use super::addr::{is_page_aligned, page_align_up, PAGE_SHIFT, PAGE_SIZE};
 use super::error::MmError;
@@ -423,6 +424,19 @@ pub fn do_munmap<P: PageTableOps>(
     start: usize,
     len: usize,
 ) -> Result<(), MmError> {
+    if let Some(d) = do_munmap_deferred(mm, start, len)? {
+        d.finish(&mut mm.pt);
+    }
+    Ok(())
+}
+
+/// [`do_munmap`] that leaves the translations for the caller to remove, after downgrading the
+/// mmap lock (Linux 6.1's `__vm_munmap` with `downgrade`); `None` when nothing was mapped.
+pub fn do_munmap_deferred<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    start: usize,
+    len: usize,
+) -> Result<Option<DeferredUnmap<P::UnmapReserve>>, MmError> {
     if !is_page_aligned(start) || start > TASK_SIZE || len > TASK_SIZE - start {
         return Err(MmError::Invalid);
     }
@@ -430,16 +444,17 @@ pub fn do_munmap<P: PageTableOps>(
     if end == start {
         return Err(MmError::Invalid);
     }
-    if mm.find_vma_intersection(start, end).is_none() {
-        return Ok(());
-    }
-    do_vmi_align_munmap(mm, start, end)
+    let Some(first) = mm.find_vma_intersection(start, end) else {
+        return Ok(None);
+    };
+    let first = (first.start, first.end);
+    vmi_align_munmap_deferred(mm, first, start, end)
 }
 
 /// Removes every VMA part inside the page-aligned `[start, end)`, which must intersect a VMA
 /// (Linux `do_vmi_align_munmap`). Only a split in the middle of one VMA is refused at the map-count
-/// limit; the page tables are cleared before the tree changes so that a page-table failure leaves
-/// everything as it was.
+/// limit; the tables a page-table split needs are set aside before the tree changes, so that a
+/// failure leaves everything as it was.
 pub(crate) fn do_vmi_align_munmap<P: PageTableOps>(
     mm: &mut MmStruct<P>,
     start: usize,
@@ -460,6 +475,52 @@ pub(crate) fn vmi_align_munmap_from<P: PageTableOps>(
     start: usize,
     end: usize,
 ) -> Result<(), MmError> {
+    if let Some(d) = vmi_align_munmap_deferred(mm, first, start, end)? {
+        d.finish(&mut mm.pt);
+    }
+    Ok(())
+}
+
+/// The smallest unmap whose translations are removed after the VMAs leave the tree, with the
+/// mmap lock downgraded: 64 KiB, where the clearing (some 10-20 instructions a page) starts to
+/// outweigh the second walk and the downgrade (about 200 instructions, which a one-page brk
+/// shrink would pay on top of its 250).
+pub const DEFERRED_UNMAP_MIN: usize = 16 * PAGE_SIZE;
+
+/// The translations of a range whose VMAs have left the tree, still to be removed: what Linux
+/// 6.1's munmap and brk do after `mmap_write_downgrade`, so that the process's other threads
+/// fault meanwhile (the range has no VMA: a fault there is a SIGSEGV, as once the call returns).
+#[must_use = "the range is still mapped"]
+pub struct DeferredUnmap<R> {
+    pub start: usize,
+    pub end: usize,
+    reserve: R,
+    /// The objects of the VMAs taken out, kept until their translations are gone: an object a
+    /// VMA kept alive must outlive the mappings of its pages.
+    detached: Vec<crate::object::Backing>,
+}
+
+impl<R> DeferredUnmap<R> {
+    /// Removes the translations; given the page tables with the mmap lock held either way (and
+    /// the page tables' lock, if shared), since `prepare_unmap`.
+    pub fn finish<P: PageTableOps<UnmapReserve = R> + ?Sized>(self, pt: &mut P) {
+        pt.unmap_prepared(self.start, self.end, self.reserve);
+        drop(self.detached);
+    }
+}
+
+/// [`do_vmi_align_munmap`] up to the point where the VMAs are out of the tree and only the page
+/// tables remain to clear: everything that can fail (a split at the map-count limit, the tables
+/// a block split will take) is done before anything changes.
+///
+/// A range below [`DEFERRED_UNMAP_MIN`] is cleared here, before the tree changes, and `None`
+/// returned: for it the lock's downgrade and the second walk cost more than the clearing.
+pub(crate) fn vmi_align_munmap_deferred<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    first: (usize, usize),
+    start: usize,
+    end: usize,
+) -> Result<Option<DeferredUnmap<P::UnmapReserve>>, MmError> {
     let (first_start, first_end) = first;
     debug_assert_eq!(
         mm.find_vma_intersection(start, end)
@@ -469,31 +530,46 @@ pub(crate) fn vmi_align_munmap_from<P: PageTableOps>(
     if start > first_start && end < first_end && mm.map_count() >= mm.max_map_count {
         return Err(MmError::NoMemory);
     }
-    mm.pt.unmap_range(start, end)?;
+    let reserve = if end - start < DEFERRED_UNMAP_MIN {
+        mm.pt.unmap_range(start, end)?;
+        None
+    } else {
+        Some(mm.pt.prepare_unmap(start, end)?)
+    };
+    let mut detached = Vec::new();
     if start > first_start && end == first_end {
         // The tail of one VMA (brk shrinking the heap, munmap of a mapping's end): nothing else
         // intersects the range, so splitting at `start` and unlinking the upper part comes down
         // to moving this VMA's end. Done in place: no re-keying, no second VMA.
         trim_vma_end(mm, first_start, start);
-        mm.debug_validate();
-        return Ok(());
-    }
-    if start > first_start {
-        __split_vma(mm, first_start, start);
-    }
-    let last = mm
-        .find_vma(end - 1)
-        .filter(|v| v.start < end)
-        .map(|v| (v.start, v.end));
-    if let Some((ls, le)) = last {
-        if le > end {
-            __split_vma(mm, ls, end);
+    } else {
+        if start > first_start {
+            __split_vma(mm, first_start, start);
+        }
+        let last = mm
+            .find_vma(end - 1)
+            .filter(|v| v.start < end)
+            .map(|v| (v.start, v.end));
+        if let Some((ls, le)) = last {
+            if le > end {
+                __split_vma(mm, ls, end);
+            }
+        }
+        while let Some(v) = mm.find_vma_intersection(start, end) {
+            let s = v.start;
+            let vma = mm.unlink_vma(s);
+            if reserve.is_some() {
+                if let Some(b) = vma.backing {
+                    detached.push(b);
+                }
+            }
         }
     }
-    while let Some(v) = mm.find_vma_intersection(start, end) {
-        let s = v.start;
-        mm.unlink_vma(s);
-    }
     mm.debug_validate();
-    Ok(())
+    Ok(reserve.map(|reserve| DeferredUnmap {
+        start,
+        end,
+        reserve,
+        detached,
+    }))
 }

@@ -11,7 +11,9 @@ use super::error::MmError;
 use super::fault::FaultAccess;
 use super::mm_struct::PageTableOps;
 use super::object::{ObjectError, PageObject};
-use super::pagetable::{Attrs, MapSize, MappedPage, PageEntry, PageTable, PtError, L2_BLOCK_SIZE};
+use super::pagetable::{
+    Attrs, MapSize, MappedPage, PageEntry, PageTable, PtError, UnmapReserve, L2_BLOCK_SIZE,
+};
 use super::phys::PhysMem;
 use super::tlb::TlbFlush;
 use super::vma::{
@@ -546,6 +548,19 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
             .unmap(VirtAddr(start), end - start, &self.tlb)
             .map(|_| ())
             .map_err(pt_err)
+    }
+
+    type UnmapReserve = UnmapReserve;
+
+    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<UnmapReserve, MmError> {
+        self.pt
+            .prepare_unmap(VirtAddr(start), end - start)
+            .map_err(pt_err)
+    }
+
+    fn unmap_prepared(&mut self, start: usize, end: usize, reserve: UnmapReserve) {
+        self.pt
+            .unmap_prepared(VirtAddr(start), end - start, reserve, &self.tlb);
     }
 
     fn protect_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {

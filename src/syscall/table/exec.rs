@@ -331,7 +331,7 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
     l.mm.pt.activate();
     let old = core::mem::replace(
         &mut p.mm,
-        alloc::sync::Arc::new(crate::sync::RwLock::new(l.mm)),
+        alloc::sync::Arc::new(crate::sync::RwSem::new(l.mm)),
     );
     crate::task::sched::set_active_mm(p);
     drop(old);

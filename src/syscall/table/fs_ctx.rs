@@ -264,10 +264,8 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
     let uptime_cs = timer::uptime_ns() / 10_000_000;
     let _ = match node {
         Node::Global(GlobalFile::Meminfo) => {
-            let (total, free) = {
-                let f = FRAMES.lock();
-                (f.total_frames(), f.free_frames())
-            };
+            let total = FRAMES.lock().total_frames();
+            let free = crate::mm::frame::free_frames();
             // Anonymous pages are the resident ones that are no object's own; `Mapped` counts
             // each object page mapped anywhere once; `AnonHugePages` the pages blocks map;
             // `Mlocked` the resident pages of locked VMAs (a fork's child does not inherit the

@@ -7,7 +7,13 @@ use super::*;
 /// brk(2).
 #[inline(always)]
 pub(super) fn brk(p: &mut Process, addr: usize) -> SysResult {
-    let r = sys_brk(&mut p.mm(), addr);
+    let mut mm = p.mm();
+    let r = sys_brk(&mut mm, addr);
+    if let Some(d) = mm.pending_unmap.take() {
+        finish_unmap(mm, d);
+    } else {
+        drop(mm);
+    }
     if let Some(range) = r.populate {
         // Linux populates after dropping the write lock; errors are ignored.
         populate_shared(p, range);
@@ -162,7 +168,22 @@ fn mmap_object(
 pub(super) fn munmap(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let (a0, a1) = (a[0] as usize, a[1] as usize);
-    do_munmap(&mut p.mm(), a0, a1).map(|_| 0).map_err(mm_err)
+    let mut mm = p.mm();
+    if let Some(d) = do_munmap_deferred(&mut mm, a0, a1).map_err(mm_err)? {
+        finish_unmap(mm, d);
+    }
+    Ok(0)
+}
+
+/// Removes the translations of a range whose VMAs have gone, with the mmap lock downgraded to
+/// its shared side and the page tables' lock taken, as Linux 6.1's munmap and brk do: the
+/// process's other threads fault meanwhile.
+fn finish_unmap(
+    mm: crate::sync::RwSemWriteGuard<'_, MmStruct<VmSpace>>,
+    d: DeferredUnmap<UnmapReserve>,
+) {
+    let mm = mm.downgrade();
+    d.finish(&mut *mm.pt.pages.lock());
 }
 
 /// mprotect(2).
@@ -202,12 +223,12 @@ pub(super) fn mlock(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
     let a = call.args;
     let (a0, a1, a2) = (a[0] as usize, a[1] as usize, a[2] as usize);
     let flags = if call.nr == SYS_mlock { 0 } else { a2 as u32 };
-    // The mmap lock is dropped between the two steps, as Linux populates after `do_mlock`.
+    // The write side is dropped between the two steps, as Linux populates after `do_mlock`.
     let locked = do_mlock(&mut p.mm(), a0, a1, flags).map_err(mm_err)?;
     if let Some(range) = locked {
         // mlock(2) reports a failed population (Linux `__mm_populate` without
         // ignore_errors); mlockall does not.
-        mlock_populate(&mut p.mm(), range).map_err(mm_err)?;
+        mlock_populate_shared(p, range).map_err(mm_err)?;
     }
     Ok(0)
 }
@@ -349,19 +370,48 @@ pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysR
 }
 
 /// `mm_populate` as Linux runs it: after the mmap write lock is dropped, under the lock shared
-/// with the VMAs looked up afresh, and errors ignored. The page tables are taken 2 MiB at a time,
-/// so that other threads of the process fault between the steps.
+/// with the VMAs looked up afresh, and errors ignored.
 fn populate_shared(p: &Process, range: crate::mm::populate::PopulateRange) {
-    use crate::mm::pagetable::L2_BLOCK_SIZE;
     let mm = p.mm.read();
     crate::mm::populate::for_each_populate_range(&mm, range.start, range.len, |v| {
-        let mut at = v.start;
-        while at < v.end {
-            let next = ((at | (L2_BLOCK_SIZE - 1)) + 1).min(v.end);
-            if v.fill(&mut *mm.pt.pages.lock(), at, next).is_err() {
-                break;
-            }
-            at = next;
-        }
+        let _ = fill_shared(&mm, &v);
     });
+}
+
+/// mlock(2)'s population, as Linux runs it after `do_mlock`: under the mmap lock shared, the
+/// VMAs looked up afresh at each step, with mlock's errors.
+fn mlock_populate_shared(
+    p: &Process,
+    range: crate::mm::populate::PopulateRange,
+) -> Result<(), crate::mm::error::MmError> {
+    use crate::mm::mlock::{mlock_populate_error, mlock_step, MlockStep};
+    let mm = p.mm.read();
+    let end = range.start.saturating_add(range.len);
+    let mut cursor = range.start;
+    loop {
+        match mlock_step(&mm, cursor, end)? {
+            MlockStep::Done => return Ok(()),
+            MlockStep::Skip(next) => cursor = next,
+            MlockStep::Fill(v) => {
+                fill_shared(&mm, &v).map_err(mlock_populate_error)?;
+                cursor = v.end;
+            }
+        }
+    }
+}
+
+/// Fills one VMA's part with the mmap lock held shared, taking the page tables' lock 2 MiB at a
+/// time, so that other threads of the process fault between the steps.
+fn fill_shared(
+    mm: &MmStruct<VmSpace>,
+    v: &crate::mm::populate::PopulateVma,
+) -> Result<(), crate::mm::error::MmError> {
+    use crate::mm::pagetable::L2_BLOCK_SIZE;
+    let mut at = v.start;
+    while at < v.end {
+        let next = ((at | (L2_BLOCK_SIZE - 1)) + 1).min(v.end);
+        v.fill(&mut *mm.pt.pages.lock(), at, next)?;
+        at = next;
+    }
+    Ok(())
 }

@@ -28,10 +28,8 @@ pub(super) fn prlimit64(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
 pub(super) fn sysinfo(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> SysResult {
     let a = call.args;
     let a0 = a[0] as usize;
-    let (free, total) = {
-        let f = crate::mm::frame::FRAMES.lock();
-        (f.free_frames(), f.total_frames())
-    };
+    let free = crate::mm::frame::free_frames();
+    let total = crate::mm::frame::FRAMES.lock().total_frames();
     let info = abi::Sysinfo {
         uptime: (timer::uptime_ns() / 1_000_000_000) as i64,
         totalram: total as u64,

@@ -204,6 +204,13 @@ pub struct Mapping {
     pub attrs: Attrs,
 }
 
+/// What [`PageTable::prepare_unmap`] gives for [`PageTable::unmap_prepared`]: the promise that
+/// the tables it set aside (kept in the page table) are used or given back there.
+#[must_use = "the tables set aside go back through `unmap_prepared`"]
+pub struct UnmapReserve {
+    _private: (),
+}
+
 /// A four-level translation table tree.
 ///
 /// Dropping it frees every table and every owned frame without any TLB maintenance: drop it only
@@ -213,6 +220,11 @@ pub struct PageTable<M: PhysMem> {
     root: PhysAddr,
     range: VaRange,
     asid: Option<u16>,
+    /// The tables set aside by [`prepare_unmap`](Self::prepare_unmap) for the one unmap whose
+    /// second half is still to come (the mmap lock allows no second one meanwhile). Kept here
+    /// rather than moved through the callers: a reserve passed by value cost some 600
+    /// instructions of copies per brk call.
+    pending: Reserve,
 }
 
 impl<M: PhysMem> PageTable<M> {
@@ -226,6 +238,7 @@ impl<M: PhysMem> PageTable<M> {
             root,
             range,
             asid,
+            pending: Reserve::empty(),
         })
     }
 
@@ -528,6 +541,69 @@ impl<M: PhysMem> PageTable<M> {
         Ok(pages)
     }
 
+    /// The half of [`unmap`](Self::unmap) that can fail: sets aside the tables that splitting
+    /// blocks across the ends of `[va, va + len)` will take, and changes no translation. With
+    /// [`unmap_prepared`](Self::unmap_prepared) after it, the VMAs can leave the tree between
+    /// the two, and the tables be cleared under a weaker lock (Linux 6.1's downgraded munmap).
+    pub fn prepare_unmap(&mut self, va: VirtAddr, len: usize) -> Result<UnmapReserve, PtError> {
+        debug_assert!(self.pending.is_empty(), "two unmaps prepared at once");
+        if let Some(last) = self.check_range(va, len)? {
+            let n = self.splits_needed(va.as_usize(), last, None);
+            if n > 0 {
+                self.pending.fill(&self.mem, n)?;
+            }
+        }
+        Ok(UnmapReserve { _private: () })
+    }
+
+    /// [`unmap`](Self::unmap) with the tables [`prepare_unmap`](Self::prepare_unmap) set aside,
+    /// which cannot fail: no block can have come to straddle an end of the range since, because
+    /// a block never crosses a VMA's bounds and the range's VMAs were taken out of the tree (or
+    /// the lock held since kept the tables as they were). Gives back the tables not used.
+    pub fn unmap_prepared<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        reserve: UnmapReserve,
+        tlb: &F,
+    ) -> usize {
+        let UnmapReserve { _private: () } = reserve;
+        let Ok(Some(last)) = self.check_range(va, len) else {
+            self.free_pending();
+            return 0;
+        };
+        let mut g = Gather::new(self.asid, tlb);
+        let pages = match (len == PAGE_SIZE)
+            .then(|| self.unmap_one_page(va.as_usize(), true, &mut g))
+            .flatten()
+        {
+            Some(pages) => pages,
+            None => {
+                // Moved out only when it holds tables: a move of the reserve is a 40-byte copy.
+                let mut r = if self.pending.is_empty() {
+                    Reserve::empty()
+                } else {
+                    core::mem::replace(&mut self.pending, Reserve::empty())
+                };
+                self.clear_range(self.root, 0, va.as_usize(), last, true, &mut g, &mut r);
+                r.free_all(&self.mem);
+                g.unmapped_pages
+            }
+        };
+        self.free_pending();
+        g.finish(&self.mem, self.is_kernel());
+        pages
+    }
+
+    /// Gives back the tables [`prepare_unmap`](Self::prepare_unmap) set aside and no split took.
+    #[inline]
+    fn free_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let mut r = core::mem::replace(&mut self.pending, Reserve::empty());
+            r.free_all(&self.mem);
+        }
+    }
+
     /// Unmaps the page at `va` (splitting a block around it), returning what was mapped there.
     pub fn unmap_page<F: TlbFlush + ?Sized>(
         &mut self,
@@ -706,6 +782,8 @@ impl<M: PhysMem> PageTable<M> {
 
 impl<M: PhysMem> Drop for PageTable<M> {
     fn drop(&mut self) {
+        debug_assert!(self.pending.is_empty(), "a prepared unmap never finished");
+        self.pending.free_all(&self.mem);
         self.free_subtree(self.root, 0);
         self.mem.free_frames(self.root, 0);
     }

@@ -857,3 +857,44 @@ fn unmapping_a_tables_last_page_frees_the_tables_and_a_hole_costs_no_look() {
     assert_eq!(pt.unmap(va(far), 2 * P, &tlb).unwrap(), 2);
     assert_eq!(pt.table_frames(), 1, "and a range's tables with it");
 }
+
+#[test]
+fn prepared_unmap_takes_its_split_tables_beforehand_and_then_cannot_fail() {
+    let ram = SimRam::new(64);
+    let tlb = RecordingTlb::new();
+    let mut pt = user(&ram);
+    // Unowned: the frames are outside SimRam and nothing frees them.
+    pt.map(
+        va(0x20_0000),
+        pa(FAR_PA),
+        M2,
+        Attrs::user_rw(),
+        MapSize::Any,
+        &tlb,
+    )
+    .unwrap();
+    // The top half of the block goes: one split table, taken now or never.
+    let (start, len) = (0x20_0000 + M2 / 2, M2 / 2);
+    ram.set_budget(Some(0));
+    assert!(matches!(
+        pt.prepare_unmap(va(start), len),
+        Err(PtError::NoMemory)
+    ));
+    assert_eq!(pt.translate(va(start)).unwrap().level, 2, "nothing changed");
+    ram.set_budget(Some(1));
+    let reserve = pt.prepare_unmap(va(start), len).unwrap();
+    assert_eq!(pt.translate(va(start)).unwrap().level, 2, "still nothing");
+    ram.set_budget(Some(0));
+    assert_eq!(pt.unmap_prepared(va(start), len, reserve, &tlb), 256);
+    ram.set_budget(None);
+    assert!(pt.translate(va(start)).is_none());
+    assert_eq!(
+        pt.translate(va(start - P)).map(|t| (t.pa, t.level)),
+        Some((pa(FAR_PA + M2 / 2 - P), 3))
+    );
+    // A reserve that was not needed goes back whole.
+    let frames = ram.allocated_frames();
+    let reserve = pt.prepare_unmap(va(0x20_0000), P).unwrap();
+    assert_eq!(pt.unmap_prepared(va(0x20_0000), P, reserve, &tlb), 1);
+    assert!(ram.allocated_frames() <= frames);
+}

@@ -178,7 +178,7 @@ impl Reserve {
 
     /// Fills an empty reserve with `n` tables, or leaves it empty and fails. In place: a
     /// `Result<Reserve, _>` travelled through unaligned memcpys on every unmap.
-    fn fill<M: PhysMem>(&mut self, mem: &M, n: usize) -> Result<(), PtError> {
+    pub(super) fn fill<M: PhysMem>(&mut self, mem: &M, n: usize) -> Result<(), PtError> {
         debug_assert_eq!(self.n, 0);
         while self.n < n {
             match mem.alloc_frames(0) {
@@ -193,6 +193,10 @@ impl Reserve {
             }
         }
         Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
     }
 
     fn take(&mut self) -> PhysAddr {
@@ -342,6 +346,7 @@ impl<M: PhysMem> PageTable<M> {
     /// frame. Returns the number of pages unmapped (0 or 1), or `None`, having changed nothing,
     /// when a block must be split. A table left empty is unlinked as `clear_range` does, by
     /// running it over the page (which then has nothing left to clear).
+    #[inline(always)]
     pub(super) fn unmap_one_page<F: TlbFlush + ?Sized>(
         &self,
         va: usize,
@@ -523,6 +528,13 @@ impl<M: PhysMem> PageTable<M> {
         protect: Option<Attrs>,
         r: &mut Reserve,
     ) -> Result<(), PtError> {
+        let n = self.splits_needed(va, last, protect);
+        r.fill(&self.mem, n)
+    }
+
+    /// The tables splitting the blocks across the ends of `[va, last]` takes (none for a
+    /// `protect` to attributes a block already has).
+    pub(super) fn splits_needed(&self, va: usize, last: usize, protect: Option<Attrs>) -> usize {
         let splits_at = |probe: usize, aligned: &dyn Fn(usize) -> bool| match self.lookup(probe) {
             Lookup::Leaf { desc, .. }
                 if protect
@@ -536,9 +548,18 @@ impl<M: PhysMem> PageTable<M> {
             Lookup::Leaf { level: 2, .. } if !aligned(level_size(2)) => 1,
             _ => 0,
         };
-        let n =
-            splits_at(va, &|s| va & (s - 1) == 0) + splits_at(last, &|s| last & (s - 1) == s - 1);
-        r.fill(&self.mem, n)
+        if va >> level_shift(2) == last >> level_shift(2) && protect.is_none() {
+            // Both ends in one 2 MiB range (brk1, a munmap of a few pages): one walk. Only a
+            // block leaf can need a split, and the same leaf covers both ends.
+            return match self.lookup(va) {
+                Lookup::Leaf { level, .. } if level < 3 => {
+                    splits_at(va, &|s| va & (s - 1) == 0)
+                        + splits_at(last, &|s| last & (s - 1) == s - 1)
+                }
+                _ => 0,
+            };
+        }
+        splits_at(va, &|s| va & (s - 1) == 0) + splits_at(last, &|s| last & (s - 1) == s - 1)
     }
 
     /// Replaces the block at `table[idx]` by a table of 512 next-level leaves with the same output

@@ -5,7 +5,7 @@ use super::*;
 use crate::brk::{check_data_rlimit, sys_brk};
 use crate::fault::FaultAccess;
 use crate::mm_struct::{Rlimit, TASK_SIZE};
-use crate::mmap::{do_mmap, do_munmap};
+use crate::mmap::{do_mmap, do_munmap, DEFERRED_UNMAP_MIN};
 use crate::mprotect::do_mprotect;
 use crate::populate::mm_populate;
 use crate::proc_fmt::show_maps;
@@ -362,4 +362,52 @@ fn brk_growth_after_user_munmap_of_heap_top_creates_new_vma() {
         2
     );
     let _ = FaultAccess::Read;
+}
+
+/// What a shrink leaves for after the downgrade (`brk_locked`, which `sys_brk` wraps).
+fn shrink_deferred(mm: &mut Mm, b: usize) -> Option<crate::mmap::DeferredUnmap<()>> {
+    match crate::brk::brk_locked(mm, b) {
+        Some(crate::brk::BrkDone::Shrunk(d)) => d,
+        _ => None,
+    }
+}
+
+#[test]
+fn brk_shrink_leaves_the_translations_for_after_the_downgrade() {
+    let mut mm = exec_mm();
+    let n = DEFERRED_UNMAP_MIN / P;
+    brk(&mut mm, B + (n + 1) * P);
+    mm.pt
+        .populate_range(B, B + (n + 1) * P, VM_READ | VM_WRITE)
+        .unwrap();
+    let unmap = shrink_deferred(&mut mm, B + P);
+    assert_eq!(mm.brk, B + P);
+    // The heap is one page already; its old pages are still mapped until the caller goes on
+    // under the shared lock.
+    assert_eq!(mm.find_vma(B).unwrap().end, B + P);
+    assert_eq!(mm.pt.frames(), n + 1);
+    let d = unmap.expect("a shrink leaves its translations");
+    assert_eq!((d.start, d.end), (B + P, B + (n + 1) * P));
+    d.finish(&mut mm.pt);
+    assert_eq!(mm.pt.frames(), 1);
+    // A smaller shrink clears them at once.
+    brk(&mut mm, B + n * P);
+    mm.pt
+        .populate_range(B, B + n * P, VM_READ | VM_WRITE)
+        .unwrap();
+    assert!(shrink_deferred(&mut mm, B + P).is_none());
+    assert_eq!((mm.brk, mm.pt.frames()), (B + P, 1));
+    // Page tables that do not defer (these) get the whole shrink from sys_brk.
+    brk(&mut mm, B + (n + 1) * P);
+    mm.pt
+        .populate_range(B, B + (n + 1) * P, VM_READ | VM_WRITE)
+        .unwrap();
+    assert_eq!(brk(&mut mm, B + P), B + P);
+    assert!(mm.pending_unmap.is_none());
+    assert_eq!(mm.pt.frames(), 1);
+    // A failure leaves nothing, and the break where it was.
+    brk(&mut mm, B + (n + 1) * P);
+    mm.pt.fail_unmap = true;
+    assert_eq!(brk(&mut mm, B), B + (n + 1) * P);
+    assert!(mm.pending_unmap.is_none());
 }

@@ -58,6 +58,17 @@ impl PageTableOps for FakePt {
         }
         Ok(())
     }
+    type UnmapReserve = ();
+    fn prepare_unmap(&mut self, _start: usize, _end: usize) -> Result<(), MmError> {
+        if self.fail_unmap {
+            return Err(MmError::NoMemory);
+        }
+        Ok(())
+    }
+    fn unmap_prepared(&mut self, start: usize, end: usize, _reserve: ()) {
+        self.unmap_range(start, end)
+            .expect("unmap_prepared after a prepare_unmap that succeeded");
+    }
     fn protect_range(&mut self, start: usize, end: usize, flags: VmFlags) -> Result<(), MmError> {
         self.calls.push(Call::Protect(start, end, flags));
         Ok(())
