@@ -111,7 +111,7 @@ fn rust_std_threads_on_four_cores() {
 #[test]
 fn the_mm_under_threads_on_four_cores() {
     let o = four_cores().program("c-mtstress", "").run();
-    o.assert_tap("mtstress", 11);
+    o.assert_tap("mtstress", 12);
     o.assert_no_frame_leak();
 }
 
@@ -138,6 +138,6 @@ fn rust_std_threads_behave_as_on_linux() {
 #[test]
 fn the_mm_under_threads() {
     let o = Boot::default().program("c-mtstress", "").run();
-    o.assert_tap("mtstress", 11);
+    o.assert_tap("mtstress", 12);
     o.assert_no_frame_leak();
 }

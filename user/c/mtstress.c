@@ -2,7 +2,8 @@
  * and joined leave VmSize where it was; detached threads; rwlocks and barriers; malloc from eight
  * threads; threads faulting disjoint parts of one heap while another moves the break; munmap in
  * one thread while another reads the page (afterwards no access may succeed); mlockall from one
- * thread while others allocate; fork while other threads write (the child sees a snapshot). */
+ * thread while others allocate; two threads upgrading the same pages at once (from the zero page,
+ * copy-on-write); fork while other threads write (the child sees a snapshot). */
 #define _GNU_SOURCE
 #include "tap.h"
 #include <errno.h>
@@ -126,12 +127,14 @@ static void *breaker(void *arg)
 {
 	(void)arg;
 	void *start = sbrk(0);
+	/* Shrinks of 96 KiB: big enough that the page tables are cleared with the mmap lock
+	 * downgraded, while the touchers fault. */
 	for (int i = 0; i < 200; i++) {
-		if (sbrk(64 << 10) == (void *)-1)
+		if (sbrk(128 << 10) == (void *)-1)
 			return (void *)1L;
 		((char *)sbrk(0))[-1] = 1;
 		if (i % 2)
-			sbrk(-(32 << 10));
+			sbrk(-(96 << 10));
 	}
 	return (void *)(long)(brk(start) != 0);
 }
@@ -175,6 +178,36 @@ static void *allocator(void *arg)
 		sched_yield();
 	}
 	return (void *)n;
+}
+
+/* Two threads upgrading the same pages at once: each writes its own word of every page, and
+ * neither write may be lost to the other's upgrade (from the zero page, or copy-on-write). */
+#define RACE_PAGES 256
+static char *race;
+static pthread_barrier_t race_start;
+static void *racer(void *arg)
+{
+	long word = (long)arg;
+	pthread_barrier_wait(&race_start);
+	for (long pg = 0; pg < RACE_PAGES; pg++)
+		((volatile long *)(race + pg * 4096))[word] = word + 1;
+	return NULL;
+}
+static int race_pages(void)
+{
+	pthread_t a, b;
+	pthread_barrier_init(&race_start, NULL, 2);
+	pthread_create(&a, NULL, racer, (void *)1L);
+	pthread_create(&b, NULL, racer, (void *)2L);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	pthread_barrier_destroy(&race_start);
+	int lost = 0;
+	for (long pg = 0; pg < RACE_PAGES; pg++) {
+		volatile long *w = (volatile long *)(race + pg * 4096);
+		lost += w[1] != 2 || w[2] != 3;
+	}
+	return lost;
 }
 
 static volatile long counters[4];
@@ -256,12 +289,13 @@ int main(void)
 	munmap(region, REGION);
 
 	/* 6. munmap while another thread reads: afterwards, no access succeeds. */
-	victim = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* 1 MiB, so that its page tables are cleared after the mmap lock is downgraded. */
+	victim = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	victim[0] = 7;
 	signal(SIGSEGV, on_segv);
 	pthread_create(&ts[0], NULL, reader, NULL);
 	usleep(20000);
-	CHECK(munmap((void *)victim, 4096) == 0, "munmap while another thread reads the page");
+	CHECK(munmap((void *)victim, 1 << 20) == 0, "munmap while another thread reads the page");
 	int mine = 0;
 	if (sigsetjmp(jb, 1) == 0)
 		(void)victim[0];
@@ -293,7 +327,36 @@ int main(void)
 	waitpid(c, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mlockall in one thread while three allocate");
 
-	/* 8. fork while other threads write: the child sees one snapshot that stays still. */
+	/* 8. Two threads upgrade the same pages at once: from the zero page (every page read
+	 * first), then copy-on-write (shared with a child since a fork). */
+	race = mmap(NULL, RACE_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long sum = 0;
+	for (long pg = 0; pg < RACE_PAGES; pg++)
+		sum += race[pg * 4096];
+	int lost_zero = race_pages();
+	for (long pg = 0; pg < RACE_PAGES; pg++)
+		((long *)(race + pg * 4096))[1] = ((long *)(race + pg * 4096))[2] = 0;
+	int cp[2];
+	int piped = pipe(cp) == 0;
+	c = fork();
+	if (c == 0) {
+		char go;
+		(void)!read(cp[0], &go, 1);
+		long changed = 0;
+		for (long pg = 0; pg < RACE_PAGES; pg++)
+			changed += ((long *)(race + pg * 4096))[1] | ((long *)(race + pg * 4096))[2];
+		_exit(changed == 0 ? 0 : 1);
+	}
+	int lost_cow = race_pages();
+	(void)!write(cp[1], "g", 1);
+	waitpid(c, &st, 0);
+	CHECK(piped && sum == 0 && lost_zero == 0 && lost_cow == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "two threads upgrade the same pages at once: no write lost (zero page %d, copy-on-write %d), "
+	      "the child's copy untouched (%#x)",
+	      lost_zero, lost_cow, st);
+	munmap(race, RACE_PAGES * 4096);
+
+	/* 9. fork while other threads write: the child sees one snapshot that stays still. */
 	c = fork();
 	if (c == 0) {
 		for (long i = 0; i < 4; i++)
