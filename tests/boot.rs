@@ -97,6 +97,20 @@ fn frame_pool_runs_dry_without_a_panic_and_recovers() {
     assert_eq!(nums[0], nums[1], "{line}");
 }
 
+/// The arch layer's `memcpy` and `memmove` against a byte loop (`selftest::mem`).
+#[test]
+fn memcpy_and_memmove_copy_every_length_and_alignment() {
+    let o = Boot::default().args("test=mem").run();
+    o.assert_status(0);
+    let line = o
+        .output
+        .lines()
+        .find(|l| l.starts_with("mem: "))
+        .expect("mem line");
+    let nums: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    assert!(nums[0] > 70_000 && nums[1] == 0, "{line}");
+}
+
 #[test]
 fn kernel_heap_grows_from_the_frame_pool() {
     let o = Boot::default().args("test=heap").run();

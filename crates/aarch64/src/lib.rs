@@ -34,6 +34,8 @@ pub mod extable;
 #[cfg(target_os = "none")]
 pub mod gic_cpuif;
 #[cfg(target_os = "none")]
+pub mod mem;
+#[cfg(target_os = "none")]
 pub mod mmu;
 #[cfg(target_os = "none")]
 pub mod psci;
