@@ -542,6 +542,12 @@ pub(crate) fn vmi_align_munmap_deferred<P: PageTableOps>(
         // intersects the range, so splitting at `start` and unlinking the upper part comes down
         // to moving this VMA's end. Done in place: no re-keying, no second VMA.
         trim_vma_end(mm, first_start, start);
+    } else if start == first_start && end == first_end {
+        // Exactly one VMA (munmap of a whole mapping): unlinked without looking for others.
+        let vma = mm.unlink_vma(start);
+        if reserve.is_some() {
+            detached.extend(vma.backing);
+        }
     } else {
         if start > first_start {
             __split_vma(mm, first_start, start);
