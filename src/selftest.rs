@@ -60,8 +60,8 @@ fn frames() {
     println!("frames: {before} free before, {after} after");
 }
 
-/// `memcpy` and `memmove` (the arch layer's) against a byte loop: every length up to 300 at
-/// every alignment of source and destination, and overlaps both ways.
+/// `memcpy`, `memmove` and `memset` (the arch layer's) against a byte loop: every length up to
+/// 300 at every alignment of source and destination, and overlaps both ways.
 fn mem() {
     const N: usize = 300;
     let mut cases = 0usize;
@@ -124,7 +124,31 @@ fn mem() {
             }
         }
     }
-    println!("mem: {cases} copies and moves, {bad} wrong");
+    // memset: every length and alignment, a byte with its top bit set.
+    for len in 0..=N {
+        for d_off in 0..16 {
+            let mut dst = [0x11u8; N + 64];
+            // SAFETY: the range lies inside the array.
+            unsafe {
+                core::ptr::write_bytes(
+                    dst.as_mut_ptr().add(d_off),
+                    core::hint::black_box(0xc5),
+                    core::hint::black_box(len),
+                )
+            };
+            let ok = (0..N + 64).all(|i| {
+                dst[i]
+                    == if i >= d_off && i < d_off + len {
+                        0xc5
+                    } else {
+                        0x11
+                    }
+            });
+            bad += usize::from(!ok);
+            cases += 1;
+        }
+    }
+    println!("mem: {cases} copies, moves and fills, {bad} wrong");
 }
 
 /// Grows the kernel heap well past its static area with small objects, and checks that large

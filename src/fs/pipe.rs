@@ -295,11 +295,13 @@ impl Pipe {
             });
         }
         let want = count.min(room);
-        let mut tmp = [0u8; PIPE_BUF];
+        const _: () = assert!(PIPE_BUF <= crate::mm::uaccess::USER_CHUNK);
+        let mut bounce = crate::mm::uaccess::Bounce::new();
         let mut done = 0;
         while done < want {
-            let n = (want - done).min(tmp.len());
-            let got = fill(done, &mut tmp[..n]).min(n);
+            let n = (want - done).min(PIPE_BUF);
+            let tmp = bounce.chunk(n);
+            let got = fill(done, tmp).min(n);
             // Grow geometrically but never past the pipe's capacity.
             let need = s.buf.len() + got;
             if need > s.buf.capacity() {

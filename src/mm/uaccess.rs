@@ -23,6 +23,31 @@ pub const PATH_MAX: usize = 4096;
 /// being valid, the way Linux's byte-granular `copy_*_user` does.
 pub const USER_CHUNK: usize = 4096;
 
+/// A page-sized bounce buffer on the stack whose bytes are made (zeroed) only as a chunk is
+/// used: a `[0u8; USER_CHUNK]` zeroed all 4096 bytes on every call, which was a third of a
+/// one-byte pipe round trip.
+pub struct Bounce([core::mem::MaybeUninit<u8>; USER_CHUNK]);
+
+impl Bounce {
+    pub const fn new() -> Self {
+        Self([core::mem::MaybeUninit::uninit(); USER_CHUNK])
+    }
+
+    /// The first `n` bytes (at most [`USER_CHUNK`]), zeroed.
+    pub fn chunk(&mut self, n: usize) -> &mut [u8] {
+        let part = &mut self.0[..n];
+        part.fill(core::mem::MaybeUninit::new(0));
+        // SAFETY: every byte of `part` was just written; `MaybeUninit<u8>` has `u8`'s layout.
+        unsafe { &mut *(part as *mut [core::mem::MaybeUninit<u8>] as *mut [u8]) }
+    }
+}
+
+impl Default for Bounce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// User memory as a syscall handler sees it. The kernel's implementation faults pages in and
 /// returns EFAULT when the range is bad; host tests use a Vec-backed fake.
 ///

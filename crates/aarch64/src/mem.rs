@@ -1,10 +1,11 @@
-//! `memcpy` and `memmove` for the kernel, in place of `compiler_builtins`' portable ones (which
-//! are weak symbols, so these win at link time).
+//! `memcpy`, `memmove` and `memset` for the kernel, in place of `compiler_builtins`' portable ones
+//! (which are weak symbols, so these win at link time).
 //!
 //! The kernel moves many mid-sized values: VMAs shifted inside the tree's nodes, results handed
 //! up the mm's calls. The portable loops spent about one instruction per byte there (43 for 40
 //! bytes; an mmap and munmap pair ran 880 instructions in them); these copy 32 bytes per turn
 //! with `LDP`/`STP` and the last 0 to 31 bytes by their binary digits, about a quarter of that.
+//! `memset` stores 64 bytes per turn: zeroing a 4 KiB stack buffer took 1,557 instructions.
 //!
 //! Unaligned accesses are fine: every caller copies Normal memory with the MMU on, and
 //! `SCTLR_EL1.A` is clear (boot.rs). Only general registers are used (the kernel is built
@@ -91,5 +92,41 @@ memmove:
     strb    w6, [x3, #-1]
 37: ret
 .size memmove, . - memmove
+
+// void *memset(void *dst, int c, size_t n): the byte spread over a register, 64 bytes per turn,
+// the last 0 to 63 by their binary digits.
+.global memset
+.type memset, %function
+memset:
+    mov     x3, x0
+    and     x1, x1, #0xff
+    mov     x4, #0x0101010101010101
+    mul     x1, x1, x4
+    cmp     x2, #64
+    b.lo    42f
+    sub     x2, x2, #64
+41: stp     x1, x1, [x3]
+    stp     x1, x1, [x3, #16]
+    stp     x1, x1, [x3, #32]
+    stp     x1, x1, [x3, #48]
+    add     x3, x3, #64
+    subs    x2, x2, #64
+    b.hs    41b
+    add     x2, x2, #64
+42: tbz     x2, #5, 43f
+    stp     x1, x1, [x3], #16
+    stp     x1, x1, [x3], #16
+43: tbz     x2, #4, 44f
+    stp     x1, x1, [x3], #16
+44: tbz     x2, #3, 45f
+    str     x1, [x3], #8
+45: tbz     x2, #2, 46f
+    str     w1, [x3], #4
+46: tbz     x2, #1, 47f
+    strh    w1, [x3], #2
+47: tbz     x2, #0, 48f
+    strb    w1, [x3]
+48: ret
+.size memset, . - memset
 "#
 );

@@ -1,6 +1,7 @@
 //! read, write, readv, writev and lseek: the transfer of bytes between user buffers (one, or
 //! an iovec) and pipes, the console or /proc files, in Linux's `vfs_read`/`vfs_write` order.
 use super::*;
+use crate::mm::uaccess::Bounce;
 
 /// `MAX_RW_COUNT` (`INT_MAX & PAGE_MASK`): one read or write transfers at most this much;
 /// larger counts are silently clamped (`rw_verify_area`, `import_iovec`).
@@ -105,10 +106,11 @@ fn copy_out(
     count: usize,
     mut fill: impl FnMut(usize, &mut [u8]) -> usize,
 ) -> SysResult {
-    let mut tmp = [0u8; USER_CHUNK];
+    let mut bounce = Bounce::new();
     let mut done = 0;
     for (a, off, n) in user_chunks(buf, count) {
-        let got = fill(off, &mut tmp[..n]);
+        let tmp = bounce.chunk(n);
+        let got = fill(off, tmp);
         if got == 0 {
             break;
         }
@@ -157,11 +159,12 @@ fn write_regular(
     if inode.lock().seals & F_SEALS_NO_WRITE != 0 {
         return Err(errno::EPERM);
     }
-    let mut tmp = [0u8; USER_CHUNK];
+    let mut bounce = Bounce::new();
     let mut done = 0;
     let mut err = None;
     for (a, off, n) in user_chunks(buf, count) {
-        if mem.copy_from_user(a, &mut tmp[..n]).is_err() {
+        let tmp = bounce.chunk(n);
+        if mem.copy_from_user(a, tmp).is_err() {
             err = Some(errno::EFAULT);
             break;
         }
@@ -341,10 +344,11 @@ pub(super) fn write_file(
     let append = file.flags & O_APPEND != 0;
     match &mut file.kind {
         FileKind::Console => {
-            let mut tmp = [0u8; USER_CHUNK];
+            let mut bounce = Bounce::new();
             let mut done = 0;
             for (a, _, n) in user_chunks(buf, count) {
-                if mem.copy_from_user(a, &mut tmp[..n]).is_err() {
+                let tmp = bounce.chunk(n);
+                if mem.copy_from_user(a, tmp).is_err() {
                     return if done > 0 {
                         Ok(done)
                     } else {
