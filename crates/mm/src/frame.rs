@@ -113,6 +113,12 @@ impl FrameCache {
         }
         let sorted = self.sorted.min(len);
         let pcp = &mut self.pcp[..len];
+        // Frames freed in descending order (a range unmapped in address order whose frames a
+        // fault took from the top of this cache, which hands them out last in, first out) are
+        // reversed in one pass: insertion sorting them cost some 70 instructions a frame.
+        if pcp[sorted..].windows(2).all(|w| w[0] > w[1]) {
+            pcp[sorted..].reverse();
+        }
         for i in sorted + 1..len {
             let v = pcp[i];
             let mut j = i;
@@ -547,6 +553,28 @@ mod tests {
         pool.drain(&mut cache, PCP_HIGH);
         assert_eq!((cache.len(), pool.free_frames()), (0, 1024));
         assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
+    }
+
+    #[test]
+    fn frames_freed_in_descending_order_drain_as_runs() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 256 * PAGE_SIZE);
+        let mut cache = FrameCache::new();
+        pool.refill(&mut cache, 0).unwrap();
+        // Freed in address order, taken again last in, first out (descending), and freed
+        // again in the order taken.
+        let taken: alloc::vec::Vec<usize> = (0..PCP_BATCH).map(|_| cache.pop().unwrap()).collect();
+        for &f in &taken {
+            cache.push(f);
+        }
+        let mut again: alloc::vec::Vec<usize> =
+            (0..PCP_BATCH).map(|_| cache.pop().unwrap()).collect();
+        assert!(again.windows(2).all(|w| w[0] > w[1]));
+        for f in again.drain(..) {
+            cache.push(f);
+        }
+        pool.drain(&mut cache, PCP_HIGH);
+        assert_eq!(pool.alloc(256), Ok(PhysAddr(0)), "everything coalesced");
     }
 
     #[test]
