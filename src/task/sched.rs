@@ -876,13 +876,16 @@ impl Tasks {
         }
     }
 
-    /// The next task to run, after waking expired sleepers and signalling the terminal's
-    /// foreground group; `None` when nothing is runnable.
-    fn pick_next(&mut self) -> Option<Box<Process>> {
+    /// The next task to run, after waking expired sleepers (unless the caller just did, under
+    /// the same hold of the lock) and signalling the terminal's foreground group; `None` when
+    /// nothing is runnable.
+    fn pick_next(&mut self, woken: bool) -> Option<Box<Process>> {
         if let Some((pgrp, sig)) = crate::console::take_signal() {
             self.signal_group(pgrp, sig);
         }
-        self.wake_expired();
+        if !woken {
+            self.wake_expired();
+        }
         // An entry whose task has started waiting since it was queued (a group stop), or which
         // runs on another core (woken there before it switched away), is stale: the task is
         // queued again when it is woken. A task that may not run on this core stays queued.
@@ -996,7 +999,7 @@ fn cpu_idle() -> ! {
     let me = cpu_id();
     loop {
         let mut tasks = TASKS.lock();
-        if let Some(mut next) = tasks.pick_next() {
+        if let Some(mut next) = tasks.pick_next(false) {
             drop(tasks);
             load_context(&mut next);
             let next_ctx: *const CpuContext = &next.ctx;
@@ -1101,15 +1104,20 @@ pub fn finish_trap(mut preempt: bool) {
             exit_process(p);
         }
         let mut tasks = TASKS.lock();
-        tasks.wake_expired();
-        if p.wait.is_none() && tasks.run_queue.is_empty() {
-            return; // preempted, but nobody else wants the CPU
+        // A task that goes on running looks first whether another is due; one that sleeps
+        // leaves the look to `pick_next`, which then sees it among the sleepers (once per switch:
+        // it walks every sleeping task).
+        let runnable = p.wait.is_none();
+        if runnable {
+            tasks.wake_expired();
+            if tasks.run_queue.is_empty() {
+                return; // preempted, but nobody else wants the CPU
+            }
         }
         let mut p = cur.take().expect("current process");
         p.cpu_ticks = p.thread_cpu_ticks();
         fold_faults(&mut p);
         save_context(&mut p);
-        let runnable = p.wait.is_none();
         let pid = p.pid;
         // The task stays boxed in the table while it sleeps, so its context does not move.
         let prev: *mut CpuContext = &mut p.ctx;
@@ -1117,7 +1125,7 @@ pub fn finish_trap(mut preempt: bool) {
         if runnable {
             tasks.enqueue(pid);
         }
-        switch_to_next(tasks, cur, prev);
+        switch_to_next(tasks, cur, prev, runnable);
         // Back in this task: another thread may have ended its process meanwhile.
         preempt = false;
     }
@@ -1138,13 +1146,15 @@ fn group_stop_arrived(p: &mut Process) {
 
 /// Picks the next task and switches to its kernel stack, saving the running one's context in
 /// `prev`, or to this core's idle loop when nothing is runnable; returns when some core switches
-/// back to `prev` (at once, if the next task is the same).
+/// back to `prev` (at once, if the next task is the same). `woken`: the caller woke the expired
+/// sleepers under this hold of the lock.
 fn switch_to_next(
     mut tasks: crate::sync::MutexGuard<'_, Tasks>,
     mut cur: crate::sync::MutexGuard<'_, Option<Box<Process>>>,
     prev: *mut CpuContext,
+    woken: bool,
 ) {
-    let next_ctx: *const CpuContext = match tasks.pick_next() {
+    let next_ctx: *const CpuContext = match tasks.pick_next(woken) {
         Some(mut next) => {
             drop(tasks);
             load_context(&mut next);
@@ -1172,6 +1182,6 @@ fn switch_to_next(
 /// The end of a dead task: the CPU goes to the next task, and nothing ever switches back.
 pub(super) fn leave_for_good(tasks: crate::sync::MutexGuard<'_, Tasks>) -> ! {
     let me = cpu_id();
-    switch_to_next(tasks, CPUS[me].current.lock(), CPUS[me].dead.get());
+    switch_to_next(tasks, CPUS[me].current.lock(), CPUS[me].dead.get(), false);
     unreachable!("a dead task was resumed")
 }
