@@ -197,8 +197,8 @@ static CORE_FRAMES: [CoreFrames; crate::arch::aarch64::MAX_CPUS] = [const {
 fn with_core_cache<R>(f: impl FnOnce(&mut FrameCache) -> R) -> R {
     #[cfg(target_os = "none")]
     let core = &CORE_FRAMES[crate::arch::aarch64::smp::cpu_id()];
-    // Host tests run on several threads that all say they are core 0: one cache would be
-    // reached from several at once, so they share the pool's.
+    // Host tests run on several threads that all say they are core 0: they take turns at the
+    // first core's cache.
     #[cfg(not(target_os = "none"))]
     let core = &CORE_FRAMES[0];
     #[cfg(not(target_os = "none"))]

@@ -565,9 +565,7 @@ pub(crate) fn vmi_align_munmap_deferred<P: PageTableOps>(
             let s = v.start;
             let vma = mm.unlink_vma(s);
             if reserve.is_some() {
-                if let Some(b) = vma.backing {
-                    detached.push(b);
-                }
+                detached.extend(vma.backing);
             }
         }
     }

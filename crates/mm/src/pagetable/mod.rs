@@ -515,30 +515,49 @@ impl<M: PhysMem> PageTable<M> {
         let Some(last) = self.check_range(va, len)? else {
             return Ok(0);
         };
-        if len == PAGE_SIZE {
-            // brk and munmap of one page: one walk, no split reserve, no range recursion.
-            let mut g = Gather::new(self.asid, tlb);
-            if let Some(pages) = self.unmap_one_page(va.as_usize(), free_owned, &mut g) {
-                g.finish(&self.mem, self.is_kernel());
-                return Ok(pages);
-            }
+        if let Some(pages) = self.unmap_single(va, len, free_owned, tlb) {
+            return Ok(pages);
         }
         let mut r = Reserve::empty();
         self.reserve_splits(va.as_usize(), last, None, &mut r)?;
+        Ok(self.clear_reserved(va.as_usize(), last, free_owned, &mut r, tlb))
+    }
+
+    /// brk and munmap of one page: one walk, no split reserve, no range recursion. `None`, with
+    /// nothing changed, for a longer range or a page inside a block.
+    #[inline(always)]
+    fn unmap_single<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        free_owned: bool,
+        tlb: &F,
+    ) -> Option<usize> {
+        if len != PAGE_SIZE {
+            return None;
+        }
         let mut g = Gather::new(self.asid, tlb);
-        self.clear_range(
-            self.root,
-            0,
-            va.as_usize(),
-            last,
-            free_owned,
-            &mut g,
-            &mut r,
-        );
+        let pages = self.unmap_one_page(va.as_usize(), free_owned, &mut g)?;
+        g.finish(&self.mem, self.is_kernel());
+        Some(pages)
+    }
+
+    /// Clears `[va, last]` with the split tables `r` holds, gives back those not used, and
+    /// returns the number of 4 KiB pages that were mapped.
+    fn clear_reserved<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: usize,
+        last: usize,
+        free_owned: bool,
+        r: &mut Reserve,
+        tlb: &F,
+    ) -> usize {
+        let mut g = Gather::new(self.asid, tlb);
+        self.clear_range(self.root, 0, va, last, free_owned, &mut g, r);
         r.free_all(&self.mem);
         let pages = g.unmapped_pages;
         g.finish(&self.mem, self.is_kernel());
-        Ok(pages)
+        pages
     }
 
     /// The half of [`unmap`](Self::unmap) that can fail: sets aside the tables that splitting
@@ -569,38 +588,27 @@ impl<M: PhysMem> PageTable<M> {
     ) -> usize {
         let UnmapReserve { _private: () } = reserve;
         let Ok(Some(last)) = self.check_range(va, len) else {
-            self.free_pending();
+            self.take_pending().free_all(&self.mem);
             return 0;
         };
-        let mut g = Gather::new(self.asid, tlb);
-        let pages = match (len == PAGE_SIZE)
-            .then(|| self.unmap_one_page(va.as_usize(), true, &mut g))
-            .flatten()
-        {
-            Some(pages) => pages,
-            None => {
-                // Moved out only when it holds tables: a move of the reserve is a 40-byte copy.
-                let mut r = if self.pending.is_empty() {
-                    Reserve::empty()
-                } else {
-                    core::mem::replace(&mut self.pending, Reserve::empty())
-                };
-                self.clear_range(self.root, 0, va.as_usize(), last, true, &mut g, &mut r);
+        let mut r = self.take_pending();
+        match self.unmap_single(va, len, true, tlb) {
+            Some(pages) => {
                 r.free_all(&self.mem);
-                g.unmapped_pages
+                pages
             }
-        };
-        self.free_pending();
-        g.finish(&self.mem, self.is_kernel());
-        pages
+            None => self.clear_reserved(va.as_usize(), last, true, &mut r, tlb),
+        }
     }
 
-    /// Gives back the tables [`prepare_unmap`](Self::prepare_unmap) set aside and no split took.
+    /// The tables [`prepare_unmap`](Self::prepare_unmap) set aside, moved out only when there
+    /// are any: a move of the reserve is a 40-byte copy.
     #[inline]
-    fn free_pending(&mut self) {
-        if !self.pending.is_empty() {
-            let mut r = core::mem::replace(&mut self.pending, Reserve::empty());
-            r.free_all(&self.mem);
+    fn take_pending(&mut self) -> Reserve {
+        if self.pending.is_empty() {
+            Reserve::empty()
+        } else {
+            core::mem::replace(&mut self.pending, Reserve::empty())
         }
     }
 
