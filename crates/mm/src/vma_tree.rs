@@ -40,6 +40,11 @@ pub fn vm_end_gap(vma: &Vma) -> usize {
 pub struct VmaTree {
     map: BTreeMap<usize, Vma>,
     hint: Option<NonNull<Vma>>,
+    /// The VMA after the hinted one once a search found it (`Some(None)`: there is none), so
+    /// that brk, which grows the heap towards it call after call, looks it up once. Reset with
+    /// the hint; a change to the hinted VMA through `get_mut` keeps it (VMAs stay disjoint, so
+    /// the next one stays next).
+    hint_next: Option<Option<NonNull<Vma>>>,
     /// Changes made so far (from 1): whoever remembers a VMA's bounds and flags from a lookup
     /// may use them while this is unchanged (the fault path's [`FaultHint`](crate::fault::FaultHint)).
     seq: u64,
@@ -63,6 +68,7 @@ impl Clone for VmaTree {
         VmaTree {
             map: self.map.clone(),
             hint: None,
+            hint_next: None,
             seq: 1,
         }
     }
@@ -73,6 +79,7 @@ impl VmaTree {
         VmaTree {
             map: BTreeMap::new(),
             hint: None,
+            hint_next: None,
             seq: 1,
         }
     }
@@ -113,6 +120,7 @@ impl VmaTree {
         if found.is_some() {
             // The pointer was made from a unique borrow of the value (see the type's notes).
             self.hint = found;
+            self.hint_next = None;
             return self.hinted();
         }
         self.find_vma(addr)
@@ -181,13 +189,20 @@ impl VmaTree {
     }
 
     /// `(vma_ending_at(addr), find_vma(addr))` in two tree searches instead of three or four: the
-    /// VMA that ends exactly at `addr`, and the first VMA with `end > addr`.
-    pub fn ending_at_and_next(&self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
+    /// VMA that ends exactly at `addr`, and the first VMA with `end > addr`. When the hinted VMA
+    /// ends at `addr` (the heap at the break) it needs no search, and the next one is searched
+    /// for once per hint.
+    pub fn ending_at_and_next(&mut self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
+        let ends_here = self.hinted().is_some_and(|v| v.end == addr);
+        if ends_here && self.hint_next.is_none() {
+            self.hint_next = Some(self.map.range(addr..).next().map(|(_, v)| NonNull::from(v)));
+        }
         let hinted = self.hinted().and_then(|v| {
-            // Ending at `addr` (the heap at the break), it is the last VMA below `addr`; one
-            // search is left for the next.
             if v.end == addr {
-                Some((Some(v), self.map.range(addr..).next().map(|(_, v)| v)))
+                // SAFETY: `hint_next` points at a live value of `map` like `hint` (it is reset
+                // with it), and `&self` keeps the map from changing meanwhile.
+                let next = self.hint_next.flatten().map(|p| unsafe { &*p.as_ptr() });
+                Some((Some(v), next))
             } else if v.start < addr && addr < v.end {
                 Some((None, Some(v)))
             } else {
@@ -261,6 +276,7 @@ impl VmaTree {
         let v = self.map.get_mut(&start)?;
         let p = NonNull::from(v);
         self.hint = Some(p);
+        self.hint_next = None;
         // SAFETY: `p` was just made from a unique borrow of the value.
         Some(unsafe { &mut *p.as_ptr() })
     }
@@ -268,6 +284,7 @@ impl VmaTree {
     pub fn insert(&mut self, vma: Vma) {
         self.seq += 1;
         self.hint = None;
+        self.hint_next = None;
         let old = self.map.insert(vma.start, vma);
         debug_assert!(old.is_none(), "two VMAs at one start address");
     }
@@ -275,12 +292,14 @@ impl VmaTree {
     pub fn remove(&mut self, start: usize) -> Option<Vma> {
         self.seq += 1;
         self.hint = None;
+        self.hint_next = None;
         self.map.remove(&start)
     }
 
     pub fn clear(&mut self) {
         self.seq += 1;
         self.hint = None;
+        self.hint_next = None;
         self.map.clear();
     }
 }
@@ -315,7 +334,7 @@ mod tests {
 
     #[test]
     fn find_vma_prev_and_intersection() {
-        let t = tree(&[(10, 20), (30, 40)]);
+        let mut t = tree(&[(10, 20), (30, 40)]);
         let p = PAGE_SIZE;
         let (v, prev) = t.find_vma_prev(25 * p);
         assert_eq!((v.unwrap().start, prev.unwrap().start), (30 * p, 10 * p));
@@ -333,13 +352,39 @@ mod tests {
         assert_eq!(t.vma_ending_at(20 * p).unwrap().start, 10 * p);
         assert!(t.vma_ending_at(19 * p).is_none());
         for a in [0, 5, 10, 15, 19, 20, 25, 30, 35, 40, 45] {
-            let (ending, next) = t.ending_at_and_next(a * p);
-            assert_eq!(
-                ending.map(|v| v.start),
-                t.vma_ending_at(a * p).map(|v| v.start)
+            let want = (
+                t.vma_ending_at(a * p).map(|v| v.start),
+                t.find_vma(a * p).map(|v| v.start),
             );
-            assert_eq!(next.map(|v| v.start), t.find_vma(a * p).map(|v| v.start));
+            let (ending, next) = t.ending_at_and_next(a * p);
+            assert_eq!((ending.map(|v| v.start), next.map(|v| v.start)), want);
         }
+    }
+
+    /// brk's pattern: the heap is the hint, grows and shrinks through `get_mut`, and its
+    /// successor is found once; a VMA put in between is seen.
+    #[test]
+    fn ending_at_and_next_keeps_the_successor_of_the_hint() {
+        let mut t = tree(&[(10, 20), (30, 40)]);
+        let p = PAGE_SIZE;
+        let starts = |t: &mut VmaTree, a: usize| {
+            let (e, n) = t.ending_at_and_next(a * p);
+            (e.map(|v| v.start / p), n.map(|v| v.start / p))
+        };
+        t.get_mut(10 * p).unwrap();
+        assert_eq!(starts(&mut t, 20), (Some(10), Some(30)));
+        t.get_mut(10 * p).unwrap().end = 25 * p;
+        assert_eq!(starts(&mut t, 25), (Some(10), Some(30)));
+        t.get_mut(10 * p).unwrap().end = 12 * p;
+        assert_eq!(starts(&mut t, 12), (Some(10), Some(30)));
+        t.insert(Vma::new_anon(20 * p, 22 * p, VM_READ | VM_WRITE));
+        t.get_mut(10 * p).unwrap();
+        assert_eq!(starts(&mut t, 12), (Some(10), Some(20)));
+        t.get_mut(30 * p).unwrap();
+        assert_eq!(starts(&mut t, 40), (Some(30), None));
+        t.remove(20 * p);
+        t.get_mut(10 * p).unwrap();
+        assert_eq!(starts(&mut t, 12), (Some(10), Some(30)));
     }
 
     #[test]
