@@ -290,6 +290,15 @@ pub trait ProcSource {
     fn link_loc(&self, _link: ProcLink) -> Option<super::vfs::Loc> {
         None
     }
+    /// Whether task `pid` shares the caller's descriptor table (`CLONE_FILES`): a file call
+    /// holds the caller's, and its walker answers for `pid` from it.
+    fn shares_files(&self, _pid: i32) -> bool {
+        false
+    }
+    /// Whether task `pid` shares the caller's working directory (`CLONE_FS`), likewise.
+    fn shares_fs(&self, _pid: i32) -> bool {
+        false
+    }
     /// The cores the kernel runs on.
     fn cpus(&self) -> usize {
         1

@@ -83,7 +83,7 @@ impl FsState {
         }
     }
 
-    /// A stand-in that holds no inode, for while the real one is lent to a call.
+    /// A working directory that holds no inode (procfs's own directory), for tests.
     pub const fn placeholder() -> FsState {
         FsState {
             cwd: Loc::Proc(Node::ProcDir),
@@ -157,7 +157,9 @@ impl ProcSource for Namei<'_> {
     }
     fn fds(&self, pid: i32) -> Vec<u32> {
         match self.own {
-            Some((files, _)) if pid == self.proc.pid() => files.open_fds().collect(),
+            Some((files, _)) if pid == self.proc.pid() || self.proc.shares_files(pid) => {
+                files.open_fds().collect()
+            }
             _ => self.proc.fds(pid),
         }
     }
@@ -173,14 +175,22 @@ impl ProcSource for Namei<'_> {
     fn cpus(&self) -> usize {
         self.proc.cpus()
     }
+    fn shares_files(&self, pid: i32) -> bool {
+        self.proc.shares_files(pid)
+    }
+    fn shares_fs(&self, pid: i32) -> bool {
+        self.proc.shares_fs(pid)
+    }
     fn link(&self, link: procfs::ProcLink) -> Result<alloc::string::String, Errno> {
         let me = self.proc.pid();
         match (link, self.own) {
-            (procfs::ProcLink::Cwd(p), Some((_, fs))) if p == me => {
+            (procfs::ProcLink::Cwd(p), Some((_, fs))) if p == me || self.proc.shares_fs(p) => {
                 let path = self.vfs.path_of(&fs.cwd)?;
                 Ok(alloc::string::String::from_utf8_lossy(&path).into_owned())
             }
-            (procfs::ProcLink::Fd(p, n), Some((files, _))) if p == me => {
+            (procfs::ProcLink::Fd(p, n), Some((files, _)))
+                if p == me || self.proc.shares_files(p) =>
+            {
                 Ok(files.get(n)?.file.lock().describe(self.vfs))
             }
             _ => self.proc.link(link),
@@ -189,8 +199,12 @@ impl ProcSource for Namei<'_> {
     fn link_loc(&self, link: procfs::ProcLink) -> Option<Loc> {
         let me = self.proc.pid();
         match (link, self.own) {
-            (procfs::ProcLink::Cwd(p), Some((_, fs))) if p == me => Some(fs.cwd.clone()),
-            (procfs::ProcLink::Fd(p, n), Some((files, _))) if p == me => {
+            (procfs::ProcLink::Cwd(p), Some((_, fs))) if p == me || self.proc.shares_fs(p) => {
+                Some(fs.cwd.clone())
+            }
+            (procfs::ProcLink::Fd(p, n), Some((files, _)))
+                if p == me || self.proc.shares_files(p) =>
+            {
                 files.get(n).ok()?.file.lock().kind.loc()
             }
             _ => self.proc.link_loc(link),

@@ -239,6 +239,19 @@ static void *status_reader(void *arg)
 	return NULL;
 }
 
+/* Entries of a directory other than . and .., or -1 if it cannot be opened. */
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	saved_argv = argv;
@@ -356,12 +369,14 @@ int main(int argc, char **argv)
 			break;
 		nap_ms(5);
 	}
-	int tasks = 0, mine = 0;
+	int tasks = 0, mine = 0, sibling = 0;
 	DIR *d = opendir("/proc/self/task");
 	for (struct dirent *e; d && (e = readdir(d));) {
 		if (e->d_name[0] >= '0' && e->d_name[0] <= '9') {
 			tasks++;
 			mine += atoi(e->d_name) == gettid_();
+			if (atoi(e->d_name) != gettid_())
+				sibling = atoi(e->d_name);
 		}
 	}
 	if (d)
@@ -369,11 +384,24 @@ int main(int argc, char **argv)
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/stat", gettid_());
 	int own_stat = access(path, R_OK) == 0;
+	/* A thread shares the descriptor table and working directory: its fd/ and cwd in /proc
+	 * show this thread's, read while this thread's own call holds them. */
+	int own_fds = count_entries("/proc/self/fd");
+	snprintf(path, sizeof path, "/proc/self/task/%d/fd", sibling);
+	int sibling_fds = count_entries(path);
+	char cwd[256] = "", sibling_cwd[256] = "";
+	snprintf(path, sizeof path, "/proc/self/task/%d/cwd", sibling);
+	ssize_t cl = readlink(path, sibling_cwd, sizeof sibling_cwd - 1);
+	sibling_cwd[cl > 0 ? cl : 0] = 0;
+	int cwd_ok = getcwd(cwd, sizeof cwd) != NULL && strcmp(cwd, sibling_cwd) == 0;
 	go = 1;
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	CHECK(strstr(status, "Threads:\t4\n") != NULL, "/proc/self/status says Threads: 4");
 	CHECK(tasks == 4 && mine == 1 && own_stat, "/proc/self/task lists the 4 threads (%d), this one among them", tasks);
+	CHECK(sibling > 0 && own_fds > 0 && sibling_fds == own_fds && cwd_ok,
+	      "another thread's /proc fd/ and cwd show the shared table and directory (%d and %d entries, %s and %s)",
+	      sibling_fds, own_fds, sibling_cwd, cwd);
 
 	/* 10. exit() from a thread ends the process with its status. */
 	pid_t c = fork();

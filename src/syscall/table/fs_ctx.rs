@@ -43,7 +43,7 @@ pub struct ProcView<'s, 'a> {
     /// The caller's process id, and its thread's.
     pub pid: i32,
     pub tid: i32,
-    /// The caller's umask (its `fs` is lent to the call).
+    /// The caller's umask (its `fs` is held by the call).
     pub umask: u32,
 }
 
@@ -239,7 +239,10 @@ fn peek(
     true
 }
 
-/// A link of a process other than the caller (`exe`, `cwd`, `fd/N`).
+/// A link of a process other than the caller (`exe`, `cwd`, `fd/N`). A table found taken is
+/// the caller's, held by its file call on this core, and asked for through a task that shares
+/// it, which the caller's walker answers for first (`ProcSource::shares_files`): none of these
+/// lookups waits for it.
 pub fn other_link(link: ProcLink) -> Result<String, Errno> {
     let tasks = TASKS.lock();
     let pid = Node::Link(link).pid().ok_or(errno::ENOENT)?;
@@ -247,10 +250,13 @@ pub fn other_link(link: ProcLink) -> Result<String, Errno> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match link {
         ProcLink::Exe(_) => Ok(String::from(&*p.exe)),
-        ProcLink::Cwd(_) => Ok(text(&crate::fs::vfs().path_of(&p.fs.lock().cwd)?)),
+        ProcLink::Cwd(_) => Ok(text(
+            &crate::fs::vfs().path_of(&p.fs.try_lock().ok_or(errno::ENOENT)?.cwd)?,
+        )),
         ProcLink::Fd(_, n) => Ok(p
             .files
-            .lock()
+            .try_lock()
+            .ok_or(errno::ENOENT)?
             .get(n)?
             .file
             .lock()
@@ -409,6 +415,22 @@ impl ProcSource for ProcView<'_, '_> {
         crate::arch::aarch64::smp::online()
     }
 
+    fn shares_files(&self, pid: i32) -> bool {
+        let me = self.shared.0.borrow();
+        TASKS
+            .lock()
+            .get(pid)
+            .is_some_and(|q| alloc::sync::Arc::ptr_eq(&q.files, &me.files))
+    }
+
+    fn shares_fs(&self, pid: i32) -> bool {
+        let me = self.shared.0.borrow();
+        TASKS
+            .lock()
+            .get(pid)
+            .is_some_and(|q| alloc::sync::Arc::ptr_eq(&q.fs, &me.fs))
+    }
+
     fn pids(&self) -> alloc::vec::Vec<i32> {
         // Processes, by their ids: a thread of a process is not listed on its own.
         let mut v: alloc::vec::Vec<i32> = TASKS.lock().iter().map(|p| p.tgid).collect();
@@ -435,7 +457,7 @@ impl ProcSource for ProcView<'_, '_> {
         TASKS
             .lock()
             .get(pid)
-            .map(|p| p.files.lock().open_fds().collect())
+            .and_then(|p| p.files.try_lock().map(|f| f.open_fds().collect()))
             .unwrap_or_default()
     }
 
@@ -452,7 +474,9 @@ impl ProcSource for ProcView<'_, '_> {
             Node::File(pid, f) => {
                 let tasks = TASKS.lock();
                 let p = tasks.get(pid).ok_or(errno::ESRCH)?;
-                render_pid(&p, f, out, p.fs.lock().umask);
+                // Taken: it is the caller's, held by this call.
+                let umask = p.fs.try_lock().map_or(self.umask, |fs| fs.umask);
+                render_pid(&p, f, out, umask);
                 Ok(())
             }
             _ => render_global(node, out, &self.shared.0.borrow()),
@@ -473,8 +497,8 @@ impl ProcSource for ProcView<'_, '_> {
         let pid = Node::Link(link).pid()?;
         let p = tasks.get(pid)?;
         match link {
-            ProcLink::Cwd(_) => Some(p.fs.lock().cwd.clone()),
-            ProcLink::Fd(_, n) => p.files.lock().get(n).ok()?.file.lock().kind.loc(),
+            ProcLink::Cwd(_) => Some(p.fs.try_lock()?.cwd.clone()),
+            ProcLink::Fd(_, n) => p.files.try_lock()?.get(n).ok()?.file.lock().kind.loc(),
             _ => None,
         }
     }

@@ -70,13 +70,12 @@ fn mm_err(e: crate::mm::error::MmError) -> Errno {
 #[inline(never)]
 pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) -> bool {
     let call = SyscallArgs::from_regs(&tf.x);
-    if call.nr == SYS_rt_sigreturn {
-        // Restores the whole frame, x0 included.
-        p.sigreturn(tf);
-        return false;
-    }
-    let r = handle(p, &call, tf);
-    crate::mm::heap::end_admitted_call();
+    let entry = TABLE.get(call.nr).copied().unwrap_or(Entry::ENOSYS);
+    let r = if entry.admitted {
+        admitted_call(p, &call, tf, entry.handler)
+    } else {
+        (entry.handler)(p, &call, tf)
+    };
     match r {
         Ok(v) => {
             if tracing() {
@@ -176,11 +175,14 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     use fs_ctx::{KernelConsole, MemView, ProcView, SchedSleeper, Shared};
     let call = SyscallArgs::from_regs(&tf.x);
     let since = crate::fs::pipe::events();
-    // The descriptor table and working directory are lent to the call. Shared with other
-    // threads, they are taken out of their locks for it: no other thread runs until the call
-    // returns (one CPU, no preemption, and a call that waits gives them back before it sleeps).
-    let mut files = core::mem::replace(&mut *p.files.lock(), crate::fs::fdtable::Files::empty());
-    let mut fs = core::mem::replace(&mut *p.fs.lock(), crate::fs::vfs::FsState::placeholder());
+    // The descriptor table and working directory are held for the call. Syscalls run one at a
+    // time under the kernel lock, and a call that waits returns before it sleeps, so the only
+    // other taker while they are held is /proc inside this call, looking at a task that shares
+    // them: it finds them taken (`try_lock`) and reads them as this call's own, which the
+    // walker (`Namei::own`) shows.
+    let (files_lock, fs_lock) = (p.files.clone(), p.fs.clone());
+    let mut files = files_lock.lock();
+    let mut fs = fs_lock.lock();
     let cred = crate::fs::inode::Cred {
         fsuid: p.creds.euid,
         fsgid: p.creds.egid,
@@ -214,6 +216,7 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         },
     };
     let r = super::fs::dispatch(&mut ctx, call.nr, call.args);
+    drop((files, fs));
     let p = shared.0.into_inner();
     // A wait with a temporary signal mask that ends other than by a signal gives the mask
     // back now (`restore_saved_sigmask_unless`); an interrupted one leaves it for the handler's
@@ -221,8 +224,6 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     if matches!(call.nr, SYS_ppoll | SYS_pselect6) && r != Some(Err(errno::EWOULDBLOCK_RESTART)) {
         p.signals.restore_saved_mask();
     }
-    *p.files.lock() = files;
-    *p.fs.lock() = fs;
     // A background job used the terminal: its process group stops (SIGTTIN or SIGTTOU), the
     // caller included, and the call restarts once it is continued.
     if let Some((pgrp, sig)) = crate::console::take_job_signal() {
@@ -246,12 +247,292 @@ const FORK_BASE: usize = 64 << 10;
 const FORK_PER_VMA: usize = 256;
 const FORK_PER_PAGE: usize = 32;
 
-/// The calls that make kernel objects outliving them, as a bitmap by number: one load and a bit
-/// test on the syscall path, so that calls not in it pay nothing more. `brk` is left out: it
-/// makes at most one VMA per call, and only where the heap cannot grow in place, which takes an
-/// admitted call (mmap, mprotect, munmap) to arrange.
-const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
-    let calls = [
+/// Admission control for kernel memory (see `FramePool::admits`): a call that makes kernel
+/// objects for the program runs only while the kernel would keep half of its reserve afterwards;
+/// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
+/// make nothing that outlives them, are not in it (`Entry::admitted`) and always run.
+#[inline(never)]
+fn admitted_call(
+    p: &mut Process,
+    call: &SyscallArgs,
+    tf: &mut TrapFrame,
+    handler: Handler,
+) -> SysResult {
+    admit(p, call)?;
+    let r = handler(p, call, tf);
+    crate::mm::heap::end_admitted_call();
+    r
+}
+
+/// Whether a clone shares the caller's address space (`CLONE_VM`), from clone's first argument
+/// or clone3's first field; a field that cannot be read counts as a fork (the call itself then
+/// fails with EFAULT).
+fn clone_shares_mm(call: &SyscallArgs) -> bool {
+    use crate::syscall::abi::clone::CLONE_VM;
+    let flags = if call.nr == SYS_clone {
+        call.args[0]
+    } else {
+        let mut word = [0u8; 8];
+        if crate::arch::aarch64::uaccess::copy_from_user(&mut word, call.args[0] as usize).is_err()
+        {
+            return false;
+        }
+        u64::from_le_bytes(word)
+    };
+    flags & CLONE_VM != 0
+}
+
+/// The kernel memory `call` may make, admitted or refused.
+fn admit(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
+    let nr = call.nr;
+    let need = if (nr == SYS_clone || nr == SYS_clone3) && !clone_shares_mm(call) {
+        let mut mm = p.mm();
+        FORK_BASE
+            + mm.map_count() * FORK_PER_VMA
+            + mm.pt.pages.get_mut().rss_pages() * FORK_PER_PAGE
+    } else if nr == SYS_clone || nr == SYS_clone3 {
+        // A thread copies no address space: its task and kernel stack.
+        FORK_BASE
+    } else {
+        CALL_HEADROOM
+    };
+    if crate::mm::heap::admit(need) {
+        Ok(())
+    } else {
+        Err(errno::ENOMEM)
+    }
+}
+
+/// A system call's handler: the calling process, the call's number and arguments, and its
+/// saved registers (which exec, clone and sigreturn rewrite).
+type Handler = fn(&mut Process, &SyscallArgs, &mut TrapFrame) -> SysResult;
+
+/// One row of [`TABLE`].
+#[derive(Clone, Copy)]
+struct Entry {
+    handler: Handler,
+    /// The call makes kernel objects that outlive it, and runs only once admitted
+    /// ([`admit_call`]).
+    admitted: bool,
+}
+
+impl Entry {
+    const ENOSYS: Entry = Entry {
+        handler: enosys,
+        admitted: false,
+    };
+}
+
+/// The file syscalls, handled by the portable handlers in `syscall::fs` ([`fs_call`]).
+const FS_CALLS: &[usize] = &[
+    SYS_read,
+    SYS_pipe2,
+    SYS_dup,
+    SYS_dup3,
+    SYS_fcntl,
+    SYS_write,
+    SYS_readv,
+    SYS_writev,
+    SYS_openat,
+    SYS_close,
+    SYS_lseek,
+    SYS_fstat,
+    SYS_newfstatat,
+    SYS_ioctl,
+    SYS_readlinkat,
+    SYS_ppoll,
+    SYS_pselect6,
+    SYS_faccessat,
+    SYS_faccessat2,
+    SYS_pread64,
+    SYS_pwrite64,
+    SYS_preadv,
+    SYS_pwritev,
+    SYS_preadv2,
+    SYS_pwritev2,
+    SYS_sendfile,
+    SYS_getdents64,
+    SYS_mkdirat,
+    SYS_mknodat,
+    SYS_symlinkat,
+    SYS_linkat,
+    SYS_unlinkat,
+    SYS_renameat,
+    SYS_renameat2,
+    SYS_chdir,
+    SYS_fchdir,
+    SYS_getcwd,
+    SYS_umask,
+    SYS_fchmod,
+    SYS_fchmodat,
+    SYS_fchmodat2,
+    SYS_fchown,
+    SYS_fchownat,
+    SYS_truncate,
+    SYS_ftruncate,
+    SYS_utimensat,
+    SYS_fsync,
+    SYS_fdatasync,
+    SYS_statfs,
+    SYS_fstatfs,
+    SYS_statx,
+    SYS_sync,
+    SYS_syncfs,
+    SYS_mount,
+    SYS_umount2,
+    SYS_fallocate,
+    SYS_getxattr,
+    SYS_lgetxattr,
+    SYS_fgetxattr,
+    SYS_listxattr,
+    SYS_llistxattr,
+    SYS_flistxattr,
+    SYS_setxattr,
+    SYS_lsetxattr,
+    SYS_fsetxattr,
+    SYS_removexattr,
+    SYS_lremovexattr,
+    SYS_fremovexattr,
+    SYS_fadvise64,
+];
+
+/// Linux AArch64 syscall numbers to handlers: one indexed load and an indirect call on the
+/// syscall path, so that the common call pays for neither a chain of tests nor the frame of a
+/// function that holds every handler inlined.
+static TABLE: [Entry; NR_SYSCALLS] = {
+    let mut t = [Entry::ENOSYS; NR_SYSCALLS];
+    macro_rules! set {
+        ($($nr:ident)|+ => $h:expr) => {{
+            let h: Handler = $h;
+            $( t[$nr].handler = h; )+
+        }};
+    }
+    let fs: Handler = |p, c, tf| match fs_call(p, tf) {
+        Some(r) => r,
+        None => unimplemented(c.nr),
+    };
+    let mut i = 0;
+    while i < FS_CALLS.len() {
+        t[FS_CALLS[i]].handler = fs;
+        i += 1;
+    }
+    // Restores the whole frame, x0 included: the x0 it returns is the one restored.
+    set!(SYS_rt_sigreturn => |p, _, tf| {
+        p.sigreturn(tf);
+        Ok(tf.x[0] as usize)
+    });
+    set!(SYS_exit | SYS_exit_group => |p, c, tf| process::exit(p, c, tf));
+    // A successful exec replaces the whole frame; the 0 it returns is its x0.
+    set!(SYS_execve => |p, c, tf| {
+        let a = c.args;
+        exec::sys_execveat(p, tf, -100, a[0] as usize, a[1] as usize, a[2] as usize, 0)
+    });
+    set!(SYS_execveat => |p, c, tf| {
+        let a = c.args;
+        let (dirfd, flags) = (a[0] as i32, a[4] as u32);
+        exec::sys_execveat(p, tf, dirfd, a[1] as usize, a[2] as usize, a[3] as usize, flags)
+    });
+    set!(SYS_clone => |p, c, tf| {
+        let a = c.args.map(|v| v as usize);
+        process::sys_clone(p, tf, a[0], a[1], a[2], a[3], a[4])
+    });
+    set!(SYS_clone3 => |p, c, tf| process::sys_clone3(p, tf, c.args[0] as usize, c.args[1] as usize));
+    set!(SYS_wait4 => |p, c, _| {
+        let a = c.args;
+        process::sys_wait4(p, a[0] as i32, a[1] as usize, a[2] as usize, a[3] as usize)
+    });
+    set!(SYS_waitid => |p, c, _| {
+        let a = c.args;
+        process::sys_waitid(p, a[0] as u32, a[1] as i32, a[2] as usize, a[3] as usize)
+    });
+    set!(SYS_reboot => |p, c, _| {
+        let a = c.args;
+        process::sys_reboot(p, a[0] as u32, a[1] as u32, a[2] as u32)
+    });
+    set!(SYS_brk => |p, c, _| mm::brk(p, c.args[0] as usize));
+    set!(SYS_mmap => |p, c, tf| mm::mmap(p, c, tf));
+    set!(SYS_munmap => |p, c, tf| mm::munmap(p, c, tf));
+    set!(SYS_mprotect => |p, c, tf| mm::mprotect(p, c, tf));
+    set!(SYS_mremap => |p, c, tf| mm::mremap(p, c, tf));
+    set!(SYS_madvise => |p, c, tf| mm::madvise(p, c, tf));
+    set!(SYS_mlock | SYS_mlock2 => |p, c, tf| mm::mlock(p, c, tf));
+    set!(SYS_munlock => |p, c, tf| mm::munlock(p, c, tf));
+    set!(SYS_mlockall => |p, c, tf| mm::mlockall(p, c, tf));
+    set!(SYS_munlockall => |p, c, tf| mm::munlockall(p, c, tf));
+    set!(SYS_mincore => |p, c, _| {
+        let a = c.args;
+        mm::sys_mincore(p, a[0] as usize, a[1] as usize, a[2] as usize)
+    });
+    set!(SYS_msync => |p, c, _| {
+        let a = c.args;
+        mm::sys_msync(p, a[0] as usize, a[1] as usize, a[2] as i32)
+    });
+    set!(SYS_memfd_create => |p, c, _| mm::sys_memfd_create(p, c.args[0] as usize, c.args[1] as u32));
+    set!(SYS_set_tid_address => |p, c, tf| process::set_tid_address(p, c, tf));
+    set!(SYS_set_robust_list => |p, c, tf| process::set_robust_list(p, c, tf));
+    set!(SYS_get_robust_list => |p, c, tf| process::get_robust_list(p, c, tf));
+    set!(SYS_getpid => |p, c, tf| process::getpid(p, c, tf));
+    set!(SYS_gettid => |p, c, tf| process::gettid(p, c, tf));
+    set!(SYS_getppid => |p, c, tf| process::getppid(p, c, tf));
+    set!(SYS_setpgid => |p, c, tf| process::setpgid(p, c, tf));
+    set!(SYS_getpgid => |p, c, tf| process::getpgid(p, c, tf));
+    set!(SYS_getsid => |p, c, tf| process::getsid(p, c, tf));
+    set!(SYS_setsid => |p, c, tf| process::setsid(p, c, tf));
+    set!(SYS_prctl => |p, c, tf| process::prctl(p, c, tf));
+    set!(SYS_getuid => |p, c, tf| cred::getuid(p, c, tf));
+    set!(SYS_geteuid => |p, c, tf| cred::geteuid(p, c, tf));
+    set!(SYS_getgid => |p, c, tf| cred::getgid(p, c, tf));
+    set!(SYS_getegid => |p, c, tf| cred::getegid(p, c, tf));
+    set!(SYS_getresuid | SYS_getresgid => |p, c, tf| cred::getresuid(p, c, tf));
+    set!(SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid
+        => |p, c, tf| cred::setuid(p, c, tf));
+    set!(SYS_getgroups => |p, c, tf| cred::getgroups(p, c, tf));
+    set!(SYS_setgroups => |p, c, tf| cred::setgroups(p, c, tf));
+    set!(SYS_sched_yield => |p, c, tf| process::sched_yield(p, c, tf));
+    set!(SYS_shmget => |p, c, _| {
+        let a = c.args;
+        shm::sys_shmget(p, a[0] as i32, a[1] as usize, a[2] as u32)
+    });
+    set!(SYS_shmat => |p, c, _| {
+        let a = c.args;
+        shm::sys_shmat(p, a[0] as i32, a[1] as usize, a[2] as u32)
+    });
+    set!(SYS_shmdt => |p, c, _| shm::sys_shmdt(p, c.args[0] as usize));
+    set!(SYS_shmctl => |p, c, _| {
+        let a = c.args;
+        shm::sys_shmctl(p, a[0] as i32, a[1] as u32, a[2] as usize)
+    });
+    set!(SYS_sched_getaffinity => |p, c, tf| process::sched_getaffinity(p, c, tf));
+    set!(SYS_sched_setaffinity => |p, c, tf| process::sched_setaffinity(p, c, tf));
+    set!(SYS_getcpu => |p, c, tf| process::getcpu(p, c, tf));
+    set!(SYS_uname => |p, c, tf| process::uname(p, c, tf));
+    set!(SYS_getrandom => |p, c, tf| random::getrandom(p, c, tf));
+    set!(SYS_clock_gettime => |p, c, tf| time::clock_gettime(p, c, tf));
+    set!(SYS_clock_getres => |p, c, tf| time::clock_getres(p, c, tf));
+    set!(SYS_gettimeofday => |p, c, tf| time::gettimeofday(p, c, tf));
+    set!(SYS_settimeofday => |p, c, tf| time::settimeofday(p, c, tf));
+    set!(SYS_clock_settime => |p, c, tf| time::clock_settime(p, c, tf));
+    set!(SYS_nanosleep | SYS_clock_nanosleep => |p, c, tf| time::nanosleep(p, c, tf));
+    set!(SYS_futex => |p, c, tf| futex::futex(p, c, tf));
+    set!(SYS_getitimer => |p, c, tf| time::getitimer(p, c, tf));
+    set!(SYS_setitimer => |p, c, tf| time::setitimer(p, c, tf));
+    set!(SYS_getrlimit => |p, c, _| resource::get_rlimit(p, c.args[0] as usize, c.args[1] as usize));
+    set!(SYS_setrlimit => |p, c, _| resource::set_rlimit(p, c.args[0] as usize, c.args[1] as usize));
+    set!(SYS_prlimit64 => |p, c, tf| resource::prlimit64(p, c, tf));
+    set!(SYS_rt_sigaction => |p, c, tf| signals::rt_sigaction(p, c, tf));
+    set!(SYS_rt_sigprocmask => |p, c, tf| signals::rt_sigprocmask(p, c, tf));
+    set!(SYS_rt_sigpending => |p, c, tf| signals::rt_sigpending(p, c, tf));
+    set!(SYS_rt_sigsuspend => |p, c, tf| signals::rt_sigsuspend(p, c, tf));
+    set!(SYS_sigaltstack => |p, c, tf| signals::sigaltstack(p, c, tf));
+    set!(SYS_kill | SYS_tgkill | SYS_tkill => |p, c, tf| signals::kill(p, c, tf));
+    set!(SYS_sysinfo => |p, c, tf| resource::sysinfo(p, c, tf));
+    set!(SYS_getrusage => |p, c, tf| resource::getrusage(p, c, tf));
+    set!(SYS_times => |p, c, tf| time::times(p, c, tf));
+    set!(SYS_rseq => |p, c, tf| process::rseq(p, c, tf));
+    // The calls that make kernel objects outliving them. `brk` is left out: it makes at most
+    // one VMA per call, and only where the heap cannot grow in place, which takes an admitted
+    // call (mmap, mprotect, munmap) to arrange.
+    let admitted = [
         SYS_clone,
         SYS_clone3,
         SYS_mmap,
@@ -289,168 +570,17 @@ const ADMITTED: [u64; NR_SYSCALLS.div_ceil(64)] = {
         SYS_prlimit64,
         SYS_setrlimit,
     ];
-    let mut map = [0u64; NR_SYSCALLS.div_ceil(64)];
     let mut i = 0;
-    while i < calls.len() {
-        map[calls[i] / 64] |= 1 << (calls[i] % 64);
+    while i < admitted.len() {
+        t[admitted[i]].admitted = true;
         i += 1;
     }
-    map
+    t
 };
 
-/// Admission control for kernel memory (see `FramePool::admits`): a call that makes kernel
-/// objects for the program runs only while the kernel would keep half of its reserve afterwards;
-/// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
-/// make nothing that outlives them, always run.
-#[inline(always)]
-fn admit_call(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
-    let nr = call.nr;
-    if ADMITTED
-        .get(nr / 64)
-        .is_none_or(|w| w & (1 << (nr % 64)) == 0)
-    {
-        return Ok(());
-    }
-    admit_slow(p, call)
-}
-
-/// Whether a clone shares the caller's address space (`CLONE_VM`), from clone's first argument
-/// or clone3's first field; a field that cannot be read counts as a fork (the call itself then
-/// fails with EFAULT).
-fn clone_shares_mm(call: &SyscallArgs) -> bool {
-    use crate::syscall::abi::clone::CLONE_VM;
-    let flags = if call.nr == SYS_clone {
-        call.args[0]
-    } else {
-        let mut word = [0u8; 8];
-        if crate::arch::aarch64::uaccess::copy_from_user(&mut word, call.args[0] as usize).is_err()
-        {
-            return false;
-        }
-        u64::from_le_bytes(word)
-    };
-    flags & CLONE_VM != 0
-}
-
-#[inline(never)]
-fn admit_slow(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
-    let nr = call.nr;
-    let need = if (nr == SYS_clone || nr == SYS_clone3) && !clone_shares_mm(call) {
-        let mut mm = p.mm();
-        FORK_BASE
-            + mm.map_count() * FORK_PER_VMA
-            + mm.pt.pages.get_mut().rss_pages() * FORK_PER_PAGE
-    } else if nr == SYS_clone || nr == SYS_clone3 {
-        // A thread copies no address space: its task and kernel stack.
-        FORK_BASE
-    } else {
-        CALL_HEADROOM
-    };
-    if crate::mm::heap::admit(need) {
-        Ok(())
-    } else {
-        Err(errno::ENOMEM)
-    }
-}
-
-fn handle(p: &mut Process, call: &SyscallArgs, tf: &mut TrapFrame) -> SysResult {
-    admit_call(p, call)?;
-    let a = call.args;
-    let (a0, a1, a2, a3) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
-    match call.nr {
-        SYS_read | SYS_pipe2 | SYS_dup | SYS_dup3 | SYS_fcntl | SYS_write | SYS_readv
-        | SYS_writev | SYS_openat | SYS_close | SYS_lseek | SYS_fstat | SYS_newfstatat
-        | SYS_ioctl | SYS_readlinkat | SYS_ppoll | SYS_pselect6 | SYS_faccessat
-        | SYS_faccessat2 | SYS_pread64 | SYS_pwrite64 | SYS_preadv | SYS_pwritev | SYS_preadv2
-        | SYS_pwritev2 | SYS_sendfile | SYS_getdents64 | SYS_mkdirat | SYS_mknodat
-        | SYS_symlinkat | SYS_linkat | SYS_unlinkat | SYS_renameat | SYS_renameat2 | SYS_chdir
-        | SYS_fchdir | SYS_getcwd | SYS_umask | SYS_fchmod | SYS_fchmodat | SYS_fchmodat2
-        | SYS_fchown | SYS_fchownat | SYS_truncate | SYS_ftruncate | SYS_utimensat | SYS_fsync
-        | SYS_fdatasync | SYS_statfs | SYS_fstatfs | SYS_statx | SYS_sync | SYS_syncfs
-        | SYS_mount | SYS_umount2 | SYS_fallocate | SYS_getxattr | SYS_lgetxattr
-        | SYS_fgetxattr | SYS_listxattr | SYS_llistxattr | SYS_flistxattr | SYS_setxattr
-        | SYS_lsetxattr | SYS_fsetxattr | SYS_removexattr | SYS_lremovexattr | SYS_fremovexattr
-        | SYS_fadvise64 => match fs_call(p, tf) {
-            Some(r) => r,
-            None => unimplemented(call.nr),
-        },
-        SYS_exit | SYS_exit_group => process::exit(p, call, tf),
-        // A successful exec replaces the whole frame; the 0 it returns is its x0.
-        SYS_execve => exec::sys_execveat(p, tf, -100, a0, a1, a2, 0),
-        SYS_execveat => exec::sys_execveat(p, tf, a0 as i32, a1, a2, a3, a[4] as u32),
-        SYS_clone => process::sys_clone(p, tf, a0, a1, a2, a3, a[4] as usize),
-        SYS_clone3 => process::sys_clone3(p, tf, a0, a1),
-        SYS_wait4 => process::sys_wait4(p, a0 as i32, a1, a2, a3),
-        SYS_waitid => process::sys_waitid(p, a0 as u32, a1 as i32, a2, a3),
-        SYS_reboot => process::sys_reboot(p, a0 as u32, a1 as u32, a2 as u32),
-        SYS_brk => mm::brk(p, a0),
-        SYS_mmap => mm::mmap(p, call, tf),
-        SYS_munmap => mm::munmap(p, call, tf),
-        SYS_mprotect => mm::mprotect(p, call, tf),
-        SYS_mremap => mm::mremap(p, call, tf),
-        SYS_madvise => mm::madvise(p, call, tf),
-        SYS_mlock | SYS_mlock2 => mm::mlock(p, call, tf),
-        SYS_munlock => mm::munlock(p, call, tf),
-        SYS_mlockall => mm::mlockall(p, call, tf),
-        SYS_munlockall => mm::munlockall(p, call, tf),
-        SYS_mincore => mm::sys_mincore(p, a0, a1, a2),
-        SYS_msync => mm::sys_msync(p, a0, a1, a2 as i32),
-        SYS_memfd_create => mm::sys_memfd_create(p, a0, a1 as u32),
-        SYS_set_tid_address => process::set_tid_address(p, call, tf),
-        SYS_set_robust_list => process::set_robust_list(p, call, tf),
-        SYS_get_robust_list => process::get_robust_list(p, call, tf),
-        SYS_getpid => process::getpid(p, call, tf),
-        SYS_gettid => process::gettid(p, call, tf),
-        SYS_getppid => process::getppid(p, call, tf),
-        SYS_setpgid => process::setpgid(p, call, tf),
-        SYS_getpgid => process::getpgid(p, call, tf),
-        SYS_getsid => process::getsid(p, call, tf),
-        SYS_setsid => process::setsid(p, call, tf),
-        SYS_prctl => process::prctl(p, call, tf),
-        SYS_getuid => cred::getuid(p, call, tf),
-        SYS_geteuid => cred::geteuid(p, call, tf),
-        SYS_getgid => cred::getgid(p, call, tf),
-        SYS_getegid => cred::getegid(p, call, tf),
-        SYS_getresuid | SYS_getresgid => cred::getresuid(p, call, tf),
-        SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid => {
-            cred::setuid(p, call, tf)
-        }
-        SYS_getgroups => cred::getgroups(p, call, tf),
-        SYS_setgroups => cred::setgroups(p, call, tf),
-        SYS_sched_yield => process::sched_yield(p, call, tf),
-        SYS_shmget => shm::sys_shmget(p, a0 as i32, a1, a2 as u32),
-        SYS_shmat => shm::sys_shmat(p, a0 as i32, a1, a2 as u32),
-        SYS_shmdt => shm::sys_shmdt(p, a0),
-        SYS_shmctl => shm::sys_shmctl(p, a0 as i32, a1 as u32, a2),
-        SYS_sched_getaffinity => process::sched_getaffinity(p, call, tf),
-        SYS_sched_setaffinity => process::sched_setaffinity(p, call, tf),
-        SYS_getcpu => process::getcpu(p, call, tf),
-        SYS_uname => process::uname(p, call, tf),
-        SYS_getrandom => random::getrandom(p, call, tf),
-        SYS_clock_gettime => time::clock_gettime(p, call, tf),
-        SYS_clock_getres => time::clock_getres(p, call, tf),
-        SYS_gettimeofday => time::gettimeofday(p, call, tf),
-        SYS_settimeofday => time::settimeofday(p, call, tf),
-        SYS_clock_settime => time::clock_settime(p, call, tf),
-        SYS_nanosleep | SYS_clock_nanosleep => time::nanosleep(p, call, tf),
-        SYS_futex => futex::futex(p, call, tf),
-        SYS_getitimer => time::getitimer(p, call, tf),
-        SYS_setitimer => time::setitimer(p, call, tf),
-        SYS_getrlimit => resource::get_rlimit(p, a0, a1),
-        SYS_setrlimit => resource::set_rlimit(p, a0, a1),
-        SYS_prlimit64 => resource::prlimit64(p, call, tf),
-        SYS_rt_sigaction => signals::rt_sigaction(p, call, tf),
-        SYS_rt_sigprocmask => signals::rt_sigprocmask(p, call, tf),
-        SYS_rt_sigpending => signals::rt_sigpending(p, call, tf),
-        SYS_rt_sigsuspend => signals::rt_sigsuspend(p, call, tf),
-        SYS_sigaltstack => signals::sigaltstack(p, call, tf),
-        SYS_kill | SYS_tgkill | SYS_tkill => signals::kill(p, call, tf),
-        SYS_sysinfo => resource::sysinfo(p, call, tf),
-        SYS_getrusage => resource::getrusage(p, call, tf),
-        SYS_times => time::times(p, call, tf),
-        SYS_rseq => process::rseq(p, call, tf),
-        _ => unimplemented(call.nr),
-    }
+/// A number without a handler: ENOSYS.
+fn enosys(_: &mut Process, call: &SyscallArgs, _: &mut TrapFrame) -> SysResult {
+    unimplemented(call.nr)
 }
 
 /// ENOSYS, logged by name the first time each number is seen.
