@@ -619,6 +619,12 @@ impl<M: PhysMem> PageTable<M> {
         }
     }
 
+    /// The first valid entry of `table` in `from..=to`.
+    #[inline]
+    fn next_valid(&self, table: PhysAddr, from: usize, to: usize) -> Option<usize> {
+        (from..=to).find(|&i| self.read(table, i).is_valid())
+    }
+
     fn is_empty_table(&self, table: PhysAddr) -> bool {
         (0..ENTRIES).all(|i| !self.read(table, i).is_valid())
     }
@@ -661,7 +667,14 @@ impl<M: PhysMem> PageTable<M> {
         }
         let size = level_size(level);
         let mut cleared = g.sweep;
-        Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
+        // Only the valid entries: a range mapped but never touched has none below it, and
+        // looking at an empty entry is then a load and a test.
+        let table_base = va & !(size * ENTRIES - 1);
+        let mut from = index(va, level);
+        while let Some(idx) = self.next_valid(table, from, index(last, level)) {
+            from = idx + 1;
+            let base = table_base + idx * size;
+            let (cur, chunk_last) = (va.max(base), last.min(base + (size - 1)));
             let d = self.read(table, idx);
             if d.is_leaf(level) {
                 if cur == base && chunk_last == base + (size - 1) {
@@ -686,7 +699,7 @@ impl<M: PhysMem> PageTable<M> {
                     g.defer_free(&self.mem, child, 0);
                 }
             }
-        });
+        }
         cleared && self.is_empty_table(table)
     }
 
