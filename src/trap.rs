@@ -82,21 +82,28 @@ fn user_irq(tf: &mut TrapFrame) {
     finish_trap(preempt);
 }
 
-/// A synchronous exception from EL0 (AArch64): a fault on private anonymous memory without the
-/// kernel lock, anything else under it.
+/// A synchronous exception from EL0 (AArch64): a syscall, or a fault on private anonymous
+/// memory without the kernel lock, or anything else under it. The class is tested once: the
+/// syscall first, then the fault, both hot paths.
 #[inline]
 pub fn el0_sync(tf: &mut TrapFrame) -> bool {
     let esr = tf.esr;
-    // A data abort with a translation or permission fault (FSC 0b0001xx, 0b0011xx, any level):
-    // demand paging and copy-on-write.
-    if (esr >> 26) & 0x3f == EC_DABT_LOW
-        && esr & 0x34 == 0x04
-        && crate::task::sched::user_fault_unlocked(tf.far as usize, data_access(esr))
-    {
-        return true;
-    }
-    klock::lock();
-    let handled = el0_sync_locked(tf);
+    let ec = (esr >> 26) & 0x3f;
+    let handled = if ec == EC_SVC64 {
+        klock::lock();
+        el0_svc(tf)
+    } else {
+        // A data abort with a translation or permission fault (FSC 0b0001xx, 0b0011xx, any
+        // level): demand paging and copy-on-write.
+        if ec == EC_DABT_LOW
+            && esr & 0x34 == 0x04
+            && crate::task::sched::user_fault_unlocked(tf.far as usize, data_access(esr))
+        {
+            return true;
+        }
+        klock::lock();
+        el0_sync_locked(tf)
+    };
     klock::unlock();
     handled
 }
@@ -111,8 +118,24 @@ fn data_access(esr: u64) -> FaultAccess {
     }
 }
 
-/// A syscall, a page fault, or something that becomes a signal. The syscall is tested first: it
-/// is the hot path.
+/// A syscall from EL0, under the kernel lock.
+#[inline]
+fn el0_svc(tf: &mut TrapFrame) -> bool {
+    let mut guard = current().lock();
+    let Some(p) = guard.as_mut() else {
+        return false;
+    };
+    if crate::syscall::table::dispatch(p, tf) {
+        drop(guard);
+        syscall_sleep(tf);
+        return true;
+    }
+    finish_user_trap(guard, tf);
+    true
+}
+
+/// A page fault the unlocked path did not take, or something that becomes a signal, under the
+/// kernel lock.
 #[inline]
 fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
     let mut guard = current().lock();
@@ -120,31 +143,33 @@ fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
         return false;
     };
     let esr = tf.esr;
-    let ec = (esr >> 26) & 0x3f;
-    if ec == EC_SVC64 {
-        if crate::syscall::table::dispatch(p, tf) {
-            drop(guard);
-            syscall_sleep(tf);
-            return true;
-        }
-    } else if esr & 0x3c == 0x04 && ec == EC_DABT_LOW {
+    if esr & 0x3c == 0x04 && (esr >> 26) & 0x3f == EC_DABT_LOW {
         // A data abort with a translation fault (FSC 0b0001xx, any level): demand paging, the
         // other hot path. Exactly `user_abort`'s handling of it, without the out-of-line
-        // decode. (The FSC is tested before the class: with two tests of `ec`, LLVM put this
-        // one before the `svc` test.)
+        // decode.
         if let Err(e) = p.handle_fault(tf.far as usize, data_access(esr)) {
             fault_error(p, tf, e);
         }
     } else {
         user_exception(p, tf);
     }
-    // The common case, no signal to deliver and no switch, returns with the one slot round
-    // trip of this trap.
-    if p.exit.is_none() && p.wait.is_none() && p.signals.next_deliverable().is_none() {
-        return true;
+    finish_user_trap(guard, tf);
+    true
+}
+
+/// The end of a synchronous trap: the common case, no signal to deliver and no switch, returns
+/// with the one slot round trip of this trap.
+#[inline(always)]
+fn finish_user_trap(
+    guard: crate::sync::MutexGuard<'_, Option<alloc::boxed::Box<Process>>>,
+    tf: &mut TrapFrame,
+) {
+    if let Some(p) = guard.as_ref() {
+        if p.exit.is_none() && p.wait.is_none() && p.signals.next_deliverable().is_none() {
+            return;
+        }
     }
     exit_to_user(guard, tf);
-    true
 }
 
 /// The way back to EL0 with work to do: deliver signals, then switch away if the process

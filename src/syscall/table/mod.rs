@@ -69,12 +69,12 @@ fn mm_err(e: crate::mm::error::MmError) -> Errno {
 /// (`tbreak *tidemark::syscall::table::dispatch if ...`).
 #[inline(never)]
 pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) -> bool {
-    let call = SyscallArgs::from_regs(&tf.x);
-    let entry = TABLE.get(call.nr).copied().unwrap_or(Entry::ENOSYS);
+    let nr = SyscallArgs::from_regs(&tf.x).nr;
+    let entry = TABLE.get(nr).copied().unwrap_or(Entry::ENOSYS);
     let r = if entry.admitted {
-        admitted_call(p, &call, tf, entry.handler)
+        admitted_call(p, tf, entry.handler)
     } else {
-        (entry.handler)(p, &call, tf)
+        (entry.handler)(p, tf)
     };
     match r {
         Ok(v) => {
@@ -252,14 +252,9 @@ const FORK_PER_PAGE: usize = 32;
 /// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
 /// make nothing that outlives them, are not in it (`Entry::admitted`) and always run.
 #[inline(never)]
-fn admitted_call(
-    p: &mut Process,
-    call: &SyscallArgs,
-    tf: &mut TrapFrame,
-    handler: Handler,
-) -> SysResult {
-    admit(p, call)?;
-    let r = handler(p, call, tf);
+fn admitted_call(p: &mut Process, tf: &mut TrapFrame, handler: Handler) -> SysResult {
+    admit(p, &SyscallArgs::from_regs(&tf.x))?;
+    let r = handler(p, tf);
     crate::mm::heap::end_admitted_call();
     r
 }
@@ -303,9 +298,10 @@ fn admit(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
     }
 }
 
-/// A system call's handler: the calling process, the call's number and arguments, and its
-/// saved registers (which exec, clone and sigreturn rewrite).
-type Handler = fn(&mut Process, &SyscallArgs, &mut TrapFrame) -> SysResult;
+/// A system call's handler: the calling process and its saved registers, which hold the call's
+/// number and arguments (and which exec, clone and sigreturn rewrite). A handler reads the
+/// arguments it needs (`SyscallArgs`) itself, so that a call with none copies none.
+type Handler = fn(&mut Process, &mut TrapFrame) -> SysResult;
 
 /// One row of [`TABLE`].
 #[derive(Clone, Copy)]
@@ -401,15 +397,21 @@ const FS_CALLS: &[usize] = &[
 /// function that holds every handler inlined.
 static TABLE: [Entry; NR_SYSCALLS] = {
     let mut t = [Entry::ENOSYS; NR_SYSCALLS];
+    // `set!(NR | NR => |p, call, tf| body)`: the handler of those numbers, with `call` the
+    // call's arguments.
     macro_rules! set {
-        ($($nr:ident)|+ => $h:expr) => {{
-            let h: Handler = $h;
+        ($($nr:ident)|+ => |$p:pat_param, $c:pat_param, $tf:pat_param| $body:expr) => {{
+            let h: Handler = |$p, regs| {
+                let $c = &SyscallArgs::from_regs(&regs.x);
+                let $tf = regs;
+                $body
+            };
             $( t[$nr].handler = h; )+
         }};
     }
-    let fs: Handler = |p, c, tf| match fs_call(p, tf) {
+    let fs: Handler = |p, tf| match fs_call(p, tf) {
         Some(r) => r,
-        None => unimplemented(c.nr),
+        None => unimplemented(SyscallArgs::from_regs(&tf.x).nr),
     };
     let mut i = 0;
     while i < FS_CALLS.len() {
@@ -579,8 +581,8 @@ static TABLE: [Entry; NR_SYSCALLS] = {
 };
 
 /// A number without a handler: ENOSYS.
-fn enosys(_: &mut Process, call: &SyscallArgs, _: &mut TrapFrame) -> SysResult {
-    unimplemented(call.nr)
+fn enosys(_: &mut Process, tf: &mut TrapFrame) -> SysResult {
+    unimplemented(SyscallArgs::from_regs(&tf.x).nr)
 }
 
 /// ENOSYS, logged by name the first time each number is seen.
