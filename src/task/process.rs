@@ -78,6 +78,9 @@ pub struct ThreadGroup {
     /// `ITIMER_REAL` (setitimer, alarm): the process's, whichever thread set it; not inherited
     /// by fork, as on Linux.
     pub itimer_real: crate::sync::Mutex<Option<ItimerReal>>,
+    /// Whether `itimer_real` is armed, written under its lock: the scheduler, which looks at
+    /// every sleeper at every switch, takes the lock only then.
+    pub real_armed: core::sync::atomic::AtomicBool,
     /// `ITIMER_VIRTUAL` and `ITIMER_PROF`, in that order (Linux's `signal->it[]`): the same for
     /// tidemark, which counts all CPU time as user time.
     pub itimer_cpu: crate::sync::Mutex<[Option<ItimerCpu>; 2]>,
@@ -99,6 +102,7 @@ impl ThreadGroup {
             live: core::sync::atomic::AtomicUsize::new(1),
             exit: crate::sync::Mutex::new(None),
             itimer_real: crate::sync::Mutex::new(None),
+            real_armed: core::sync::atomic::AtomicBool::new(false),
             itimer_cpu: crate::sync::Mutex::new([None; 2]),
             cpu_timers: core::sync::atomic::AtomicBool::new(false),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),
@@ -253,6 +257,13 @@ impl Process {
     /// from the kernel (Linux's `it_real_fn`) and re-arms it with its period, skipping the
     /// periods that passed meanwhile. Returns whether it fired.
     pub fn itimer_check(&mut self, now: u64) -> bool {
+        if !self
+            .group
+            .real_armed
+            .load(core::sync::atomic::Ordering::Relaxed)
+        {
+            return false;
+        }
         let mut timer = self.group.itimer_real.lock();
         let Some(t) = *timer else {
             return false;
@@ -267,6 +278,9 @@ impl Process {
                 interval: t.interval,
             }
         });
+        self.group
+            .real_armed
+            .store(timer.is_some(), core::sync::atomic::Ordering::Relaxed);
         drop(timer);
         let _ = self.signals.send(
             crate::task::signal::SIGALRM,

@@ -184,10 +184,14 @@ pub(super) fn setitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
     let previous = itimer_now(p, which);
     let (value, interval) = (ns(vsec, vusec), ns(isec, iusec));
     if which == ITIMER_REAL {
-        *p.group.itimer_real.lock() = (value != 0).then(|| crate::task::process::ItimerReal {
+        let mut real = p.group.itimer_real.lock();
+        *real = (value != 0).then(|| crate::task::process::ItimerReal {
             deadline: timer::uptime_ns().saturating_add(value),
             interval,
         });
+        p.group
+            .real_armed
+            .store(real.is_some(), core::sync::atomic::Ordering::Relaxed);
     } else {
         let expires = p.process_cpu_ns().saturating_add(value);
         let mut timers = p.group.itimer_cpu.lock();
