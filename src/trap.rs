@@ -28,20 +28,23 @@ pub extern "C" fn task_main(frame: usize) -> ! {
         // SAFETY: the vector saved the task's registers there; nothing else refers to them while
         // the task is in the kernel.
         let tf = unsafe { &mut *frame };
-        let handled = match reason {
+        match reason {
             ReturnReason::Sync => el0_sync(tf),
             ReturnReason::Irq => {
                 klock::lock();
                 user_irq(tf);
                 klock::unlock();
-                true
             }
-            ReturnReason::Other(_) => false,
-        };
-        if !handled {
-            fatal_exception(&Report(tf, reason.vector()));
+            ReturnReason::Other(_) => unhandled(tf, reason),
         }
     }
+}
+
+/// A trap from EL0 that nobody handles: the end of the run, with its report.
+#[cold]
+#[inline(never)]
+fn unhandled(tf: &TrapFrame, reason: ReturnReason) -> ! {
+    fatal_exception(&Report(tf, reason.vector()))
 }
 
 /// The end of the run for an exception the kernel cannot handle: the report, then exit status
@@ -86,12 +89,12 @@ fn user_irq(tf: &mut TrapFrame) {
 /// memory without the kernel lock, or anything else under it. The class is tested once: the
 /// syscall first, then the fault, both hot paths.
 #[inline]
-pub fn el0_sync(tf: &mut TrapFrame) -> bool {
+pub fn el0_sync(tf: &mut TrapFrame) {
     let esr = tf.esr;
     let ec = (esr >> 26) & 0x3f;
-    let handled = if ec == EC_SVC64 {
+    if ec == EC_SVC64 {
         klock::lock();
-        el0_svc(tf)
+        el0_svc(tf);
     } else {
         // A data abort with a translation or permission fault (FSC 0b0001xx, 0b0011xx, any
         // level): demand paging and copy-on-write.
@@ -99,13 +102,12 @@ pub fn el0_sync(tf: &mut TrapFrame) -> bool {
             && esr & 0x34 == 0x04
             && crate::task::sched::user_fault_unlocked(tf.far as usize, data_access(esr))
         {
-            return true;
+            return;
         }
         klock::lock();
-        el0_sync_locked(tf)
-    };
+        el0_sync_locked(tf);
+    }
     klock::unlock();
-    handled
 }
 
 /// Whether a data abort from EL0 was a write (ESR_EL1.WnR).
@@ -120,27 +122,27 @@ fn data_access(esr: u64) -> FaultAccess {
 
 /// A syscall from EL0, under the kernel lock.
 #[inline]
-fn el0_svc(tf: &mut TrapFrame) -> bool {
+fn el0_svc(tf: &mut TrapFrame) {
     let mut guard = current().lock();
     let Some(p) = guard.as_mut() else {
-        return false;
+        unhandled(tf, ReturnReason::Sync);
     };
     if crate::syscall::table::dispatch(p, tf) {
         drop(guard);
-        syscall_sleep(tf);
-        return true;
+        return syscall_sleep(tf);
     }
-    finish_user_trap(guard, tf);
-    true
+    if needs_exit_work(p) {
+        exit_to_user(guard, tf);
+    }
 }
 
 /// A page fault the unlocked path did not take, or something that becomes a signal, under the
 /// kernel lock.
 #[inline]
-fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
+fn el0_sync_locked(tf: &mut TrapFrame) {
     let mut guard = current().lock();
     let Some(p) = guard.as_mut() else {
-        return false;
+        unhandled(tf, ReturnReason::Sync);
     };
     let esr = tf.esr;
     if esr & 0x3c == 0x04 && (esr >> 26) & 0x3f == EC_DABT_LOW {
@@ -153,23 +155,16 @@ fn el0_sync_locked(tf: &mut TrapFrame) -> bool {
     } else {
         user_exception(p, tf);
     }
-    finish_user_trap(guard, tf);
-    true
+    if needs_exit_work(p) {
+        exit_to_user(guard, tf);
+    }
 }
 
-/// The end of a synchronous trap: the common case, no signal to deliver and no switch, returns
-/// with the one slot round trip of this trap.
+/// Whether the way back to EL0 has work to do (a signal to deliver, an exit, a wait): the
+/// common case, without, returns with the one slot round trip of its trap.
 #[inline(always)]
-fn finish_user_trap(
-    guard: crate::sync::MutexGuard<'_, Option<alloc::boxed::Box<Process>>>,
-    tf: &mut TrapFrame,
-) {
-    if let Some(p) = guard.as_ref() {
-        if p.exit.is_none() && p.wait.is_none() && p.signals.next_deliverable().is_none() {
-            return;
-        }
-    }
-    exit_to_user(guard, tf);
+fn needs_exit_work(p: &Process) -> bool {
+    p.exit.is_some() || p.wait.is_some() || p.signals.next_deliverable().is_some()
 }
 
 /// The way back to EL0 with work to do: deliver signals, then switch away if the process

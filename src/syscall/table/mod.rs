@@ -71,21 +71,52 @@ fn mm_err(e: crate::mm::error::MmError) -> Errno {
 pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) -> bool {
     let nr = SyscallArgs::from_regs(&tf.x).nr;
     let entry = TABLE.get(nr).copied().unwrap_or(Entry::ENOSYS);
-    let r = if entry.admitted {
-        admitted_call(p, tf, entry.handler)
-    } else {
+    let ret = if entry.kind == Kind::Plain {
         (entry.handler)(p, tf)
+    } else {
+        match special_call(p, tf, entry) {
+            Some(ret) => ret,
+            None => return false,
+        }
     };
-    match r {
-        Ok(v) => {
+    match errno_of(ret) {
+        None => {
             if tracing() {
-                trace_call(tf, Ok(v));
+                trace_call(tf, Ok(ret as usize));
             }
-            tf.x[0] = v as u64;
+            tf.x[0] = ret;
             false
         }
-        Err(e) => finish_error(p, tf, e),
+        Some(e) => finish_error(p, tf, e),
     }
+}
+
+/// A call that is not [`Kind::Plain`]: its result, or `None` when it wrote the registers itself.
+#[inline(never)]
+fn special_call(p: &mut Process, tf: &mut TrapFrame, entry: Entry) -> Option<u64> {
+    match entry.kind {
+        Kind::Admitted => Some(admitted_call(p, tf, entry.handler)),
+        Kind::Sigreturn => {
+            // Restores the whole frame, x0 included.
+            p.sigreturn(tf);
+            None
+        }
+        Kind::Plain => Some((entry.handler)(p, tf)),
+    }
+}
+
+/// A handler's result as x0 holds it (`-errno` for an error, as Linux's handlers return it):
+/// one register back from the indirect call.
+#[inline(always)]
+fn encode(r: SysResult) -> u64 {
+    SyscallArgs::ret(r)
+}
+
+/// The error in a handler's result, if it is one: `-4095..=-1`, as libc reads x0 and as
+/// Linux's return path takes a restart code in it (`IS_ERR_VALUE`).
+#[inline(always)]
+fn errno_of(ret: u64) -> Option<Errno> {
+    (ret > (-(errno::MAX_ERRNO as i64)) as u64 - 1).then(|| Errno(-(ret as i64) as i32))
 }
 
 /// The error half of [`dispatch`], out of line so that the common `Ok` return stays short: a
@@ -250,10 +281,12 @@ const FORK_PER_PAGE: usize = 32;
 /// Admission control for kernel memory (see `FramePool::admits`): a call that makes kernel
 /// objects for the program runs only while the kernel would keep half of its reserve afterwards;
 /// otherwise it fails as Linux's does when memory is short (`ENOMEM`). Calls that free memory, or
-/// make nothing that outlives them, are not in it (`Entry::admitted`) and always run.
-#[inline(never)]
-fn admitted_call(p: &mut Process, tf: &mut TrapFrame, handler: Handler) -> SysResult {
-    admit(p, &SyscallArgs::from_regs(&tf.x))?;
+/// make nothing that outlives them, are not in it ([`Kind::Admitted`]) and always run.
+#[inline]
+fn admitted_call(p: &mut Process, tf: &mut TrapFrame, handler: Handler) -> u64 {
+    if let Err(e) = admit(p, &SyscallArgs::from_regs(&tf.x)) {
+        return encode(Err(e));
+    }
     let r = handler(p, tf);
     crate::mm::heap::end_admitted_call();
     r
@@ -301,21 +334,31 @@ fn admit(p: &Process, call: &SyscallArgs) -> Result<(), Errno> {
 /// A system call's handler: the calling process and its saved registers, which hold the call's
 /// number and arguments (and which exec, clone and sigreturn rewrite). A handler reads the
 /// arguments it needs (`SyscallArgs`) itself, so that a call with none copies none.
-type Handler = fn(&mut Process, &mut TrapFrame) -> SysResult;
+type Handler = fn(&mut Process, &mut TrapFrame) -> u64;
 
 /// One row of [`TABLE`].
 #[derive(Clone, Copy)]
 struct Entry {
     handler: Handler,
+    kind: Kind,
+}
+
+/// How [`dispatch`] runs a handler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Called, its result to x0.
+    Plain,
     /// The call makes kernel objects that outlive it, and runs only once admitted
-    /// ([`admit_call`]).
-    admitted: bool,
+    /// ([`admitted_call`]).
+    Admitted,
+    /// rt_sigreturn, which restores every register, x0 included: nothing is written back.
+    Sigreturn,
 }
 
 impl Entry {
     const ENOSYS: Entry = Entry {
         handler: enosys,
-        admitted: false,
+        kind: Kind::Plain,
     };
 }
 
@@ -404,25 +447,23 @@ static TABLE: [Entry; NR_SYSCALLS] = {
             let h: Handler = |$p, regs| {
                 let $c = &SyscallArgs::from_regs(&regs.x);
                 let $tf = regs;
-                $body
+                encode($body)
             };
             $( t[$nr].handler = h; )+
         }};
     }
-    let fs: Handler = |p, tf| match fs_call(p, tf) {
-        Some(r) => r,
-        None => unimplemented(SyscallArgs::from_regs(&tf.x).nr),
+    let fs: Handler = |p, tf| {
+        encode(match fs_call(p, tf) {
+            Some(r) => r,
+            None => unimplemented(SyscallArgs::from_regs(&tf.x).nr),
+        })
     };
     let mut i = 0;
     while i < FS_CALLS.len() {
         t[FS_CALLS[i]].handler = fs;
         i += 1;
     }
-    // Restores the whole frame, x0 included: the x0 it returns is the one restored.
-    set!(SYS_rt_sigreturn => |p, _, tf| {
-        p.sigreturn(tf);
-        Ok(tf.x[0] as usize)
-    });
+    t[SYS_rt_sigreturn].kind = Kind::Sigreturn;
     set!(SYS_exit | SYS_exit_group => |p, c, tf| process::exit(p, c, tf));
     // A successful exec replaces the whole frame; the 0 it returns is its x0.
     set!(SYS_execve => |p, c, tf| {
@@ -574,15 +615,15 @@ static TABLE: [Entry; NR_SYSCALLS] = {
     ];
     let mut i = 0;
     while i < admitted.len() {
-        t[admitted[i]].admitted = true;
+        t[admitted[i]].kind = Kind::Admitted;
         i += 1;
     }
     t
 };
 
 /// A number without a handler: ENOSYS.
-fn enosys(_: &mut Process, tf: &mut TrapFrame) -> SysResult {
-    unimplemented(SyscallArgs::from_regs(&tf.x).nr)
+fn enosys(_: &mut Process, tf: &mut TrapFrame) -> u64 {
+    encode(unimplemented(SyscallArgs::from_regs(&tf.x).nr))
 }
 
 /// ENOSYS, logged by name the first time each number is seen.
