@@ -54,6 +54,7 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
         *CPUS[cpu_id()].dead_stack.lock() = p.kstack.take();
         drop(p);
         let mut tasks = TASKS.lock();
+        tasks.procs.remove(&tid);
         tasks.count -= 1;
         // An exec waiting for the other threads to go tries again.
         for t in tasks.threads_of(pid) {
@@ -100,6 +101,7 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
         crate::arch::aarch64::context::run_on_stack(top, end_of_run_on_idle_stack);
     }
     let mut tasks = TASKS.lock();
+    tasks.procs.remove(&tid);
     let mut orphans = alloc::vec::Vec::new();
     let mut reparent = |child: &mut Process| {
         if child.ppid == pid {
@@ -109,7 +111,7 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
             }
         }
     };
-    tasks.procs.values_mut().for_each(|c| reparent(c));
+    tasks.procs.values_mut().for_each(&mut reparent);
     for (_, mut slot) in running_elsewhere() {
         reparent(slot.as_mut().expect("a running task"));
     }

@@ -318,9 +318,69 @@ pub fn wait_matches(target: crate::task::wait::WaitTarget, pid: i32, pgid: i32) 
     }
 }
 
+/// The tasks that are not running, by id, each running one keeping a vacant slot (Linux keeps
+/// every task in its pid hash, running or not): a task leaves and comes back at every switch,
+/// and finding its slot again costs one search, not a node's reshaping for a removal and again
+/// for an insertion. A task that ends for good gives its slot up ([`ProcTable::remove`]).
+#[derive(Default)]
+pub(super) struct ProcTable(BTreeMap<i32, Option<Box<Process>>>);
+
+impl ProcTable {
+    const fn new() -> ProcTable {
+        ProcTable(BTreeMap::new())
+    }
+
+    /// Task `pid`, unless it is running.
+    pub(super) fn get(&self, pid: &i32) -> Option<&Process> {
+        self.0.get(pid)?.as_deref()
+    }
+
+    pub(super) fn get_mut(&mut self, pid: &i32) -> Option<&mut Process> {
+        self.0.get_mut(pid)?.as_deref_mut()
+    }
+
+    /// Whether `pid` is a task's, running or not.
+    fn contains_key(&self, pid: &i32) -> bool {
+        self.0.contains_key(pid)
+    }
+
+    /// Puts task `pid` in, into its vacant slot if it has one.
+    fn insert(&mut self, pid: i32, p: Box<Process>) {
+        match self.0.get_mut(&pid) {
+            Some(slot) => {
+                debug_assert!(slot.is_none(), "task {pid} is in the table twice");
+                *slot = Some(p);
+            }
+            None => {
+                self.0.insert(pid, Some(p));
+            }
+        }
+    }
+
+    /// Takes task `pid` out to run it; its slot stays for its return.
+    fn take(&mut self, pid: &i32) -> Option<Box<Process>> {
+        self.0.get_mut(pid)?.take()
+    }
+
+    /// Takes task `pid` out for good, with its slot (`None` if it was running: the slot alone
+    /// goes).
+    pub(super) fn remove(&mut self, pid: &i32) -> Option<Box<Process>> {
+        self.0.remove(pid).flatten()
+    }
+
+    /// The tasks that are not running, by id.
+    pub(super) fn values(&self) -> impl Iterator<Item = &Process> {
+        self.0.values().filter_map(|p| p.as_deref())
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.0.values_mut().filter_map(|p| p.as_deref_mut())
+    }
+}
+
 pub struct Tasks {
-    /// Every process but the running one.
-    pub(super) procs: BTreeMap<i32, Box<Process>>,
+    /// Every process but the running ones (see [`ProcTable`]).
+    pub(super) procs: ProcTable,
     run_queue: VecDeque<i32>,
     pub(super) zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
@@ -340,7 +400,7 @@ pub const MAX_PROCS: usize = 4096;
 impl Tasks {
     pub const fn new() -> Self {
         Self {
-            procs: BTreeMap::new(),
+            procs: ProcTable::new(),
             run_queue: VecDeque::new(),
             zombies: BTreeMap::new(),
             next_pid: 2,
@@ -392,7 +452,7 @@ impl Tasks {
     pub fn iter(&self) -> impl Iterator<Item = TaskView<'_>> + '_ {
         self.procs
             .values()
-            .map(|p| TaskView::Here(p))
+            .map(TaskView::Here)
             .chain(running_elsewhere().map(|(_, s)| TaskView::Running(s)))
     }
 
@@ -582,7 +642,8 @@ impl Tasks {
 
     /// A thread id that is no longer used (an exec by a thread other than the first, which
     /// takes the process's id instead).
-    pub fn retire_tid(&mut self, _tid: i32) {
+    pub fn retire_tid(&mut self, tid: i32) {
+        self.procs.remove(&tid);
         self.count -= 1;
     }
 
@@ -899,7 +960,7 @@ impl Tasks {
                         if !self.run_queue.is_empty() {
                             klock::want_cpu(u64::MAX);
                         }
-                        return self.procs.remove(&pid);
+                        return self.procs.take(&pid);
                     }
                     // Left for a core that may run it, which is woken if idle.
                     klock::want_cpu(p.cpus_allowed);
@@ -925,7 +986,7 @@ impl Tasks {
 
 /// Task `pid` among those waiting in `procs` or running on another core (a function of the
 /// table's map alone, so that the caller may still use the table's other fields).
-fn find_mut(procs: &mut BTreeMap<i32, Box<Process>>, pid: i32) -> Option<TaskRef<'_>> {
+fn find_mut(procs: &mut ProcTable, pid: i32) -> Option<TaskRef<'_>> {
     match procs.get_mut(&pid) {
         Some(p) => Some(TaskRef::Here(p)),
         None => running_elsewhere()
