@@ -210,8 +210,7 @@ pub fn kick(cpu: usize) {
         let d = unsafe { &*(GICD.load(Ordering::Relaxed) as *const Distributor) };
         // GICD_SGIR: the target list filter 0 (the list), the list, the interrupt; after a
         // barrier, so that the target sees what it is kicked for.
-        // SAFETY: a barrier only.
-        unsafe { core::arch::asm!("dmb ishst", options(nostack, preserves_flags)) };
+        crate::arch::aarch64::barrier::store_barrier();
         d.SGIR.set(((target as u32 & 0xff) << 16) | SGI_KICK);
     }
 }

@@ -366,61 +366,16 @@ impl crate::mm::phys::PhysMem for KernelPhys {
         crate::mm::layout::phys_to_virt(pa).as_usize() as *mut u8
     }
 
-    /// `DC ZVA`, unrolled 32 times when the run is a whole number of 32-block chunks (every page
-    /// with blocks of up to 128 bytes; the cores we run on have 64): population zeroes every frame
-    /// it maps, so this loop is most of the cost of a locked page, and the unrolling takes it from
-    /// four instructions per cache block to just over two. Other block sizes (and cores where
-    /// DCZID_EL0.DZP prohibits the instruction) go through `cache::zero_range`.
+    /// `DC ZVA`, unrolled (`cache::zero_frames`): population and faults zero every frame they
+    /// map, so this is most of the cost of a fresh page, and the unrolling takes it from four
+    /// instructions per cache block to two.
     #[cfg(target_os = "none")]
     #[inline]
     fn zero_frames(&self, pa: PhysAddr, order: usize) {
-        const UNROLL: usize = 32;
         let va = self.phys_to_virt(pa);
-        let len = crate::mm::addr::PAGE_SIZE << order;
-        let dczid: usize;
-        // SAFETY: reading an ID register.
-        unsafe { core::arch::asm!("mrs {}, dczid_el0", out(reg) dczid, options(nomem, nostack)) };
-        if dczid & 0x1f == 4 && order == 0 {
-            // 64-byte blocks (the cores we run on) and one page, the fault path's case: 64 blocks
-            // unrolled whole, no loop.
-            // SAFETY: each DC ZVA zeroes one 64-byte block of the caller's page, which the linear
-            // map covers.
-            unsafe {
-                core::arch::asm!(
-                    ".rept 64",
-                    "dc zva, {p}",
-                    "add {p}, {p}, #64",
-                    ".endr",
-                    p = inout(reg) va as usize => _,
-                    options(nostack),
-                )
-            };
-            return;
-        }
-        let block = 4usize << (dczid & 0xf);
-        if dczid & (1 << 4) != 0 || !len.is_multiple_of(UNROLL * block) {
-            // SAFETY: the caller owns the frames, which the linear map covers.
-            unsafe { crate::arch::aarch64::cache::zero_range(va, len) };
-            return;
-        }
-        let end = va as usize + len;
-        // SAFETY: each DC ZVA zeroes one naturally aligned block inside the caller's frames (the
-        // run is page aligned and a multiple of UNROLL blocks), which the linear map covers.
+        // SAFETY: the caller owns the frames, which the linear map covers.
         unsafe {
-            core::arch::asm!(
-                "2:",
-                ".rept {n}",
-                "dc zva, {p}",
-                "add {p}, {p}, {b}",
-                ".endr",
-                "cmp {p}, {end}",
-                "b.lo 2b",
-                p = inout(reg) va as usize => _,
-                b = in(reg) block,
-                end = in(reg) end,
-                n = const UNROLL,
-                options(nostack),
-            )
+            crate::arch::aarch64::cache::zero_frames(va, crate::mm::addr::PAGE_SIZE << order)
         };
     }
 }

@@ -43,6 +43,60 @@ pub unsafe fn zero_range(va: *mut u8, len: usize) {
     }
 }
 
+/// Zeroes `len` bytes of whole frames at `va` (page aligned, a multiple of the page size). One
+/// 4 KiB page with 64-byte blocks, the fault path's case on the cores tidemark runs on, is 64
+/// `DC ZVA`s unrolled, without a loop; longer runs go 32 blocks a turn.
+///
+/// # Safety
+/// As [`zero_range`].
+#[inline(always)]
+pub unsafe fn zero_frames(va: *mut u8, len: usize) {
+    const UNROLL: usize = 32;
+    let dczid: u64;
+    // SAFETY: reading an ID register; one instruction, cheaper than a load of the cached size.
+    unsafe { asm!("mrs {}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
+    // DZP clear, BS 4: 64-byte blocks.
+    if len == 4096 && dczid & 0x1f == 4 {
+        // SAFETY: each DC ZVA zeroes one 64-byte block of the caller's page.
+        unsafe {
+            asm!(
+                ".rept 64",
+                "dc zva, {p}",
+                "add {p}, {p}, #64",
+                ".endr",
+                p = inout(reg) va as usize => _,
+                options(nostack, preserves_flags),
+            )
+        };
+        return;
+    }
+    let block = zva_block();
+    if block == 0 || !len.is_multiple_of(UNROLL * block) {
+        // SAFETY: forwarded from the caller.
+        unsafe { zero_range(va, len) };
+        return;
+    }
+    let end = va as usize + len;
+    // SAFETY: each DC ZVA zeroes one naturally aligned block inside the caller's range (page
+    // aligned, a multiple of UNROLL blocks).
+    unsafe {
+        asm!(
+            "2:",
+            ".rept {n}",
+            "dc zva, {p}",
+            "add {p}, {p}, {b}",
+            ".endr",
+            "cmp {p}, {end}",
+            "b.lo 2b",
+            p = inout(reg) va as usize => _,
+            b = in(reg) block,
+            end = in(reg) end,
+            n = const UNROLL,
+            options(nostack),
+        )
+    };
+}
+
 /// Writes `[va, va + len)` back to the point of coherency, for a reader with its MMU off (a core
 /// being started reads its boot block that way).
 pub fn clean_to_poc(va: usize, len: usize) {

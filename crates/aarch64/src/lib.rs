@@ -20,6 +20,8 @@ pub mod relax;
 #[cfg(target_os = "none")]
 pub mod backtrace;
 #[cfg(target_os = "none")]
+pub mod barrier;
+#[cfg(target_os = "none")]
 pub mod boot;
 #[cfg(target_os = "none")]
 pub mod cache;
