@@ -536,14 +536,38 @@ impl<M: PhysMem> PageTable<M> {
         if len != PAGE_SIZE {
             return None;
         }
+        let (table, level, desc) = self.walk_to_page(va.as_usize());
+        if !desc.is_valid() {
+            // Nothing mapped (a page never touched): nothing to clear, free or flush.
+            return Some(0);
+        }
+        if level < 3 {
+            return None;
+        }
+        Some(self.clear_one_page(va.as_usize(), (table, desc), free_owned, tlb))
+    }
+
+    /// The clearing half of [`unmap_single`](Self::unmap_single), out of line: its gather of
+    /// frames and TLB ranges is a stack frame of over 4 KiB, which a page never mapped does not
+    /// pay for.
+    #[inline(never)]
+    fn clear_one_page<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: usize,
+        entry: (PhysAddr, Descriptor),
+        free_owned: bool,
+        tlb: &F,
+    ) -> usize {
         let mut g = Gather::new(self.asid, tlb);
-        let pages = self.unmap_one_page(va.as_usize(), free_owned, &mut g)?;
+        let pages = self.unmap_one_page(va, entry, free_owned, &mut g);
         g.finish(&self.mem, self.is_kernel());
-        Some(pages)
+        pages
     }
 
     /// Clears `[va, last]` with the split tables `r` holds, gives back those not used, and
-    /// returns the number of 4 KiB pages that were mapped.
+    /// returns the number of 4 KiB pages that were mapped. Out of line for the same reason as
+    /// [`clear_one_page`](Self::clear_one_page).
+    #[inline(never)]
     fn clear_reserved<F: TlbFlush + ?Sized>(
         &mut self,
         va: usize,

@@ -341,18 +341,10 @@ impl<M: PhysMem> PageTable<M> {
         }
     }
 
-    /// Unmaps the page at `va` without the range machinery when no block covers it: the walk
-    /// goes down to the page (or to the invalid entry above it), clears the entry and queues its
-    /// frame. Returns the number of pages unmapped (0 or 1), or `None`, having changed nothing,
-    /// when a block must be split. A table left empty is unlinked as `clear_range` does, by
-    /// running it over the page (which then has nothing left to clear).
+    /// The walk of a one-page unmap: down to the page's entry, or to the invalid entry or block
+    /// above it. Returns the table it stopped in, its level, and the entry.
     #[inline(always)]
-    pub(super) fn unmap_one_page<F: TlbFlush + ?Sized>(
-        &self,
-        va: usize,
-        free_owned: bool,
-        g: &mut Gather<F>,
-    ) -> Option<usize> {
+    pub(super) fn walk_to_page(&self, va: usize) -> (PhysAddr, usize, Descriptor) {
         let mut table = self.root;
         let mut level = 0;
         let mut desc = self.read(table, index(va, 0));
@@ -361,30 +353,41 @@ impl<M: PhysMem> PageTable<M> {
             level += 1;
             desc = self.read(table, index(va, level));
         }
-        if desc.is_valid() && level < 3 {
-            return None;
-        }
+        (table, level, desc)
+    }
+
+    /// brk's and munmap's one mapped page, found by [`walk_to_page`](Self::walk_to_page) as
+    /// `desc` in L3 `table`: clears the entry and queues its frame. A table left empty is
+    /// unlinked as `clear_range` does, by running it over the page (which then has nothing left
+    /// to clear).
+    #[inline(always)]
+    pub(super) fn unmap_one_page<F: TlbFlush + ?Sized>(
+        &self,
+        va: usize,
+        (table, desc): (PhysAddr, Descriptor),
+        free_owned: bool,
+        g: &mut Gather<F>,
+    ) -> usize {
+        debug_assert!(desc.is_valid());
         let before = g.unmapped_pages;
-        if desc.is_valid() {
-            let idx = index(va, 3);
-            self.write_entry(table, idx, VirtAddr::new(va), Descriptor::INVALID, g);
-            g.batch.add(VirtAddr::new(va), PAGE_SIZE);
-            g.unmapped_pages += 1;
-            if free_owned && desc.is_owned() {
-                g.defer_free(&self.mem, desc.output_addr(), 0);
-            }
+        let idx = index(va, 3);
+        self.write_entry(table, idx, VirtAddr::new(va), Descriptor::INVALID, g);
+        g.batch.add(VirtAddr::new(va), PAGE_SIZE);
+        g.unmapped_pages += 1;
+        if free_owned && desc.is_owned() {
+            g.defer_free(&self.mem, desc.output_addr(), 0);
         }
         // The root is never unlinked; any other table that is now empty is, with its ancestors
         // that become empty in turn. One nothing was cleared in has not become empty (no table
         // but the root is left empty): its 512 entries are not looked at, which cost up to 1,200
         // instructions where the table's one mapping sat at its far end.
-        if desc.is_valid() && table != self.root && self.is_empty_table(table) {
+        if table != self.root && self.is_empty_table(table) {
             let last = va + (PAGE_SIZE - 1);
             // The entry is cleared already: the walk must look at the tables without it.
             g.sweep = true;
             self.clear_range(self.root, 0, va, last, free_owned, g, &mut Reserve::empty());
         }
-        Some(g.unmapped_pages - before)
+        g.unmapped_pages - before
     }
 
     /// Fails with `AlreadyMapped` if any page in `[va, last]` is mapped; skips holes a whole
