@@ -121,13 +121,23 @@ fn shared_bit(pfn: usize) -> Option<(&'static AtomicU64, u64)> {
 /// up), or `true` where no bit covers it.
 #[inline(always)]
 fn bit_set(bits: Option<&(usize, alloc::boxed::Box<[AtomicU64]>)>, pfn: usize) -> bool {
+    bit_set_with(bits, pfn, Ordering::Acquire)
+}
+
+/// [`bit_set`] with the bit's load done with `order`.
+#[inline(always)]
+fn bit_set_with(
+    bits: Option<&(usize, alloc::boxed::Box<[AtomicU64]>)>,
+    pfn: usize,
+    order: Ordering,
+) -> bool {
     let Some((first, words)) = bits else {
         return true;
     };
     let i = pfn.wrapping_sub(*first);
     words
         .get(i / 64)
-        .is_none_or(|w| w.load(Ordering::Acquire) & (1 << (i % 64)) != 0)
+        .is_none_or(|w| w.load(order) & (1 << (i % 64)) != 0)
 }
 
 /// Whether frame `pfn` may have extra references (it has, or nothing says it has not).
@@ -335,8 +345,15 @@ impl crate::mm::phys::PhysMem for KernelPhys {
             // Some frame may be shared: those go one by one, the others in batches. The bitmap
             // is looked up once, and each frame's bit read without the call.
             let bits = SHARED_BITS.get();
-            let shared = |pa: PhysAddr| bit_set(bits, pa.0 >> PAGE_SHIFT);
-            if pas.iter().any(|&pa| shared(pa)) {
+            // The bits read relaxed, then one fence: as an acquire load of each (a frame's bit
+            // set by a release store is seen with what came before it), without a barrier per
+            // frame that keeps the bitmap's bounds from staying in registers.
+            let any = pas
+                .iter()
+                .any(|&pa| bit_set_with(bits, pa.0 >> PAGE_SHIFT, Ordering::Relaxed));
+            core::sync::atomic::fence(Ordering::Acquire);
+            if any {
+                let shared = |pa: PhysAddr| bit_set(bits, pa.0 >> PAGE_SHIFT);
                 self.free_shared_batch(pas, shared);
                 return;
             }

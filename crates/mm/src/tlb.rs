@@ -73,6 +73,16 @@ impl TlbBatch {
         self.pending = true;
     }
 
+    /// Adds the `n` pages from `va` (some of which may have been left as they were: the batch
+    /// is one range anyway), for a run of pages cleared in one table.
+    pub fn add_pages(&mut self, va: VirtAddr, n: usize) {
+        debug_assert!(n > 0 && va.is_aligned(PAGE_SIZE));
+        self.start = self.start.min(va.as_usize());
+        self.last = self.last.max(va.as_usize() + (n * PAGE_SIZE - 1));
+        self.stride_shift = self.stride_shift.min(PAGE_SIZE.trailing_zeros());
+        self.pending = true;
+    }
+
     /// Records that the table translating the naturally aligned `span` bytes around `va` was
     /// unlinked, so walk caches must be invalidated too (non-leaf TLBIs at a VA inside the span).
     /// Usually the leaves just cleared from that table already put a TLBI inside it (the stride is
