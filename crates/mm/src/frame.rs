@@ -167,6 +167,26 @@ impl FrameCache {
     }
 }
 
+/// Whether `frames`, [`PCP_BATCH`] distinct frames (no frame is freed twice), are the whole
+/// naturally aligned run at `first`, in any order: every one lies inside it, so by their number
+/// they fill it. One subtraction and one comparison a frame; frames freed in descending order
+/// (pages a fault took from the top of a cache) are a run as well as ascending ones.
+fn is_whole_run(frames: &[PhysAddr], first: PhysAddr) -> bool {
+    debug_assert_eq!(frames.len(), PCP_BATCH);
+    let inside = frames
+        .iter()
+        .all(|pa| pa.0.wrapping_sub(first.0) < PCP_BATCH * PAGE_SIZE);
+    debug_assert!(
+        !inside || {
+            let mut v: alloc::vec::Vec<usize> = frames.iter().map(|pa| pa.0).collect();
+            v.sort_unstable();
+            v.windows(2).all(|w| w[0] != w[1])
+        },
+        "a frame freed twice"
+    );
+    inside
+}
+
 pub struct FramePool {
     buddy: Buddy,
     total: usize,
@@ -339,14 +359,18 @@ impl FramePool {
         while i < pas.len() {
             let f = pas[i].0 >> PAGE_SHIFT;
             debug_assert!(pas[i].is_aligned(PAGE_SIZE));
-            if f.is_multiple_of(PCP_BATCH)
-                && i + PCP_BATCH <= pas.len()
-                && pas[i + PCP_BATCH - 1].0 == pas[i].0 + (PCP_BATCH - 1) * PAGE_SIZE
-                && pas[i..i + PCP_BATCH]
-                    .windows(2)
-                    .all(|w| w[1].0 == w[0].0 + PAGE_SIZE)
-            {
-                self.buddy.dealloc(f, PCP_BATCH);
+            // A run starts with its lowest frame (pages faulted in address order from a
+            // refill) or its highest (from a cache that handed them out last in, first out).
+            let run = match f % PCP_BATCH {
+                0 => Some(f),
+                r if r == PCP_BATCH - 1 => Some(f - r),
+                _ => None,
+            };
+            if let Some(run) = run.filter(|&run| {
+                i + PCP_BATCH <= pas.len()
+                    && is_whole_run(&pas[i..i + PCP_BATCH], PhysAddr(run << PAGE_SHIFT))
+            }) {
+                self.buddy.dealloc(run, PCP_BATCH);
                 freed += PCP_BATCH;
                 i += PCP_BATCH;
                 continue;
@@ -527,6 +551,23 @@ mod tests {
         pool.dealloc_batch(None, &scrambled);
         assert_eq!(pool.free_frames(), 1024);
         pool.pcp.drain(&mut pool.buddy, PCP_HIGH);
+        assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
+    }
+
+    /// Pages a fault took from the top of a cache come back highest first: the run still goes
+    /// whole, past the cache.
+    #[test]
+    fn batched_frees_of_a_run_in_descending_order_go_whole() {
+        let mut pool = FramePool::new();
+        pool.add_range(0, 1024 * PAGE_SIZE);
+        let mut cache = FrameCache::new();
+        pool.refill(&mut cache, 0).unwrap();
+        let mut run: alloc::vec::Vec<PhysAddr> = (0..PCP_BATCH)
+            .map(|_| PhysAddr(cache.pop().unwrap() << PAGE_SHIFT))
+            .collect();
+        run.reverse();
+        pool.dealloc_batch(Some(&mut cache), &run);
+        assert_eq!((cache.len(), pool.free_frames()), (0, 1024));
         assert_eq!(pool.alloc(1024), Ok(PhysAddr(0)), "everything coalesced");
     }
 
