@@ -407,6 +407,14 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
     Ok(())
 }
 
+impl ProcView<'_, '_> {
+    /// Whether task `pid`, not the caller, has `same` with it.
+    fn shares(&self, pid: i32, same: impl Fn(&Process, &Process) -> bool) -> bool {
+        let me = self.shared.0.borrow();
+        TASKS.lock().get(pid).is_some_and(|q| same(&q, &me))
+    }
+}
+
 impl ProcSource for ProcView<'_, '_> {
     fn pid(&self) -> i32 {
         self.pid
@@ -416,19 +424,11 @@ impl ProcSource for ProcView<'_, '_> {
     }
 
     fn shares_files(&self, pid: i32) -> bool {
-        let me = self.shared.0.borrow();
-        TASKS
-            .lock()
-            .get(pid)
-            .is_some_and(|q| alloc::sync::Arc::ptr_eq(&q.files, &me.files))
+        self.shares(pid, |q, me| alloc::sync::Arc::ptr_eq(&q.files, &me.files))
     }
 
     fn shares_fs(&self, pid: i32) -> bool {
-        let me = self.shared.0.borrow();
-        TASKS
-            .lock()
-            .get(pid)
-            .is_some_and(|q| alloc::sync::Arc::ptr_eq(&q.fs, &me.fs))
+        self.shares(pid, |q, me| alloc::sync::Arc::ptr_eq(&q.fs, &me.fs))
     }
 
     fn pids(&self) -> alloc::vec::Vec<i32> {
