@@ -84,6 +84,7 @@ impl FsState {
     }
 
     /// A working directory that holds no inode (procfs's own directory), for tests.
+    #[cfg(test)]
     pub const fn placeholder() -> FsState {
         FsState {
             cwd: Loc::Proc(Node::ProcDir),

@@ -76,11 +76,9 @@ impl TlbBatch {
     /// Adds the `n` pages from `va` (some of which may have been left as they were: the batch
     /// is one range anyway), for a run of pages cleared in one table.
     pub fn add_pages(&mut self, va: VirtAddr, n: usize) {
-        debug_assert!(n > 0 && va.is_aligned(PAGE_SIZE));
-        self.start = self.start.min(va.as_usize());
+        debug_assert!(n > 0);
+        self.add(va, PAGE_SIZE);
         self.last = self.last.max(va.as_usize() + (n * PAGE_SIZE - 1));
-        self.stride_shift = self.stride_shift.min(PAGE_SIZE.trailing_zeros());
-        self.pending = true;
     }
 
     /// Records that the table translating the naturally aligned `span` bytes around `va` was

@@ -79,7 +79,9 @@ pub fn dispatch(p: &mut Process, tf: &mut TrapFrame) -> bool {
             None => return false,
         }
     };
-    match errno_of(ret) {
+    // `-4095..=-1` is an error, as libc reads x0 and as Linux's return path takes a restart
+    // code in it (`IS_ERR_VALUE`).
+    match Errno::from_ret(ret as isize) {
         None => {
             if tracing() {
                 trace_call(tf, Ok(ret as usize));
@@ -103,20 +105,6 @@ fn special_call(p: &mut Process, tf: &mut TrapFrame, entry: Entry) -> Option<u64
         }
         Kind::Plain => Some((entry.handler)(p, tf)),
     }
-}
-
-/// A handler's result as x0 holds it (`-errno` for an error, as Linux's handlers return it):
-/// one register back from the indirect call.
-#[inline(always)]
-fn encode(r: SysResult) -> u64 {
-    SyscallArgs::ret(r)
-}
-
-/// The error in a handler's result, if it is one: `-4095..=-1`, as libc reads x0 and as
-/// Linux's return path takes a restart code in it (`IS_ERR_VALUE`).
-#[inline(always)]
-fn errno_of(ret: u64) -> Option<Errno> {
-    (ret > (-(errno::MAX_ERRNO as i64)) as u64 - 1).then(|| Errno(-(ret as i64) as i32))
 }
 
 /// The error half of [`dispatch`], out of line so that the common `Ok` return stays short: a
@@ -208,9 +196,9 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     let since = crate::fs::pipe::events();
     // The descriptor table and working directory are held for the call. Syscalls run one at a
     // time under the kernel lock, and a call that waits returns before it sleeps, so the only
-    // other taker while they are held is /proc inside this call, looking at a task that shares
-    // them: it finds them taken (`try_lock`) and reads them as this call's own, which the
-    // walker (`Namei::own`) shows.
+    // other taker while they are held is /proc inside this call, asked about a task that shares
+    // them: the walker answers from the call's own (`Namei::own`, `ProcSource::shares_files`),
+    // and /proc's looks at other tasks' tables only try their locks.
     let (files_lock, fs_lock) = (p.files.clone(), p.fs.clone());
     let mut files = files_lock.lock();
     let mut fs = fs_lock.lock();
@@ -285,7 +273,7 @@ const FORK_PER_PAGE: usize = 32;
 #[inline]
 fn admitted_call(p: &mut Process, tf: &mut TrapFrame, handler: Handler) -> u64 {
     if let Err(e) = admit(p, &SyscallArgs::from_regs(&tf.x)) {
-        return encode(Err(e));
+        return SyscallArgs::ret(Err(e));
     }
     let r = handler(p, tf);
     crate::mm::heap::end_admitted_call();
@@ -447,13 +435,13 @@ static TABLE: [Entry; NR_SYSCALLS] = {
             let h: Handler = |$p, regs| {
                 let $c = &SyscallArgs::from_regs(&regs.x);
                 let $tf = regs;
-                encode($body)
+                SyscallArgs::ret($body)
             };
             $( t[$nr].handler = h; )+
         }};
     }
     let fs: Handler = |p, tf| {
-        encode(match fs_call(p, tf) {
+        SyscallArgs::ret(match fs_call(p, tf) {
             Some(r) => r,
             None => unimplemented(SyscallArgs::from_regs(&tf.x).nr),
         })
@@ -623,7 +611,7 @@ static TABLE: [Entry; NR_SYSCALLS] = {
 
 /// A number without a handler: ENOSYS.
 fn enosys(_: &mut Process, tf: &mut TrapFrame) -> u64 {
-    encode(unimplemented(SyscallArgs::from_regs(&tf.x).nr))
+    SyscallArgs::ret(unimplemented(SyscallArgs::from_regs(&tf.x).nr))
 }
 
 /// ENOSYS, logged by name the first time each number is seen.

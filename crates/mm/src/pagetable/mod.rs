@@ -536,15 +536,17 @@ impl<M: PhysMem> PageTable<M> {
         if len != PAGE_SIZE {
             return None;
         }
-        let (table, level, desc) = self.walk_to_page(va.as_usize());
-        if !desc.is_valid() {
+        match self.lookup(va.as_usize()) {
             // Nothing mapped (a page never touched): nothing to clear, free or flush.
-            return Some(0);
+            Lookup::Absent { .. } => Some(0),
+            Lookup::Leaf {
+                level: 3,
+                desc,
+                table,
+                ..
+            } => Some(self.clear_one_page(va.as_usize(), (table, desc), free_owned, tlb)),
+            Lookup::Leaf { .. } => None,
         }
-        if level < 3 {
-            return None;
-        }
-        Some(self.clear_one_page(va.as_usize(), (table, desc), free_owned, tlb))
     }
 
     /// The clearing half of [`unmap_single`](Self::unmap_single), out of line: its gather of

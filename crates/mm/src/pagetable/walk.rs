@@ -341,25 +341,9 @@ impl<M: PhysMem> PageTable<M> {
         }
     }
 
-    /// The walk of a one-page unmap: down to the page's entry, or to the invalid entry or block
-    /// above it. Returns the table it stopped in, its level, and the entry.
-    #[inline(always)]
-    pub(super) fn walk_to_page(&self, va: usize) -> (PhysAddr, usize, Descriptor) {
-        let mut table = self.root;
-        let mut level = 0;
-        let mut desc = self.read(table, index(va, 0));
-        while desc.is_table(level) {
-            table = desc.output_addr();
-            level += 1;
-            desc = self.read(table, index(va, level));
-        }
-        (table, level, desc)
-    }
-
-    /// brk's and munmap's one mapped page, found by [`walk_to_page`](Self::walk_to_page) as
-    /// `desc` in L3 `table`: clears the entry and queues its frame. A table left empty is
-    /// unlinked as `clear_range` does, by running it over the page (which then has nothing left
-    /// to clear).
+    /// brk's and munmap's one mapped page, found by [`lookup`](Self::lookup) as `desc` in L3
+    /// `table`: clears the entry and queues its frame. A table left empty is unlinked as
+    /// `clear_range` does, by running it over the page (which then has nothing left to clear).
     #[inline(always)]
     pub(super) fn unmap_one_page<F: TlbFlush + ?Sized>(
         &self,
