@@ -352,6 +352,7 @@ impl<P: PageTableOps> MmStruct<P> {
             hiwater_vm: self.stat.hiwater_vm,
             ..VmCounters::default()
         };
+        self.tree.check()?;
         let mut prev: Option<&Vma> = None;
         for v in self.tree.iter() {
             if v.start >= v.end
