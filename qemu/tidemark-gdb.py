@@ -212,36 +212,32 @@ def process_mm(proc):
     return arc_value(proc["mm"])
 
 
-def btree_values(map_obj):
-    """Values of a BTreeMap in key order (alloc's node layout, as the toolchain's
-    gdb_providers.py walks it): root: Option<NodeRef{node, height}>, LeafNode{len, keys, vals},
-    InternalNode{data: LeafNode, edges}."""
-    if map_obj["length"].int() == 0:
-        return []
-    root = map_obj["root"]
-    if root.name.startswith("core::option::Option<"):
-        root = root.cast(gdb.lookup_type(root.name[len("core::option::Option<") : -1]))
+def vec_items(vec):
+    """The elements of a Vec<T> (alloc's layout, as the toolchain's gdb_providers.py reads it):
+    buf.inner.ptr points at `len` elements of T."""
+    length = vec["len"].int()
+    if length > 1 << 20:
+        raise TmError("Vec at %#x has len %d" % (vec.addr, length))
+    ptr = vec.mem.u64(vec["buf"]["inner"]["ptr"].addr)
+    elem = vec.type.template_argument(0)
+    return [Obj(vec.mem, ptr + i * elem.sizeof, elem) for i in range(length)]
+
+
+def vma_tree_values(tree):
+    """The VMAs of a VmaTree in address order (crates/mm/src/vma_tree.rs): a B+ tree of
+    Node {vmas, children}, Child {min, node}; a node without children is a leaf."""
     out = []
 
-    def node(ptr, height, depth=0):
-        if depth > 16 or ptr == 0:
-            raise TmError("BTreeMap looks corrupt (node %#x, height %d)" % (ptr, height))
-        leaf_ty = root["node"].peel().type.target()
-        leaf = Obj(root.mem, ptr, leaf_ty)
-        length = leaf["len"].int()
-        if length > 11:
-            raise TmError("BTreeMap node %#x has len %d" % (ptr, length))
-        edges = None
-        if height > 0:
-            internal = gdb.lookup_type(leaf_ty.name.replace("LeafNode", "InternalNode", 1))
-            edges = leaf.cast(internal)["edges"]
-        for i in range(length + 1):
-            if edges is not None:
-                node(edges.index(i).peel().int(), height - 1, depth + 1)
-            if i < length:
-                out.append(leaf["vals"].index(i).peel())
+    def node(n, depth):
+        if depth > 16:
+            raise TmError("the VMA tree looks corrupt (deeper than 16 levels)")
+        children = vec_items(n["children"])
+        if not children:
+            out.extend(vec_items(n["vmas"]))
+        for c in children:
+            node(c["node"], depth + 1)
 
-    node(root["node"].peel().int(), root["height"].int())
+    node(tree["root"], 0)
     return out
 
 
@@ -275,7 +271,7 @@ def maps_lines(proc):
     mm = process_mm(proc)
     brk, start_brk, start_stack = mm["brk"].int(), mm["start_brk"].int(), mm["start_stack"].int()
     lines = []
-    for vma in btree_values(mm["tree"]["map"]):
+    for vma in vma_tree_values(mm["tree"]):
         start, end = vma["start"].int(), vma["end"].int()
         flags = vma["flags"].peel().int()
         name = rust_str(vma["file"])
@@ -298,7 +294,7 @@ def maps_lines(proc):
 class TmMaps(gdb.Command):
     """Print the current process's VMAs like /proc/self/maps.
 Usage: tm-maps
-Reads the selected core's tidemark::task::sched::CPUS slot -> Process.mm.tree (a BTreeMap keyed by start address) and
+Reads the selected core's tidemark::task::sched::CPUS slot -> Process.mm.tree (a B+ tree keyed by start address) and
 formats each VMA as show_map_vma does ([heap] and [stack] named the same way)."""
 
     def __init__(self):

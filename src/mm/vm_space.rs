@@ -110,7 +110,11 @@ impl PageTableOps for VmSpace {
     type UnmapReserve = crate::mm::pagetable::UnmapReserve;
     /// The tables have their own lock (`pages`): clearing can wait for the shared side.
     const DEFERS_UNMAPS: bool = true;
-    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<Self::UnmapReserve, MmError> {
+    fn prepare_unmap(
+        &mut self,
+        start: usize,
+        end: usize,
+    ) -> Result<Option<Self::UnmapReserve>, MmError> {
         self.pages.get_mut().prepare_unmap(start, end)
     }
     fn unmap_prepared(&mut self, start: usize, end: usize, reserve: Self::UnmapReserve) {

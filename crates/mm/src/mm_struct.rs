@@ -48,8 +48,14 @@ pub trait PageTableOps {
     const DEFERS_UNMAPS: bool = false;
     /// `unmap_range` in two halves, so that the VMAs can leave the tree in between and the
     /// translations be removed after the mmap lock is downgraded (Linux 6.1's munmap and brk):
-    /// this one can fail and changes nothing; `unmap_prepared` cannot fail.
-    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<Self::UnmapReserve, MmError>;
+    /// this one can fail and changes nothing; `unmap_prepared` cannot fail. `None` when nothing
+    /// in the range is mapped: there is then nothing to remove, later either (the VMAs leave
+    /// the tree under the same lock, and without them nothing can map the range again).
+    fn prepare_unmap(
+        &mut self,
+        start: usize,
+        end: usize,
+    ) -> Result<Option<Self::UnmapReserve>, MmError>;
     /// The second half of [`prepare_unmap`](Self::prepare_unmap), for the same range.
     fn unmap_prepared(&mut self, start: usize, end: usize, reserve: Self::UnmapReserve);
     /// Re-applies the permissions `flags` allow to the present pages of `[start, end)` and flushes the

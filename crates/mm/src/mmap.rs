@@ -119,18 +119,18 @@ pub fn vma_merge<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize) -> usize {
 /// the one starting at its end where they are compatible; counters are unchanged. Returns the
 /// start of the VMA that holds its range.
 fn insert_merged<P: PageTableOps>(mm: &mut MmStruct<P>, mut vma: Vma) -> usize {
-    if mm
-        .tree
-        .get(vma.end)
-        .is_some_and(|next| vma.can_merge_with_next(next))
-    {
-        vma.end = mm.tree.remove(vma.end).expect("next vanished").end;
-    }
-    let prev = mm
-        .tree
-        .vma_ending_at(vma.start)
-        .filter(|prev| prev.can_merge_with_next(&vma))
+    // Both neighbours from one search: the VMA below `vma` ends at or before its start, the one
+    // above starts at or after its end.
+    let (prev, next) = mm.tree.prev_next(vma.start);
+    let next = next.filter(|next| next.start == vma.end && vma.can_merge_with_next(next));
+    let next_end = next.map(|next| next.end);
+    let prev = prev
+        .filter(|prev| prev.end == vma.start && prev.can_merge_with_next(&vma))
         .map(|prev| prev.start);
+    if let Some(end) = next_end {
+        mm.tree.remove(vma.end).expect("next vanished");
+        vma.end = end;
+    }
     match prev {
         Some(start) => {
             mm.tree.get_mut(start).expect("prev vanished").end = vma.end;
@@ -534,7 +534,7 @@ pub(crate) fn vmi_align_munmap_deferred<P: PageTableOps>(
         mm.pt.unmap_range(start, end)?;
         None
     } else {
-        Some(mm.pt.prepare_unmap(start, end)?)
+        mm.pt.prepare_unmap(start, end)?
     };
     let mut detached = Vec::new();
     if start > first_start && end == first_end {

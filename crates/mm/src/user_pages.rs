@@ -552,7 +552,7 @@ impl<M: PhysMem, T: TlbFlush> PageTableOps for UserPages<M, T> {
 
     type UnmapReserve = UnmapReserve;
 
-    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<UnmapReserve, MmError> {
+    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<Option<UnmapReserve>, MmError> {
         self.pt
             .prepare_unmap(VirtAddr(start), end - start)
             .map_err(pt_err)

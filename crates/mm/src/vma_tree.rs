@@ -47,12 +47,28 @@ const MAX_DEPTH: usize = 16;
 
 /// A node of the tree. Every leaf is at the same depth; a node other than the root is never
 /// empty.
+///
+/// A plain struct with one of its two vectors empty rather than an enum, so that a debugger's
+/// script reads it from memory without Rust's enum layouts (`qemu/tidemark-gdb.py`); [`Kind`]
+/// gives the enum's view.
 #[derive(Clone, Debug)]
-enum Node {
-    /// VMAs in address order.
-    Leaf(Vec<Vma>),
-    /// Subtrees in address order.
-    Inner(Vec<Child>),
+struct Node {
+    /// A leaf's VMAs in address order; empty in an inner node.
+    vmas: Vec<Vma>,
+    /// An inner node's subtrees in address order; empty in a leaf.
+    children: Vec<Child>,
+}
+
+/// What a [`Node`] is.
+enum Kind<'a> {
+    Leaf(&'a Vec<Vma>),
+    Inner(&'a Vec<Child>),
+}
+
+/// What a [`Node`] is, for changing it.
+enum KindMut<'a> {
+    Leaf(&'a mut Vec<Vma>),
+    Inner(&'a mut Vec<Child>),
 }
 
 #[derive(Clone, Debug)]
@@ -84,44 +100,73 @@ fn child_index(children: &[Child], key: usize, strict: bool) -> usize {
 }
 
 impl Node {
+    const fn leaf(vmas: Vec<Vma>) -> Node {
+        Node {
+            vmas,
+            children: Vec::new(),
+        }
+    }
+
+    fn inner(children: Vec<Child>) -> Node {
+        Node {
+            vmas: Vec::new(),
+            children,
+        }
+    }
+
+    #[inline]
+    fn get(&self) -> Kind<'_> {
+        if self.children.is_empty() {
+            Kind::Leaf(&self.vmas)
+        } else {
+            Kind::Inner(&self.children)
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self) -> KindMut<'_> {
+        if self.children.is_empty() {
+            KindMut::Leaf(&mut self.vmas)
+        } else {
+            KindMut::Inner(&mut self.children)
+        }
+    }
+
     fn len(&self) -> usize {
-        match self {
-            Node::Leaf(v) => v.len(),
-            Node::Inner(c) => c.len(),
+        match self.get() {
+            Kind::Leaf(v) => v.len(),
+            Kind::Inner(c) => c.len(),
         }
     }
 
     /// The subtree's least key; only asked of non-empty nodes.
     fn min(&self) -> usize {
-        match self {
-            Node::Leaf(v) => v[0].start,
-            Node::Inner(c) => c[0].min,
+        match self.get() {
+            Kind::Leaf(v) => v[0].start,
+            Kind::Inner(c) => c[0].min,
         }
     }
 
     fn leftmost(&self) -> Option<&Vma> {
         let mut n = self;
         loop {
-            match n {
-                Node::Leaf(v) => return v.first(),
-                Node::Inner(c) => n = &c.first()?.node,
+            match n.get() {
+                Kind::Leaf(v) => return v.first(),
+                Kind::Inner(c) => n = &c.first()?.node,
             }
         }
     }
 
     /// Appends the entries of `other`, a node at the same depth.
     fn append(&mut self, other: Node) {
-        match (self, other) {
-            (Node::Leaf(a), Node::Leaf(b)) => a.extend(b),
-            (Node::Inner(a), Node::Inner(b)) => a.extend(b),
-            _ => unreachable!("siblings at different depths"),
-        }
+        self.vmas.extend(other.vmas);
+        self.children.extend(other.children);
     }
 
     /// Inserts `vma` below this node; an overflow splits it and returns the new right half.
     fn insert(&mut self, vma: Vma) -> Option<Child> {
-        match self {
-            Node::Leaf(vmas) => {
+        match self.get_mut() {
+            KindMut::Leaf(vmas) => {
                 let j = vmas.partition_point(|v| v.start < vma.start);
                 debug_assert!(
                     vmas.get(j).is_none_or(|v| v.start != vma.start),
@@ -135,11 +180,11 @@ impl Node {
                     let right = split_half(vmas);
                     Child {
                         min: right[0].start,
-                        node: Node::Leaf(right),
+                        node: Node::leaf(right),
                     }
                 })
             }
-            Node::Inner(children) => {
+            KindMut::Inner(children) => {
                 let i = child_index(children, vma.start, false);
                 let start = vma.start;
                 let split = children[i].node.insert(vma);
@@ -150,7 +195,7 @@ impl Node {
                     let right = split_half(children);
                     Child {
                         min: right[0].min,
-                        node: Node::Inner(right),
+                        node: Node::inner(right),
                     }
                 })
             }
@@ -160,15 +205,15 @@ impl Node {
     /// Removes the VMA starting at `key` from below this node; a child left empty goes, one left
     /// small merges with a neighbour.
     fn remove(&mut self, key: usize) -> Option<Vma> {
-        match self {
-            Node::Leaf(vmas) => {
+        match self.get_mut() {
+            KindMut::Leaf(vmas) => {
                 let j = vmas.partition_point(|v| v.start < key);
                 if vmas.get(j)?.start != key {
                     return None;
                 }
                 Some(vmas.remove(j))
             }
-            Node::Inner(children) => {
+            KindMut::Inner(children) => {
                 let i = child_index(children, key, false);
                 let vma = children[i].node.remove(key)?;
                 let n = children[i].node.len();
@@ -252,7 +297,7 @@ impl Clone for VmaTree {
 impl VmaTree {
     pub const fn new() -> Self {
         VmaTree {
-            root: Node::Leaf(Vec::new()),
+            root: Node::leaf(Vec::new()),
             len: 0,
             hint: None,
             hint_next: None,
@@ -283,15 +328,15 @@ impl VmaTree {
         let mut right: Option<&Node> = None;
         let mut node = &self.root;
         loop {
-            match node {
-                Node::Inner(children) => {
+            match node.get() {
+                Kind::Inner(children) => {
                     let i = child_index(children, key, true);
                     if i + 1 < children.len() {
                         right = Some(&children[i + 1].node);
                     }
                     node = &children[i].node;
                 }
-                Node::Leaf(vmas) => {
+                Kind::Leaf(vmas) => {
                     let j = vmas.partition_point(|v| v.start < key);
                     let above = vmas.get(j).or_else(|| right.and_then(Node::leftmost));
                     return (vmas[..j].last(), above);
@@ -304,12 +349,12 @@ impl VmaTree {
     fn leaf_mut(&mut self, key: usize) -> &mut Vec<Vma> {
         let mut node = &mut self.root;
         loop {
-            match node {
-                Node::Inner(children) => {
+            match node.get_mut() {
+                KindMut::Inner(children) => {
                     let i = child_index(children, key, false);
                     node = &mut children[i].node;
                 }
-                Node::Leaf(vmas) => return vmas,
+                KindMut::Leaf(vmas) => return vmas,
             }
         }
     }
@@ -445,6 +490,12 @@ impl VmaTree {
         }
     }
 
+    /// The last VMA starting below `addr` and the first starting at or above it (Linux's
+    /// `vma_prev` and `vma_next` around a position), in one search.
+    pub fn prev_next(&self, addr: usize) -> (Option<&Vma>, Option<&Vma>) {
+        self.locate(addr)
+    }
+
     /// The VMA just below the one starting at `start` (Linux `vma_prev`).
     pub fn prev_vma(&self, start: usize) -> Option<&Vma> {
         self.locate(start).0
@@ -494,14 +545,14 @@ impl VmaTree {
         self.hint_next = None;
         self.len += 1;
         if let Some(right) = self.root.insert(vma) {
-            let left = core::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
+            let left = core::mem::replace(&mut self.root, Node::leaf(Vec::new()));
             let mut children = node_vec();
             children.push(Child {
                 min: left.min(),
                 node: left,
             });
             children.push(right);
-            self.root = Node::Inner(children);
+            self.root = Node::inner(children);
         }
     }
 
@@ -513,9 +564,9 @@ impl VmaTree {
         self.len -= 1;
         // A root with one child gives way to it; one with none (its last leaf emptied) to an
         // empty leaf.
-        while let Node::Inner(children) = &mut self.root {
+        while let KindMut::Inner(children) = self.root.get_mut() {
             match children.len() {
-                0 => self.root = Node::Leaf(Vec::new()),
+                0 => self.root = Node::leaf(Vec::new()),
                 1 => self.root = children.pop().expect("one child").node,
                 _ => break,
             }
@@ -528,7 +579,7 @@ impl VmaTree {
         self.hint = None;
         self.hint_next = None;
         self.len = 0;
-        self.root = Node::Leaf(Vec::new());
+        self.root = Node::leaf(Vec::new());
     }
 
     /// Checks the tree's shape: every leaf at one depth, no node but the root empty or over
@@ -544,14 +595,17 @@ impl VmaTree {
             if n.len() > CAP {
                 return Err(alloc::format!("a node of {} entries", n.len()));
             }
-            match n {
-                Node::Leaf(v) => {
+            if !n.vmas.is_empty() && !n.children.is_empty() {
+                return Err("a node with both VMAs and children".into());
+            }
+            match n.get() {
+                Kind::Leaf(v) => {
                     if *leaf_depth.get_or_insert(depth) != depth {
                         return Err("leaves at different depths".into());
                     }
                     starts.extend(v.iter().map(|v| v.start));
                 }
-                Node::Inner(c) => {
+                Kind::Inner(c) => {
                     if depth >= MAX_DEPTH {
                         return Err("too deep".into());
                     }
@@ -574,7 +628,7 @@ impl VmaTree {
         }
         let mut starts = Vec::new();
         walk(&self.root, 0, &mut None, &mut starts)?;
-        if let Node::Inner(c) = &self.root {
+        if let Kind::Inner(c) = self.root.get() {
             if c.len() < 2 {
                 return Err("an inner root with one child".into());
             }
@@ -613,9 +667,9 @@ impl<'a> Cursor<'a> {
     /// The first leaf below `node`.
     fn leftmost_leaf(mut node: &'a Node) -> &'a [Vma] {
         loop {
-            match node {
-                Node::Leaf(vmas) => return vmas,
-                Node::Inner(children) => node = &children[0].node,
+            match node.get() {
+                Kind::Leaf(vmas) => return vmas,
+                Kind::Inner(children) => node = &children[0].node,
             }
         }
     }
@@ -631,15 +685,15 @@ impl<'a> Cursor<'a> {
     fn last(root: &'a Node) -> Self {
         let mut node = root;
         loop {
-            match node {
-                Node::Leaf(vmas) => {
+            match node.get() {
+                Kind::Leaf(vmas) => {
                     return Cursor {
                         root,
                         leaf: vmas,
                         pos: vmas.len(),
                     }
                 }
-                Node::Inner(children) => node = &children[children.len() - 1].node,
+                Kind::Inner(children) => node = &children[children.len() - 1].node,
             }
         }
     }
@@ -659,9 +713,9 @@ impl<'a> Cursor<'a> {
     fn leaf_below(root: &'a Node, key: usize) -> &'a [Vma] {
         let mut node = root;
         loop {
-            match node {
-                Node::Leaf(vmas) => return vmas,
-                Node::Inner(children) => node = &children[child_index(children, key, true)].node,
+            match node.get() {
+                Kind::Leaf(vmas) => return vmas,
+                Kind::Inner(children) => node = &children[child_index(children, key, true)].node,
             }
         }
     }
@@ -670,7 +724,7 @@ impl<'a> Cursor<'a> {
     fn leaf_after(&self, last: usize) -> Option<&'a [Vma]> {
         let mut right = None;
         let mut node = self.root;
-        while let Node::Inner(children) = node {
+        while let Kind::Inner(children) = node.get() {
             let i = child_index(children, last, false);
             if i + 1 < children.len() {
                 right = Some(&children[i + 1].node);
@@ -967,7 +1021,7 @@ mod tests {
             t.check().unwrap();
             let mut depth = 0;
             let mut n = &t.root;
-            while let Node::Inner(c) = n {
+            while let Kind::Inner(c) = n.get() {
                 depth += 1;
                 n = &c[0].node;
             }

@@ -590,15 +590,27 @@ impl<M: PhysMem> PageTable<M> {
     /// blocks across the ends of `[va, va + len)` will take, and changes no translation. With
     /// [`unmap_prepared`](Self::unmap_prepared) after it, the VMAs can leave the tree between
     /// the two, and the tables be cleared under a weaker lock (Linux 6.1's downgraded munmap).
-    pub fn prepare_unmap(&mut self, va: VirtAddr, len: usize) -> Result<UnmapReserve, PtError> {
+    ///
+    /// `None` when no page of the range is mapped (memory mapped and never touched, the common
+    /// munmap of a reservation): the range's tables are only looked at, not set up to be
+    /// cleared, and there is no second half.
+    pub fn prepare_unmap(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+    ) -> Result<Option<UnmapReserve>, PtError> {
         debug_assert!(self.pending.is_empty(), "two unmaps prepared at once");
-        if let Some(last) = self.check_range(va, len)? {
-            let n = self.splits_needed(va.as_usize(), last, None);
-            if n > 0 {
-                self.pending.fill(&self.mem, n)?;
-            }
+        let Some(last) = self.check_range(va, len)? else {
+            return Ok(None);
+        };
+        if !self.has_leaves(self.root, 0, va.as_usize(), last) {
+            return Ok(None);
         }
-        Ok(UnmapReserve { _private: () })
+        let n = self.splits_needed(va.as_usize(), last, None);
+        if n > 0 {
+            self.pending.fill(&self.mem, n)?;
+        }
+        Ok(Some(UnmapReserve { _private: () }))
     }
 
     /// [`unmap`](Self::unmap) with the tables [`prepare_unmap`](Self::prepare_unmap) set aside,

@@ -882,7 +882,7 @@ fn prepared_unmap_takes_its_split_tables_beforehand_and_then_cannot_fail() {
     ));
     assert_eq!(pt.translate(va(start)).unwrap().level, 2, "nothing changed");
     ram.set_budget(Some(1));
-    let reserve = pt.prepare_unmap(va(start), len).unwrap();
+    let reserve = pt.prepare_unmap(va(start), len).unwrap().unwrap();
     assert_eq!(pt.translate(va(start)).unwrap().level, 2, "still nothing");
     ram.set_budget(Some(0));
     assert_eq!(pt.unmap_prepared(va(start), len, reserve, &tlb), 256);
@@ -894,7 +894,20 @@ fn prepared_unmap_takes_its_split_tables_beforehand_and_then_cannot_fail() {
     );
     // A reserve that was not needed goes back whole.
     let frames = ram.allocated_frames();
-    let reserve = pt.prepare_unmap(va(0x20_0000), P).unwrap();
+    let reserve = pt.prepare_unmap(va(0x20_0000), P).unwrap().unwrap();
     assert_eq!(pt.unmap_prepared(va(0x20_0000), P, reserve, &tlb), 1);
     assert!(ram.allocated_frames() <= frames);
+    // Nothing mapped in the range, beside a mapped page or under a table other pages use:
+    // nothing to prepare, and no table is taken.
+    let frames = ram.allocated_frames();
+    for (start, len) in [
+        (0x20_0000, P),
+        (0x20_0000 - 64 * P, 64 * P),
+        (1 << 30, 1 << 30),
+    ] {
+        assert!(pt.prepare_unmap(va(start), len).unwrap().is_none());
+    }
+    assert_eq!(ram.allocated_frames(), frames);
+    let reserve = pt.prepare_unmap(va(0x20_0000), 2 * P).unwrap().unwrap();
+    assert_eq!(pt.unmap_prepared(va(0x20_0000), 2 * P, reserve, &tlb), 1);
 }

@@ -627,6 +627,27 @@ impl<M: PhysMem> PageTable<M> {
         Descriptor::from_raw(any).is_valid()
     }
 
+    /// Whether any page of `[va, last]` below `table` (at `level`) is mapped: a walk of the valid
+    /// entries only, which stops at the first leaf.
+    pub(super) fn has_leaves(&self, table: PhysAddr, level: usize, va: usize, last: usize) -> bool {
+        let size = level_size(level);
+        let table_base = va & !(size * ENTRIES - 1);
+        let mut from = index(va, level);
+        while let Some(idx) = self.next_valid(table, from, index(last, level)) {
+            let d = self.read(table, idx);
+            if d.is_leaf(level) {
+                return true;
+            }
+            let base = table_base + idx * size;
+            let (cur, chunk_last) = (va.max(base), last.min(base + (size - 1)));
+            if d.is_table(level) && self.has_leaves(d.output_addr(), level + 1, cur, chunk_last) {
+                return true;
+            }
+            from = idx + 1;
+        }
+        false
+    }
+
     fn is_empty_table(&self, table: PhysAddr) -> bool {
         (0..ENTRIES).step_by(4).all(|i| !self.any_valid4(table, i))
     }

@@ -59,11 +59,11 @@ impl PageTableOps for FakePt {
         Ok(())
     }
     type UnmapReserve = ();
-    fn prepare_unmap(&mut self, _start: usize, _end: usize) -> Result<(), MmError> {
+    fn prepare_unmap(&mut self, start: usize, end: usize) -> Result<Option<()>, MmError> {
         if self.fail_unmap {
             return Err(MmError::NoMemory);
         }
-        Ok(())
+        Ok(self.pages.range(start..end).next().map(|_| ()))
     }
     fn unmap_prepared(&mut self, start: usize, end: usize, _reserve: ()) {
         self.unmap_range(start, end)
