@@ -43,18 +43,18 @@ impl<P: PageTableOps> MmStruct<P> {
         insert_merged(self, vma)
     }
 
-    /// Removes the VMA starting at `start` and takes it out of the counters.
-    pub(crate) fn unlink_vma(&mut self, start: usize) -> Vma {
-        let vma = self
+    /// Removes the VMA starting at `start` and takes it out of the counters; gives back its
+    /// object, all the callers keep of it (not the whole VMA, an 80-byte copy).
+    pub(crate) fn unlink_vma(&mut self, start: usize) -> Option<Backing> {
+        let (flags, n, backing) = self
             .tree
-            .remove(start)
+            .remove_with(start, |vma| (vma.flags, vma.pages(), vma.backing))
             .expect("unlink_vma: no VMA at start");
-        let n = vma.pages();
-        self.vm_stat_account(vma.flags, -(n as isize));
-        if vma.flags.contains(VM_LOCKED) {
+        self.vm_stat_account(flags, -(n as isize));
+        if flags.contains(VM_LOCKED) {
             self.stat.locked_vm -= n;
         }
-        vma
+        backing
     }
 }
 
@@ -544,9 +544,9 @@ pub(crate) fn vmi_align_munmap_deferred<P: PageTableOps>(
         trim_vma_end(mm, first_start, start);
     } else if start == first_start && end == first_end {
         // Exactly one VMA (munmap of a whole mapping): unlinked without looking for others.
-        let vma = mm.unlink_vma(start);
+        let backing = mm.unlink_vma(start);
         if reserve.is_some() {
-            detached.extend(vma.backing);
+            detached.extend(backing);
         }
     } else {
         if start > first_start {
@@ -563,9 +563,9 @@ pub(crate) fn vmi_align_munmap_deferred<P: PageTableOps>(
         }
         while let Some(v) = mm.find_vma_intersection(start, end) {
             let s = v.start;
-            let vma = mm.unlink_vma(s);
+            let backing = mm.unlink_vma(s);
             if reserve.is_some() {
-                detached.extend(vma.backing);
+                detached.extend(backing);
             }
         }
     }

@@ -202,20 +202,20 @@ impl Node {
         }
     }
 
-    /// Removes the VMA starting at `key` from below this node; a child left empty goes, one left
-    /// small merges with a neighbour.
-    fn remove(&mut self, key: usize) -> Option<Vma> {
+    /// Removes the VMA starting at `key` from below this node and hands it to `f`; a child left
+    /// empty goes, one left small merges with a neighbour.
+    fn remove<R>(&mut self, key: usize, f: impl FnOnce(Vma) -> R) -> Option<R> {
         match self.get_mut() {
             KindMut::Leaf(vmas) => {
                 let j = vmas.partition_point(|v| v.start < key);
                 if vmas.get(j)?.start != key {
                     return None;
                 }
-                Some(vmas.remove(j))
+                Some(f(vmas.remove(j)))
             }
             KindMut::Inner(children) => {
                 let i = child_index(children, key, false);
-                let vma = children[i].node.remove(key)?;
+                let r = children[i].node.remove(key, f)?;
                 let n = children[i].node.len();
                 if n == 0 {
                     children.remove(i);
@@ -225,7 +225,7 @@ impl Node {
                         merge_small(children, i);
                     }
                 }
-                Some(vma)
+                Some(r)
             }
         }
     }
@@ -557,10 +557,17 @@ impl VmaTree {
     }
 
     pub fn remove(&mut self, start: usize) -> Option<Vma> {
+        self.remove_with(start, |vma| vma)
+    }
+
+    /// [`remove`](Self::remove), handing the VMA to `f` in the leaf it leaves: a caller that
+    /// keeps only part of it saves the moves of the whole (80 bytes each) up the tree's calls.
+    #[inline]
+    pub fn remove_with<R>(&mut self, start: usize, f: impl FnOnce(Vma) -> R) -> Option<R> {
         self.seq += 1;
         self.hint = None;
         self.hint_next = None;
-        let vma = self.root.remove(start)?;
+        let r = self.root.remove(start, f)?;
         self.len -= 1;
         // A root with one child gives way to it; one with none (its last leaf emptied) to an
         // empty leaf.
@@ -571,7 +578,7 @@ impl VmaTree {
                 _ => break,
             }
         }
-        Some(vma)
+        Some(r)
     }
 
     pub fn clear(&mut self) {

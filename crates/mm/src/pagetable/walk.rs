@@ -641,8 +641,23 @@ impl<M: PhysMem> PageTable<M> {
     }
 
     /// Whether any page of `[va, last]` below `table` (at `level`) is mapped: a walk of the valid
-    /// entries only, which stops at the first leaf.
-    pub(super) fn has_leaves(&self, table: PhysAddr, level: usize, va: usize, last: usize) -> bool {
+    /// entries only, which stops at the first leaf. While the range lies under one entry (a
+    /// range inside 1 GiB, from the root) the walk goes straight down it.
+    pub(super) fn has_leaves(
+        &self,
+        mut table: PhysAddr,
+        mut level: usize,
+        va: usize,
+        last: usize,
+    ) -> bool {
+        while level < 3 && va >> level_shift(level) == last >> level_shift(level) {
+            let d = self.read(table, index(va, level));
+            if !d.is_table(level) {
+                return d.is_valid();
+            }
+            table = d.output_addr();
+            level += 1;
+        }
         let size = level_size(level);
         let table_base = va & !(size * ENTRIES - 1);
         let mut from = index(va, level);
