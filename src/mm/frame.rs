@@ -3,7 +3,7 @@
 pub use tidemark_mm::frame::*;
 
 use crate::mm::addr::{PhysAddr, PAGE_SHIFT};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 
 /// The kernel's one frame pool.
 pub static FRAMES: PoolLock<FramePool> = PoolLock::new(FramePool::new());
@@ -11,16 +11,37 @@ pub static FRAMES: PoolLock<FramePool> = PoolLock::new(FramePool::new());
 /// A spin lock that knows which core holds it. The kernel heap grows from the pool, and the
 /// pool's own bookkeeping may allocate from the heap while the pool is locked: the heap must tell
 /// "locked by this core" (grow some other way) from "locked by another core" (wait its turn).
-pub struct PoolLock<T> {
+///
+/// It also keeps, for admission ([`PoolLock::admits`]), how many frames the pool could give to
+/// kernel objects as it was when last unlocked: the free count only changes under the lock, so
+/// this is as fresh as a read under the lock would be once the lock is let go, and every
+/// admitted call (mmap, munmap, open...) reads it without taking the lock.
+pub struct PoolLock<T: Admission> {
     inner: crate::sync::Mutex<T>,
     /// The holder's core index plus one; 0 when free.
     owner: AtomicUsize,
+    /// [`Admission::admissible`] when the lock was last let go.
+    admissible: AtomicIsize,
+}
+
+/// What a pool tells its lock at each unlock, for admission without the lock.
+pub trait Admission {
+    /// How many frames may go to kernel objects a program asked for (negative: none, by that
+    /// much).
+    fn admissible(&self) -> isize;
+}
+
+impl Admission for FramePool {
+    fn admissible(&self) -> isize {
+        self.free_frames() as isize - (self.reserve() / 2) as isize
+    }
 }
 
 /// The holder's view of a [`PoolLock`].
-pub struct PoolGuard<'a, T> {
+pub struct PoolGuard<'a, T: Admission> {
     guard: crate::sync::MutexGuard<'a, T>,
     owner: &'a AtomicUsize,
+    admissible: &'a AtomicIsize,
 }
 
 fn this_core() -> usize {
@@ -34,11 +55,12 @@ fn this_core() -> usize {
     }
 }
 
-impl<T> PoolLock<T> {
+impl<T: Admission> PoolLock<T> {
     pub const fn new(value: T) -> Self {
         Self {
             inner: crate::sync::Mutex::new(value),
             owner: AtomicUsize::new(0),
+            admissible: AtomicIsize::new(0),
         }
     }
 
@@ -48,6 +70,7 @@ impl<T> PoolLock<T> {
         PoolGuard {
             guard,
             owner: &self.owner,
+            admissible: &self.admissible,
         }
     }
 
@@ -57,7 +80,15 @@ impl<T> PoolLock<T> {
         Some(PoolGuard {
             guard,
             owner: &self.owner,
+            admissible: &self.admissible,
         })
+    }
+
+    /// Whether `frames` more may go to kernel objects a program asked for
+    /// ([`FramePool::admits`] as of the last unlock), without the lock.
+    #[inline]
+    pub fn admits(&self, frames: usize) -> bool {
+        frames as isize <= self.admissible.load(Ordering::Relaxed)
     }
 
     /// Whether this core holds the lock (so that waiting for it would never end).
@@ -66,21 +97,23 @@ impl<T> PoolLock<T> {
     }
 }
 
-impl<T> Drop for PoolGuard<'_, T> {
+impl<T: Admission> Drop for PoolGuard<'_, T> {
     fn drop(&mut self) {
         // Before the inner guard unlocks (fields drop after this).
+        self.admissible
+            .store(self.guard.admissible(), Ordering::Relaxed);
         self.owner.store(0, Ordering::Relaxed);
     }
 }
 
-impl<T> core::ops::Deref for PoolGuard<'_, T> {
+impl<T: Admission> core::ops::Deref for PoolGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.guard
     }
 }
 
-impl<T> core::ops::DerefMut for PoolGuard<'_, T> {
+impl<T: Admission> core::ops::DerefMut for PoolGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
     }
@@ -394,5 +427,30 @@ impl crate::mm::phys::PhysMem for KernelPhys {
         unsafe {
             crate::arch::aarch64::cache::zero_frames(va, crate::mm::addr::PAGE_SIZE << order)
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::addr::PAGE_SIZE;
+
+    #[test]
+    fn admission_reads_the_pool_as_of_its_last_unlock() {
+        let lock = PoolLock::new(FramePool::new());
+        assert!(!lock.admits(1), "an empty pool admits nothing");
+        {
+            let mut pool = lock.lock();
+            pool.add_range(0x4000_0000, 0x4000_0000 + 64 * PAGE_SIZE);
+            pool.set_reserve(16);
+            assert!(!lock.admits(1), "not before the unlock");
+        }
+        // 64 free, half the reserve kept: 56 may go, as the pool itself says.
+        assert!(lock.admits(56) && !lock.admits(57));
+        assert!(lock.lock().admits(56) && !lock.lock().admits(57));
+        let taken = lock.lock().alloc(8).unwrap();
+        assert!(lock.admits(48) && !lock.admits(49));
+        lock.lock().dealloc(taken, 8);
+        assert!(lock.admits(56));
     }
 }

@@ -92,10 +92,10 @@ pub fn stats() -> HeapStats {
 /// [`FramePool::admits`](super::frame::FramePool::admits)): the pool can give them without going
 /// into the half of its reserve kept for what must not fail.
 pub fn admit(bytes: usize) -> bool {
-    // The pool alone decides: one lock, and the heap's free bytes (fragmented, and usually small
-    // beside the reserve) are not counted.
+    // The pool alone decides, as of its last unlock; the heap's free bytes (fragmented, and
+    // usually small beside the reserve) are not counted.
     let frames = bytes.div_ceil(PAGE_SIZE);
-    let admitted = FRAMES.lock().admits(frames);
+    let admitted = FRAMES.admits(frames);
     if admitted {
         super::frame::pledge(frames);
     }

@@ -35,12 +35,23 @@ impl<P: PageTableOps> MmStruct<P> {
     /// the tree changes once (the VMA inserted, or a neighbour stretched) rather than an
     /// insertion being taken out and put back. Returns the start of the VMA that holds the range.
     pub(crate) fn link_vma_merged(&mut self, vma: Vma) -> usize {
+        self.account_new(&vma);
+        insert_merged(self, vma)
+    }
+
+    /// [`link_vma_merged`](Self::link_vma_merged) with the neighbours to merge with already
+    /// known ([`merge_partners`]).
+    fn link_vma_merged_with(&mut self, vma: Vma, partners: (Option<usize>, Option<usize>)) {
+        self.account_new(&vma);
+        insert_with_partners(self, vma, partners);
+    }
+
+    fn account_new(&mut self, vma: &Vma) {
         let n = vma.pages();
         self.vm_stat_account(vma.flags, n as isize);
         if vma.flags.contains(VM_LOCKED) {
             self.stat.locked_vm += n;
         }
-        insert_merged(self, vma)
     }
 
     /// Removes the VMA starting at `start` and takes it out of the counters; gives back its
@@ -118,15 +129,38 @@ pub fn vma_merge<P: PageTableOps>(mm: &mut MmStruct<P>, start: usize) -> usize {
 /// Puts `vma` (disjoint from the tree) into the tree, joined with the VMA ending at its start and
 /// the one starting at its end where they are compatible; counters are unchanged. Returns the
 /// start of the VMA that holds its range.
-fn insert_merged<P: PageTableOps>(mm: &mut MmStruct<P>, mut vma: Vma) -> usize {
+fn insert_merged<P: PageTableOps>(mm: &mut MmStruct<P>, vma: Vma) -> usize {
     // Both neighbours from one search: the VMA below `vma` ends at or before its start, the one
     // above starts at or after its end.
     let (prev, next) = mm.tree.prev_next(vma.start);
-    let next = next.filter(|next| next.start == vma.end && vma.can_merge_with_next(next));
-    let next_end = next.map(|next| next.end);
+    let partners = merge_partners(prev, next, &vma);
+    insert_with_partners(mm, vma, partners)
+}
+
+/// Whom `vma` (disjoint from the tree) merges with, given the VMAs below and above its range
+/// ([`VmaTree::prev_next`](crate::vma_tree::VmaTree::prev_next)): the start of the one that
+/// ends at its start, and the end of the one that starts at its end, where compatible.
+fn merge_partners(
+    prev: Option<&Vma>,
+    next: Option<&Vma>,
+    vma: &Vma,
+) -> (Option<usize>, Option<usize>) {
     let prev = prev
-        .filter(|prev| prev.end == vma.start && prev.can_merge_with_next(&vma))
+        .filter(|prev| prev.end == vma.start && prev.can_merge_with_next(vma))
         .map(|prev| prev.start);
+    let next = next
+        .filter(|next| next.start == vma.end && vma.can_merge_with_next(next))
+        .map(|next| next.end);
+    (prev, next)
+}
+
+/// The second half of [`insert_merged`]: the tree changes once, or twice when both neighbours
+/// merge (the next one goes, the previous one stretches over both).
+fn insert_with_partners<P: PageTableOps>(
+    mm: &mut MmStruct<P>,
+    mut vma: Vma,
+    (prev, next_end): (Option<usize>, Option<usize>),
+) -> usize {
     if let Some(end) = next_end {
         mm.tree.remove(vma.end).expect("next vanished");
         vma.end = end;
@@ -396,14 +430,11 @@ pub fn mmap_region_backed<P: PageTableOps>(
         mm.vm_enough_memory(npages)?;
         vm_flags |= VM_ACCOUNT;
     }
-    if mm.find_vma_intersection(addr, end).is_some() {
-        do_vmi_align_munmap(mm, addr, end).map_err(|_| MmError::NoMemory)?;
-    }
     if backing.is_some() {
         vm_flags |= VM_BACKED;
     }
     let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
-    mm.link_vma_merged(Vma {
+    let vma = Vma {
         start: addr,
         end,
         flags: vm_flags,
@@ -412,7 +443,16 @@ pub fn mmap_region_backed<P: PageTableOps>(
         dev: ident.0,
         ino: ident.1,
         backing,
-    });
+    };
+    // One search tells whether the range is free and, when it is, whom the VMA merges with.
+    let (prev, next) = mm.tree.prev_next(addr);
+    if prev.is_some_and(|p| p.end > addr) || next.is_some_and(|n| n.start < end) {
+        do_vmi_align_munmap(mm, addr, end).map_err(|_| MmError::NoMemory)?;
+        mm.link_vma_merged(vma);
+    } else {
+        let partners = merge_partners(prev, next, &vma);
+        mm.link_vma_merged_with(vma, partners);
+    }
     mm.debug_validate();
     Ok(addr)
 }
