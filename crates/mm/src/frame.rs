@@ -102,45 +102,17 @@ impl FrameCache {
     /// how many went. Frames freed together (a heap or mapping torn down in address order) are
     /// mostly whole naturally aligned runs of the batches they were taken from; each such run
     /// goes back as one block: one buddy insertion instead of one per frame with a merge at
-    /// every order. The cache is sorted for that: the frames freed since the last drain by
-    /// insertion (nearly linear: they mostly come back in address order), then merged with the
-    /// sorted rest.
+    /// every order. The cache is sorted for that, by merging its natural runs
+    /// ([`sort_by_runs`]): frames mostly come back as a few runs in either order.
     fn drain(&mut self, buddy: &mut Buddy, n: usize) -> usize {
         let len = self.len;
         let n = n.min(len);
         if n == 0 {
             return 0;
         }
-        let sorted = self.sorted.min(len);
         let pcp = &mut self.pcp[..len];
-        // Frames freed in descending order (a range unmapped in address order whose frames a
-        // fault took from the top of this cache, which hands them out last in, first out) are
-        // reversed in one pass: insertion sorting them cost some 70 instructions a frame.
-        if pcp[sorted..].windows(2).all(|w| w[0] > w[1]) {
-            pcp[sorted..].reverse();
-        }
-        for i in sorted + 1..len {
-            let v = pcp[i];
-            let mut j = i;
-            while j > sorted && pcp[j - 1] > v {
-                pcp[j] = pcp[j - 1];
-                j -= 1;
-            }
-            pcp[j] = v;
-        }
-        if sorted > 0 && sorted < len && pcp[sorted - 1] > pcp[sorted] {
-            let mut merged = [0usize; PCP_HIGH];
-            let (mut a, mut b) = (0, sorted);
-            for slot in &mut merged[..len] {
-                if b == len || (a < sorted && pcp[a] <= pcp[b]) {
-                    *slot = pcp[a];
-                    a += 1;
-                } else {
-                    *slot = pcp[b];
-                    b += 1;
-                }
-            }
-            pcp.copy_from_slice(&merged[..len]);
+        if self.sorted < len {
+            sort_by_runs(pcp);
         }
         debug_assert!(pcp.windows(2).all(|w| w[0] < w[1]), "a frame cached twice");
         // From the lowest frame up: the largest aligned run starting at each position goes as
@@ -400,6 +372,73 @@ impl FramePool {
     }
 }
 
+/// Sorts a cache's frames by merging their natural runs (a natural merge sort): each maximal
+/// ascending stretch, or strictly descending one turned round, is merged with the next, pass
+/// after pass. Frames come back as a few such runs — the sorted ones kept from the last drain,
+/// then a range unmapped in address order gives back each refill's frames highest first (the
+/// cache hands them out last in, first out) — which this sorts in a pass or two, where an
+/// insertion sort of two interleaved descending runs cost some 70 instructions a frame.
+fn sort_by_runs(v: &mut [usize]) {
+    let n = v.len();
+    let mut scratch = [0usize; PCP_HIGH];
+    loop {
+        let mut runs = 0;
+        let mut a = 0;
+        while a < n {
+            let b = ascending_run(v, a);
+            let end = if b < n {
+                let c = ascending_run(v, b);
+                merge_runs(&mut v[a..c], b - a, &mut scratch);
+                c
+            } else {
+                b
+            };
+            runs += 1;
+            a = end;
+        }
+        if runs <= 1 {
+            return;
+        }
+    }
+}
+
+/// The end of the run of `v` starting at `a`, made ascending: a strictly descending one is
+/// reversed.
+fn ascending_run(v: &mut [usize], a: usize) -> usize {
+    let n = v.len();
+    let mut b = a + 1;
+    if b < n && v[b] < v[b - 1] {
+        while b < n && v[b] < v[b - 1] {
+            b += 1;
+        }
+        v[a..b].reverse();
+    } else {
+        while b < n && v[b] >= v[b - 1] {
+            b += 1;
+        }
+    }
+    b
+}
+
+/// Merges the ascending halves `v[..mid]` and `v[mid..]`.
+fn merge_runs(v: &mut [usize], mid: usize, scratch: &mut [usize; PCP_HIGH]) {
+    if v[mid - 1] <= v[mid] {
+        return;
+    }
+    let out = &mut scratch[..v.len()];
+    let (mut a, mut b) = (0, mid);
+    for slot in out.iter_mut() {
+        if b == v.len() || (a < mid && v[a] <= v[b]) {
+            *slot = v[a];
+            a += 1;
+        } else {
+            *slot = v[b];
+            b += 1;
+        }
+    }
+    v.copy_from_slice(out);
+}
+
 /// The reserve for `total` frames of RAM: 1/32 of it, between 1 MiB and 32 MiB (Linux's
 /// `min_free_kbytes`, `sqrt(16 * lowmem_kbytes)`, is 1.4 MiB for 128 MiB and 4 MiB for 1 GiB;
 /// tidemark keeps more because it has no reclaim to fall back on).
@@ -520,6 +559,40 @@ mod tests {
         let all = pool.alloc(256).unwrap();
         assert_eq!(all, PhysAddr(0));
         pool.dealloc(all, 256);
+    }
+
+    #[test]
+    fn sorting_by_runs_sorts_any_order() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        let patterns: [&dyn Fn(usize) -> usize; 5] = [
+            &|i| i,
+            &|i| 1000 - i,
+            // Two refills given back highest first, one after the other.
+            &|i| if i < 40 { 500 - i } else { 700 - i },
+            // A sorted rest, then frames freed in descending order.
+            &|i| if i < 20 { 3 * i } else { 900 - i },
+            &|i| (i * 37) % 64 + 64 * (i / 64) * 2,
+        ];
+        for len in [0, 1, 2, 3, 17, PCP_HIGH] {
+            for p in &patterns {
+                let mut v: alloc::vec::Vec<usize> = (0..len).map(p).collect();
+                let mut want = v.clone();
+                want.sort_unstable();
+                sort_by_runs(&mut v);
+                assert_eq!(v, want);
+            }
+            let mut v: alloc::vec::Vec<usize> = (0..len).map(|_| next() % 100_000).collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            sort_by_runs(&mut v);
+            assert_eq!(v, want);
+        }
     }
 
     #[test]
