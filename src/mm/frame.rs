@@ -394,6 +394,15 @@ impl crate::mm::phys::PhysMem for KernelPhys {
         free_user_batch(pas);
     }
 
+    fn free_exclusive_batch(&self, pas: &[PhysAddr]) {
+        debug_assert!(
+            pas.iter().all(|&pa| !maybe_shared(pa.0 >> PAGE_SHIFT)
+                || !FRAME_REFS.lock().contains_key(&(pa.0 >> PAGE_SHIFT))),
+            "a frame freed as exclusive has other references"
+        );
+        free_user_batch(pas);
+    }
+
     fn get_frame(&self, pa: PhysAddr) {
         let pfn = pa.0 >> PAGE_SHIFT;
         let mut refs = FRAME_REFS.lock();

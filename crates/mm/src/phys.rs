@@ -27,6 +27,14 @@ pub trait PhysMem {
         }
     }
 
+    /// [`free_frames_batch`](Self::free_frames_batch) of frames known to have no other
+    /// reference (page tables, and pages whose entries were
+    /// [exclusive](crate::pagetable::Attrs::exclusive)): the kernel skips its look at the
+    /// reference counts.
+    fn free_exclusive_batch(&self, pas: &[PhysAddr]) {
+        self.free_frames_batch(pas)
+    }
+
     /// Kernel-accessible pointer to physical memory (the linear map on the kernel, a buffer on the
     /// host). Must be valid for the whole frame containing `pa`.
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8;
@@ -55,6 +63,9 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn free_frames_batch(&self, pas: &[PhysAddr]) {
         (**self).free_frames_batch(pas)
+    }
+    fn free_exclusive_batch(&self, pas: &[PhysAddr]) {
+        (**self).free_exclusive_batch(pas)
     }
     fn phys_to_virt(&self, pa: PhysAddr) -> *mut u8 {
         (**self).phys_to_virt(pa)
@@ -190,6 +201,18 @@ pub mod sim {
             st.count -= n;
             drop(st);
             self.poison(first, n);
+        }
+
+        /// Holds the caller to its promise: no frame freed as exclusive has another reference.
+        fn free_exclusive_batch(&self, pas: &[PhysAddr]) {
+            for &pa in pas {
+                assert_eq!(
+                    self.frame_refs(pa),
+                    1,
+                    "{pa:?} freed as exclusive but shared"
+                );
+                self.free_frames(pa, 0);
+            }
         }
 
         fn get_frame(&self, pa: PhysAddr) {

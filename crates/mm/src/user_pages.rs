@@ -187,7 +187,8 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                         pa
                     }
                 };
-                if let Err(e) = slot.insert(pa, attrs, &self.tlb) {
+                // A frame just taken: nothing else refers to it.
+                if let Err(e) = slot.insert(pa, attrs.with_exclusive(true), &self.tlb) {
                     self.pt.phys_mem().free_frames(pa, 0);
                     return Err(pt_err(e));
                 }
@@ -474,7 +475,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
         mem.zero_frames(pa, BLOCK_ORDER);
         if self
             .pt
-            .map_block(VirtAddr(va), pa, attrs, &self.tlb)
+            .map_block(VirtAddr(va), pa, attrs.with_exclusive(true), &self.tlb)
             .is_err()
         {
             self.pt.phys_mem().free_frames(pa, BLOCK_ORDER);
@@ -505,10 +506,14 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
             };
             mem.zero_frames(pa, order);
             let len = PAGE_SIZE << order;
-            if let Err(e) = self
-                .pt
-                .map(VirtAddr(va), pa, len, attrs, MapSize::PagesOnly, &self.tlb)
-            {
+            if let Err(e) = self.pt.map(
+                VirtAddr(va),
+                pa,
+                len,
+                attrs.with_exclusive(true),
+                MapSize::PagesOnly,
+                &self.tlb,
+            ) {
                 self.pt.phys_mem().free_frames(pa, order);
                 return Err(pt_err(e));
             }
@@ -709,7 +714,8 @@ impl<M: PhysMem + Clone, T: TlbFlush> UserPages<M, T> {
         let mem = self.pt.phys_mem().clone();
         let mut shared = 0;
         for m in leaves {
-            let ro = m.attrs.with_writable(false);
+            // The child's entries never say exclusive: their frames are shared, or not owned.
+            let ro = m.attrs.with_writable(false).with_exclusive(false);
             if !m.attrs.owned {
                 child
                     .pt
@@ -720,6 +726,9 @@ impl<M: PhysMem + Clone, T: TlbFlush> UserPages<M, T> {
                     self.pt
                         .protect(m.va, PAGE_SIZE, ro, &self.tlb)
                         .map_err(pt_err)?;
+                }
+                if m.attrs.exclusive {
+                    self.pt.share_page(m.va, &self.tlb);
                 }
                 mem.get_frame(m.pa);
                 if let Err(e) = child.pt.map_page(m.va, m.pa, ro, &child.tlb) {
@@ -1057,6 +1066,47 @@ mod tests {
             assert!(!parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
             drop(child2);
             assert_eq!(ram.frame_refs(pa), 1);
+            ram.free_frames(zero, 0);
+        }
+        assert_eq!(ram.allocated_frames(), base);
+    }
+
+    /// Pages a fault took are exclusive, and go back without a look at reference counts; once
+    /// a fork shares them they are not, in either process, and unmapping them in one drops only
+    /// a reference (SimRam refuses an exclusive free of a shared frame).
+    #[test]
+    fn faulted_pages_are_exclusive_until_a_fork_shares_them() {
+        let ram = SimRam::new(512);
+        let base = ram.allocated_frames();
+        {
+            let mut parent = setup(&ram);
+            let zero = parent.zero_page();
+            let va = 0x40_0000;
+            for i in 0..8 {
+                let a = va + i * PAGE_SIZE;
+                parent.handle_mm_fault(a, RW, FaultAccess::Write).unwrap();
+                assert!(parent.pt.translate(VirtAddr(a)).unwrap().attrs.exclusive);
+            }
+            let mut child = UserPages::new(
+                PageTable::new_user(&ram, 2).unwrap(),
+                RecordingTlb::new(),
+                zero,
+            );
+            assert_eq!(parent.fork_into(&mut child), Ok(8));
+            for up in [&parent, &child] {
+                let t = up.pt.translate(VirtAddr(va)).unwrap();
+                assert!(!t.attrs.exclusive && t.attrs.owned);
+            }
+            // SAFETY: the frame both map.
+            unsafe { *ram.phys_to_virt(child.pt.translate(VirtAddr(va)).unwrap().pa) = 5 };
+            parent.unmap_range(va, va + 8 * PAGE_SIZE).unwrap();
+            assert_eq!(read_byte(&child, va), 5);
+            // The child, last to map them, frees them through the reference counts.
+            child.unmap_range(va, va + 8 * PAGE_SIZE).unwrap();
+            // A new fault is exclusive again, and its unmap frees the frame.
+            child.handle_mm_fault(va, RW, FaultAccess::Write).unwrap();
+            assert!(child.pt.translate(VirtAddr(va)).unwrap().attrs.exclusive);
+            child.unmap_range(va, va + PAGE_SIZE).unwrap();
             ram.free_frames(zero, 0);
         }
         assert_eq!(ram.allocated_frames(), base);

@@ -24,6 +24,9 @@ register_bitfields! [u64,
         SW_DIRTY OFFSET(55) NUMBITS(1) [],
         /// Software bit: the page table owns the frame(s) and frees them when the mapping goes away.
         SW_OWNED OFFSET(56) NUMBITS(1) [],
+        /// Software bit: an owned frame this entry alone maps, taken fresh for it; no reference
+        /// count to look at when it is freed.
+        SW_EXCLUSIVE OFFSET(57) NUMBITS(1) [],
         /// Execute-never at EL0.
         UXN OFFSET(54) NUMBITS(1) [],
         /// Execute-never at EL1.
@@ -110,6 +113,11 @@ pub struct Attrs {
     /// The page table frees the frames when the mapping is removed (anonymous memory), as opposed
     /// to borrowed frames like the linear map or MMIO. Kept in `STAGE1_DESCRIPTOR::SW_OWNED`.
     pub owned: bool,
+    /// An owned frame that nothing else refers to: set where a fault or population maps a frame
+    /// it has just taken, and dropped wherever another reference may appear (a fork's sharing)
+    /// or the attributes are set anew. Freeing such frames skips the look for extra references
+    /// (`PhysMem::free_exclusive_batch`). Kept in `STAGE1_DESCRIPTOR::SW_EXCLUSIVE`.
+    pub exclusive: bool,
 }
 
 impl Attrs {
@@ -121,6 +129,7 @@ impl Attrs {
         global: true,
         accessed: true,
         owned: false,
+        exclusive: false,
     };
     const USER: Attrs = Attrs {
         user: true,
@@ -169,6 +178,15 @@ impl Attrs {
     pub const fn with_owned(self, owned: bool) -> Self {
         Attrs { owned, ..self }
     }
+    pub const fn with_exclusive(self, exclusive: bool) -> Self {
+        Attrs { exclusive, ..self }
+    }
+    /// These attributes with the software bits of leaf `d`, which a change of permissions
+    /// keeps: who owns the frame, and whether anything else refers to it.
+    pub fn keeping_bits_of(self, d: Descriptor) -> Self {
+        self.with_owned(d.is_owned())
+            .with_exclusive(d.is_exclusive())
+    }
     pub const fn with_accessed(self, accessed: bool) -> Self {
         Attrs { accessed, ..self }
     }
@@ -207,6 +225,7 @@ impl From<Attrs> for Fields {
             + PXN.val((a.user || !a.exec) as u64)
             + UXN.val((!a.user || !a.exec) as u64)
             + SW_OWNED.val(a.owned as u64)
+            + SW_EXCLUSIVE.val(a.exclusive as u64)
     }
 }
 
@@ -229,6 +248,7 @@ fn attr_bits(a: Attrs) -> u64 {
         | ((user | (exec ^ 1)) << 53)
         | (((user ^ 1) | (exec ^ 1)) << 54)
         | (a.owned as u64) << 56
+        | (a.exclusive as u64) << 57
 }
 
 /// Mask of the leaf attribute bits [`Attrs`] controls.
@@ -294,6 +314,10 @@ impl Descriptor {
     pub fn is_owned(self) -> bool {
         self.reg().is_set(STAGE1_DESCRIPTOR::SW_OWNED)
     }
+    /// See [`Attrs::exclusive`].
+    pub fn is_exclusive(self) -> bool {
+        self.reg().is_set(STAGE1_DESCRIPTOR::SW_EXCLUSIVE)
+    }
 
     /// Decodes the leaf attributes; the inverse of `From<Attrs>` for every sane [`Attrs`].
     pub fn attrs(self) -> Attrs {
@@ -315,6 +339,7 @@ impl Descriptor {
             global: !r.is_set(NG),
             accessed: r.is_set(AF),
             owned: r.is_set(SW_OWNED),
+            exclusive: r.is_set(SW_EXCLUSIVE),
         }
     }
 
@@ -338,6 +363,13 @@ impl Descriptor {
     }
 
     /// This leaf with AF set.
+    /// The same leaf without [`Attrs::exclusive`].
+    pub fn without_exclusive(self) -> Self {
+        let mut r = self.reg();
+        r.modify(STAGE1_DESCRIPTOR::SW_EXCLUSIVE::CLEAR);
+        Descriptor(r.get())
+    }
+
     pub fn with_af(self) -> Self {
         let mut r = self.reg();
         r.modify(STAGE1_DESCRIPTOR::AF::SET);
@@ -377,7 +409,7 @@ mod tests {
 
     #[test]
     fn attr_bits_match_the_bitfield_encoding() {
-        for bits in 0..(1u32 << 9) {
+        for bits in 0..(1u32 << 10) {
             let b = |i: u32| bits & (1 << i) != 0;
             let mem = match (bits >> 7) & 3 {
                 0 => MemType::Normal,
@@ -392,6 +424,7 @@ mod tests {
                 global: b(3),
                 accessed: b(4),
                 owned: b(5),
+                exclusive: b(9),
             };
             assert_eq!(attr_bits(a), Fields::from(a).value, "{a:?}");
             let pa = PhysAddr::new(0x1234_5678_9000);
@@ -440,7 +473,7 @@ mod tests {
     #[test]
     fn attrs_round_trip() {
         let mems = [MemType::Normal, MemType::NonCacheable, MemType::Device];
-        for bits in 0..64u32 {
+        for bits in 0..128u32 {
             for mem in mems {
                 let b = |i: u32| bits & (1 << i) != 0;
                 let a = Attrs {
@@ -451,6 +484,7 @@ mod tests {
                     global: b(3),
                     accessed: b(4),
                     owned: b(5),
+                    exclusive: b(6),
                 };
                 if !a.is_sane() {
                     continue;

@@ -663,7 +663,7 @@ impl<M: PhysMem> PageTable<M> {
     }
 
     /// Sets the attributes of every mapped page in `[va, va + len)` to `attrs` (each leaf keeps its
-    /// `owned` bit; holes are skipped), splitting blocks that straddle the ends. Permission and AF
+    /// `owned` and `exclusive` bits; holes are skipped), splitting blocks that straddle the ends. Permission and AF
     /// changes are made in place; memory-type or nG changes use break-before-make. In a user
     /// table, a table in which a leaf changed is merged back into a block if it now holds one
     /// (see the module documentation); kernel tables keep their tables.
@@ -685,6 +685,26 @@ impl<M: PhysMem> PageTable<M> {
         r.free_all(&self.mem);
         g.finish(&self.mem, self.is_kernel());
         Ok(())
+    }
+
+    /// Drops the [`exclusive`](Attrs::exclusive) bit of the leaf mapping `va`: another
+    /// reference to its frame is about to be taken (a fork's sharing). A software bit, which the
+    /// walker ignores: the store needs no TLB maintenance.
+    pub fn share_page<F: TlbFlush + ?Sized>(&mut self, va: VirtAddr, tlb: &F) {
+        if let Lookup::Leaf {
+            level,
+            desc,
+            table,
+            idx,
+        } = self.lookup(va.as_usize())
+        {
+            if desc.is_exclusive() {
+                let mut g = Gather::new(self.asid, tlb);
+                let base = VirtAddr::new(va.as_usize() & !(level_size(level) - 1));
+                self.write_entry(table, idx, base, desc.without_exclusive(), &mut g);
+                g.finish(&self.mem, self.is_kernel());
+            }
+        }
     }
 
     /// Sets AF on the leaf mapping `va` (the access-flag fault path). No TLBI: entries that would

@@ -74,6 +74,10 @@ pub(super) struct Gather<'a, F: TlbFlush + ?Sized> {
     /// operation). Released with one `free_frames_batch`.
     frees: [core::mem::MaybeUninit<PhysAddr>; MAX_FREES],
     nfree: usize,
+    /// Some frame in `frees` may have other references (its entry was not
+    /// [exclusive](Descriptor::is_exclusive)): the batch goes back through
+    /// `free_frames_batch`, which looks for them, instead of `free_exclusive_batch`.
+    maybe_shared: bool,
     /// Blocks (order > 0): `big[..nbig]` are initialised.
     big: [core::mem::MaybeUninit<(PhysAddr, usize)>; MAX_BIG_FREES],
     nbig: usize,
@@ -92,6 +96,7 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
             tlb,
             frees: [const { core::mem::MaybeUninit::uninit() }; MAX_FREES],
             nfree: 0,
+            maybe_shared: false,
             big: [const { core::mem::MaybeUninit::uninit() }; MAX_BIG_FREES],
             nbig: 0,
             wrote: false,
@@ -131,8 +136,13 @@ impl<'a, F: TlbFlush + ?Sized> Gather<'a, F> {
             let pas = unsafe {
                 core::slice::from_raw_parts(self.frees.as_ptr().cast::<PhysAddr>(), self.nfree)
             };
-            mem.free_frames_batch(pas);
+            if self.maybe_shared {
+                mem.free_frames_batch(pas);
+            } else {
+                mem.free_exclusive_batch(pas);
+            }
             self.nfree = 0;
+            self.maybe_shared = false;
         }
         for slot in &self.big[..self.nbig] {
             // SAFETY: slots below `nbig` were written by `defer_free`.
@@ -359,7 +369,9 @@ impl<M: PhysMem> PageTable<M> {
         g.batch.add(VirtAddr::new(va), PAGE_SIZE);
         g.unmapped_pages += 1;
         if free_owned && desc.is_owned() {
+            // After the deferral, which may flush the batch before it and start a new one.
             g.defer_free(&self.mem, desc.output_addr(), 0);
+            g.maybe_shared |= !desc.is_exclusive();
         }
         // The root is never unlinked; any other table that is now empty is, with its ancestors
         // that become empty in turn. One nothing was cleared in has not become empty (no table
@@ -524,8 +536,7 @@ impl<M: PhysMem> PageTable<M> {
     pub(super) fn splits_needed(&self, va: usize, last: usize, protect: Option<Attrs>) -> usize {
         let splits_at = |probe: usize, aligned: &dyn Fn(usize) -> bool| match self.lookup(probe) {
             Lookup::Leaf { desc, .. }
-                if protect
-                    .is_some_and(|a| desc.with_attrs(a.with_owned(desc.is_owned())) == desc) =>
+                if protect.is_some_and(|a| desc.with_attrs(a.keeping_bits_of(desc)) == desc) =>
             {
                 0
             }
@@ -711,6 +722,8 @@ impl<M: PhysMem> PageTable<M> {
                 }
                 let room = MAX_FREES - g.nfree;
                 let (mut lo, mut hi, mut n, mut freed) = (usize::MAX, 0, 0, 0);
+                // The freed entries' bits and'ed: whether every one was exclusive.
+                let mut all = u64::MAX;
                 while idx <= end && freed < room {
                     let d = self.read(table, idx);
                     if d.is_valid() {
@@ -722,6 +735,7 @@ impl<M: PhysMem> PageTable<M> {
                         if free_owned && d.is_owned() {
                             g.frees[g.nfree + freed].write(d.output_addr());
                             freed += 1;
+                            all &= d.raw();
                         }
                     }
                     idx += 1;
@@ -732,6 +746,7 @@ impl<M: PhysMem> PageTable<M> {
                         .add_pages(VirtAddr::new(base + lo * PAGE_SIZE), hi - lo + 1);
                     g.unmapped_pages += n;
                     g.nfree += freed;
+                    g.maybe_shared |= !Descriptor::from_raw(all).is_exclusive();
                 }
             }
             return cleared && self.is_empty_table(table);
@@ -793,7 +808,7 @@ impl<M: PhysMem> PageTable<M> {
         Self::for_entries(level, va, last, |idx, base, cur, chunk_last| {
             let d = self.read(table, idx);
             if d.is_leaf(level) {
-                let new = d.with_attrs(attrs.with_owned(d.is_owned()));
+                let new = d.with_attrs(attrs.keeping_bits_of(d));
                 if new == d {
                     return;
                 }
