@@ -8,6 +8,10 @@
 //! its frames: `unmap` and `Drop` free them (after the TLB flush), at the granularity of the leaf
 //! being removed (order 0 for pages, 9 for 2 MiB, 18 for 1 GiB blocks; a split owned block hands
 //! back its pieces separately). Linear-map and MMIO mappings are mapped unowned and never freed.
+//! An owned leaf may also say [`Attrs::exclusive`] (`SW_EXCLUSIVE`): its frame was taken fresh
+//! for it and nothing else refers to it, so a batch of such frames is freed without a look at
+//! reference counts. Only the mm sets it, where a fault or population maps a frame it just took;
+//! `protect` keeps it, and a fork's sharing drops it first (`share_page`).
 //!
 //! Merging back: after `protect` changed a leaf in a user table (never the kernel's, which are
 //! live under the running code), an L3 table whose 512 pages are owned, unshared (`frame_refs`
