@@ -2,9 +2,10 @@
 //! B+ tree whose leaves hold the VMAs in address order, and whose inner nodes hold, per child,
 //! the start of the first VMA below it.
 //!
-//! One descent answers what mmap, munmap and brk ask together: the VMA at or below an address
-//! and the one after it (the nearest sibling subtrees met on the way down hold them when the
-//! leaf does not). `alloc`'s `BTreeMap` answered each with a descent of its own (two for
+//! One descent answers what mmap, munmap and brk ask together: the VMA below an address and the
+//! one after it. The one below is always in the leaf the descent reaches; the one after is
+//! there too, or, when the leaf ends first, the first VMA of the nearest subtree to the right met
+//! on the way down. `alloc`'s `BTreeMap` answered each with a descent of its own (two for
 //! `find_vma` between VMAs) and gives no cursor on stable Rust; an mmap and munmap pair spent
 //! about 1,200 instructions in it, a third of the pair.
 //!
@@ -40,9 +41,10 @@ const CAP: usize = 16;
 /// A node left with fewer entries by a removal is merged with a neighbour when both fit in one,
 /// so that every node but a few holds several entries and the height stays logarithmic.
 const MIN_FILL: usize = CAP / 4;
-/// The deepest tree [`VmaTree::check`] accepts: a node below the root holds at least two
-/// entries on average with its neighbour (see [`MIN_FILL`]), so 16 levels lie far beyond
-/// `max_map_count`'s 65,530 VMAs.
+/// The deepest tree [`VmaTree::check`] accepts. A split leaves two nodes of at least `CAP / 2`
+/// entries, and a node below [`MIN_FILL`] stays so only beside neighbours of more than
+/// `CAP - MIN_FILL`, so nodes hold about seven entries or more on average: 16 levels lie far
+/// beyond `max_map_count`'s 65,530 VMAs.
 const MAX_DEPTH: usize = 16;
 
 /// A node of the tree. Every leaf is at the same depth; a node other than the root is never
