@@ -974,7 +974,7 @@ mod tests {
         }
     }
 
-    /// Random inserts and removes, enough for a tree four levels deep and back down to
+    /// Random inserts and removes, enough for a tree three levels deep and back down to
     /// nothing, checked after each step against a `BTreeMap`.
     #[test]
     fn agrees_with_a_btreemap_through_growth_and_shrinking() {
