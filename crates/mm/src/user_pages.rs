@@ -780,6 +780,15 @@ mod tests {
         )
     }
 
+    /// Another address space (a fork's child) with ASID `asid` and the same zero page.
+    fn child_of(ram: &SimRam, asid: u16, zero: PhysAddr) -> UserPages<&SimRam, RecordingTlb> {
+        UserPages::new(
+            PageTable::new_user(ram, asid).unwrap(),
+            RecordingTlb::new(),
+            zero,
+        )
+    }
+
     fn read_byte(up: &UserPages<&SimRam, RecordingTlb>, va: usize) -> u8 {
         let t = up.pt.translate(VirtAddr(va)).unwrap();
         // SAFETY: a mapped SimRam frame.
@@ -1019,11 +1028,7 @@ mod tests {
             parent
                 .handle_mm_fault(va + PAGE_SIZE, RW, FaultAccess::Read)
                 .unwrap();
-            let mut child = UserPages::new(
-                PageTable::new_user(&ram, 2).unwrap(),
-                RecordingTlb::new(),
-                zero,
-            );
+            let mut child = child_of(&ram, 2, zero);
             assert_eq!(parent.fork_into(&mut child), Ok(1));
             assert_eq!(ram.frame_refs(pa), 2);
             assert!(!parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
@@ -1056,11 +1061,7 @@ mod tests {
             assert_eq!(parent.pt.translate(VirtAddr(va)).unwrap().pa, pa);
             assert!(parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
             // mprotect(RW) must not make a shared frame writable.
-            let mut child2 = UserPages::new(
-                PageTable::new_user(&ram, 3).unwrap(),
-                RecordingTlb::new(),
-                zero,
-            );
+            let mut child2 = child_of(&ram, 3, zero);
             parent.fork_into(&mut child2).unwrap();
             parent.protect_range(va, va + PAGE_SIZE, RW).unwrap();
             assert!(!parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
@@ -1087,11 +1088,7 @@ mod tests {
                 parent.handle_mm_fault(a, RW, FaultAccess::Write).unwrap();
                 assert!(parent.pt.translate(VirtAddr(a)).unwrap().attrs.exclusive);
             }
-            let mut child = UserPages::new(
-                PageTable::new_user(&ram, 2).unwrap(),
-                RecordingTlb::new(),
-                zero,
-            );
+            let mut child = child_of(&ram, 2, zero);
             assert_eq!(parent.fork_into(&mut child), Ok(8));
             for up in [&parent, &child] {
                 let t = up.pt.translate(VirtAddr(va)).unwrap();

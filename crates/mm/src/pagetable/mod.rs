@@ -667,10 +667,10 @@ impl<M: PhysMem> PageTable<M> {
     }
 
     /// Sets the attributes of every mapped page in `[va, va + len)` to `attrs` (each leaf keeps its
-    /// `owned` and `exclusive` bits; holes are skipped), splitting blocks that straddle the ends. Permission and AF
-    /// changes are made in place; memory-type or nG changes use break-before-make. In a user
-    /// table, a table in which a leaf changed is merged back into a block if it now holds one
-    /// (see the module documentation); kernel tables keep their tables.
+    /// `owned` and `exclusive` bits; holes are skipped), splitting blocks that straddle the ends.
+    /// Permission and AF changes are made in place; memory-type or nG changes use
+    /// break-before-make. In a user table, a table in which a leaf changed is merged back into a
+    /// block if it now holds one (see the module documentation); kernel tables keep their tables.
     pub fn protect<F: TlbFlush + ?Sized>(
         &mut self,
         va: VirtAddr,
@@ -695,20 +695,7 @@ impl<M: PhysMem> PageTable<M> {
     /// reference to its frame is about to be taken (a fork's sharing). A software bit, which the
     /// walker ignores: the store needs no TLB maintenance.
     pub fn share_page<F: TlbFlush + ?Sized>(&mut self, va: VirtAddr, tlb: &F) {
-        if let Lookup::Leaf {
-            level,
-            desc,
-            table,
-            idx,
-        } = self.lookup(va.as_usize())
-        {
-            if desc.is_exclusive() {
-                let mut g = Gather::new(self.asid, tlb);
-                let base = VirtAddr::new(va.as_usize() & !(level_size(level) - 1));
-                self.write_entry(table, idx, base, desc.without_exclusive(), &mut g);
-                g.finish(&self.mem, self.is_kernel());
-            }
-        }
+        let _ = self.rewrite_leaf(va, tlb, Descriptor::without_exclusive);
     }
 
     /// Sets AF on the leaf mapping `va` (the access-flag fault path). No TLBI: entries that would
@@ -719,6 +706,18 @@ impl<M: PhysMem> PageTable<M> {
         tlb: &F,
     ) -> Result<(), PtError> {
         self.check_range(va.align_down(PAGE_SIZE), PAGE_SIZE)?;
+        self.rewrite_leaf(va, tlb, Descriptor::with_af)
+    }
+
+    /// Replaces the leaf mapping `va` by `f` of it, in place, when that changes it: for the
+    /// changes no TLB entry can hold stale (software bits, AF set), so only the store is
+    /// published.
+    fn rewrite_leaf<F: TlbFlush + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        tlb: &F,
+        f: impl FnOnce(Descriptor) -> Descriptor,
+    ) -> Result<(), PtError> {
         let Lookup::Leaf {
             level,
             desc,
@@ -728,7 +727,7 @@ impl<M: PhysMem> PageTable<M> {
         else {
             return Err(PtError::NotMapped);
         };
-        let new = desc.with_af();
+        let new = f(desc);
         if new != desc {
             let mut g = Gather::new(self.asid, tlb);
             let base = VirtAddr::new(va.as_usize() & !(level_size(level) - 1));

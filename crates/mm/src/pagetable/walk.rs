@@ -651,6 +651,29 @@ impl<M: PhysMem> PageTable<M> {
         Descriptor::from_raw(any as u64 | (any >> 64) as u64).is_valid()
     }
 
+    /// The valid entries of `table` (at `level`) under `[va, last]`, each as `(idx, base, cur,
+    /// chunk_last)`: its index, the start of the span it covers, and that span cut to the
+    /// range. Each step looks from the entry after the last one given, so the caller may change
+    /// entries as it goes.
+    #[inline(always)]
+    fn valid_entries(
+        &self,
+        table: PhysAddr,
+        level: usize,
+        va: usize,
+        last: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        let size = level_size(level);
+        let table_base = va & !(size * ENTRIES - 1);
+        let (mut from, to) = (index(va, level), index(last, level));
+        core::iter::from_fn(move || {
+            let idx = self.next_valid(table, from, to)?;
+            from = idx + 1;
+            let base = table_base + idx * size;
+            Some((idx, base, va.max(base), last.min(base + (size - 1))))
+        })
+    }
+
     /// Whether any page of `[va, last]` below `table` (at `level`) is mapped: a walk of the valid
     /// entries only, which stops at the first leaf. While the range lies under one entry (a
     /// range inside 1 GiB, from the root) the walk goes straight down it.
@@ -669,20 +692,14 @@ impl<M: PhysMem> PageTable<M> {
             table = d.output_addr();
             level += 1;
         }
-        let size = level_size(level);
-        let table_base = va & !(size * ENTRIES - 1);
-        let mut from = index(va, level);
-        while let Some(idx) = self.next_valid(table, from, index(last, level)) {
+        for (idx, _, cur, chunk_last) in self.valid_entries(table, level, va, last) {
             let d = self.read(table, idx);
-            if d.is_leaf(level) {
+            if d.is_leaf(level)
+                || (d.is_table(level)
+                    && self.has_leaves(d.output_addr(), level + 1, cur, chunk_last))
+            {
                 return true;
             }
-            let base = table_base + idx * size;
-            let (cur, chunk_last) = (va.max(base), last.min(base + (size - 1)));
-            if d.is_table(level) && self.has_leaves(d.output_addr(), level + 1, cur, chunk_last) {
-                return true;
-            }
-            from = idx + 1;
         }
         false
     }
@@ -755,12 +772,7 @@ impl<M: PhysMem> PageTable<M> {
         let mut cleared = g.sweep;
         // Only the valid entries: a range mapped but never touched has none below it, and
         // looking at an empty entry is then a load and a test.
-        let table_base = va & !(size * ENTRIES - 1);
-        let mut from = index(va, level);
-        while let Some(idx) = self.next_valid(table, from, index(last, level)) {
-            from = idx + 1;
-            let base = table_base + idx * size;
-            let (cur, chunk_last) = (va.max(base), last.min(base + (size - 1)));
+        for (idx, base, cur, chunk_last) in self.valid_entries(table, level, va, last) {
             let d = self.read(table, idx);
             if d.is_leaf(level) {
                 if cur == base && chunk_last == base + (size - 1) {
