@@ -6,7 +6,7 @@ use common::Boot;
 #[test]
 fn fork_cow_wait_pipes_preemption_and_limits() {
     let o = Boot::default().program("c-fork", "").run();
-    o.assert_tap("fork", 20);
+    o.assert_tap("fork", 21);
     o.assert_no_frame_leak();
 }
 
@@ -17,7 +17,7 @@ fn fork_on_a_small_machine_and_another_cpu() {
         .cpu("cortex-a53")
         .program("c-fork", "")
         .run();
-    o.assert_tap("fork", 20);
+    o.assert_tap("fork", 21);
     o.assert_no_frame_leak();
 }
 
@@ -59,7 +59,7 @@ fn the_tick_on_a_gicv3_machine() {
         };
         let o = b.clone().program("c-fork", "").run();
         o.assert_contains("GICv3 distributor");
-        o.assert_tap("fork", 20);
+        o.assert_tap("fork", 21);
         let o = b.program("c-alarm", "").run();
         o.assert_tap("alarm", 18);
     }

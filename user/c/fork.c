@@ -212,5 +212,14 @@ int main(void)
 	}
 	CHECK(waitpid(bomb, &st, 0) == bomb && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "a fork bomb under RLIMIT_NPROC ends in EAGAIN (status %#x)", st);
+
+	/* Every child that shared the heap has exited: the parent, last sharer of each page, takes
+	 * it over writable without a copy, and each first write is still a fault (wp_page_reuse). */
+	long f0 = minflt();
+	for (unsigned long i = 0; i < SHARED_PAGES; i++)
+		heap[i * PAGE + 300] = 1;
+	long faults = minflt() - f0;
+	CHECK(faults == SHARED_PAGES && heap[100] == 'p',
+	      "the last sharer's first write to each page is one fault (%ld for %d pages)", faults, SHARED_PAGES);
 	return tap_done("fork");
 }

@@ -12,9 +12,12 @@
 /* The raw brk syscall: returns the (new or old) break, never -1. */
 static inline char *brk_to(char *addr) { return (char *)syscall(SYS_brk, addr); }
 
+/* The process's minor-fault count. `ru` is written first: after a fork its stack page may be
+ * copy-on-write, and getrusage would take that fault copying out, after reading the count, so that
+ * the next reading would include it. */
 static inline long minflt(void)
 {
-	struct rusage ru;
+	struct rusage ru = {0};
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_minflt;
 }

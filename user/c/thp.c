@@ -160,8 +160,9 @@ int main(void)
 	char *q = aligned_map(2 * HUGE);
 	f0 = minflt();
 	q[0] = q[HUGE] = 1;
-	CHECK(minflt() - f0 == 2 && smaps_of(q, "AnonHugePages", NULL) == 0 && smaps_of(q, "Rss", NULL) == 8,
-	      "then writes map 4 KiB pages (AnonHugePages %ld kB, Rss %ld kB)",
+	faults = minflt() - f0;
+	CHECK(faults == 2 && smaps_of(q, "AnonHugePages", NULL) == 0 && smaps_of(q, "Rss", NULL) == 8,
+	      "then writes map 4 KiB pages (%ld faults, AnonHugePages %ld kB, Rss %ld kB)", faults,
 	      smaps_of(q, "AnonHugePages", NULL), smaps_of(q, "Rss", NULL));
 	CHECK(smaps_of(q, "THPeligible", NULL) == 0, "and THPeligible is 0");
 	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);

@@ -94,9 +94,13 @@ pub enum FaultResult {
     ZeroPage,
     /// A zeroed frame was mapped.
     NewPage,
-    /// Nothing was missing: another path mapped it, or a stale TLB entry faulted (or, after a
-    /// fork, this process was the last sharer of a frame and took it over writable).
+    /// Nothing was missing: another path mapped it, or a stale TLB entry faulted.
     Spurious,
+    /// A page mapped read-only that the VMA lets this access write in place was made writable:
+    /// the last sharer of a frame since a fork takes it over, a shared mapping's page is written
+    /// (Linux's `wp_page_reuse`, `wp_page_shared`), or an entry behind its VMA is brought in line.
+    /// A fault like any other for the counters, as on Linux.
+    MadeWritable,
     /// A write to a frame shared since a fork made a private copy.
     CowCopy,
     /// A zeroed 2 MiB block was mapped around the page (a transparent huge page).
@@ -221,7 +225,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
                 self.pt
                     .protect(va, PAGE_SIZE, attrs, &self.tlb)
                     .map_err(pt_err)?;
-                Ok(FaultResult::Spurious)
+                Ok(FaultResult::MadeWritable)
             }
             PageEntry::Mapped(m) => Ok(self.fault_on_mapped(va, m, attrs, access, &mut None)?),
             PageEntry::Vacant(slot) => {
@@ -320,11 +324,12 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
             }
             _ => {
                 // The VMA allows the access but the entry does not (e.g. it predates an mprotect
-                // that raced with a fault): bring the entry in line with the VMA.
+                // that raced with a fault), or this process is the last sharer of a frame since
+                // a fork: bring the entry in line with the VMA.
                 self.pt
                     .protect(va, PAGE_SIZE, attrs, &self.tlb)
                     .map_err(pt_err)?;
-                Ok(FaultResult::Spurious)
+                Ok(FaultResult::MadeWritable)
             }
         }
     }
@@ -1056,7 +1061,7 @@ mod tests {
             assert_eq!(ram.frame_refs(pa), 1);
             assert_eq!(
                 parent.handle_mm_fault(va, RW, FaultAccess::Write),
-                Ok(FaultResult::Spurious)
+                Ok(FaultResult::MadeWritable)
             );
             assert_eq!(parent.pt.translate(VirtAddr(va)).unwrap().pa, pa);
             assert!(parent.pt.translate(VirtAddr(va)).unwrap().attrs.writable);
@@ -1258,7 +1263,7 @@ mod tests {
         // The VMA allows writing again but the entry does not: the fault fixes the entry.
         assert_eq!(
             up.handle_mm_fault(MB2 + 5 * PAGE_SIZE, LOCKED, FaultAccess::Write),
-            Ok(FaultResult::Spurious)
+            Ok(FaultResult::MadeWritable)
         );
         assert!(
             up.pt
