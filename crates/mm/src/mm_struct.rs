@@ -13,8 +13,15 @@ use super::vma::{VmFlags, Vma, VM_GROWSDOWN, VM_LOCKED};
 use super::vma_tree::{VmaTree, STACK_GUARD_GAP};
 
 pub use crate::layout::TASK_SIZE;
-/// Linux `mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR` = 32768 on arm64 with COMPAT, as Debian builds it).
+/// Linux `mmap_min_addr`: the lowest address a hint, a search or a stack's growth reaches. With
+/// security modules built in it is the larger of [`DAC_MMAP_MIN_ADDR`] and
+/// `CONFIG_LSM_MMAP_MIN_ADDR` (32768 in Debian's arm64 build).
 pub const MMAP_MIN_ADDR: usize = 32768;
+/// Linux `dac_mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR`, 4096 in Debian's arm64 build, which
+/// `/proc/sys/vm/mmap_min_addr` shows): below it only `CAP_SYS_RAWIO` may map (`cap_mmap_addr`).
+/// Between the two a security module decides; the ones Debian enables by default (AppArmor)
+/// allow it, and so does tidemark.
+pub const DAC_MMAP_MIN_ADDR: usize = 4096;
 /// Linux `sysctl_max_map_count` default (`DEFAULT_MAX_MAP_COUNT`).
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
 /// arm64 `TASK_UNMAPPED_BASE`: start of the bottom-up fallback search.

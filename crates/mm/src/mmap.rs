@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 
 use super::addr::{is_page_aligned, page_align_up, PAGE_SHIFT, PAGE_SIZE};
 use super::error::MmError;
-use super::mm_struct::{MmStruct, PageTableOps, MMAP_MIN_ADDR, TASK_SIZE, TASK_UNMAPPED_BASE};
+use super::mm_struct::{
+    MmStruct, PageTableOps, DAC_MMAP_MIN_ADDR, MMAP_MIN_ADDR, TASK_SIZE, TASK_UNMAPPED_BASE,
+};
 use super::populate::PopulateRange;
 use super::vma::*;
 use super::vma_tree::{vm_end_gap, vm_start_gap};
@@ -263,8 +265,8 @@ pub fn get_unmapped_area<P: PageTableOps>(
     if !is_page_aligned(addr) {
         return Err(MmError::Invalid);
     }
-    // security_mmap_addr / cap_mmap_addr: below mmap_min_addr only with CAP_SYS_RAWIO (root).
-    if addr < MMAP_MIN_ADDR && !mm.privileged {
+    // security_mmap_addr / cap_mmap_addr: below dac_mmap_min_addr only with CAP_SYS_RAWIO (root).
+    if addr < DAC_MMAP_MIN_ADDR && !mm.privileged {
         return Err(MmError::Permission);
     }
     Ok(addr)

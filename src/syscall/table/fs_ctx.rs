@@ -392,7 +392,7 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
             SysFile::MaxMapCount => {
                 writeln!(out, "{}", crate::mm::mm_struct::DEFAULT_MAX_MAP_COUNT)
             }
-            SysFile::MmapMinAddr => writeln!(out, "{}", crate::mm::mm_struct::MMAP_MIN_ADDR),
+            SysFile::MmapMinAddr => writeln!(out, "{}", crate::mm::mm_struct::DAC_MMAP_MIN_ADDR),
             SysFile::IpcShm => super::shm::proc_show(out),
             // tidemark has no message queues or semaphore sets: the tables are empty.
             SysFile::IpcMsg => out.write_str(

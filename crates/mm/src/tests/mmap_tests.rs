@@ -4,7 +4,7 @@ use alloc::string::String;
 
 use super::*;
 use crate::fault::expand_downwards;
-use crate::mm_struct::{Rlimit, MMAP_MIN_ADDR, TASK_SIZE};
+use crate::mm_struct::{Rlimit, DAC_MMAP_MIN_ADDR, MMAP_MIN_ADDR, TASK_SIZE};
 use crate::mmap::{do_mmap, do_munmap, get_unmapped_area, split_vma};
 use crate::mprotect::do_mprotect;
 use crate::proc_fmt::{show_maps, show_status_vm, RssInfo};
@@ -154,15 +154,20 @@ fn get_unmapped_area_top_down_hint_fixed_and_guard_gap() {
         do_mmap(&mut mm, X + 1, P, RW, ANON | MAP_FIXED),
         Err(MmError::Invalid)
     );
+    // Below dac_mmap_min_addr (page 0) only root (CAP_SYS_RAWIO) may map; from there up to
+    // mmap_min_addr anyone may, with MAP_FIXED.
     assert_eq!(
-        do_mmap(&mut mm, 0x1000, P, RW, ANON | MAP_FIXED),
+        do_mmap(&mut mm, 0, P, RW, ANON | MAP_FIXED),
         Err(MmError::Permission)
     );
-    // Root (CAP_SYS_RAWIO) may map there.
+    assert_eq!(
+        do_mmap(&mut mm, DAC_MMAP_MIN_ADDR, P, RW, ANON | MAP_FIXED).map(|r| r.addr),
+        Ok(DAC_MMAP_MIN_ADDR)
+    );
     mm.privileged = true;
     assert_eq!(
-        do_mmap(&mut mm, 0x1000, P, RW, ANON | MAP_FIXED).map(|r| r.addr),
-        Ok(0x1000)
+        do_mmap(&mut mm, 0, P, RW, ANON | MAP_FIXED).map(|r| r.addr),
+        Ok(0)
     );
     mm.privileged = false;
     assert_eq!(
