@@ -25,6 +25,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -295,7 +296,17 @@ static void item2(unsigned long orig)
 	report(2, "brk below start_brk fails and returns the old break");
 }
 
-/* Removes the heap (and glibc's TLS in it) and puts it back; nothing here may touch TLS. */
+/* glibc's rseq area (in the thread's TLS block) and the length it registered, when the kernel took
+ * the registration; tidemark has no rseq, and glibc then leaves `__rseq_size` zero. */
+static void *rseq_area(unsigned long *len)
+{
+	*len = __rseq_size < 32 ? 32 : __rseq_size;
+	return __rseq_size ? (char *)__builtin_thread_pointer() + __rseq_offset : NULL;
+}
+
+/* Removes the heap (and glibc's TLS in it) and puts it back; nothing here may touch TLS. The
+ * kernel does, where rseq is registered: it writes the area each time the thread runs again after
+ * a switch, and a write that faults is SIGSEGV. So the registration is dropped for the while. */
 static void item3(unsigned long orig)
 {
 	unsigned long len = orig - start_brk, hs, he;
@@ -303,6 +314,10 @@ static void item3(unsigned long orig)
 		report(3, "brk(start_brk) succeeds and removes the [heap] VMA");
 		return;
 	}
+	unsigned long rseq_len;
+	void *rseq = rseq_area(&rseq_len);
+	if (rseq && sys6(SYS_rseq, (long)rseq, (long)rseq_len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG, 0, 0) != 0)
+		rseq = NULL;
 	for (unsigned long i = 0; i < len; i++)
 		saved_heap[i] = ((volatile unsigned char *)start_brk)[i];
 	unsigned long r = rbrk(start_brk);
@@ -313,6 +328,8 @@ static void item3(unsigned long orig)
 			((volatile unsigned char *)start_brk)[i] = saved_heap[i];
 	else
 		sys6(SYS_exit_group, 99, 0, 0, 0, 0, 0); /* TLS is gone: nothing sensible is left to do */
+	if (rseq)
+		sys6(SYS_rseq, (long)rseq, (long)rseq_len, 0, RSEQ_SIG, 0, 0);
 	check(r == start_brk, "brk(start_brk=%#lx) returned %#lx", start_brk, r);
 	check(lines >= 0, "cannot read /proc/self/maps");
 	check(lines <= 0, "%d [heap] line(s) remain after brk(start_brk)", lines);
