@@ -68,6 +68,16 @@ fn smaps_accounts_sharing_as_linux_does() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/anon_vma.c`: which neighbouring VMAs merge, by Linux's anon_vma rules: after
+/// mprotect, mlock and munlock, new mappings, a fork (in the child and the parent, the break
+/// too), mremap moves and growth, and anon_vmas reused from a neighbour.
+#[test]
+fn vmas_merge_by_their_anon_vmas() {
+    let o = Boot::default().program("c-anon_vma", "").run();
+    o.assert_tap("anon_vma", 14);
+    o.assert_no_frame_leak();
+}
+
 /// `user/c/thp.c`: transparent huge pages for anonymous memory in the default mode `always`: a
 /// write per 2 MiB range maps a 2 MiB page (one fault, AnonHugePages in smaps and meminfo);
 /// munmap, mprotect and MADV_DONTNEED of one page split it and keep the data; fork; and

@@ -224,6 +224,11 @@ fn elfmap_on_linux() {
 }
 
 #[test]
+fn anon_vma_on_linux() {
+    oracle("anon_vma", "", "1G");
+}
+
+#[test]
 fn thp_on_linux() {
     oracle("thp", "", "1G");
 }

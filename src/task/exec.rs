@@ -147,6 +147,9 @@ fn map_segments(
         if seg.memsz > seg.filesz && seg.filesz > 0 && (seg.vaddr + seg.filesz) % PAGE_SIZE != 0 {
             let last = page_align_down(seg.vaddr + seg.filesz);
             if let Some(chunk) = seg.pages(image).find(|c| c.va == last) {
+                // Linux's `padzero` writes this page: a private copy, the VMA's first
+                // anonymous page.
+                mm.anon_vma_prepare_at(chunk.va);
                 fill(mm, chunk.va, chunk.data, flags)?;
             }
         }
@@ -388,6 +391,8 @@ pub fn load(
         0,
         None,
     )?;
+    // The arguments are the stack's first anonymous pages, as Linux's `copy_strings` makes them.
+    mm.anon_vma_prepare_at(st.sp);
     fill(&mut mm, st.sp, &st.image, stack_flags)?;
     mm.start_stack = st.sp;
 

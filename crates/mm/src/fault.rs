@@ -3,6 +3,7 @@
 //! and the VMA checks of arm64 `do_page_fault`). The arch handler decodes ESR, asks
 //! [`find_vma_for_fault`], then maps a page or raises SIGSEGV with the returned `si_code`.
 use super::addr::{page_align_down, PAGE_SHIFT};
+use super::anon_vma::fault_makes_anon_pages;
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, MMAP_MIN_ADDR};
 use super::vma::{VmFlags, VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_READ, VM_WRITE};
@@ -76,7 +77,20 @@ pub fn find_vma_for_fault<P: PageTableOps>(
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Err(FaultError::AccErr);
     }
+    prepare_anon_vma(mm, addr, access);
     Ok(flags)
+}
+
+/// Gives the VMA at `addr` an anon_vma if the fault makes an anonymous page in it
+/// ([`crate::anon_vma`]).
+fn prepare_anon_vma<P: PageTableOps>(mm: &MmStruct<P>, addr: usize, access: FaultAccess) {
+    if let Some(v) = mm.tree.find_vma(addr).filter(|v| v.start <= addr) {
+        if v.anon_vma.get().is_none()
+            && fault_makes_anon_pages(v.flags, mm.thp_disabled, access, (v.start, v.end), addr)
+        {
+            mm.anon_vma_prepare(v);
+        }
+    }
 }
 
 /// What a core remembers of the last VMA a fault under the shared mmap lock found (Linux's
@@ -94,6 +108,8 @@ pub struct FaultHint {
     start: usize,
     end: usize,
     flags: VmFlags,
+    /// Whether the VMA had an anon_vma (or was given one since).
+    anon_vma: bool,
 }
 
 impl FaultHint {
@@ -102,6 +118,7 @@ impl FaultHint {
         start: 0,
         end: 0,
         flags: VmFlags::empty(),
+        anon_vma: false,
     };
 
     /// The bounds of the VMA the last lookup found.
@@ -131,11 +148,17 @@ pub fn find_vma_for_fault_shared<P: PageTableOps>(
             start: v.start,
             end: v.end,
             flags: v.flags,
+            anon_vma: v.anon_vma.get().is_some(),
         };
         v.flags
     };
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Some(Err(FaultError::AccErr));
+    }
+    if !hint.anon_vma && fault_makes_anon_pages(flags, mm.thp_disabled, access, hint.bounds(), addr)
+    {
+        mm.anon_vma_prepare_at(addr);
+        hint.anon_vma = true;
     }
     Some(Ok(flags))
 }
@@ -160,6 +183,7 @@ fn find_vma_for_fault_grow<P: PageTableOps>(
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Err(FaultError::AccErr);
     }
+    prepare_anon_vma(mm, addr, access);
     Ok(flags)
 }
 

@@ -1,18 +1,21 @@
 //! The VMA side of fork (Linux `dup_mm` / `dup_mmap`): the child gets a copy of every VMA, the
 //! layout (`start_brk`, `brk`, stack, mmap base), the rlimits and the counters, but not the locks:
 //! Linux clears VM_LOCKED and VM_LOCKONFAULT in the child's VMAs and `def_flags`, so the child
-//! starts with `locked_vm` 0 and lazy growth. The pages are the page-table side's business
-//! ([`super::user_pages::UserPages::fork_into`]).
+//! starts with `locked_vm` 0 and lazy growth. Each of the child's VMAs that had an anon_vma gets
+//! a new one, chained to the parent's (Linux `anon_vma_fork`; [`crate::anon_vma`]). The pages
+//! are the page-table side's business ([`super::user_pages::UserPages::fork_into`]).
+use super::anon_vma::AnonVmaSlot;
 use super::mm_struct::{MmStruct, PageTableOps};
 use super::mmap::vma_merge;
 use super::vma::VM_LOCKED_MASK;
 
 /// A copy of `old`'s address-space description over the child's page table `pt`.
 ///
-/// VMAs that differed only in their lock bits become mergeable once those are cleared; Linux
-/// leaves them apart in the child, tidemark merges them so that the tree's invariant (equal
-/// neighbours are merged) holds without exceptions. Only the number of lines in the child's
-/// /proc/self/maps can tell.
+/// VMAs that differed only in their lock bits become mergeable once those are cleared. Linux
+/// leaves them apart in the child. Where they had anon_vmas, the child's new ones differ and keep
+/// them apart here too; where neither had one, tidemark merges them, so that the tree's invariant
+/// (equal neighbours are merged) holds without exceptions. Only the number of lines in the
+/// child's /proc/self/maps can tell.
 pub fn dup_mmap<P: PageTableOps, Q: PageTableOps>(old: &MmStruct<P>, pt: Q) -> MmStruct<Q> {
     let mut mm = MmStruct::new(pt);
     mm.start_code = old.start_code;
@@ -32,6 +35,7 @@ pub fn dup_mmap<P: PageTableOps, Q: PageTableOps>(old: &MmStruct<P>, pt: Q) -> M
     for vma in old.vmas() {
         let mut v = vma.clone();
         v.flags &= !VM_LOCKED_MASK;
+        v.anon_vma = AnonVmaSlot::new(vma.anon_vma.get().map(|_| mm.new_anon_vma(true)));
         starts.push(v.start);
         mm.link_vma(v);
     }

@@ -8,6 +8,7 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod anon_vma;
 pub mod asid;
 pub mod brk;
 pub mod error;

@@ -288,6 +288,7 @@ pub fn mlock_step<P: PageTableOps>(
     if !flags.is_accessible() {
         return Err(MmError::NoMemory);
     }
+    mm.anon_vma_prepare_to_populate(vma);
     let object = vma
         .backing
         .clone()

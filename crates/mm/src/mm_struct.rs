@@ -189,9 +189,10 @@ pub struct VmCounters {
 ///
 /// Invariants (checked by [`MmStruct::validate_mm`] after every change in debug builds):
 /// - VMAs are non-empty, page-aligned, below `TASK_SIZE` and never overlap;
-/// - two adjacent VMAs that could merge (same flags and file, contiguous `pgoff`) are merged, except
-///   where Linux itself leaves them apart: at `start_brk` (do_brk_flags never looks below it) and
-///   between two VM_GROWSDOWN VMAs (expand_downwards never merges);
+/// - two adjacent VMAs that could merge (same flags, file and anon_vma, contiguous `pgoff`) are
+///   merged, except where Linux itself leaves them apart: at `start_brk` (do_brk_flags never looks
+///   below it) and between two VM_GROWSDOWN VMAs (expand_downwards never merges). Neighbours
+///   whose anon_vmas differ, or of which one has none, may stay apart ([`crate::anon_vma`]);
 /// - `map_count` is the number of VMAs, and the counters equal the sums over the tree;
 /// - `brk` may be unaligned; `start_brk <= brk`.
 pub struct MmStruct<P: PageTableOps> {
@@ -212,7 +213,7 @@ pub struct MmStruct<P: PageTableOps> {
     pub def_flags: VmFlags,
     pub rlimits: Rlimits,
     /// Root (euid 0), standing for the capabilities the mm checks: CAP_IPC_LOCK bypasses
-    /// RLIMIT_MEMLOCK, CAP_SYS_RAWIO allows mappings below `mmap_min_addr`.
+    /// RLIMIT_MEMLOCK, CAP_SYS_RAWIO allows mappings below `dac_mmap_min_addr`.
     pub privileged: bool,
     pub max_map_count: usize,
     /// Heuristic overcommit (Linux mode 0): a single request larger than this many pages fails.
@@ -225,6 +226,8 @@ pub struct MmStruct<P: PageTableOps> {
     /// [`PageTableOps::DEFERS_UNMAPS`]): set by `sys_brk`, taken by its caller before the
     /// mmap lock's write side is given up.
     pub pending_unmap: Option<crate::mmap::DeferredUnmap<P::UnmapReserve>>,
+    /// The next anon_vma identity to hand out ([`crate::anon_vma`]).
+    pub(crate) anon_vma_ids: core::sync::atomic::AtomicU64,
 }
 
 impl<P: PageTableOps> MmStruct<P> {
@@ -249,6 +252,7 @@ impl<P: PageTableOps> MmStruct<P> {
             totalram_pages: usize::MAX,
             thp_disabled: false,
             pending_unmap: None,
+            anon_vma_ids: core::sync::atomic::AtomicU64::new(1),
         };
         mm.arch_pick_mmap_layout();
         mm
@@ -383,7 +387,12 @@ impl<P: PageTableOps> MmStruct<P> {
                     ));
                 }
                 let both_stacks = p.flags.contains(VM_GROWSDOWN) && v.flags.contains(VM_GROWSDOWN);
-                if p.can_merge_with_next(v) && v.start != self.start_brk && !both_stacks {
+                let same_anon = p.anon_vma.get().map(|a| a.id) == v.anon_vma.get().map(|a| a.id);
+                if p.can_merge_with_next(v)
+                    && same_anon
+                    && v.start != self.start_brk
+                    && !both_stacks
+                {
                     return Err(format!("mergeable VMAs not merged at {:#x}", v.start));
                 }
             }

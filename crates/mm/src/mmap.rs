@@ -5,6 +5,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::addr::{is_page_aligned, page_align_up, PAGE_SHIFT, PAGE_SIZE};
+use super::anon_vma::{anon_vma_mergeable, anon_vmas_joinable};
 use super::error::MmError;
 use super::mm_struct::{
     MmStruct, PageTableOps, DAC_MMAP_MIN_ADDR, MMAP_MIN_ADDR, TASK_SIZE, TASK_UNMAPPED_BASE,
@@ -85,6 +86,7 @@ pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usiz
         backing: lo.backing.clone(),
         dev: lo.dev,
         ino: lo.ino,
+        anon_vma: lo.anon_vma.clone(),
     };
     lo.end = addr;
     mm.tree.insert(lo);
@@ -141,19 +143,31 @@ fn insert_merged<P: PageTableOps>(mm: &mut MmStruct<P>, vma: Vma) -> usize {
 
 /// Whom `vma` (disjoint from the tree) merges with, given the VMAs below and above its range
 /// ([`VmaTree::prev_next`](crate::vma_tree::VmaTree::prev_next)): the start of the one that
-/// ends at its start, and the end of the one that starts at its end, where compatible.
+/// ends at its start, and the end of the one that starts at its end, where compatible. Where it
+/// could join both but they cannot become one (two different anon_vmas), it joins the one below,
+/// as Linux's `vma_merge` does.
 fn merge_partners(
     prev: Option<&Vma>,
     next: Option<&Vma>,
     vma: &Vma,
 ) -> (Option<usize>, Option<usize>) {
-    let prev = prev
-        .filter(|prev| prev.end == vma.start && prev.can_merge_with_next(vma))
-        .map(|prev| prev.start);
-    let next = next
-        .filter(|next| next.start == vma.end && vma.can_merge_with_next(next))
-        .map(|next| next.end);
-    (prev, next)
+    let range = vma.anon_vma.get();
+    let prev = prev.filter(|prev| {
+        prev.end == vma.start
+            && prev.can_merge_with_next(vma)
+            && anon_vma_mergeable(range, prev.anon_vma.get())
+    });
+    let next = next.filter(|next| {
+        next.start == vma.end
+            && vma.can_merge_with_next(next)
+            && anon_vma_mergeable(range, next.anon_vma.get())
+    });
+    match (prev, next) {
+        (Some(p), Some(n)) if !anon_vmas_joinable(p.anon_vma.get(), n.anon_vma.get()) => {
+            (Some(p.start), None)
+        }
+        (p, n) => (p.map(|p| p.start), n.map(|n| n.end)),
+    }
 }
 
 /// The second half of [`insert_merged`]: the tree changes once, or twice when both neighbours
@@ -163,13 +177,22 @@ fn insert_with_partners<P: PageTableOps>(
     mut vma: Vma,
     (prev, next_end): (Option<usize>, Option<usize>),
 ) -> usize {
+    // The VMA that remains takes the anon_vma of whichever had one (the rules above allow one
+    // at most).
     if let Some(end) = next_end {
-        mm.tree.remove(vma.end).expect("next vanished");
+        let next = mm.tree.remove(vma.end).expect("next vanished");
         vma.end = end;
+        if vma.anon_vma.get().is_none() {
+            vma.anon_vma = next.anon_vma;
+        }
     }
     match prev {
         Some(start) => {
-            mm.tree.get_mut(start).expect("prev vanished").end = vma.end;
+            let prev = mm.tree.get_mut(start).expect("prev vanished");
+            prev.end = vma.end;
+            if prev.anon_vma.get().is_none() {
+                prev.anon_vma = vma.anon_vma;
+            }
             start
         }
         None => {
@@ -445,6 +468,7 @@ pub fn mmap_region_backed<P: PageTableOps>(
         dev: ident.0,
         ino: ident.1,
         backing,
+        anon_vma: Default::default(),
     };
     // One search tells whether the range is free and, when it is, whom the VMA merges with.
     let (prev, next) = mm.tree.prev_next(addr);

@@ -9,6 +9,7 @@
 //! clears them on the old range only (the same thing when the range is the whole VMA, the usual
 //! case), so that `locked_vm` stays exact.
 use super::addr::{is_page_aligned, PAGE_SHIFT, PAGE_SIZE};
+use super::anon_vma::anon_vma_mergeable;
 use super::error::MmError;
 use super::mlock::VM_PFNMAP;
 use super::mm_struct::{MmStruct, PageTableOps, TASK_SIZE};
@@ -133,6 +134,7 @@ fn move_vma<P: PageTableOps>(
     }
     let vma = mm.tree.get(vma_start).expect("move_vma: no VMA");
     let (vm_flags, file, backing) = (vma.flags, vma.file.clone(), vma.backing.clone());
+    let anon_vma = vma.anon_vma.clone();
     let new_pgoff = vma.pgoff + ((old_addr - vma.start) >> PAGE_SHIFT);
     let to_account = if flags & MREMAP_DONTUNMAP != 0 {
         new_len
@@ -143,7 +145,8 @@ fn move_vma<P: PageTableOps>(
         mm.vm_enough_memory(to_account >> PAGE_SHIFT)?;
     }
     mm.pt.move_range(old_addr, new_addr, old_len)?;
-    // copy_vma: the new VMA keeps the old page offset, so it merges only where Linux would.
+    // copy_vma: the new VMA keeps the old page offset and anon_vma, so it merges only where Linux
+    // would.
     let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
     mm.link_vma(Vma {
         start: new_addr,
@@ -154,6 +157,7 @@ fn move_vma<P: PageTableOps>(
         backing,
         dev: ident.0,
         ino: ident.1,
+        anon_vma,
     });
     vma_merge(mm, new_addr);
     if flags & MREMAP_DONTUNMAP != 0 {
@@ -303,13 +307,15 @@ pub fn do_mremap<P: PageTableOps>(
         // vma_merge_extend: the grown VMA may now touch a compatible next VMA (never the
         // previous one, which it did not merge with before).
         let vma = mm.tree.get(vs).expect("VMA vanished");
-        if mm
-            .tree
-            .get(vma.end)
-            .is_some_and(|n| vma.can_merge_with_next(n))
-        {
+        if mm.tree.get(vma.end).is_some_and(|n| {
+            vma.can_merge_with_next(n) && anon_vma_mergeable(vma.anon_vma.get(), n.anon_vma.get())
+        }) {
             let next = mm.tree.remove(ve + delta).expect("next vanished");
-            mm.tree.get_mut(vs).expect("VMA vanished").end = next.end;
+            let vma = mm.tree.get_mut(vs).expect("VMA vanished");
+            vma.end = next.end;
+            if vma.anon_vma.get().is_none() {
+                vma.anon_vma = next.anon_vma;
+            }
         }
         mm.debug_validate();
         return Ok(MremapResult {

@@ -5,6 +5,7 @@ use core::fmt;
 use core::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
 
 use super::addr::PAGE_SHIFT;
+use super::anon_vma::AnonVmaSlot;
 pub use super::object::Backing;
 
 /// `vm_flags_t`: a set of `VM_*` bits.
@@ -204,6 +205,8 @@ pub struct Vma {
     /// here so that a debugger finds them without calling through the object.
     pub dev: u64,
     pub ino: u64,
+    /// Which anon_vma its anonymous pages belong to, for merging ([`crate::anon_vma`]).
+    pub anon_vma: AnonVmaSlot,
 }
 
 impl Vma {
@@ -218,6 +221,7 @@ impl Vma {
             backing: None,
             dev: 0,
             ino: 0,
+            anon_vma: AnonVmaSlot::default(),
         }
     }
 
@@ -229,9 +233,10 @@ impl Vma {
         self.start <= addr && addr < self.end
     }
 
-    /// Whether `next` may be merged onto the end of `self` (Linux `is_mergeable_vma` +
-    /// `can_vma_merge_after`): adjacent, same flags and file, and contiguous page offsets.
-    /// Differences in anon_vma identity, which Linux also compares, are not modelled.
+    /// Whether `next` may be merged onto the end of `self` as far as the two alone can tell (Linux
+    /// `is_mergeable_vma` + `can_vma_merge_after`): adjacent, same flags and file, and contiguous
+    /// page offsets. Their anon_vmas are for the caller to compare, knowing which of the two is
+    /// the range that joins the other ([`crate::anon_vma::anon_vma_mergeable`]).
     pub fn can_merge_with_next(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.flags == next.flags

@@ -79,7 +79,8 @@ fn mremap_grows_in_place_when_the_gap_is_free() {
     assert_eq!(mm.counters().total_vm, 8);
     assert_eq!(read_byte(&mut mm, A + 3 * P), Ok(4));
     assert_eq!(read_byte(&mut mm, A + 7 * P), Ok(0));
-    // Growing up to a compatible mapping merges with it.
+    // Growing up to a compatible mapping: an untouched one does not join this one, which has an
+    // anon_vma; an untouched VMA grown up to it does.
     do_munmap(&mut mm, A + 6 * P, 2 * P).unwrap();
     let r = do_mmap(
         &mut mm,
@@ -91,7 +92,12 @@ fn mremap_grows_in_place_when_the_gap_is_free() {
     assert!(r.is_ok());
     mm.tree.get_mut(A + 8 * P).unwrap().pgoff = (A >> 12) + 8;
     assert_eq!(mremap(&mut mm, A, 6 * P, 8 * P, 0), Ok(A));
-    assert_eq!(vma_span(&mm, A), Some((A, A + 10 * P)));
+    assert_eq!(vma_span(&mm, A), Some((A, A + 8 * P)));
+    assert_eq!(mm.map_count(), 2);
+    anon(&mut mm, B, 4, RW);
+    anon(&mut mm, B + 6 * P, 2, RW);
+    assert_eq!(mremap(&mut mm, B, 4 * P, 6 * P, 0), Ok(B));
+    assert_eq!(vma_span(&mm, B), Some((B, B + 8 * P)));
     mm.validate_mm().unwrap();
 }
 

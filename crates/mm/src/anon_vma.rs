@@ -1,0 +1,313 @@
+//! Linux's `anon_vma` as far as merging can tell (mm/rmap.c `anon_vma_prepare`,
+//! `find_mergeable_anon_vma`; mm/mmap.c `is_mergeable_anon_vma`). tidemark's reverse map does not
+//! need it, but /proc/self/maps shows its effect: two neighbours with the same flags stay apart
+//! when their anon_vmas differ.
+//!
+//! - A private VMA gets one at its first anonymous page: a write fault, a transparent huge page,
+//!   or a population that writes. It is reused from a neighbour that differs only in its
+//!   protection, when that neighbour's chain is its anon_vma alone.
+//! - A split gives both pieces the same one.
+//! - A fork gives each of the child's VMAs that had one a new one of its own, whose chain also
+//!   holds the parent's: it is [`AnonVma::forked`].
+//! - A range joins an existing neighbour when both have none, when it has none and the
+//!   neighbour's chain is singular, or when both have the same one. A range with one never joins a
+//!   neighbour without one.
+use core::num::NonZeroU64;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::fault::FaultAccess;
+use super::mm_struct::{MmStruct, PageTableOps};
+use super::thp::{hugepage_vma_check, transhuge_vma_suitable};
+use super::vma::{VmFlags, Vma, VM_ACCESS_FLAGS, VM_MAYSHARE, VM_WRITE};
+
+/// Which anon_vma a VMA has (an identity within its address space), and whether it came from a
+/// fork, so that the VMA's `anon_vma_chain` also holds the parent's and is not singular.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnonVma {
+    pub id: NonZeroU64,
+    pub forked: bool,
+}
+
+/// A VMA's [`AnonVma`], none until its first anonymous page. Faults and populations set it with
+/// the mmap lock held shared, as Linux's `anon_vma_prepare` sets `vma->anon_vma` under the
+/// page-table lock: so it is atomic, and the first setter wins.
+#[derive(Default)]
+pub struct AnonVmaSlot(AtomicU64);
+
+const FORKED: u64 = 1 << 63;
+
+impl AnonVmaSlot {
+    pub fn new(a: Option<AnonVma>) -> Self {
+        Self(AtomicU64::new(Self::encode(a)))
+    }
+
+    fn encode(a: Option<AnonVma>) -> u64 {
+        a.map_or(0, |a| a.id.get() | if a.forked { FORKED } else { 0 })
+    }
+
+    #[inline]
+    pub fn get(&self) -> Option<AnonVma> {
+        let v = self.0.load(Ordering::Relaxed);
+        NonZeroU64::new(v & !FORKED).map(|id| AnonVma {
+            id,
+            forked: v & FORKED != 0,
+        })
+    }
+
+    /// Replaces it (a merge, with the VMA held exclusively).
+    pub fn set(&mut self, a: Option<AnonVma>) {
+        *self.0.get_mut() = Self::encode(a);
+    }
+
+    /// Sets it to `a` unless it is set already; returns what it holds then.
+    fn get_or_set(&self, a: AnonVma) -> AnonVma {
+        match self.0.compare_exchange(
+            0,
+            Self::encode(Some(a)),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => a,
+            Err(_) => self.get().expect("set"),
+        }
+    }
+}
+
+impl Clone for AnonVmaSlot {
+    fn clone(&self) -> Self {
+        Self::new(self.get())
+    }
+}
+
+impl core::fmt::Debug for AnonVmaSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl PartialEq for AnonVmaSlot {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for AnonVmaSlot {}
+
+/// Linux `is_mergeable_anon_vma(range, existing->anon_vma, existing)`: whether a range whose
+/// anon_vma is `range` may join an existing neighbour whose anon_vma is `existing`.
+#[inline]
+pub fn anon_vma_mergeable(range: Option<AnonVma>, existing: Option<AnonVma>) -> bool {
+    match (range, existing) {
+        (None, None) => true,
+        (None, Some(e)) => !e.forked,
+        (Some(r), Some(e)) => r.id == e.id,
+        (Some(_), None) => false,
+    }
+}
+
+/// Linux `is_mergeable_anon_vma(prev->anon_vma, next->anon_vma, NULL)`: whether a range that
+/// joins both neighbours may make them one.
+#[inline]
+pub fn anon_vmas_joinable(prev: Option<AnonVma>, next: Option<AnonVma>) -> bool {
+    match (prev, next) {
+        (Some(p), Some(n)) => p.id == n.id,
+        _ => true,
+    }
+}
+
+/// Whether a fault of `access` at `addr`, in the VMA `bounds` with `flags`, makes an anonymous
+/// page: a write to private memory, or any fault where a transparent huge page may go (Linux's
+/// huge fault prepares the anon_vma before it maps the huge zero page for a read).
+#[inline]
+pub fn fault_makes_anon_pages(
+    flags: VmFlags,
+    thp_disabled: bool,
+    access: FaultAccess,
+    bounds: (usize, usize),
+    addr: usize,
+) -> bool {
+    !flags.contains(VM_MAYSHARE)
+        && (access == FaultAccess::Write
+            || hugepage_vma_check(flags, thp_disabled)
+                && transhuge_vma_suitable(bounds.0, bounds.1, addr).is_some())
+}
+
+/// Linux `anon_vma_compatible`: `a` just below `b`, the same object and offsets, and flags that
+/// differ only in the access bits.
+fn anon_vma_compatible(a: &Vma, b: &Vma) -> bool {
+    a.end == b.start
+        && a.file == b.file
+        && a.backing == b.backing
+        && (a.flags.bits() ^ b.flags.bits()) & !VM_ACCESS_FLAGS.bits() == 0
+        && b.pgoff == a.pgoff.wrapping_add(a.pages())
+}
+
+impl<P: PageTableOps> MmStruct<P> {
+    /// A new anon_vma's identity.
+    pub(crate) fn new_anon_vma(&self, forked: bool) -> AnonVma {
+        // From 1, and never near bit 63: a new one a nanosecond would take centuries.
+        let id = self.anon_vma_ids.fetch_add(1, Ordering::Relaxed);
+        AnonVma {
+            id: NonZeroU64::new(id).expect("anon_vma identities count from 1"),
+            forked,
+        }
+    }
+
+    /// Linux `anon_vma_prepare`: gives `vma` an anon_vma unless it has one, reusing a
+    /// neighbour's where `find_mergeable_anon_vma` would (the next one first). Needs the mmap
+    /// lock only shared.
+    pub fn anon_vma_prepare(&self, vma: &Vma) -> AnonVma {
+        if let Some(a) = vma.anon_vma.get() {
+            return a;
+        }
+        let reusable = |near: &Vma, a: &Vma, b: &Vma| {
+            anon_vma_compatible(a, b)
+                .then(|| near.anon_vma.get())
+                .flatten()
+                .filter(|x| !x.forked)
+        };
+        let found = self
+            .tree
+            .get(vma.end)
+            .and_then(|next| reusable(next, vma, next))
+            .or_else(|| {
+                self.tree
+                    .vma_ending_at(vma.start)
+                    .and_then(|prev| reusable(prev, prev, vma))
+            });
+        vma.anon_vma
+            .get_or_set(found.unwrap_or_else(|| self.new_anon_vma(false)))
+    }
+
+    /// [`anon_vma_prepare`](Self::anon_vma_prepare) for the VMA that holds `addr`, if any.
+    pub fn anon_vma_prepare_at(&self, addr: usize) {
+        if let Some(v) = self.tree.find_vma(addr).filter(|v| v.start <= addr) {
+            self.anon_vma_prepare(v);
+        }
+    }
+
+    /// [`anon_vma_prepare`](Self::anon_vma_prepare) before `vma` is populated, if that makes
+    /// anonymous pages there: Linux's population writes to private writable memory
+    /// (`FOLL_WRITE`). (It also prepares where a read takes a huge zero page; tidemark gives huge
+    /// pages to writable memory only, so that case is the same one.)
+    pub(crate) fn anon_vma_prepare_to_populate(&self, vma: &Vma) {
+        if vma.flags.contains(VM_WRITE) && !vma.flags.contains(VM_MAYSHARE) {
+            self.anon_vma_prepare(vma);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::FaultAccess;
+    use crate::fork::dup_mmap;
+    use crate::mlock::{do_mlock, do_munlock, mlock_populate};
+    use crate::mmap::do_mmap;
+    use crate::mprotect::do_mprotect;
+    use crate::tests::{bare_mm, fault, FakePt, Mm, P};
+    use crate::vma::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE};
+
+    const A: usize = 0x4000_0000;
+    const RW: u32 = PROT_READ | PROT_WRITE;
+
+    fn map(mm: &mut Mm, addr: usize, pages: usize, prot: u32) {
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+        assert_eq!(
+            do_mmap(mm, addr, pages * P, prot, flags).unwrap().addr,
+            addr
+        );
+    }
+
+    fn ids(mm: &Mm) -> alloc::vec::Vec<(usize, usize, Option<u64>)> {
+        mm.vmas()
+            .map(|v| (v.start, v.end, v.anon_vma.get().map(|a| a.id.get())))
+            .collect()
+    }
+
+    #[test]
+    fn the_merge_rule_is_linux_is_mergeable_anon_vma() {
+        let a = |id, forked| {
+            Some(AnonVma {
+                id: NonZeroU64::new(id).unwrap(),
+                forked,
+            })
+        };
+        assert!(anon_vma_mergeable(None, None));
+        assert!(anon_vma_mergeable(None, a(1, false)));
+        assert!(!anon_vma_mergeable(None, a(1, true)), "a forked chain");
+        assert!(!anon_vma_mergeable(a(1, false), None));
+        assert!(anon_vma_mergeable(a(1, false), a(1, false)));
+        assert!(!anon_vma_mergeable(a(1, false), a(2, false)));
+        assert!(anon_vmas_joinable(a(1, false), None) && anon_vmas_joinable(None, a(2, true)));
+        assert!(!anon_vmas_joinable(a(1, false), a(2, false)));
+    }
+
+    #[test]
+    fn a_write_fault_prepares_reusing_a_neighbour_that_differs_in_protection() {
+        let mut mm = bare_mm();
+        map(&mut mm, A, 2, RW);
+        do_mprotect(&mut mm, A + P, P, RW | PROT_EXEC).unwrap();
+        fault(&mut mm, A, FaultAccess::Read).unwrap();
+        assert_eq!(
+            ids(&mm),
+            [(A, A + P, None), (A + P, A + 2 * P, None)],
+            "a read"
+        );
+        fault(&mut mm, A + P, FaultAccess::Write).unwrap();
+        fault(&mut mm, A, FaultAccess::Write).unwrap();
+        let id = mm.tree.get(A + P).unwrap().anon_vma.get().unwrap().id.get();
+        assert_eq!(
+            ids(&mm),
+            [(A, A + P, Some(id)), (A + P, A + 2 * P, Some(id))]
+        );
+        do_mprotect(&mut mm, A + P, P, RW).unwrap();
+        assert_eq!(ids(&mm), [(A, A + 2 * P, Some(id))], "the same one: merged");
+        mm.validate_mm().unwrap();
+    }
+
+    #[test]
+    fn a_range_with_one_does_not_join_neighbours_without() {
+        let mut mm = bare_mm();
+        map(&mut mm, A, 3, RW);
+        do_mprotect(&mut mm, A + P, P, PROT_READ).unwrap();
+        do_mprotect(&mut mm, A + P, P, RW).unwrap();
+        assert_eq!(ids(&mm), [(A, A + 3 * P, None)]);
+        // mlock populates the middle page alone, which gets one; munlock leaves it apart.
+        mm.rlimits.memlock.cur = usize::MAX;
+        let r = do_mlock(&mut mm, A + P, P, 0).unwrap().unwrap();
+        mlock_populate(&mut mm, r).unwrap();
+        do_munlock(&mut mm, A + P, P).unwrap();
+        assert_eq!(mm.map_count(), 3, "{:?}", ids(&mm));
+        // A new mapping joins the untouched VMA before it; the middle one keeps its bounds.
+        map(&mut mm, A + 3 * P, 1, RW);
+        assert_eq!(mm.map_count(), 3);
+        assert_eq!(mm.tree.get(A + P).unwrap().end, A + 2 * P);
+        mm.validate_mm().unwrap();
+    }
+
+    #[test]
+    fn a_child_has_its_own_forked_anon_vmas() {
+        let mut mm = bare_mm();
+        map(&mut mm, A, 4, RW);
+        map(&mut mm, A + 8 * P, 1, RW);
+        fault(&mut mm, A, FaultAccess::Write).unwrap();
+        do_mprotect(&mut mm, A + 2 * P, P, PROT_READ).unwrap();
+        let mut child = dup_mmap(&mm, FakePt::default());
+        let parent = ids(&mm);
+        let got = ids(&child);
+        assert_eq!(got.len(), parent.len());
+        assert_eq!(got[3].2, None, "untouched in the parent");
+        let forked: alloc::vec::Vec<_> = child.vmas().filter_map(|v| v.anon_vma.get()).collect();
+        assert_eq!(forked.len(), 3);
+        assert!(forked.iter().all(|a| a.forked));
+        assert!(forked[0].id != forked[1].id && forked[1].id != forked[2].id);
+        // The pieces of one parent VMA no longer share: they stay apart when made equal again.
+        do_mprotect(&mut child, A + 2 * P, P, RW).unwrap();
+        assert_eq!(child.map_count(), 4);
+        // And a new mapping after one of them stays apart too.
+        map(&mut child, A + 4 * P, 1, RW);
+        assert_eq!(child.map_count(), 5);
+        child.validate_mm().unwrap();
+    }
+}
