@@ -6,6 +6,10 @@
 //! - A private VMA gets one at its first anonymous page: a write fault, a transparent huge page,
 //!   or a population that writes. It is reused from a neighbour that differs only in its
 //!   protection, when that neighbour's chain is its anon_vma alone.
+//! - It is set with the mmap lock held for writing: a fault that would set it takes the exclusive
+//!   way, once per VMA, and a population has it set before the lock is dropped. (Linux sets it
+//!   under the read lock and the page-table lock; a field that changes under a shared lock would
+//!   have to be atomic, and would cost every VMA copy.)
 //! - A split gives both pieces the same one.
 //! - A fork gives each of the child's VMAs that had one a new one of its own, whose chain also
 //!   holds the parent's: it is [`AnonVma::forked`].
@@ -13,85 +17,47 @@
 //!   neighbour's chain is singular, or when both have the same one. A range with one never joins a
 //!   neighbour without one.
 use core::num::NonZeroU64;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use super::fault::FaultAccess;
 use super::mm_struct::{MmStruct, PageTableOps};
+use super::populate::PopulateRange;
 use super::thp::{hugepage_vma_check, transhuge_vma_suitable};
-use super::vma::{VmFlags, Vma, VM_ACCESS_FLAGS, VM_MAYSHARE, VM_WRITE};
+use super::vma::{VmFlags, Vma, VM_ACCESS_FLAGS, VM_LOCKONFAULT, VM_MAYSHARE, VM_WRITE};
 
 /// Which anon_vma a VMA has (an identity within its address space), and whether it came from a
-/// fork, so that the VMA's `anon_vma_chain` also holds the parent's and is not singular.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AnonVma {
-    pub id: NonZeroU64,
-    pub forked: bool,
-}
-
-/// A VMA's [`AnonVma`], none until its first anonymous page. Faults and populations set it with
-/// the mmap lock held shared, as Linux's `anon_vma_prepare` sets `vma->anon_vma` under the
-/// page-table lock: so it is atomic, and the first setter wins.
-#[derive(Default)]
-pub struct AnonVmaSlot(AtomicU64);
+/// fork, so that the VMA's `anon_vma_chain` also holds the parent's and is not singular. One
+/// word: the identity, and the top bit for a fork.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AnonVma(NonZeroU64);
 
 const FORKED: u64 = 1 << 63;
 
-impl AnonVmaSlot {
-    pub fn new(a: Option<AnonVma>) -> Self {
-        Self(AtomicU64::new(Self::encode(a)))
+impl AnonVma {
+    fn new(id: u64, forked: bool) -> Self {
+        debug_assert!(id != 0 && id & FORKED == 0);
+        Self(NonZeroU64::new(id | if forked { FORKED } else { 0 }).expect("non-zero"))
     }
 
-    fn encode(a: Option<AnonVma>) -> u64 {
-        a.map_or(0, |a| a.id.get() | if a.forked { FORKED } else { 0 })
+    pub fn id(self) -> u64 {
+        self.0.get() & !FORKED
     }
 
-    #[inline]
-    pub fn get(&self) -> Option<AnonVma> {
-        let v = self.0.load(Ordering::Relaxed);
-        NonZeroU64::new(v & !FORKED).map(|id| AnonVma {
-            id,
-            forked: v & FORKED != 0,
-        })
-    }
-
-    /// Replaces it (a merge, with the VMA held exclusively).
-    pub fn set(&mut self, a: Option<AnonVma>) {
-        *self.0.get_mut() = Self::encode(a);
-    }
-
-    /// Sets it to `a` unless it is set already; returns what it holds then.
-    fn get_or_set(&self, a: AnonVma) -> AnonVma {
-        match self.0.compare_exchange(
-            0,
-            Self::encode(Some(a)),
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => a,
-            Err(_) => self.get().expect("set"),
-        }
+    pub fn forked(self) -> bool {
+        self.0.get() & FORKED != 0
     }
 }
 
-impl Clone for AnonVmaSlot {
-    fn clone(&self) -> Self {
-        Self::new(self.get())
-    }
-}
-
-impl core::fmt::Debug for AnonVmaSlot {
+impl core::fmt::Debug for AnonVma {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        self.get().fmt(f)
+        write!(
+            f,
+            "AnonVma({}{})",
+            self.id(),
+            if self.forked() { ", forked" } else { "" }
+        )
     }
 }
-
-impl PartialEq for AnonVmaSlot {
-    fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get()
-    }
-}
-
-impl Eq for AnonVmaSlot {}
 
 /// Linux `is_mergeable_anon_vma(range, existing->anon_vma, existing)`: whether a range whose
 /// anon_vma is `range` may join an existing neighbour whose anon_vma is `existing`.
@@ -99,8 +65,8 @@ impl Eq for AnonVmaSlot {}
 pub fn anon_vma_mergeable(range: Option<AnonVma>, existing: Option<AnonVma>) -> bool {
     match (range, existing) {
         (None, None) => true,
-        (None, Some(e)) => !e.forked,
-        (Some(r), Some(e)) => r.id == e.id,
+        (None, Some(e)) => !e.forked(),
+        (Some(r), Some(e)) => r.id() == e.id(),
         (Some(_), None) => false,
     }
 }
@@ -110,7 +76,7 @@ pub fn anon_vma_mergeable(range: Option<AnonVma>, existing: Option<AnonVma>) -> 
 #[inline]
 pub fn anon_vmas_joinable(prev: Option<AnonVma>, next: Option<AnonVma>) -> bool {
     match (prev, next) {
-        (Some(p), Some(n)) => p.id == n.id,
+        (Some(p), Some(n)) => p.id() == n.id(),
         _ => true,
     }
 }
@@ -146,26 +112,26 @@ impl<P: PageTableOps> MmStruct<P> {
     /// A new anon_vma's identity.
     pub(crate) fn new_anon_vma(&self, forked: bool) -> AnonVma {
         // From 1, and never near bit 63: a new one a nanosecond would take centuries.
-        let id = self.anon_vma_ids.fetch_add(1, Ordering::Relaxed);
-        AnonVma {
-            id: NonZeroU64::new(id).expect("anon_vma identities count from 1"),
-            forked,
-        }
+        AnonVma::new(self.anon_vma_ids.fetch_add(1, Ordering::Relaxed), forked)
     }
 
-    /// Linux `anon_vma_prepare`: gives `vma` an anon_vma unless it has one, reusing a
-    /// neighbour's where `find_mergeable_anon_vma` would (the next one first). Needs the mmap
-    /// lock only shared.
-    pub fn anon_vma_prepare(&self, vma: &Vma) -> AnonVma {
-        if let Some(a) = vma.anon_vma.get() {
-            return a;
+    /// Linux `anon_vma_prepare` for the VMA that holds `addr`, if any: gives it an anon_vma
+    /// unless it has one, reusing a neighbour's where `find_mergeable_anon_vma` would (the next
+    /// one first).
+    pub fn anon_vma_prepare_at(&mut self, addr: usize) {
+        let Some(vma) = self.tree.find_vma(addr).filter(|v| v.start <= addr) else {
+            return;
+        };
+        if vma.anon_vma.is_some() {
+            return;
         }
         let reusable = |near: &Vma, a: &Vma, b: &Vma| {
             anon_vma_compatible(a, b)
-                .then(|| near.anon_vma.get())
+                .then_some(near.anon_vma)
                 .flatten()
-                .filter(|x| !x.forked)
+                .filter(|x| !x.forked())
         };
+        let start = vma.start;
         let found = self
             .tree
             .get(vma.end)
@@ -175,25 +141,27 @@ impl<P: PageTableOps> MmStruct<P> {
                     .vma_ending_at(vma.start)
                     .and_then(|prev| reusable(prev, prev, vma))
             });
-        vma.anon_vma
-            .get_or_set(found.unwrap_or_else(|| self.new_anon_vma(false)))
+        let a = found.unwrap_or_else(|| self.new_anon_vma(false));
+        self.tree.get_mut(start).expect("VMA vanished").anon_vma = Some(a);
     }
 
-    /// [`anon_vma_prepare`](Self::anon_vma_prepare) for the VMA that holds `addr`, if any.
-    pub fn anon_vma_prepare_at(&self, addr: usize) {
-        if let Some(v) = self.tree.find_vma(addr).filter(|v| v.start <= addr) {
-            self.anon_vma_prepare(v);
+    /// The range a syscall asks its caller to populate once the mmap lock is dropped, with the
+    /// anon_vmas that population needs given now: Linux's population writes to private writable
+    /// memory (`FOLL_WRITE`), which prepares the VMA as any write fault does. (It also prepares
+    /// where a read takes a huge zero page; tidemark gives huge pages to writable memory only,
+    /// so that case is the same one.)
+    pub(crate) fn populate_range(&mut self, start: usize, len: usize) -> PopulateRange {
+        let end = start.saturating_add(len);
+        let mut cursor = start;
+        while let Some(v) = self.find_vma_intersection(cursor, end) {
+            let (at, next) = (v.start.max(cursor), v.end);
+            let populated = v.flags.is_accessible() && !v.flags.contains(VM_LOCKONFAULT);
+            if populated && v.flags.contains(VM_WRITE) && !v.flags.contains(VM_MAYSHARE) {
+                self.anon_vma_prepare_at(at);
+            }
+            cursor = next;
         }
-    }
-
-    /// [`anon_vma_prepare`](Self::anon_vma_prepare) before `vma` is populated, if that makes
-    /// anonymous pages there: Linux's population writes to private writable memory
-    /// (`FOLL_WRITE`). (It also prepares where a read takes a huge zero page; tidemark gives huge
-    /// pages to writable memory only, so that case is the same one.)
-    pub(crate) fn anon_vma_prepare_to_populate(&self, vma: &Vma) {
-        if vma.flags.contains(VM_WRITE) && !vma.flags.contains(VM_MAYSHARE) {
-            self.anon_vma_prepare(vma);
-        }
+        PopulateRange { start, len }
     }
 }
 
@@ -221,18 +189,13 @@ mod tests {
 
     fn ids(mm: &Mm) -> alloc::vec::Vec<(usize, usize, Option<u64>)> {
         mm.vmas()
-            .map(|v| (v.start, v.end, v.anon_vma.get().map(|a| a.id.get())))
+            .map(|v| (v.start, v.end, v.anon_vma.map(|a| a.id())))
             .collect()
     }
 
     #[test]
     fn the_merge_rule_is_linux_is_mergeable_anon_vma() {
-        let a = |id, forked| {
-            Some(AnonVma {
-                id: NonZeroU64::new(id).unwrap(),
-                forked,
-            })
-        };
+        let a = |id, forked| Some(AnonVma::new(id, forked));
         assert!(anon_vma_mergeable(None, None));
         assert!(anon_vma_mergeable(None, a(1, false)));
         assert!(!anon_vma_mergeable(None, a(1, true)), "a forked chain");
@@ -256,7 +219,7 @@ mod tests {
         );
         fault(&mut mm, A + P, FaultAccess::Write).unwrap();
         fault(&mut mm, A, FaultAccess::Write).unwrap();
-        let id = mm.tree.get(A + P).unwrap().anon_vma.get().unwrap().id.get();
+        let id = mm.tree.get(A + P).unwrap().anon_vma.unwrap().id();
         assert_eq!(
             ids(&mm),
             [(A, A + P, Some(id)), (A + P, A + 2 * P, Some(id))]
@@ -298,10 +261,10 @@ mod tests {
         let got = ids(&child);
         assert_eq!(got.len(), parent.len());
         assert_eq!(got[3].2, None, "untouched in the parent");
-        let forked: alloc::vec::Vec<_> = child.vmas().filter_map(|v| v.anon_vma.get()).collect();
+        let forked: alloc::vec::Vec<_> = child.vmas().filter_map(|v| v.anon_vma).collect();
         assert_eq!(forked.len(), 3);
-        assert!(forked.iter().all(|a| a.forked));
-        assert!(forked[0].id != forked[1].id && forked[1].id != forked[2].id);
+        assert!(forked.iter().all(|a| a.forked()));
+        assert!(forked[0].id() != forked[1].id() && forked[1].id() != forked[2].id());
         // The pieces of one parent VMA no longer share: they stay apart when made equal again.
         do_mprotect(&mut child, A + 2 * P, P, RW).unwrap();
         assert_eq!(child.map_count(), 4);

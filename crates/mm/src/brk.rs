@@ -73,9 +73,7 @@ pub fn do_brk_flags<P: PageTableOps>(
     let expanded = match brkvma.and_then(|s| mm.tree.get_mut(s)) {
         // The new range has no anon_vma: it joins a heap whose chain is its own (not after a
         // fork), as Linux's can_vma_merge_after decides.
-        Some(v)
-            if v.can_merge_with_next(&candidate) && anon_vma_mergeable(None, v.anon_vma.get()) =>
-        {
+        Some(v) if v.can_merge_with_next(&candidate) && anon_vma_mergeable(None, v.anon_vma) => {
             v.end = addr + len;
             true
         }
@@ -186,9 +184,9 @@ pub(crate) fn brk_locked<P: PageTableOps>(
     let brkvma = ending.filter(|v| v.end > mm.start_brk).map(|v| v.start);
     do_brk_flags(mm, brkvma, oldbrk, newbrk - oldbrk, VmFlags::empty()).ok()?;
     mm.brk = brk;
-    let populate = mm.def_flags.contains(VM_LOCKED).then_some(PopulateRange {
-        start: oldbrk,
-        len: newbrk - oldbrk,
-    });
+    let populate = mm
+        .def_flags
+        .contains(VM_LOCKED)
+        .then(|| mm.populate_range(oldbrk, newbrk - oldbrk));
     Some(BrkDone::Grown(populate))
 }

@@ -83,13 +83,14 @@ pub fn find_vma_for_fault<P: PageTableOps>(
 
 /// Gives the VMA at `addr` an anon_vma if the fault makes an anonymous page in it
 /// ([`crate::anon_vma`]).
-fn prepare_anon_vma<P: PageTableOps>(mm: &MmStruct<P>, addr: usize, access: FaultAccess) {
-    if let Some(v) = mm.tree.find_vma(addr).filter(|v| v.start <= addr) {
-        if v.anon_vma.get().is_none()
+fn prepare_anon_vma<P: PageTableOps>(mm: &mut MmStruct<P>, addr: usize, access: FaultAccess) {
+    let needed = mm.tree.find_vma(addr).is_some_and(|v| {
+        v.start <= addr
+            && v.anon_vma.is_none()
             && fault_makes_anon_pages(v.flags, mm.thp_disabled, access, (v.start, v.end), addr)
-        {
-            mm.anon_vma_prepare(v);
-        }
+    });
+    if needed {
+        mm.anon_vma_prepare_at(addr);
     }
 }
 
@@ -128,8 +129,9 @@ impl FaultHint {
 }
 
 /// [`find_vma_for_fault`] for a fault that holds the mmap lock shared: the VMA's flags, from
-/// `hint` when it is still good. `None` when no VMA contains `addr`: growing a stack changes the
-/// tree, so the caller goes the exclusive way.
+/// `hint` when it is still good. `None` when the caller must go the exclusive way: no VMA
+/// contains `addr` (growing a stack changes the tree), or the fault makes the VMA's first
+/// anonymous page (which gives it an anon_vma, [`crate::anon_vma`]).
 #[inline]
 pub fn find_vma_for_fault_shared<P: PageTableOps>(
     mm: &MmStruct<P>,
@@ -148,17 +150,21 @@ pub fn find_vma_for_fault_shared<P: PageTableOps>(
             start: v.start,
             end: v.end,
             flags: v.flags,
-            anon_vma: v.anon_vma.get().is_some(),
+            anon_vma: v.anon_vma.is_some(),
         };
         v.flags
     };
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Some(Err(FaultError::AccErr));
     }
+    // The VMA's first anonymous page needs its anon_vma set, which takes the exclusive way; the
+    // hint may also predate its setting.
     if !hint.anon_vma && fault_makes_anon_pages(flags, mm.thp_disabled, access, hint.bounds(), addr)
     {
-        mm.anon_vma_prepare_at(addr);
-        hint.anon_vma = true;
+        hint.anon_vma = mm.tree.find_vma(addr)?.anon_vma.is_some();
+        if !hint.anon_vma {
+            return None;
+        }
     }
     Some(Ok(flags))
 }

@@ -4,7 +4,6 @@
 //! starts with `locked_vm` 0 and lazy growth. Each of the child's VMAs that had an anon_vma gets
 //! a new one, chained to the parent's (Linux `anon_vma_fork`; [`crate::anon_vma`]). The pages
 //! are the page-table side's business ([`super::user_pages::UserPages::fork_into`]).
-use super::anon_vma::AnonVmaSlot;
 use super::mm_struct::{MmStruct, PageTableOps};
 use super::mmap::vma_merge;
 use super::vma::VM_LOCKED_MASK;
@@ -35,7 +34,7 @@ pub fn dup_mmap<P: PageTableOps, Q: PageTableOps>(old: &MmStruct<P>, pt: Q) -> M
     for vma in old.vmas() {
         let mut v = vma.clone();
         v.flags &= !VM_LOCKED_MASK;
-        v.anon_vma = AnonVmaSlot::new(vma.anon_vma.get().map(|_| mm.new_anon_vma(true)));
+        v.anon_vma = vma.anon_vma.map(|_| mm.new_anon_vma(true));
         starts.push(v.start);
         mm.link_vma(v);
     }

@@ -148,7 +148,7 @@ pub fn do_mlock<P: PageTableOps>(
     }
     apply_vma_lock_flags(mm, start, len, vm_flags)?;
     let populate = len != 0 && !vm_flags.contains(VM_LOCKONFAULT);
-    Ok(populate.then_some(PopulateRange { start, len }))
+    Ok(populate.then(|| mm.populate_range(start, len)))
 }
 
 /// munlock(2): clears VM_LOCKED and VM_LOCKONFAULT on the range, widened to whole pages. Needs
@@ -220,10 +220,7 @@ pub fn do_mlockall<P: PageTableOps>(
     }
     apply_mlockall_flags(mm, flags);
     mm.debug_validate();
-    Ok((flags & MCL_CURRENT != 0).then_some(PopulateRange {
-        start: 0,
-        len: TASK_SIZE,
-    }))
+    Ok((flags & MCL_CURRENT != 0).then(|| mm.populate_range(0, TASK_SIZE)))
 }
 
 /// munlockall(2): no future locking, and no VMA locked any more (`locked_vm` drops to 0).
@@ -288,7 +285,6 @@ pub fn mlock_step<P: PageTableOps>(
     if !flags.is_accessible() {
         return Err(MmError::NoMemory);
     }
-    mm.anon_vma_prepare_to_populate(vma);
     let object = vma
         .backing
         .clone()

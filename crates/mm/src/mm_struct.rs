@@ -189,10 +189,11 @@ pub struct VmCounters {
 ///
 /// Invariants (checked by [`MmStruct::validate_mm`] after every change in debug builds):
 /// - VMAs are non-empty, page-aligned, below `TASK_SIZE` and never overlap;
-/// - two adjacent VMAs that could merge (same flags, file and anon_vma, contiguous `pgoff`) are
-///   merged, except where Linux itself leaves them apart: at `start_brk` (do_brk_flags never looks
-///   below it) and between two VM_GROWSDOWN VMAs (expand_downwards never merges). Neighbours
-///   whose anon_vmas differ, or of which one has none, may stay apart ([`crate::anon_vma`]);
+/// - two adjacent VMAs that could merge (same flags and file, contiguous `pgoff`) and have no
+///   anon_vma are merged, except where Linux itself leaves them apart: at `start_brk`
+///   (do_brk_flags never looks below it) and between two VM_GROWSDOWN VMAs (expand_downwards
+///   never merges). Neighbours with anon_vmas may stay apart, even with the same one: a fault
+///   reuses a neighbour's without merging ([`crate::anon_vma`]);
 /// - `map_count` is the number of VMAs, and the counters equal the sums over the tree;
 /// - `brk` may be unaligned; `start_brk <= brk`.
 pub struct MmStruct<P: PageTableOps> {
@@ -387,13 +388,13 @@ impl<P: PageTableOps> MmStruct<P> {
                     ));
                 }
                 let both_stacks = p.flags.contains(VM_GROWSDOWN) && v.flags.contains(VM_GROWSDOWN);
-                let same_anon = p.anon_vma.get().map(|a| a.id) == v.anon_vma.get().map(|a| a.id);
+                let untouched = p.anon_vma.is_none() && v.anon_vma.is_none();
                 if p.can_merge_with_next(v)
-                    && same_anon
+                    && untouched
                     && v.start != self.start_brk
                     && !both_stacks
                 {
-                    return Err(format!("mergeable VMAs not merged at {:#x}", v.start));
+                    return Err(format!("mergeable VMAs not merged: {p:?} and {v:?}"));
                 }
             }
             let n = v.pages();

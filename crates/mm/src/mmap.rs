@@ -86,7 +86,7 @@ pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usiz
         backing: lo.backing.clone(),
         dev: lo.dev,
         ino: lo.ino,
-        anon_vma: lo.anon_vma.clone(),
+        anon_vma: lo.anon_vma,
     };
     lo.end = addr;
     mm.tree.insert(lo);
@@ -151,21 +151,19 @@ fn merge_partners(
     next: Option<&Vma>,
     vma: &Vma,
 ) -> (Option<usize>, Option<usize>) {
-    let range = vma.anon_vma.get();
+    let range = vma.anon_vma;
     let prev = prev.filter(|prev| {
         prev.end == vma.start
             && prev.can_merge_with_next(vma)
-            && anon_vma_mergeable(range, prev.anon_vma.get())
+            && anon_vma_mergeable(range, prev.anon_vma)
     });
     let next = next.filter(|next| {
         next.start == vma.end
             && vma.can_merge_with_next(next)
-            && anon_vma_mergeable(range, next.anon_vma.get())
+            && anon_vma_mergeable(range, next.anon_vma)
     });
     match (prev, next) {
-        (Some(p), Some(n)) if !anon_vmas_joinable(p.anon_vma.get(), n.anon_vma.get()) => {
-            (Some(p.start), None)
-        }
+        (Some(p), Some(n)) if !anon_vmas_joinable(p.anon_vma, n.anon_vma) => (Some(p.start), None),
         (p, n) => (p.map(|p| p.start), n.map(|n| n.end)),
     }
 }
@@ -182,7 +180,7 @@ fn insert_with_partners<P: PageTableOps>(
     if let Some(end) = next_end {
         let next = mm.tree.remove(vma.end).expect("next vanished");
         vma.end = end;
-        if vma.anon_vma.get().is_none() {
+        if vma.anon_vma.is_none() {
             vma.anon_vma = next.anon_vma;
         }
     }
@@ -190,7 +188,7 @@ fn insert_with_partners<P: PageTableOps>(
         Some(start) => {
             let prev = mm.tree.get_mut(start).expect("prev vanished");
             prev.end = vma.end;
-            if prev.anon_vma.get().is_none() {
+            if prev.anon_vma.is_none() {
                 prev.anon_vma = vma.anon_vma;
             }
             start
@@ -409,7 +407,7 @@ pub fn do_mmap_object<P: PageTableOps>(
         vm_flags.contains(VM_LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
     Ok(MmapResult {
         addr,
-        populate: populate.then_some(PopulateRange { start: addr, len }),
+        populate: populate.then(|| mm.populate_range(addr, len)),
     })
 }
 
@@ -468,7 +466,7 @@ pub fn mmap_region_backed<P: PageTableOps>(
         dev: ident.0,
         ino: ident.1,
         backing,
-        anon_vma: Default::default(),
+        anon_vma: None,
     };
     // One search tells whether the range is free and, when it is, whom the VMA merges with.
     let (prev, next) = mm.tree.prev_next(addr);

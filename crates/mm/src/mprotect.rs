@@ -33,19 +33,17 @@ pub fn vma_modify_flags<P: PageTableOps>(
         backing: vma.backing.clone(),
         dev: vma.dev,
         ino: vma.ino,
-        anon_vma: vma.anon_vma.clone(),
+        anon_vma: vma.anon_vma,
     };
     // Linux's vma_merge succeeds without splitting when the range reaches a compatible neighbour;
     // otherwise each split_vma needs room under max_map_count.
     let merges_prev = start == vs
         && mm.tree.vma_ending_at(vs).is_some_and(|p| {
-            p.can_merge_with_next(&piece)
-                && anon_vma_mergeable(piece.anon_vma.get(), p.anon_vma.get())
+            p.can_merge_with_next(&piece) && anon_vma_mergeable(piece.anon_vma, p.anon_vma)
         });
     let merges_next = end == ve
         && mm.tree.get(ve).is_some_and(|n| {
-            piece.can_merge_with_next(n)
-                && anon_vma_mergeable(piece.anon_vma.get(), n.anon_vma.get())
+            piece.can_merge_with_next(n) && anon_vma_mergeable(piece.anon_vma, n.anon_vma)
         });
     let splits = usize::from(start != vs) + usize::from(end != ve);
     if !merges_prev && !merges_next && mm.map_count() + splits > mm.max_map_count {

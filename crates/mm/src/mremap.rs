@@ -134,7 +134,7 @@ fn move_vma<P: PageTableOps>(
     }
     let vma = mm.tree.get(vma_start).expect("move_vma: no VMA");
     let (vm_flags, file, backing) = (vma.flags, vma.file.clone(), vma.backing.clone());
-    let anon_vma = vma.anon_vma.clone();
+    let anon_vma = vma.anon_vma;
     let new_pgoff = vma.pgoff + ((old_addr - vma.start) >> PAGE_SHIFT);
     let to_account = if flags & MREMAP_DONTUNMAP != 0 {
         new_len
@@ -185,10 +185,7 @@ fn move_vma<P: PageTableOps>(
     let grown = vm_flags.contains(VM_LOCKED) && new_len > old_len;
     Ok(MremapResult {
         addr: new_addr,
-        populate: grown.then_some(PopulateRange {
-            start: new_addr + old_len,
-            len: new_len - old_len,
-        }),
+        populate: grown.then(|| mm.populate_range(new_addr + old_len, new_len - old_len)),
     })
 }
 
@@ -308,22 +305,21 @@ pub fn do_mremap<P: PageTableOps>(
         // previous one, which it did not merge with before).
         let vma = mm.tree.get(vs).expect("VMA vanished");
         if mm.tree.get(vma.end).is_some_and(|n| {
-            vma.can_merge_with_next(n) && anon_vma_mergeable(vma.anon_vma.get(), n.anon_vma.get())
+            vma.can_merge_with_next(n) && anon_vma_mergeable(vma.anon_vma, n.anon_vma)
         }) {
             let next = mm.tree.remove(ve + delta).expect("next vanished");
             let vma = mm.tree.get_mut(vs).expect("VMA vanished");
             vma.end = next.end;
-            if vma.anon_vma.get().is_none() {
+            if vma.anon_vma.is_none() {
                 vma.anon_vma = next.anon_vma;
             }
         }
         mm.debug_validate();
         return Ok(MremapResult {
             addr,
-            populate: vm_flags.contains(VM_LOCKED).then_some(PopulateRange {
-                start: addr + old_len,
-                len: delta,
-            }),
+            populate: vm_flags
+                .contains(VM_LOCKED)
+                .then(|| mm.populate_range(addr + old_len, delta)),
         });
     }
     if flags & MREMAP_MAYMOVE == 0 {

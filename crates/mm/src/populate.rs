@@ -71,7 +71,6 @@ pub fn for_each_populate_range<P: PageTableOps>(
         };
         let (vs, ve, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
         if flags.is_accessible() && !flags.contains(VM_LOCKONFAULT) {
-            mm.anon_vma_prepare_to_populate(vma);
             let object = vma
                 .backing
                 .clone()
@@ -95,11 +94,8 @@ pub(crate) fn populate_in_vma<P: PageTableOps>(
     end: usize,
     flags: VmFlags,
 ) -> Result<(), crate::error::MmError> {
-    let vma = mm.find_vma(start);
-    if let Some(v) = vma {
-        mm.anon_vma_prepare_to_populate(v);
-    }
-    let object = vma.and_then(|v| {
+    mm.populate_range(start, end - start);
+    let object = mm.find_vma(start).and_then(|v| {
         Some((
             v.backing.clone()?,
             v.pgoff + ((start - v.start) >> PAGE_SHIFT),

@@ -5,7 +5,7 @@ use core::fmt;
 use core::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
 
 use super::addr::PAGE_SHIFT;
-use super::anon_vma::AnonVmaSlot;
+use super::anon_vma::AnonVma;
 pub use super::object::Backing;
 
 /// `vm_flags_t`: a set of `VM_*` bits.
@@ -206,7 +206,7 @@ pub struct Vma {
     pub dev: u64,
     pub ino: u64,
     /// Which anon_vma its anonymous pages belong to, for merging ([`crate::anon_vma`]).
-    pub anon_vma: AnonVmaSlot,
+    pub anon_vma: Option<AnonVma>,
 }
 
 impl Vma {
@@ -221,7 +221,7 @@ impl Vma {
             backing: None,
             dev: 0,
             ino: 0,
-            anon_vma: AnonVmaSlot::default(),
+            anon_vma: None,
         }
     }
 

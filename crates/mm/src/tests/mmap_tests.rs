@@ -371,6 +371,10 @@ fn a_fault_hint_serves_until_the_tree_changes() {
     let get = |mm: &Mm, addr, access, hint: &mut FaultHint| {
         find_vma_for_fault_shared(mm, addr, access, false, hint)
     };
+    assert_eq!(get(&mm, X + P, FaultAccess::Read, &mut hint), Some(Ok(rw)));
+    // The VMA's first anonymous page takes the exclusive way, which gives it its anon_vma.
+    assert_eq!(get(&mm, X + P, FaultAccess::Write, &mut hint), None);
+    fault(&mut mm, X + P, FaultAccess::Write).unwrap();
     assert_eq!(get(&mm, X + P, FaultAccess::Write, &mut hint), Some(Ok(rw)));
     // A hit needs no tree: the same answer from the hint alone.
     assert_eq!(
