@@ -78,6 +78,15 @@ fn vmas_merge_by_their_anon_vmas() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/pagemap.c`: /proc/self/pagemap's entries for pages untouched, read, written, shared
+/// with a fork's child, of shared memory and of a file (LTP's mmap12 case), and its reads.
+#[test]
+fn pagemap_says_what_each_page_is() {
+    let o = Boot::default().program("c-pagemap", "").run();
+    o.assert_tap("pagemap", 16);
+    o.assert_no_frame_leak();
+}
+
 /// `user/c/thp.c`: transparent huge pages for anonymous memory in the default mode `always`: a
 /// write per 2 MiB range maps a 2 MiB page (one fault, AnonHugePages in smaps and meminfo);
 /// munmap, mprotect and MADV_DONTNEED of one page split it and keep the data; fork; and

@@ -229,6 +229,11 @@ fn anon_vma_on_linux() {
 }
 
 #[test]
+fn pagemap_on_linux() {
+    oracle("pagemap", "", "1G");
+}
+
+#[test]
 fn thp_on_linux() {
     oracle("thp", "", "1G");
 }

@@ -69,11 +69,13 @@ pub enum FileKind {
     Console,
     /// A /proc file. Its text is rendered at the first read and kept for the reads after it, as
     /// a `seq_file` does: a file opened before an exec (a shell's `< /proc/self/maps`) shows the
-    /// new program.
+    /// new program. `pagemap`, too large to render whole, is rendered a window at a time: the
+    /// one each read asks for, from offset `data_at` (0 for the others).
     Snapshot {
         node: Node,
         data: Option<Vec<u8>>,
         pos: u64,
+        data_at: u64,
     },
     /// A directory: `pos` is the `getdents64` cookie to resume from.
     Dir { loc: Loc, pos: u64 },
@@ -462,6 +464,7 @@ mod tests {
                 node: Node::File(1, crate::fs::procfs::ProcFile::Maps),
                 data: None,
                 pos: 0,
+                data_at: 0,
             },
             flags: O_RDONLY,
         }

@@ -40,6 +40,9 @@ pub enum ProcFile {
     /// `smaps` (`show_smap`): each VMA's maps line, what of it is resident, shared or private,
     /// anonymous and locked, its proportional share, and its flags.
     Smaps,
+    /// `pagemap` (`pagemap_read`): binary, 8 bytes per virtual page, read a window at a time
+    /// ([`tidemark_mm::pagemap`]).
+    Pagemap,
 }
 
 impl ProcFile {
@@ -56,10 +59,11 @@ impl ProcFile {
             ProcFile::Comm => "comm",
             ProcFile::Mounts => "mounts",
             ProcFile::Smaps => "smaps",
+            ProcFile::Pagemap => "pagemap",
         }
     }
 
-    pub const ALL: [ProcFile; 10] = [
+    pub const ALL: [ProcFile; 11] = [
         ProcFile::Maps,
         ProcFile::Status,
         ProcFile::Stat,
@@ -70,12 +74,13 @@ impl ProcFile {
         ProcFile::Comm,
         ProcFile::Mounts,
         ProcFile::Smaps,
+        ProcFile::Pagemap,
     ];
 
-    /// `environ` is private to the process's owner (mode 0400 on Linux).
+    /// `environ` and `pagemap` are private to the process's owner (mode 0400 on Linux).
     pub const fn mode(self) -> u32 {
         match self {
-            ProcFile::Environ => 0o400,
+            ProcFile::Environ | ProcFile::Pagemap => 0o400,
             _ => 0o444,
         }
     }
@@ -282,6 +287,10 @@ pub trait ProcSource {
     /// Appends the whole text of a file, as a read from offset 0 to EOF would return it;
     /// `ESRCH` if its process is gone.
     fn render(&self, node: Node, out: &mut String) -> Result<(), Errno>;
+    /// The `pagemap` entries of process `pid` from page number `first` on, as many as `out`
+    /// holds; `show_pfn`: with frame numbers.
+    fn pagemap(&self, pid: i32, first: usize, out: &mut [u64], show_pfn: bool)
+        -> Result<(), Errno>;
     /// The target of a link other than `self` and `mounts`.
     fn link(&self, link: ProcLink) -> Result<String, Errno>;
     /// What a magic link (`fd/N`, `cwd`) leads to when followed: the open file's own place in

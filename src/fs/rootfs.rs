@@ -85,6 +85,9 @@ impl super::procfs::ProcSource for NoProcess {
     fn link(&self, _: super::procfs::ProcLink) -> Result<alloc::string::String, Errno> {
         Err(errno::ENOENT)
     }
+    fn pagemap(&self, _: i32, _: usize, _: &mut [u64], _: bool) -> Result<(), Errno> {
+        Err(errno::ESRCH)
+    }
 }
 
 /// Splits `a/b/c` into `("a/b", "c")`; a name at the top is `("", name)`.

@@ -167,6 +167,15 @@ impl ProcSource for Namei<'_> {
     fn render(&self, node: Node, out: &mut alloc::string::String) -> Result<(), Errno> {
         self.proc.render(node, out)
     }
+    fn pagemap(
+        &self,
+        pid: i32,
+        first: usize,
+        out: &mut [u64],
+        show_pfn: bool,
+    ) -> Result<(), Errno> {
+        self.proc.pagemap(pid, first, out, show_pfn)
+    }
     fn threads(&self, pid: i32) -> Vec<i32> {
         self.proc.threads(pid)
     }

@@ -3,9 +3,9 @@
 //! behind its lock with the linear map (`frame`), the kernel heap (`heap`), and the user address
 //! space with its ASID and the hardware TLB (`vm_space`).
 pub use tidemark_mm::{
-    addr, asid, brk, error, fault, fork, layout, madvise, mincore, mlock, mm_struct, mmap,
-    mprotect, mremap, object, pagetable, phys, populate, proc_fmt, smaps, thp, tlb, user_pages,
-    vma, vma_tree,
+    addr, anon_vma, asid, brk, error, fault, fork, layout, madvise, mincore, mlock, mm_struct,
+    mmap, mprotect, mremap, object, pagemap, pagetable, phys, populate, proc_fmt, smaps, thp, tlb,
+    user_pages, vma, vma_tree,
 };
 
 pub mod frame;

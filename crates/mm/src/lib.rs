@@ -24,6 +24,7 @@ pub mod mmap;
 pub mod mprotect;
 pub mod mremap;
 pub mod object;
+pub mod pagemap;
 pub mod pagetable;
 pub mod phys;
 pub mod populate;

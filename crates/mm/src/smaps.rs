@@ -290,7 +290,7 @@ impl<M: PhysMem, T: TlbFlush> UserPages<M, T> {
 
 /// The kind of the frame `pa` mapped at `va` in `vma`, and how many mappings it has, from its
 /// `refs` references: an object's own page has one more, the object's.
-fn classify(
+pub(crate) fn classify(
     vma: &SmapsVma<'_>,
     va: usize,
     pa: PhysAddr,

@@ -243,7 +243,7 @@ fn do_open(
                 return Ok(FileKind::Dir { loc, pos: 0 });
             }
             if let Node::File(pid, f) = n {
-                // `environ` is its owner's (and root's) alone.
+                // `environ` and `pagemap` are their owner's (and root's) alone.
                 if f.mode() == 0o400 && !ctx.cred.privileged() && *pid != ctx.proc.pid() {
                     return Err(errno::EACCES);
                 }
@@ -252,6 +252,7 @@ fn do_open(
                 node: *n,
                 data: None,
                 pos: 0,
+                data_at: 0,
             });
         }
         Loc::Tmp(_) => {}

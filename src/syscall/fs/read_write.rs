@@ -261,9 +261,59 @@ fn read_dev(dev: CharDev, mem: &mut dyn UserMem, buf: usize, count: usize) -> Sy
     }
 }
 
-/// Renders a /proc file's text on its first read (`ESRCH` if its process is gone by then).
-pub(super) fn render_snapshot(file: &mut OpenFile, proc: &dyn ProcSource) -> Result<(), Errno> {
-    if let FileKind::Snapshot { node, data, .. } = &mut file.kind {
+/// The most `pagemap` entries one read returns (512 KiB of them, for 256 MiB of address space):
+/// a longer read comes back short, and the reader reads on. Linux loops inside the call instead.
+const PAGEMAP_WINDOW: usize = 1 << 16;
+
+/// The page numbers a `pagemap` read of `count` bytes at offset `p` covers: none past
+/// `TASK_SIZE`, where the file ends. Offsets and counts must be whole entries (`EINVAL`).
+fn pagemap_window(p: u64, count: usize) -> Result<core::ops::Range<usize>, Errno> {
+    use crate::mm::pagemap::PM_ENTRY_BYTES;
+    if !p.is_multiple_of(PM_ENTRY_BYTES as u64) || !count.is_multiple_of(PM_ENTRY_BYTES) {
+        return Err(errno::EINVAL);
+    }
+    let end = crate::mm::layout::TASK_SIZE >> crate::mm::addr::PAGE_SHIFT;
+    let first = usize::try_from(p / PM_ENTRY_BYTES as u64)
+        .unwrap_or(usize::MAX)
+        .min(end);
+    let n = (count / PM_ENTRY_BYTES)
+        .min(end - first)
+        .min(PAGEMAP_WINDOW);
+    Ok(first..first + n)
+}
+
+/// Renders a /proc file's text on its first read (`ESRCH` if its process is gone by then), and
+/// `pagemap`'s window for a read of `count` bytes at `at` (else the file position), with frame
+/// numbers for a `privileged` reader.
+pub(super) fn render_snapshot(
+    file: &mut OpenFile,
+    proc: &dyn ProcSource,
+    at: Option<u64>,
+    count: usize,
+    privileged: bool,
+) -> Result<(), Errno> {
+    if let FileKind::Snapshot {
+        node,
+        data,
+        pos,
+        data_at,
+    } = &mut file.kind
+    {
+        if let Node::File(pid, crate::fs::procfs::ProcFile::Pagemap) = *node {
+            let p = at.unwrap_or(*pos);
+            let window = pagemap_window(p, count)?;
+            let mut entries = alloc::vec![0u64; window.len()];
+            // A process gone meanwhile reads as the end of the file, as on Linux.
+            if proc
+                .pagemap(pid, window.start, &mut entries, privileged)
+                .is_err()
+            {
+                entries.clear();
+            }
+            *data = Some(entries.iter().flat_map(|e| e.to_ne_bytes()).collect());
+            *data_at = p;
+            return Ok(());
+        }
         if data.is_none() {
             let mut text = alloc::string::String::new();
             proc.render(*node, &mut text).map_err(|_| errno::ESRCH)?;
@@ -289,12 +339,16 @@ pub(super) fn read_file(
     match &mut file.kind {
         // `n_tty_read` without blocking: whatever input is pending, 0 (EOF) if none.
         FileKind::Console => read_tty(console, sleeper, mem, buf, count, nonblock),
-        FileKind::Snapshot { data, pos, .. } => {
+        FileKind::Snapshot {
+            data, pos, data_at, ..
+        } => {
             // `seq_read_iter`: from the file position to the end of the text, which
             // `render_snapshot` made before the first read.
             let data = data.as_deref().unwrap_or(&[]);
             let p = at.unwrap_or(*pos);
-            let start = usize::try_from(p).unwrap_or(usize::MAX).min(data.len());
+            let start = usize::try_from(p - *data_at)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
             let avail = &data[start..];
             let want = count.min(avail.len());
             let n = copy_out(mem, buf, want, |off, c| {
@@ -425,7 +479,13 @@ fn do_read(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>) 
     if !access_ok(buf, count) {
         return Err(errno::EFAULT);
     }
-    render_snapshot(&mut file, ctx.proc)?;
+    render_snapshot(
+        &mut file,
+        ctx.proc,
+        at,
+        count.min(MAX_RW_COUNT),
+        ctx.cred.privileged(),
+    )?;
     if file.kind == FileKind::Console {
         ctx.tty_job_check(true)?;
     }
@@ -613,7 +673,7 @@ fn do_readv(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64>
             continue;
         }
         let at = at.map(|p| p + done as u64);
-        render_snapshot(&mut file, ctx.proc)?;
+        render_snapshot(&mut file, ctx.proc, at, len, ctx.cred.privileged())?;
         match read_file(&mut file, ctx.mem, ctx.console, ctx.sleeper, base, len, at) {
             Ok(n) => {
                 done += n;
@@ -718,7 +778,13 @@ pub fn sys_sendfile(
     while done < count {
         let want = buf.len().min(count - done);
         let mut kmem = crate::syscall::user::KernelBuf(&mut buf[..want]);
-        render_snapshot(&mut input.lock(), ctx.proc)?;
+        render_snapshot(
+            &mut input.lock(),
+            ctx.proc,
+            None,
+            want,
+            ctx.cred.privileged(),
+        )?;
         let got = match read_file(
             &mut input.lock(),
             &mut kmem,

@@ -61,6 +61,23 @@ fn maps_text() -> String {
 const OTHER: i32 = 7;
 
 impl ProcSource for FakeProc {
+    /// Each entry is its page's number, with the top bit for a frame-number reader.
+    fn pagemap(
+        &self,
+        pid: i32,
+        first: usize,
+        out: &mut [u64],
+        show_pfn: bool,
+    ) -> Result<(), Errno> {
+        if pid != PID {
+            return Err(errno::ESRCH);
+        }
+        for (i, e) in out.iter_mut().enumerate() {
+            *e = (first + i) as u64 | if show_pfn { 1 << 63 } else { 0 };
+        }
+        Ok(())
+    }
+
     fn render(&self, node: Node, out: &mut String) -> Result<(), Errno> {
         match node {
             Node::File(PID, f) => match f {
@@ -326,6 +343,30 @@ fn snapshot_reads_partial_and_eof() {
     // A directory is not readable.
     let d = e.open("/proc/self", O_RDONLY).unwrap() as u64;
     assert_eq!(e.read(d, u, 10), Err(errno::EISDIR));
+}
+
+/// `pagemap` reads whole entries from the position on, each the window it asks for; none past
+/// `TASK_SIZE`.
+#[test]
+fn pagemap_reads_the_window_asked_for() {
+    let mut e = Env::new();
+    let fd = e.open("/proc/self/pagemap", O_RDONLY).unwrap() as u64;
+    assert_eq!(e.read(fd, U as u64, 4), Err(errno::EINVAL));
+    assert_eq!(e.call(|c| sys_lseek(c, fd, 8 * 5, SEEK_SET as u64)), Ok(40));
+    assert_eq!(e.read(fd, U as u64, 16), Ok(16));
+    let entry =
+        |e: &Env, i: usize| u64::from_ne_bytes(e.mem.bytes(U + 8 * i, 8).try_into().unwrap());
+    assert_eq!((entry(&e, 0), entry(&e, 1)), (5 | 1 << 63, 6 | 1 << 63));
+    assert_eq!(e.read(fd, U as u64, 8), Ok(8));
+    assert_eq!(entry(&e, 0), 7 | 1 << 63, "the position moved on");
+    assert_eq!(
+        e.call(|c| sys_pread64(c, fd, U as u64, 8, 4)),
+        Err(errno::EINVAL)
+    );
+    let end = (crate::mm::layout::TASK_SIZE >> 12) as u64 * 8;
+    assert_eq!(e.call(|c| sys_pread64(c, fd, U as u64, 8, end - 8)), Ok(8));
+    assert_eq!(e.call(|c| sys_pread64(c, fd, U as u64, 16, end - 8)), Ok(8));
+    assert_eq!(e.call(|c| sys_pread64(c, fd, U as u64, 8, end)), Ok(0));
 }
 
 #[test]

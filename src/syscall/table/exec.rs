@@ -40,6 +40,9 @@ impl ProcSource for ExecView {
     fn render(&self, _: Node, _: &mut alloc::string::String) -> Result<(), Errno> {
         Err(errno::EACCES)
     }
+    fn pagemap(&self, _: i32, _: usize, _: &mut [u64], _: bool) -> Result<(), Errno> {
+        Err(errno::EACCES)
+    }
     fn link(&self, link: ProcLink) -> Result<alloc::string::String, Errno> {
         match link {
             ProcLink::Exe(p) if p == self.pid => Ok(alloc::string::String::from(&*self.exe)),

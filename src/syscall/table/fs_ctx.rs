@@ -182,6 +182,8 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
         }
         ProcFile::Comm => writeln!(out, "{}", p.comm_str()),
         ProcFile::Mounts => out.write_str(&crate::fs::vfs().mounts_text()),
+        // Binary, read a window at a time (`ProcSource::pagemap`).
+        ProcFile::Pagemap => Ok(()),
         ProcFile::Smaps => {
             let stats = smaps_stats(&mm);
             for (v, stats) in mm.vmas().zip(&stats) {
@@ -481,6 +483,28 @@ impl ProcSource for ProcView<'_, '_> {
             }
             _ => render_global(node, out, &self.shared.0.borrow()),
         }
+    }
+
+    fn pagemap(
+        &self,
+        pid: i32,
+        first: usize,
+        out: &mut [u64],
+        show_pfn: bool,
+    ) -> Result<(), Errno> {
+        let mut walk = |p: &Process| {
+            let mm = p.mm();
+            let vmas = smaps_vmas(&mm, |_| true);
+            mm.pt.pages.lock().pagemap(&vmas, first, out, show_pfn);
+        };
+        if pid == self.pid || pid == self.tid {
+            walk(&self.shared.0.borrow());
+        } else {
+            let tasks = TASKS.lock();
+            let p = tasks.get(pid).ok_or(errno::ESRCH)?;
+            walk(&p);
+        }
+        Ok(())
     }
 
     fn link(&self, link: ProcLink) -> Result<String, Errno> {
