@@ -241,8 +241,20 @@ def vma_tree_values(tree):
     return out
 
 
+def vma_file(vma):
+    """(name, dev, ino) of a Vma's `file`, an Option<Arc<VmaFile>> (a nullable pointer to
+    ArcInner {strong, weak, data}); (None, 0, 0) for anonymous memory."""
+    ptr = vma.mem.u64(vma["file"].addr)
+    if ptr == 0:
+        return None, 0, 0
+    inner = Obj(vma.mem, ptr, gdb.lookup_type("alloc::sync::ArcInner<tidemark_mm::vma::VmaFile>"))
+    f = inner["data"]
+    return rust_str(f["name"]), f["dev"].int(), f["ino"].int()
+
+
 def rust_str(opt_arc):
-    """Text of an Option<Arc<str>> (None -> None): a fat pointer to ArcInner {strong, weak, data}."""
+    """Text of an Arc<str> or Option<Arc<str>> (None -> None): a fat pointer to ArcInner
+    {strong, weak, data}."""
     mem = opt_arc.mem
     ptr, length = mem.u64(opt_arc.addr), mem.u64(opt_arc.addr + 8)
     if ptr == 0:
@@ -274,11 +286,10 @@ def maps_lines(proc):
     for vma in vma_tree_values(mm["tree"]):
         start, end = vma["start"].int(), vma["end"].int()
         flags = vma["flags"].peel().int()
-        name = rust_str(vma["file"])
+        name, dev, ino = vma_file(vma)
         perms = "".join(c if flags & bit else "-" for bit, c in ((VM_READ, "r"), (VM_WRITE, "w"), (VM_EXEC, "x")))
         perms += "s" if flags & VM_MAYSHARE else "p"
         offset = (vma["pgoff"].int() << PAGE_SHIFT) if name is not None else 0
-        dev, ino = vma["dev"].int(), vma["ino"].int()
         major, minor = (dev >> 8) & 0xFFF, (dev & 0xFF) | ((dev >> 12) & 0xFFF00)
         line = "%08x-%08x %s %08x %02x:%02x %d " % (start, end, perms, offset, major, minor, ino)
         if name is None and start <= brk and end >= start_brk:

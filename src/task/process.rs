@@ -819,8 +819,8 @@ fn backed_fault(
         .find_vma(addr)
         .ok_or(BackedFaultError::Mm(MmError::Fault))?;
     let backing = vma
-        .backing
-        .clone()
+        .backing()
+        .cloned()
         .ok_or(BackedFaultError::Mm(MmError::Fault))?;
     let index = vma.pgoff + ((addr - vma.start) >> crate::mm::addr::PAGE_SHIFT);
     mm.pt

@@ -32,8 +32,7 @@ fn any_mm(mut f: impl FnMut(&mut MmStruct<VmSpace>) -> bool) -> bool {
 
 /// Whether `v` maps `inode`.
 fn maps(v: &crate::mm::vma::Vma, inode: &Inode) -> bool {
-    v.backing
-        .as_ref()
+    v.backing()
         .is_some_and(|b| core::ptr::addr_eq(alloc::sync::Arc::as_ptr(&b.0), inode))
 }
 

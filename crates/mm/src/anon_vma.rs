@@ -102,8 +102,7 @@ pub fn fault_makes_anon_pages(
 /// differ only in the access bits.
 fn anon_vma_compatible(a: &Vma, b: &Vma) -> bool {
     a.end == b.start
-        && a.file == b.file
-        && a.backing == b.backing
+        && a.same_file(b)
         && (a.flags.bits() ^ b.flags.bits()) & !VM_ACCESS_FLAGS.bits() == 0
         && b.pgoff == a.pgoff.wrapping_add(a.pages())
 }

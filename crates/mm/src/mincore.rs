@@ -41,7 +41,7 @@ pub fn do_mincore<P: PageTableOps>(
     mm.pt.mincore(addr, end, &mut out[..pages])?;
     // A mapping of an object also counts the object's pages this process has not touched, as
     // Linux's `mincore_page` looks in the page cache.
-    if let Some(b) = &vma.backing {
+    if let Some(b) = vma.backing() {
         let first = vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT);
         for (i, o) in out[..pages].iter_mut().enumerate() {
             if *o == 0 && b.0.has_page(first + i) {

@@ -286,8 +286,8 @@ pub fn mlock_step<P: PageTableOps>(
         return Err(MmError::NoMemory);
     }
     let object = vma
-        .backing
-        .clone()
+        .backing()
+        .cloned()
         .map(|b| (b, vma.pgoff + ((s - vma.start) >> PAGE_SHIFT)));
     Ok(MlockStep::Fill(PopulateVma {
         start: s,

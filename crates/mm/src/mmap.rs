@@ -58,11 +58,17 @@ impl<P: PageTableOps> MmStruct<P> {
     }
 
     /// Removes the VMA starting at `start` and takes it out of the counters; gives back its
-    /// object, all the callers keep of it (not the whole VMA, an 80-byte copy).
+    /// object, all the callers keep of it (not the whole VMA, a 48-byte copy).
     pub(crate) fn unlink_vma(&mut self, start: usize) -> Option<Backing> {
         let (flags, n, backing) = self
             .tree
-            .remove_with(start, |vma| (vma.flags, vma.pages(), vma.backing))
+            .remove_with(start, |vma| {
+                (
+                    vma.flags,
+                    vma.pages(),
+                    vma.file.and_then(|f| f.backing.clone()),
+                )
+            })
             .expect("unlink_vma: no VMA at start");
         self.vm_stat_account(flags, -(n as isize));
         if flags.contains(VM_LOCKED) {
@@ -83,9 +89,6 @@ pub(crate) fn __split_vma<P: PageTableOps>(mm: &mut MmStruct<P>, vma_start: usiz
         flags: lo.flags,
         pgoff: lo.pgoff + ((addr - lo.start) >> PAGE_SHIFT),
         file: lo.file.clone(),
-        backing: lo.backing.clone(),
-        dev: lo.dev,
-        ino: lo.ino,
         anon_vma: lo.anon_vma,
     };
     lo.end = addr;
@@ -456,16 +459,25 @@ pub fn mmap_region_backed<P: PageTableOps>(
     if backing.is_some() {
         vm_flags |= VM_BACKED;
     }
-    let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
+    debug_assert!(
+        file.is_some() || backing.is_none(),
+        "an object's mapping has a name"
+    );
+    let file = file.map(|name| {
+        let (dev, ino) = backing.as_ref().map_or((0, 0), |b| b.0.ident());
+        Arc::new(VmaFile {
+            name,
+            backing,
+            dev,
+            ino,
+        })
+    });
     let vma = Vma {
         start: addr,
         end,
         flags: vm_flags,
         pgoff,
         file,
-        dev: ident.0,
-        ino: ident.1,
-        backing,
         anon_vma: None,
     };
     // One search tells whether the range is free and, when it is, whom the VMA merges with.

@@ -30,9 +30,6 @@ pub fn vma_modify_flags<P: PageTableOps>(
         flags: newflags,
         pgoff: vma.pgoff + ((start - vs) >> PAGE_SHIFT),
         file: vma.file.clone(),
-        backing: vma.backing.clone(),
-        dev: vma.dev,
-        ino: vma.ino,
         anon_vma: vma.anon_vma,
     };
     // Linux's vma_merge succeeds without splitting when the range reaches a compatible neighbour;

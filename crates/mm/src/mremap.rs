@@ -133,8 +133,7 @@ fn move_vma<P: PageTableOps>(
         return Err(MmError::NoMemory);
     }
     let vma = mm.tree.get(vma_start).expect("move_vma: no VMA");
-    let (vm_flags, file, backing) = (vma.flags, vma.file.clone(), vma.backing.clone());
-    let anon_vma = vma.anon_vma;
+    let (vm_flags, file, anon_vma) = (vma.flags, vma.file.clone(), vma.anon_vma);
     let new_pgoff = vma.pgoff + ((old_addr - vma.start) >> PAGE_SHIFT);
     let to_account = if flags & MREMAP_DONTUNMAP != 0 {
         new_len
@@ -147,16 +146,12 @@ fn move_vma<P: PageTableOps>(
     mm.pt.move_range(old_addr, new_addr, old_len)?;
     // copy_vma: the new VMA keeps the old page offset and anon_vma, so it merges only where Linux
     // would.
-    let ident = backing.as_ref().map_or((0, 0), |b| b.0.ident());
     mm.link_vma(Vma {
         start: new_addr,
         end: new_addr + new_len,
         flags: vm_flags,
         pgoff: new_pgoff,
         file,
-        backing,
-        dev: ident.0,
-        ino: ident.1,
         anon_vma,
     });
     vma_merge(mm, new_addr);

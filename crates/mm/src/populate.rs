@@ -72,8 +72,8 @@ pub fn for_each_populate_range<P: PageTableOps>(
         let (vs, ve, flags) = (vma.start.max(cursor), vma.end.min(end), vma.flags);
         if flags.is_accessible() && !flags.contains(VM_LOCKONFAULT) {
             let object = vma
-                .backing
-                .clone()
+                .backing()
+                .cloned()
                 .map(|b| (b, vma.pgoff + ((vs - vma.start) >> PAGE_SHIFT)));
             f(PopulateVma {
                 start: vs,
@@ -97,7 +97,7 @@ pub(crate) fn populate_in_vma<P: PageTableOps>(
     mm.populate_range(start, end - start);
     let object = mm.find_vma(start).and_then(|v| {
         Some((
-            v.backing.clone()?,
+            v.backing()?.clone(),
             v.pgoff + ((start - v.start) >> PAGE_SHIFT),
         ))
     });

@@ -39,7 +39,7 @@ pub fn show_map_vma<P: PageTableOps, W: Write>(
     };
     // `MAJOR:MINOR inode` of the mapped object (`show_vma_header_prefix`), from its
     // `new_encode_dev` number.
-    let (dev, ino) = (vma.dev, vma.ino);
+    let (dev, ino) = vma.ident();
     let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
     let mut line = String::new();
     write!(
@@ -56,7 +56,7 @@ pub fn show_map_vma<P: PageTableOps, W: Write>(
         minor,
         ino
     )?;
-    let name = match &vma.file {
+    let name = match vma.name() {
         Some(path) => Some(&**path),
         None if vma_is_initial_heap(mm, vma) => Some("[heap]"),
         None if vma_is_initial_stack(mm, vma) => Some("[stack]"),

@@ -182,13 +182,26 @@ pub const fn calc_vm_flag_bits(flags: u32) -> VmFlags {
     VmFlags(f)
 }
 
+/// What a VMA maps besides anonymous memory: the name /proc/PID/maps shows and, for a mapping of
+/// an object, the object with its device and inode numbers (`PageObject::ident`, kept here so
+/// that a debugger finds them without calling through the object). Behind one pointer that the
+/// pieces of a split share: a VMA is copied whenever the tree moves it, and most have none.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VmaFile {
+    pub name: Arc<str>,
+    /// The object the pages come from (with [`VM_BACKED`]): a file, or shared memory.
+    pub backing: Option<Backing>,
+    pub dev: u64,
+    pub ino: u64,
+}
+
 /// One virtual memory area, `[start, end)`, page-aligned and non-empty.
 ///
-/// Anonymous memory has neither `file` nor `backing`. A mapping of an object (a file, shared
-/// memory; [`VM_BACKED`]) has both: its pages come from `backing` from page `pgoff` on, and
-/// /proc/self/maps names it `file` with the object's `dev` and `ino`. A private mapping's written
-/// pages are private copies (anonymous from then on, as with Linux's anon_vma); ELF segments are
-/// such mappings of the program file.
+/// Anonymous memory has no `file`, or one without `backing` (a name only, as the `.bss` past a
+/// program's file pages has). A mapping of an object (a file, shared memory; [`VM_BACKED`]) has
+/// both: its pages come from the backing object from page `pgoff` on. A private mapping's
+/// written pages are private copies (anonymous from then on, as with Linux's anon_vma); ELF
+/// segments are such mappings of the program file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vma {
     pub start: usize,
@@ -197,17 +210,14 @@ pub struct Vma {
     /// Page offset: into the file for file VMAs, `start >> PAGE_SHIFT` at creation for anonymous ones
     /// (Linux keeps it for anon_vma; merging needs it contiguous).
     pub pgoff: usize,
-    /// Path of the backing program file, `None` for anonymous memory.
-    pub file: Option<Arc<str>>,
-    /// The object the pages come from (with [`VM_BACKED`]): a file, or shared memory.
-    pub backing: Option<Backing>,
-    /// The object's device and inode numbers for /proc/PID/maps (`PageObject::ident`), kept
-    /// here so that a debugger finds them without calling through the object.
-    pub dev: u64,
-    pub ino: u64,
+    /// The name and object, `None` for anonymous memory.
+    pub file: Option<Arc<VmaFile>>,
     /// Which anon_vma its anonymous pages belong to, for merging ([`crate::anon_vma`]).
     pub anon_vma: Option<AnonVma>,
 }
+
+// The tree copies VMAs as it moves them: six words, no more.
+const _: () = assert!(core::mem::size_of::<Vma>() == 48);
 
 impl Vma {
     /// A new anonymous VMA whose `pgoff` is derived from its address, as `do_mmap` does.
@@ -218,11 +228,23 @@ impl Vma {
             flags,
             pgoff: start >> PAGE_SHIFT,
             file: None,
-            backing: None,
-            dev: 0,
-            ino: 0,
             anon_vma: None,
         }
+    }
+
+    /// The name /proc/PID/maps gives it, if any.
+    pub fn name(&self) -> Option<&Arc<str>> {
+        self.file.as_ref().map(|f| &f.name)
+    }
+
+    /// The object its pages come from, for a mapping of one.
+    pub fn backing(&self) -> Option<&Backing> {
+        self.file.as_ref()?.backing.as_ref()
+    }
+
+    /// The device and inode numbers of its object, `(0, 0)` for none.
+    pub fn ident(&self) -> (u64, u64) {
+        self.file.as_ref().map_or((0, 0), |f| (f.dev, f.ino))
     }
 
     pub fn pages(&self) -> usize {
@@ -240,8 +262,16 @@ impl Vma {
     pub fn can_merge_with_next(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.flags == next.flags
-            && self.file == next.file
-            && self.backing == next.backing
+            && self.same_file(next)
             && self.pgoff.wrapping_add(self.pages()) == next.pgoff
+    }
+
+    /// The same name and object (the pieces of one mapping share the pointer).
+    pub fn same_file(&self, other: &Vma) -> bool {
+        match (&self.file, &other.file) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => false,
+        }
     }
 }

@@ -53,7 +53,7 @@ fn object_vmas(
 ) -> alloc::vec::Vec<(usize, usize, usize, &dyn crate::mm::object::PageObject)> {
     mm.vmas()
         .filter_map(|v| {
-            v.backing.as_ref().map(|b| {
+            v.backing().map(|b| {
                 (
                     v.start,
                     v.end,
@@ -214,8 +214,7 @@ fn smaps_vmas(
             flags: v.flags,
             pgoff: v.pgoff,
             object: v
-                .backing
-                .as_ref()
+                .backing()
                 .map(|b| &*b.0 as &dyn crate::mm::object::PageObject),
         })
         .collect()

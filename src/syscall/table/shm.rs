@@ -277,14 +277,14 @@ pub(super) fn sys_shmdt(p: &mut Process, addr: usize) -> SysResult {
         else {
             return Err(errno::EINVAL);
         };
-        let Some(backing) = first.backing.clone() else {
+        let Some(backing) = first.backing().cloned() else {
             return Err(errno::EINVAL);
         };
         let (slot, size) = segment_of(&backing).ok_or(errno::EINVAL)?;
         let end = addr.saturating_add(size);
         let ranges: alloc::vec::Vec<(usize, usize)> = mm
             .vmas()
-            .filter(|v| v.start >= addr && v.start < end && v.backing.as_ref() == Some(&backing))
+            .filter(|v| v.start >= addr && v.start < end && v.backing() == Some(&backing))
             .map(|v| (v.start, v.end))
             .collect();
         (slot, ranges)
