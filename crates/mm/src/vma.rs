@@ -216,6 +216,12 @@ pub struct Vma {
     pub anon_vma: Option<AnonVma>,
 }
 
+/// Two separate [`VmaFile`]s with the same contents (two mappings of one file).
+#[inline(never)]
+fn same_file_slow(a: &VmaFile, b: &VmaFile) -> bool {
+    a == b
+}
+
 // The tree copies VMAs as it moves them: six words, no more.
 const _: () = assert!(core::mem::size_of::<Vma>() == 48);
 
@@ -259,6 +265,7 @@ impl Vma {
     /// `is_mergeable_vma` + `can_vma_merge_after`): adjacent, same flags and file, and contiguous
     /// page offsets. Their anon_vmas are for the caller to compare, knowing which of the two is
     /// the range that joins the other ([`crate::anon_vma::anon_vma_mergeable`]).
+    #[inline]
     pub fn can_merge_with_next(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.flags == next.flags
@@ -267,10 +274,11 @@ impl Vma {
     }
 
     /// The same name and object (the pieces of one mapping share the pointer).
+    #[inline]
     pub fn same_file(&self, other: &Vma) -> bool {
         match (&self.file, &other.file) {
             (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || same_file_slow(a, b),
             _ => false,
         }
     }
