@@ -70,14 +70,21 @@ pub fn find_vma_for_fault<P: PageTableOps>(
     access: FaultAccess,
     cpu_has_epan: bool,
 ) -> Result<VmFlags, FaultError> {
-    let flags = match mm.tree.find_vma_hinted(addr) {
-        Some(v) if v.start <= addr => v.flags,
+    let thp_disabled = mm.thp_disabled;
+    let (flags, first_anon) = match mm.tree.find_vma_hinted(addr) {
+        Some(v) if v.start <= addr => (
+            v.flags,
+            v.anon_vma.is_none()
+                && fault_makes_anon_pages(v.flags, thp_disabled, access, (v.start, v.end), addr),
+        ),
         _ => return find_vma_for_fault_grow(mm, addr, access, cpu_has_epan),
     };
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Err(FaultError::AccErr);
     }
-    prepare_anon_vma(mm, addr, access);
+    if first_anon {
+        mm.anon_vma_prepare_at(addr);
+    }
     Ok(flags)
 }
 

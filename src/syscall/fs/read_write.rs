@@ -284,8 +284,25 @@ fn pagemap_window(p: u64, count: usize) -> Result<core::ops::Range<usize>, Errno
 
 /// Renders a /proc file's text on its first read (`ESRCH` if its process is gone by then), and
 /// `pagemap`'s window for a read of `count` bytes at `at` (else the file position), with frame
-/// numbers for a `privileged` reader.
+/// numbers for a `privileged` reader. Other files are left alone, at the cost of one test: the
+/// reads of pipes and terminals come this way.
+#[inline]
 pub(super) fn render_snapshot(
+    file: &mut OpenFile,
+    proc: &dyn ProcSource,
+    at: Option<u64>,
+    count: usize,
+    privileged: bool,
+) -> Result<(), Errno> {
+    if matches!(file.kind, FileKind::Snapshot { .. }) {
+        render_snapshot_slow(file, proc, at, count, privileged)
+    } else {
+        Ok(())
+    }
+}
+
+#[inline(never)]
+fn render_snapshot_slow(
     file: &mut OpenFile,
     proc: &dyn ProcSource,
     at: Option<u64>,
