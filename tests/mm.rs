@@ -83,7 +83,7 @@ fn vmas_merge_by_their_anon_vmas() {
 #[test]
 fn pagemap_says_what_each_page_is() {
     let o = Boot::default().program("c-pagemap", "").run();
-    o.assert_tap("pagemap", 16);
+    o.assert_tap("pagemap", 17);
     o.assert_no_frame_leak();
 }
 

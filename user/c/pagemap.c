@@ -84,6 +84,11 @@ int main(void)
 	      "read-only: the file's own page, mapped here only (the page cache holds no mapping) (%#llx)",
 	      (unsigned long long)flags_of(r));
 
+	size_t many = 70000 * 8; /* 273 MiB of address space in one read */
+	uint64_t *big = mmap(NULL, many, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(big != MAP_FAILED && pread(pm, big, many, (off_t)((uintptr_t)p / PAGE * 8)) == (ssize_t)many &&
+		      big[2] == entry(p + 2 * PAGE),
+	      "one read of 70,000 entries returns them all");
 	uint64_t one;
 	CHECK(read(pm, &one, 4) == -1 && errno == EINVAL, "a read of half an entry: EINVAL");
 	CHECK(pread(pm, &one, 8, 4) == -1 && errno == EINVAL, "an offset inside an entry: EINVAL");

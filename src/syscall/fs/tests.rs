@@ -359,13 +359,21 @@ fn pagemap_reads_the_window_asked_for() {
     assert_eq!((entry(&e, 0), entry(&e, 1)), (5 | 1 << 63, 6 | 1 << 63));
     assert_eq!(e.read(fd, U as u64, 8), Ok(8));
     assert_eq!(entry(&e, 0), 7 | 1 << 63, "the position moved on");
+    // A read longer than a window renders window after window.
+    assert_eq!(e.read(fd, U as u64, 8 * 10), Ok(80));
+    assert!((0..10).all(|i| entry(&e, i) == (8 + i as u64) | 1 << 63));
+    assert_eq!(e.read(fd, U as u64, 8), Ok(8));
+    assert_eq!(entry(&e, 0), 18 | 1 << 63);
     assert_eq!(
         e.call(|c| sys_pread64(c, fd, U as u64, 8, 4)),
         Err(errno::EINVAL)
     );
     let end = (crate::mm::layout::TASK_SIZE >> 12) as u64 * 8;
     assert_eq!(e.call(|c| sys_pread64(c, fd, U as u64, 8, end - 8)), Ok(8));
-    assert_eq!(e.call(|c| sys_pread64(c, fd, U as u64, 16, end - 8)), Ok(8));
+    assert_eq!(
+        e.call(|c| sys_pread64(c, fd, U as u64, 64, end - 16)),
+        Ok(16)
+    );
     assert_eq!(e.call(|c| sys_pread64(c, fd, U as u64, 8, end)), Ok(0));
 }
 
