@@ -384,8 +384,10 @@ fn run_init(info: &MachineInfo<'_>, opts: &Options<'_>) -> ! {
         !opts.norandmaps,
         &mut interp,
     ) {
-        Ok(p) => {
+        Ok(mut p) => {
             drop(image);
+            // Nothing has the file open yet: this cannot fail.
+            p.exe_file = crate::fs::write_access::ExeFile::new(&inode).ok();
             log::info!("running {path}");
             crate::task::sched::run_first(alloc::boxed::Box::new(p), before, crate::trap::task_main)
         }

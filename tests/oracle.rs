@@ -229,6 +229,11 @@ fn anon_vma_on_linux() {
 }
 
 #[test]
+fn etxtbsy_on_linux() {
+    oracle("etxtbsy", "", "1G");
+}
+
+#[test]
 fn pagemap_on_linux() {
     oracle("pagemap", "", "1G");
 }

@@ -10,6 +10,15 @@ fn fork_cow_wait_pipes_preemption_and_limits() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/etxtbsy.c`: a running program's file is not writable, nor truncatable, and a file
+/// open for writing does not run (ETXTBSY), for as long as any process runs it.
+#[test]
+fn a_running_programs_file_is_busy() {
+    let o = Boot::default().program("c-etxtbsy", "").run();
+    o.assert_tap("etxtbsy", 10);
+    o.assert_no_frame_leak();
+}
+
 #[test]
 fn fork_on_a_small_machine_and_another_cpu() {
     let o = Boot::default()

@@ -85,6 +85,8 @@ pub enum FileKind {
         inode: Arc<Inode>,
         pos: u64,
         path: Arc<[u8]>,
+        /// Opened for writing: the right to, which a running program's file refuses.
+        write: Option<super::write_access::WriteAccess>,
     },
     /// A character device other than the console (`/dev/null` and friends).
     Device {

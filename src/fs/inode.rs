@@ -486,6 +486,9 @@ pub struct Inode {
     pub ino: u64,
     pub sb: Arc<SuperBlock>,
     inner: crate::sync::Mutex<Inner>,
+    /// Linux's `i_writecount` ([`super::write_access`]): above 0, how many open files may write
+    /// the inode; below 0, how many address spaces run it as their program.
+    pub(super) writecount: core::sync::atomic::AtomicIsize,
 }
 
 impl core::fmt::Debug for Inode {
@@ -522,6 +525,7 @@ impl Inode {
                 ctime: now,
                 data,
             }),
+            writecount: core::sync::atomic::AtomicIsize::new(0),
         })
     }
 

@@ -11,6 +11,7 @@ pub mod rootfs;
 pub mod sysfs;
 pub mod tty;
 pub mod vfs;
+pub mod write_access;
 
 pub use cpio::{CpioError, Entry, Initramfs};
 

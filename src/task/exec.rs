@@ -211,6 +211,7 @@ pub fn exec(
         group: crate::task::process::ThreadGroup::new(),
         creds: Creds::default(),
         exe: l.exe.clone(),
+        exe_file: None,
         comm: crate::task::process::comm_of(path),
         files: Arc::new(crate::sync::Mutex::new(crate::fs::fdtable::Files::new())),
         fs: Arc::new(crate::sync::Mutex::new(crate::fs::vfs::FsState::new(

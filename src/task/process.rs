@@ -130,6 +130,9 @@ pub struct Process {
     pub creds: Creds,
     /// The program's path, for /proc/self/exe and the maps.
     pub exe: alloc::sync::Arc<str>,
+    /// The address space's hold on the program's file (Linux's `mm->exe_file`), which keeps
+    /// writers out: shared by threads (`CLONE_VM`), taken again by a fork.
+    pub exe_file: Option<alloc::sync::Arc<crate::fs::write_access::ExeFile>>,
     /// The task's name (`comm`): the program's file name at exec, or what `PR_SET_NAME` set;
     /// at most 15 bytes, NUL-padded.
     pub comm: [u8; 16],
@@ -595,6 +598,11 @@ impl Process {
             group,
             creds: self.creds,
             exe: self.exe.clone(),
+            exe_file: if flags & CLONE_VM != 0 {
+                self.exe_file.clone()
+            } else {
+                self.exe_file.as_ref().map(|e| e.fork())
+            },
             comm: self.comm,
             files,
             fs,

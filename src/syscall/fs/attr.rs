@@ -184,6 +184,8 @@ pub fn sys_truncate(ctx: &mut FsCtx<'_>, path: u64, len: u64) -> SysResult {
         return Err(errno::EINVAL);
     }
     inode.lock().permission(ctx.cred, MAY_WRITE)?;
+    // `vfs_truncate` takes write access for the while: a program's file is `ETXTBSY`.
+    let _write = crate::fs::write_access::WriteAccess::get(&inode)?;
     truncate(ctx, &inode, len as u64)
 }
 

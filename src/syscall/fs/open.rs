@@ -193,12 +193,14 @@ fn open_tmpfile(ctx: &mut FsCtx<'_>, start: &Loc, name: &[u8], flags: u32, mode:
     let path = alloc::format!("/#{} (deleted)", inode.ino)
         .into_bytes()
         .into();
+    let write = Some(crate::fs::write_access::WriteAccess::get(&inode)?);
     install(
         ctx,
         FileKind::Regular {
             inode,
             pos: 0,
             path,
+            write,
         },
         flags & !O_DIRECTORY,
     )
@@ -278,6 +280,13 @@ fn do_open(
     Ok(match kind {
         S_IFDIR => FileKind::Dir { loc, pos: 0 },
         S_IFREG => {
+            // `get_write_access` in `do_dentry_open`, before the truncation: a program's file is
+            // `ETXTBSY` (so is a truncation without write access, as `handle_truncate` asks).
+            let write = if acc & MAY_WRITE != 0 || flags & O_TRUNC != 0 {
+                Some(crate::fs::write_access::WriteAccess::get(&inode)?)
+            } else {
+                None
+            };
             if flags & O_TRUNC != 0 && !found.created {
                 let sb = inode.sb.clone();
                 let now = ctx.vfs.now();
@@ -294,6 +303,7 @@ fn do_open(
                 inode,
                 pos: 0,
                 path,
+                write: write.filter(|_| acc & MAY_WRITE != 0),
             }
         }
         S_IFCHR => {

@@ -66,6 +66,8 @@ fn open_exec(p: &Process, start: &Loc, path: &[u8], nofollow: bool) -> Result<Ar
         return Err(errno::EACCES);
     }
     inode.lock().permission(cred(p), MAY_EXEC)?;
+    // `deny_write_access`: not a file open for writing (an interpreter's hold lasts the exec).
+    inode.may_exec()?;
     Ok(inode)
 }
 
@@ -206,6 +208,8 @@ pub fn sys_execveat(
         path = sb.interp;
         path_start = cwd;
     }
+    // `do_open_execat`'s `deny_write_access`, kept as the new address space's `exe_file`.
+    let exe_file = crate::fs::write_access::ExeFile::new(&inode)?;
     let argv_refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let envp_refs: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
     let exe = absolute(
@@ -257,7 +261,7 @@ pub fn sys_execveat(
         p.wait = Some(crate::task::sched::WaitFor::Dethread);
         return Err(errno::EWOULDBLOCK_RESTART);
     }
-    begin_new_exec(p, tf, loaded, &shown);
+    begin_new_exec(p, tf, loaded, &shown, exe_file);
     Ok(0)
 }
 
@@ -317,7 +321,13 @@ fn with_namei<R>(p: &Process, f: impl FnOnce(&Namei<'_>) -> R) -> R {
 }
 
 /// `begin_new_exec` + `setup_new_exec` + `start_thread`: nothing here can fail.
-fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: &[u8]) {
+fn begin_new_exec(
+    p: &mut Process,
+    tf: &mut TrapFrame,
+    mut l: Loaded,
+    filename: &[u8],
+    exe_file: Arc<crate::fs::write_access::ExeFile>,
+) {
     // `de_thread`: the other threads end, and a thread that was not the first takes the
     // process's id. None of them runs (the caller waited for those that did), so they go at once.
     if p.is_threaded() || p.pid != p.tgid {
@@ -343,6 +353,7 @@ fn begin_new_exec(p: &mut Process, tf: &mut TrapFrame, mut l: Loaded, filename: 
         p.files = alloc::sync::Arc::new(crate::sync::Mutex::new(copy));
     }
     p.exe = l.exe;
+    p.exe_file = Some(exe_file);
     let base = filename.rsplit(|&b| b == b'/').next().unwrap_or(filename);
     p.comm = crate::task::process::comm_of(core::str::from_utf8(base).unwrap_or("?"));
     p.sigtramp = l.sigtramp;

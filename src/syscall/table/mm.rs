@@ -359,6 +359,7 @@ pub(super) fn sys_memfd_create(p: &mut Process, name: usize, flags: u32) -> SysR
     path.extend_from_slice(b" (deleted)");
     let file = crate::fs::fdtable::OpenFile {
         kind: crate::fs::fdtable::FileKind::Regular {
+            write: Some(crate::fs::write_access::WriteAccess::get(&inode)?),
             inode,
             pos: 0,
             path: path.into(),
