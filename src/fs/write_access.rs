@@ -111,3 +111,45 @@ impl core::fmt::Debug for ExeFile {
         write!(f, "ExeFile({:?})", self.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::inode::{Cred, Data, SuperBlock, Time};
+    use tidemark_abi::layout::S_IFREG;
+
+    #[test]
+    fn writers_and_programs_keep_each_other_out() {
+        let sb = SuperBlock::new(1, 10);
+        let inode = Inode::new(
+            &sb,
+            S_IFREG | 0o755,
+            Cred::ROOT,
+            Data::File(Default::default()),
+            Time::default(),
+        );
+        let w = WriteAccess::get(&inode).unwrap();
+        let w2 = w.clone();
+        assert_eq!(ExeFile::new(&inode).err(), Some(errno::ETXTBSY));
+        assert_eq!(inode.may_exec(), Err(errno::ETXTBSY));
+        drop(w);
+        assert_eq!(
+            inode.may_exec(),
+            Err(errno::ETXTBSY),
+            "a copy of the right still writes"
+        );
+        drop(w2);
+        let exe = ExeFile::new(&inode).unwrap();
+        let child = exe.fork();
+        assert_eq!(WriteAccess::get(&inode).err(), Some(errno::ETXTBSY));
+        drop(exe);
+        assert_eq!(
+            WriteAccess::get(&inode).err(),
+            Some(errno::ETXTBSY),
+            "the fork's child runs it"
+        );
+        drop(child);
+        assert!(WriteAccess::get(&inode).is_ok());
+        assert_eq!(inode.writecount.load(Ordering::Relaxed), 0);
+    }
+}
