@@ -17,7 +17,6 @@
 //!   neighbour's chain is singular, or when both have the same one. A range with one never joins a
 //!   neighbour without one.
 use core::num::NonZeroU64;
-use core::sync::atomic::Ordering;
 
 use super::fault::FaultAccess;
 use super::mm_struct::{MmStruct, PageTableOps};
@@ -109,9 +108,10 @@ fn anon_vma_compatible(a: &Vma, b: &Vma) -> bool {
 
 impl<P: PageTableOps> MmStruct<P> {
     /// A new anon_vma's identity.
-    pub(crate) fn new_anon_vma(&self, forked: bool) -> AnonVma {
+    pub(crate) fn new_anon_vma(&mut self, forked: bool) -> AnonVma {
         // From 1, and never near bit 63: a new one a nanosecond would take centuries.
-        AnonVma::new(self.anon_vma_ids.fetch_add(1, Ordering::Relaxed), forked)
+        self.anon_vma_ids += 1;
+        AnonVma::new(self.anon_vma_ids, forked)
     }
 
     /// Linux `anon_vma_prepare` for the VMA that holds `addr`, if any: gives it an anon_vma

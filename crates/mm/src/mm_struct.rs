@@ -227,8 +227,8 @@ pub struct MmStruct<P: PageTableOps> {
     /// [`PageTableOps::DEFERS_UNMAPS`]): set by `sys_brk`, taken by its caller before the
     /// mmap lock's write side is given up.
     pub pending_unmap: Option<crate::mmap::DeferredUnmap<P::UnmapReserve>>,
-    /// The next anon_vma identity to hand out ([`crate::anon_vma`]).
-    pub(crate) anon_vma_ids: core::sync::atomic::AtomicU64,
+    /// The last anon_vma identity handed out ([`crate::anon_vma`]).
+    pub(crate) anon_vma_ids: u64,
 }
 
 impl<P: PageTableOps> MmStruct<P> {
@@ -253,7 +253,7 @@ impl<P: PageTableOps> MmStruct<P> {
             totalram_pages: usize::MAX,
             thp_disabled: false,
             pending_unmap: None,
-            anon_vma_ids: core::sync::atomic::AtomicU64::new(1),
+            anon_vma_ids: 0,
         };
         mm.arch_pick_mmap_layout();
         mm
