@@ -1,7 +1,6 @@
 //! The program break (Linux 6.x `SYSCALL_DEFINE1(brk)`, `check_brk_limits`, `do_brk_flags`,
 //! `check_data_rlimit`). See docs/conformance.md items 1–19 for the behaviour each step produces.
 use super::addr::{page_align_up, PAGE_SHIFT, PAGE_SIZE};
-use super::anon_vma::anon_vma_mergeable;
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, RLIM_INFINITY};
 use super::mmap::{get_unmapped_area, vmi_align_munmap_deferred, DeferredUnmap};
@@ -72,8 +71,8 @@ pub fn do_brk_flags<P: PageTableOps>(
     // Expanding in place changes only the VMA's end, not its key: one lookup, no re-insertion.
     let expanded = match brkvma.and_then(|s| mm.tree.get_mut(s)) {
         // The new range has no anon_vma: it joins a heap whose chain is its own (not after a
-        // fork), as Linux's can_vma_merge_after decides.
-        Some(v) if v.can_merge_with_next(&candidate) && anon_vma_mergeable(None, v.anon_vma) => {
+        // fork).
+        Some(v) if candidate.can_join_prev(v) => {
             v.end = addr + len;
             true
         }

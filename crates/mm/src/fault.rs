@@ -6,7 +6,7 @@ use super::addr::{page_align_down, PAGE_SHIFT};
 use super::anon_vma::fault_makes_anon_pages;
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps, MMAP_MIN_ADDR};
-use super::vma::{VmFlags, VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_READ, VM_WRITE};
+use super::vma::{VmFlags, Vma, VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_READ, VM_WRITE};
 use super::vma_tree::STACK_GUARD_GAP;
 
 /// The kind of access that faulted, as decoded from ESR_EL1.
@@ -72,11 +72,7 @@ pub fn find_vma_for_fault<P: PageTableOps>(
 ) -> Result<VmFlags, FaultError> {
     let thp_disabled = mm.thp_disabled;
     let (flags, first_anon) = match mm.tree.find_vma_hinted(addr) {
-        Some(v) if v.start <= addr => (
-            v.flags,
-            v.anon_vma.is_none()
-                && fault_makes_anon_pages(v.flags, thp_disabled, access, (v.start, v.end), addr),
-        ),
+        Some(v) if v.start <= addr => (v.flags, first_anon_page(v, thp_disabled, access, addr)),
         _ => return find_vma_for_fault_grow(mm, addr, access, cpu_has_epan),
     };
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
@@ -88,17 +84,11 @@ pub fn find_vma_for_fault<P: PageTableOps>(
     Ok(flags)
 }
 
-/// Gives the VMA at `addr` an anon_vma if the fault makes an anonymous page in it
-/// ([`crate::anon_vma`]).
-fn prepare_anon_vma<P: PageTableOps>(mm: &mut MmStruct<P>, addr: usize, access: FaultAccess) {
-    let needed = mm.tree.find_vma(addr).is_some_and(|v| {
-        v.start <= addr
-            && v.anon_vma.is_none()
-            && fault_makes_anon_pages(v.flags, mm.thp_disabled, access, (v.start, v.end), addr)
-    });
-    if needed {
-        mm.anon_vma_prepare_at(addr);
-    }
+/// Whether a fault of `access` at `addr` makes the first anonymous page of `vma`, which then
+/// needs its anon_vma ([`crate::anon_vma`]).
+fn first_anon_page(vma: &Vma, thp_disabled: bool, access: FaultAccess, addr: usize) -> bool {
+    vma.anon_vma.is_none()
+        && fault_makes_anon_pages(vma.flags, thp_disabled, access, (vma.start, vma.end), addr)
 }
 
 /// What a core remembers of the last VMA a fault under the shared mmap lock found (Linux's
@@ -185,18 +175,24 @@ fn find_vma_for_fault_grow<P: PageTableOps>(
     cpu_has_epan: bool,
 ) -> Result<VmFlags, FaultError> {
     let vma = mm.tree.find_vma_hinted(addr).ok_or(FaultError::MapErr)?;
-    let (start, mut flags) = (vma.start, vma.flags);
+    let (start, flags) = (vma.start, vma.flags);
     if start > addr {
         if !flags.contains(VM_GROWSDOWN) {
             return Err(FaultError::MapErr);
         }
         expand_downwards(mm, start, addr).map_err(|_| FaultError::MapErr)?;
-        flags = mm.find_vma(addr).ok_or(FaultError::MapErr)?.flags;
     }
+    let vma = mm.find_vma(addr).ok_or(FaultError::MapErr)?;
+    let (flags, first_anon) = (
+        vma.flags,
+        first_anon_page(vma, mm.thp_disabled, access, addr),
+    );
     if !flags.intersects(required_flags(access, cpu_has_epan)) {
         return Err(FaultError::AccErr);
     }
-    prepare_anon_vma(mm, addr, access);
+    if first_anon {
+        mm.anon_vma_prepare_at(addr);
+    }
     Ok(flags)
 }
 

@@ -5,7 +5,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::addr::{is_page_aligned, page_align_up, PAGE_SHIFT, PAGE_SIZE};
-use super::anon_vma::{anon_vma_mergeable, anon_vmas_joinable};
+use super::anon_vma::anon_vmas_joinable;
 use super::error::MmError;
 use super::mm_struct::{
     MmStruct, PageTableOps, DAC_MMAP_MIN_ADDR, MMAP_MIN_ADDR, TASK_SIZE, TASK_UNMAPPED_BASE,
@@ -154,17 +154,8 @@ fn merge_partners(
     next: Option<&Vma>,
     vma: &Vma,
 ) -> (Option<usize>, Option<usize>) {
-    let range = vma.anon_vma;
-    let prev = prev.filter(|prev| {
-        prev.end == vma.start
-            && prev.can_merge_with_next(vma)
-            && anon_vma_mergeable(range, prev.anon_vma)
-    });
-    let next = next.filter(|next| {
-        next.start == vma.end
-            && vma.can_merge_with_next(next)
-            && anon_vma_mergeable(range, next.anon_vma)
-    });
+    let prev = prev.filter(|prev| vma.can_join_prev(prev));
+    let next = next.filter(|next| vma.can_join_next(next));
     match (prev, next) {
         (Some(p), Some(n)) if !anon_vmas_joinable(p.anon_vma, n.anon_vma) => (Some(p.start), None),
         (p, n) => (p.map(|p| p.start), n.map(|n| n.end)),
@@ -183,17 +174,13 @@ fn insert_with_partners<P: PageTableOps>(
     if let Some(end) = next_end {
         let next = mm.tree.remove(vma.end).expect("next vanished");
         vma.end = end;
-        if vma.anon_vma.is_none() {
-            vma.anon_vma = next.anon_vma;
-        }
+        vma.anon_vma = vma.anon_vma.or(next.anon_vma);
     }
     match prev {
         Some(start) => {
             let prev = mm.tree.get_mut(start).expect("prev vanished");
             prev.end = vma.end;
-            if prev.anon_vma.is_none() {
-                prev.anon_vma = vma.anon_vma;
-            }
+            prev.anon_vma = prev.anon_vma.or(vma.anon_vma);
             start
         }
         None => {

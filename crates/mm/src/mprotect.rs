@@ -1,7 +1,6 @@
 //! Changing the flags of a range: mprotect(2) (Linux 6.x `do_mprotect_pkey`, `mprotect_fixup`) and the
 //! split/merge primitive it shares with mlock (`vma_modify_flags`).
 use super::addr::{is_page_aligned, page_align_up, PAGE_SHIFT};
-use super::anon_vma::anon_vma_mergeable;
 use super::error::MmError;
 use super::mm_struct::{MmStruct, PageTableOps};
 use super::mmap::{__split_vma, vma_merge};
@@ -35,13 +34,11 @@ pub fn vma_modify_flags<P: PageTableOps>(
     // Linux's vma_merge succeeds without splitting when the range reaches a compatible neighbour;
     // otherwise each split_vma needs room under max_map_count.
     let merges_prev = start == vs
-        && mm.tree.vma_ending_at(vs).is_some_and(|p| {
-            p.can_merge_with_next(&piece) && anon_vma_mergeable(piece.anon_vma, p.anon_vma)
-        });
-    let merges_next = end == ve
-        && mm.tree.get(ve).is_some_and(|n| {
-            piece.can_merge_with_next(n) && anon_vma_mergeable(piece.anon_vma, n.anon_vma)
-        });
+        && mm
+            .tree
+            .vma_ending_at(vs)
+            .is_some_and(|p| piece.can_join_prev(p));
+    let merges_next = end == ve && mm.tree.get(ve).is_some_and(|n| piece.can_join_next(n));
     let splits = usize::from(start != vs) + usize::from(end != ve);
     if !merges_prev && !merges_next && mm.map_count() + splits > mm.max_map_count {
         return Err(MmError::NoMemory);

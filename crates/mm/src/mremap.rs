@@ -9,7 +9,6 @@
 //! clears them on the old range only (the same thing when the range is the whole VMA, the usual
 //! case), so that `locked_vm` stays exact.
 use super::addr::{is_page_aligned, PAGE_SHIFT, PAGE_SIZE};
-use super::anon_vma::anon_vma_mergeable;
 use super::error::MmError;
 use super::mlock::VM_PFNMAP;
 use super::mm_struct::{MmStruct, PageTableOps, TASK_SIZE};
@@ -299,15 +298,11 @@ pub fn do_mremap<P: PageTableOps>(
         // vma_merge_extend: the grown VMA may now touch a compatible next VMA (never the
         // previous one, which it did not merge with before).
         let vma = mm.tree.get(vs).expect("VMA vanished");
-        if mm.tree.get(vma.end).is_some_and(|n| {
-            vma.can_merge_with_next(n) && anon_vma_mergeable(vma.anon_vma, n.anon_vma)
-        }) {
+        if mm.tree.get(vma.end).is_some_and(|n| vma.can_join_next(n)) {
             let next = mm.tree.remove(ve + delta).expect("next vanished");
             let vma = mm.tree.get_mut(vs).expect("VMA vanished");
             vma.end = next.end;
-            if vma.anon_vma.is_none() {
-                vma.anon_vma = next.anon_vma;
-            }
+            vma.anon_vma = vma.anon_vma.or(next.anon_vma);
         }
         mm.debug_validate();
         return Ok(MremapResult {

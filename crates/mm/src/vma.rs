@@ -5,7 +5,7 @@ use core::fmt;
 use core::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
 
 use super::addr::PAGE_SHIFT;
-use super::anon_vma::AnonVma;
+use super::anon_vma::{anon_vma_mergeable, AnonVma};
 pub use super::object::Backing;
 
 /// `vm_flags_t`: a set of `VM_*` bits.
@@ -263,14 +263,29 @@ impl Vma {
 
     /// Whether `next` may be merged onto the end of `self` as far as the two alone can tell (Linux
     /// `is_mergeable_vma` + `can_vma_merge_after`): adjacent, same flags and file, and contiguous
-    /// page offsets. Their anon_vmas are for the caller to compare, knowing which of the two is
-    /// the range that joins the other ([`crate::anon_vma::anon_vma_mergeable`]).
+    /// page offsets. Their anon_vmas are compared by [`can_join_prev`](Self::can_join_prev) and
+    /// [`can_join_next`](Self::can_join_next), which know which of the two is the range that
+    /// joins the other.
     #[inline]
     pub fn can_merge_with_next(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.flags == next.flags
             && self.same_file(next)
             && self.pgoff.wrapping_add(self.pages()) == next.pgoff
+    }
+
+    /// Whether `self`, a range just made or changed, may join `prev`, the VMA ending where it
+    /// starts (Linux `can_vma_merge_after`, with the range's anon_vma).
+    #[inline]
+    pub fn can_join_prev(&self, prev: &Vma) -> bool {
+        prev.can_merge_with_next(self) && anon_vma_mergeable(self.anon_vma, prev.anon_vma)
+    }
+
+    /// Whether `self`, a range just made or changed, may join `next`, the VMA starting where it
+    /// ends (Linux `can_vma_merge_before`, with the range's anon_vma).
+    #[inline]
+    pub fn can_join_next(&self, next: &Vma) -> bool {
+        self.can_merge_with_next(next) && anon_vma_mergeable(self.anon_vma, next.anon_vma)
     }
 
     /// The same name and object (the pieces of one mapping share the pointer).
