@@ -261,11 +261,11 @@ fn read_dev(dev: CharDev, mem: &mut dyn UserMem, buf: usize, count: usize) -> Sy
     }
 }
 
-/// The most `pagemap` entries rendered at once (512 KiB of them, for 256 MiB of address space);
+/// The most `pagemap` entries rendered at once (32 KiB of them, for 16 MiB of address space);
 /// a longer `read` renders window after window ([`read_pagemap`]), a `readv` segment or a
 /// `sendfile` step comes back short. (Four in the host tests, so that their reads cross windows.)
 #[cfg(not(test))]
-const PAGEMAP_WINDOW: usize = 1 << 16;
+const PAGEMAP_WINDOW: usize = 1 << 12;
 #[cfg(test)]
 const PAGEMAP_WINDOW: usize = 4;
 
@@ -323,7 +323,14 @@ fn render_snapshot_slow(
         if let Node::File(pid, crate::fs::procfs::ProcFile::Pagemap) = *node {
             let p = at.unwrap_or(*pos);
             let window = pagemap_window(p, count)?;
-            let mut entries = alloc::vec![0u64; window.len()];
+            // Taken fallibly: a kernel short of memory answers ENOMEM rather than stopping.
+            let mut entries = Vec::new();
+            let mut bytes = Vec::new();
+            entries
+                .try_reserve_exact(window.len())
+                .and_then(|()| bytes.try_reserve_exact(window.len() * 8))
+                .map_err(|_| errno::ENOMEM)?;
+            entries.resize(window.len(), 0u64);
             // A process gone meanwhile reads as the end of the file, as on Linux.
             if proc
                 .pagemap(pid, window.start, &mut entries, privileged)
@@ -331,7 +338,8 @@ fn render_snapshot_slow(
             {
                 entries.clear();
             }
-            *data = Some(entries.iter().flat_map(|e| e.to_ne_bytes()).collect());
+            bytes.extend(entries.iter().flat_map(|e| e.to_ne_bytes()));
+            *data = Some(bytes);
             *data_at = p;
             return Ok(());
         }
