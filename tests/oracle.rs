@@ -234,6 +234,11 @@ fn etxtbsy_on_linux() {
 }
 
 #[test]
+fn rlimits_on_linux() {
+    oracle("rlimits", "", "1G");
+}
+
+#[test]
 fn pagemap_on_linux() {
     oracle("pagemap", "", "1G");
 }

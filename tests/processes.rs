@@ -1,5 +1,5 @@
 //! More than one process: fork with copy-on-write, wait4, pipes, signals between processes,
-//! preemption by the timer, RLIMIT_NPROC, and no frame leaked once everything has exited.
+//! preemption by the timer, resource limits, and no frame leaked once everything has exited.
 mod common;
 use common::Boot;
 
@@ -16,6 +16,15 @@ fn fork_cow_wait_pipes_preemption_and_limits() {
 fn a_running_programs_file_is_busy() {
     let o = Boot::default().program("c-etxtbsy", "").run();
     o.assert_tap("etxtbsy", 10);
+    o.assert_no_frame_leak();
+}
+
+/// `user/c/rlimits.c`: RLIMIT_CPU (SIGXCPU each second from the soft limit, SIGKILL at the hard
+/// one, inherited by a fork) and RLIMIT_FSIZE (writes cut there, EFBIG and SIGXFSZ past it).
+#[test]
+fn cpu_and_file_size_limits_raise_their_signals() {
+    let o = Boot::default().program("c-rlimits", "").run();
+    o.assert_tap("rlimits", 9);
     o.assert_no_frame_leak();
 }
 

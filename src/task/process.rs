@@ -8,7 +8,7 @@ use crate::mm::addr::PAGE_SIZE;
 use crate::mm::error::MmError;
 use crate::mm::fault::{find_vma_for_fault, FaultAccess, FaultError};
 use crate::mm::frame::KernelPhys;
-use crate::mm::mm_struct::MmStruct;
+use crate::mm::mm_struct::{MmStruct, Rlimit, RLIM_INFINITY};
 use crate::mm::phys::PhysMem;
 use crate::mm::thp::huge_fault_range;
 use crate::mm::user_pages::FaultResult;
@@ -71,7 +71,7 @@ pub type MmRef = alloc::sync::Arc<MmLock>;
 /// What the threads of a process share besides memory, files and signals (Linux's
 /// `signal_struct`): how many are alive, and the status they all leave with once one of them
 /// called `exit_group` or took a fatal signal (`group_exit_code`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ThreadGroup {
     pub live: core::sync::atomic::AtomicUsize,
     pub exit: crate::sync::Mutex<Option<ExitReason>>,
@@ -84,7 +84,13 @@ pub struct ThreadGroup {
     /// `ITIMER_VIRTUAL` and `ITIMER_PROF`, in that order (Linux's `signal->it[]`): the same for
     /// tidemark, which counts all CPU time as user time.
     pub itimer_cpu: crate::sync::Mutex<[Option<ItimerCpu>; 2]>,
-    /// Whether either of them is armed: the tick looks at them only then.
+    /// RLIMIT_CPU, in seconds of the process's CPU time. Linux keeps every limit here, in
+    /// `signal_struct`; tidemark keeps the others with the mm, which consults them, and this one
+    /// where the tick that enforces it looks ([`Process::itimer_cpu_check`]). A fork's child
+    /// inherits it, an exec keeps it.
+    pub rlimit_cpu: crate::sync::Mutex<Rlimit>,
+    /// Whether either of them is armed, or RLIMIT_CPU is finite: the tick looks at them only
+    /// then ([`ThreadGroup::rearm_cpu_timers`]).
     pub cpu_timers: core::sync::atomic::AtomicBool,
     /// CPU time, in counter ticks, of the threads that ended, and of the children reaped
     /// (Linux's `signal->utime` and `cutime`).
@@ -104,12 +110,32 @@ impl ThreadGroup {
             itimer_real: crate::sync::Mutex::new(None),
             real_armed: core::sync::atomic::AtomicBool::new(false),
             itimer_cpu: crate::sync::Mutex::new([None; 2]),
+            rlimit_cpu: crate::sync::Mutex::new(Rlimit::INFINITY),
             cpu_timers: core::sync::atomic::AtomicBool::new(false),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),
             children_cpu: core::sync::atomic::AtomicU64::new(0),
             stopping: core::sync::atomic::AtomicUsize::new(0),
             stop_sig: core::sync::atomic::AtomicU32::new(0),
         })
+    }
+
+    /// A fork's child's group: what it inherits of this one (RLIMIT_CPU; timers are not
+    /// inherited, as on Linux).
+    pub fn forked(&self) -> alloc::sync::Arc<ThreadGroup> {
+        let g = ThreadGroup::new();
+        *g.rlimit_cpu.lock() = *self.rlimit_cpu.lock();
+        g.rearm_cpu_timers(&[None; 2]);
+        g
+    }
+
+    /// Sets `cpu_timers` from `timers` (the CPU timers, whose lock the caller holds) and
+    /// RLIMIT_CPU.
+    pub fn rearm_cpu_timers(&self, timers: &[Option<ItimerCpu>; 2]) {
+        let limited = self.rlimit_cpu.lock().cur != RLIM_INFINITY;
+        self.cpu_timers.store(
+            limited || timers.iter().any(Option::is_some),
+            core::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 
@@ -314,16 +340,38 @@ impl Process {
                     }
                 }
             }
-            self.group
-                .cpu_timers
-                .store(timers.iter().any(Option::is_some), Ordering::Relaxed);
+            self.group.rearm_cpu_timers(&timers);
         }
         use crate::task::signal::{SigInfo, SIGPROF, SIGVTALRM};
-        for (sig, fired) in [SIGVTALRM, SIGPROF].into_iter().zip(fired) {
-            if fired {
-                let _ = self.signals.send(sig, SigInfo::kernel(sig));
-            }
+        let limit = self.rlimit_cpu_check(now);
+        let sigs = [(SIGVTALRM, fired[0]), (SIGPROF, fired[1])];
+        for sig in sigs
+            .into_iter()
+            .filter_map(|(s, f)| f.then_some(s))
+            .chain(limit)
+        {
+            let _ = self.signals.send(sig, SigInfo::kernel(sig));
         }
+    }
+
+    /// RLIMIT_CPU against the process's CPU time, `now` ns (`check_process_timers`): at the
+    /// hard limit, SIGKILL; at the soft limit, SIGXCPU, and the soft limit moves on a second, so
+    /// that another comes each second until the hard limit.
+    fn rlimit_cpu_check(&self, now: u64) -> Option<u32> {
+        use crate::task::signal::{SIGKILL, SIGXCPU};
+        let ns = |secs: usize| (secs as u64).saturating_mul(1_000_000_000);
+        let mut l = self.group.rlimit_cpu.lock();
+        if l.cur == RLIM_INFINITY {
+            return None;
+        }
+        if l.max != RLIM_INFINITY && now >= ns(l.max) {
+            return Some(SIGKILL);
+        }
+        if now >= ns(l.cur) {
+            l.cur += 1;
+            return Some(SIGXCPU);
+        }
+        None
     }
 
     /// The CPU time of the whole process, in nanoseconds.
@@ -563,7 +611,7 @@ impl Process {
                 .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             self.group.clone()
         } else {
-            ThreadGroup::new()
+            self.group.forked()
         };
         let files = if flags & CLONE_FILES != 0 {
             self.files.clone()

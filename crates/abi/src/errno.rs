@@ -29,6 +29,7 @@ macro_rules! errnos {
                     ERESTARTNOHAND_NR => Some("ERESTARTNOHAND"),
                     ERESTART_RESTARTBLOCK_NR => Some("ERESTART_RESTARTBLOCK"),
                     EWOULDBLOCK_RESTART_NR => Some("EWOULDBLOCK_RESTART"),
+                    EFBIG_XFSZ_NR => Some("EFBIG_XFSZ"),
                     _ => None,
                 }
             }
@@ -194,6 +195,8 @@ const ERESTART_RESTARTBLOCK_NR: i32 = 516;
 /// Not a Linux number: a free value in the kernel-internal range (512 and up) that Linux leaves
 /// unused.
 const EWOULDBLOCK_RESTART_NR: i32 = 600;
+/// Not a Linux number either, beside it.
+const EFBIG_XFSZ_NR: i32 = 601;
 
 /// Kernel-internal (`include/linux/errno.h`): "restart if the handler has `SA_RESTART`, else
 /// `EINTR`". Never reaches user space: signal delivery rewrites it (see
@@ -225,6 +228,12 @@ pub const ERESTART_RESTARTBLOCK: Errno = Errno(ERESTART_RESTARTBLOCK_NR);
 /// Never reaches user space; [`Errno::is_restart`] counts it so a leak is caught by the same
 /// checks.
 pub const EWOULDBLOCK_RESTART: Errno = Errno(EWOULDBLOCK_RESTART_NR);
+
+/// tidemark-internal: [`EFBIG`] because the file would pass the caller's RLIMIT_FSIZE, which also
+/// raises SIGXFSZ (`generic_write_check_limits`, `inode_newsize_ok`). The portable file layer
+/// returns it and the kernel turns it into `EFBIG` and the signal; an `EFBIG` for the file
+/// system's own size limit raises nothing.
+pub const EFBIG_XFSZ: Errno = Errno(EFBIG_XFSZ_NR);
 
 /// Largest error number a syscall may return: libc treats `-4095..=-1` as `-errno` (`MAX_ERRNO`).
 pub const MAX_ERRNO: i32 = 4095;

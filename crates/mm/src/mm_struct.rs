@@ -123,9 +123,10 @@ pub struct Rlimits {
     pub nproc: Rlimit,
     /// RLIMIT_NOFILE's hard limit; the soft limit lives with the descriptor table it bounds.
     pub nofile_max: usize,
-    /// The limits recorded for getrlimit/setrlimit but not enforced (RLIMIT_CPU, FSIZE, CORE,
-    /// RSS, LOCKS, SIGPENDING, MSGQUEUE, NICE, RTPRIO, RTTIME), indexed by resource number;
-    /// the entries of the limits above are unused.
+    /// The other limits, indexed by resource number: RLIMIT_FSIZE, which the file layer
+    /// enforces, and those recorded for getrlimit/setrlimit but not enforced (CORE, RSS, LOCKS,
+    /// SIGPENDING, MSGQUEUE, NICE, RTPRIO, RTTIME). The entries of the limits above, and of
+    /// RLIMIT_CPU (the kernel's thread group holds it, for the tick), are unused.
     pub recorded: [Rlimit; 16],
 }
 

@@ -136,9 +136,6 @@ pub fn sys_fchownat(
 
 /// `do_truncate` on a regular file; `len` is already known to be non-negative.
 fn truncate(ctx: &FsCtx<'_>, inode: &Inode, len: u64) -> SysResult {
-    if len > MAX_FILE_SIZE {
-        return Err(errno::EFBIG);
-    }
     let now = ctx.vfs.now();
     let sb = inode.sb.clone();
     let mut i = inode.lock();
@@ -146,6 +143,14 @@ fn truncate(ctx: &FsCtx<'_>, inode: &Inode, len: u64) -> SysResult {
     let Data::File(f) = &mut i.data else {
         return Err(errno::EINVAL);
     };
+    // `inode_newsize_ok`, for growth: past RLIMIT_FSIZE (which raises SIGXFSZ), then past the
+    // largest file.
+    if len > f.size && len > ctx.fsize {
+        return Err(errno::EFBIG_XFSZ);
+    }
+    if len > MAX_FILE_SIZE {
+        return Err(errno::EFBIG);
+    }
     // `shmem_setattr`: a sealed size.
     use crate::fs::inode::{F_SEAL_GROW, F_SEAL_SHRINK};
     if (len < f.size && seals & F_SEAL_SHRINK != 0) || (len > f.size && seals & F_SEAL_GROW != 0) {
@@ -328,7 +333,12 @@ pub fn sys_fallocate(ctx: &mut FsCtx<'_>, fd: u64, mode: u64, offset: u64, len: 
     let Data::File(f) = &mut i.data else {
         return Err(errno::ENODEV);
     };
-    // `shmem_fallocate`: no hole in a write-sealed file, no growth of a size-sealed one.
+    // `shmem_fallocate`: `inode_newsize_ok` for an allocation that ends past the end of the file
+    // (RLIMIT_FSIZE, even under `KEEP_SIZE`); no hole in a write-sealed file, no growth of a
+    // size-sealed one.
+    if mode & FALLOC_FL_PUNCH_HOLE == 0 && end > f.size && end > ctx.fsize {
+        return Err(errno::EFBIG_XFSZ);
+    }
     use crate::fs::inode::{F_SEALS_NO_WRITE, F_SEAL_GROW};
     if (mode & FALLOC_FL_PUNCH_HOLE != 0 && seals & F_SEALS_NO_WRITE != 0)
         || (mode & FALLOC_FL_KEEP_SIZE == 0 && end > f.size && seals & F_SEAL_GROW != 0)

@@ -153,6 +153,9 @@ pub struct FsCtx<'a> {
     pub vfs: &'a Vfs,
     pub fs: &'a mut FsState,
     pub cred: Cred,
+    /// The caller's RLIMIT_FSIZE (soft), in bytes: no write or truncation takes a regular file
+    /// past it ([`errno::EFBIG_XFSZ`]).
+    pub fsize: u64,
     /// The caller's process ids, for the terminal's job control.
     pub job: JobIds,
 }

@@ -409,6 +409,24 @@ pub(super) fn read_file(
     }
 }
 
+/// What a write takes from its caller besides the file and the bytes.
+#[derive(Clone, Copy)]
+pub(super) struct WriteCtx {
+    /// The time stamped on a regular file written.
+    pub now: crate::fs::inode::Time,
+    /// The caller's RLIMIT_FSIZE ([`FsCtx::fsize`]).
+    pub fsize: u64,
+}
+
+impl WriteCtx {
+    pub(super) fn of(ctx: &FsCtx<'_>) -> WriteCtx {
+        WriteCtx {
+            now: ctx.vfs.now(),
+            fsize: ctx.fsize,
+        }
+    }
+}
+
 /// Writes user `[buf, buf + count)` to `file`: the `f_op->write` step of `vfs_write`. For the
 /// console this is `file_tty_write`: chunk by chunk, stopping at the first chunk that cannot be
 /// copied and returning what was written before it, `EFAULT` if nothing was. `at` is
@@ -421,7 +439,7 @@ pub(super) fn write_file(
     buf: usize,
     count: usize,
     at: Option<u64>,
-    now: crate::fs::inode::Time,
+    w: WriteCtx,
 ) -> SysResult {
     let nonblock = file.nonblock();
     let append = file.flags & O_APPEND != 0;
@@ -449,7 +467,16 @@ pub(super) fn write_file(
             } else {
                 at.unwrap_or(*pos)
             };
-            let n = write_regular(inode, mem, buf, count, p, now)?;
+            // `generic_write_check_limits`: from RLIMIT_FSIZE on, nothing is written (EFBIG and
+            // SIGXFSZ); below it, what fits. A write of nothing writes nothing, wherever.
+            if count == 0 {
+                return Ok(0);
+            }
+            if p >= w.fsize {
+                return Err(errno::EFBIG_XFSZ);
+            }
+            let count = count.min(usize::try_from(w.fsize - p).unwrap_or(usize::MAX));
+            let n = write_regular(inode, mem, buf, count, p, w.now)?;
             if at.is_none() {
                 *pos = p + n as u64;
             }
@@ -587,7 +614,7 @@ fn do_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>)
     if file.kind == FileKind::Console {
         ctx.tty_job_check(false)?;
     }
-    let now = ctx.vfs.now();
+    let w = WriteCtx::of(ctx);
     write_file(
         &mut file,
         ctx.mem,
@@ -595,7 +622,7 @@ fn do_write(ctx: &mut FsCtx<'_>, fd: u64, buf: u64, count: u64, at: Option<u64>)
         buf,
         count.min(MAX_RW_COUNT),
         at,
-        now,
+        w,
     )
 }
 
@@ -694,14 +721,14 @@ fn do_writev(ctx: &mut FsCtx<'_>, fd: u64, iov: u64, iovcnt: u64, at: Option<u64
     if let Some(p) = file.kind.pipe_writer() {
         return write_pipe(p, file.nonblock(), ctx.mem, &segs);
     }
-    let now = ctx.vfs.now();
+    let w = WriteCtx::of(ctx);
     let mut done = 0;
     for (base, len) in segs {
         if len == 0 {
             continue;
         }
         let at = at.map(|p| p + done as u64);
-        match write_file(&mut file, ctx.mem, ctx.console, base, len, at, now) {
+        match write_file(&mut file, ctx.mem, ctx.console, base, len, at, w) {
             Ok(n) => {
                 done += n;
                 if n < len {
@@ -841,7 +868,7 @@ pub fn sys_sendfile(
     let count = (count as usize).min(MAX_RW_COUNT);
     let mut buf = vec![0u8; count.min(64 << 10)];
     let mut done = 0;
-    let now = ctx.vfs.now();
+    let w = WriteCtx::of(ctx);
     let mut err = None;
     while done < count {
         let want = buf.len().min(count - done);
@@ -870,15 +897,7 @@ pub fn sys_sendfile(
             }
         };
         let mut kmem = crate::syscall::user::KernelBuf(&mut buf[..got]);
-        let put = match write_file(
-            &mut output.lock(),
-            &mut kmem,
-            ctx.console,
-            0,
-            got,
-            None,
-            now,
-        ) {
+        let put = match write_file(&mut output.lock(), &mut kmem, ctx.console, 0, got, None, w) {
             Ok(n) => n,
             Err(e) => {
                 err = Some(e);

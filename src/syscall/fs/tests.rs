@@ -152,6 +152,7 @@ struct Env {
     vfs: Vfs,
     fs: FsState,
     cred: Cred,
+    fsize: u64,
 }
 
 /// A fixed wall clock for file times.
@@ -173,6 +174,7 @@ impl Env {
             },
             fs: FsState::placeholder(),
             cred: Cred::ROOT,
+            fsize: u64::MAX,
         }
         .at_root()
     }
@@ -192,6 +194,7 @@ impl Env {
             vfs: &self.vfs,
             fs: &mut self.fs,
             cred: self.cred,
+            fsize: self.fsize,
             job: JobIds {
                 pid: PID,
                 pgid: PID,
@@ -274,6 +277,42 @@ fn write_console_and_hostile_buffers() {
     // A read-only /proc file is not writable.
     let fd = e.open("/proc/self/maps", O_RDONLY).unwrap() as u64;
     assert_eq!(e.call(|c| sys_write(c, fd, u, 1)), Err(errno::EBADF));
+}
+
+/// RLIMIT_FSIZE: a write is cut at the limit, one that starts there writes nothing
+/// (`EFBIG_XFSZ`, which the kernel turns into `EFBIG` and SIGXFSZ), and so does growth by
+/// truncation or allocation; shrinking, writing below the limit and other files are unaffected.
+#[test]
+fn rlimit_fsize_limits_regular_files() {
+    let mut e = Env::new();
+    let fd = e.open("/limited", O_RDWR | O_CREAT).unwrap() as u64;
+    e.fsize = 10;
+    let u = U as u64;
+    e.mem.put(U, b"0123456789abcdef");
+    assert_eq!(e.call(|c| sys_write(c, fd, u, 16)), Ok(10));
+    assert_eq!(e.call(|c| sys_write(c, fd, u, 1)), Err(errno::EFBIG_XFSZ));
+    assert_eq!(e.call(|c| sys_write(c, fd, u, 0)), Ok(0));
+    assert_eq!(e.call(|c| sys_pwrite64(c, fd, u, 4, 8)), Ok(2));
+    assert_eq!(e.call(|c| sys_pwrite64(c, fd, u, 4, 2)), Ok(4));
+    assert_eq!(e.call(|c| sys_ftruncate(c, fd, 11)), Err(errno::EFBIG_XFSZ));
+    assert_eq!(e.call(|c| sys_ftruncate(c, fd, 4)), Ok(0));
+    assert_eq!(e.call(|c| sys_ftruncate(c, fd, 10)), Ok(0));
+    assert_eq!(
+        e.call(|c| sys_fallocate(c, fd, 0, 8, 4)),
+        Err(errno::EFBIG_XFSZ)
+    );
+    assert_eq!(
+        e.call(|c| sys_fallocate(c, fd, 1, 8, 4)),
+        Err(errno::EFBIG_XFSZ)
+    );
+    assert_eq!(e.call(|c| sys_fallocate(c, fd, 0, 0, 10)), Ok(0));
+    assert_eq!(
+        e.call(|c| sys_write(c, 1, u, 16)),
+        Ok(16),
+        "the console has no size"
+    );
+    e.fsize = u64::MAX;
+    assert_eq!(e.call(|c| sys_write(c, fd, u, 16)), Ok(16));
 }
 
 #[test]

@@ -50,6 +50,8 @@ mod time;
 
 static UNKNOWN: UnknownSyscalls = UnknownSyscalls::new();
 
+const RLIMIT_CPU: usize = 0;
+const RLIMIT_FSIZE: usize = 1;
 const RLIMIT_STACK: usize = 3;
 const RLIMIT_DATA: usize = 2;
 const RLIMIT_NPROC: usize = 6;
@@ -146,6 +148,12 @@ fn finish_error(p: &mut Process, tf: &mut TrapFrame, e: Errno) -> bool {
     // waited with, for its own.
     p.sleep_deadline = None;
     p.fifo_wait = None;
+    if ret == Err(errno::EFBIG_XFSZ) {
+        ret = Err(errno::EFBIG);
+        let _ = p
+            .signals
+            .send(signal::SIGXFSZ, SigInfo::kernel(signal::SIGXFSZ));
+    }
     if super::fs::raises_sigpipe(call.nr, &ret) {
         let _ = p
             .signals
@@ -208,6 +216,7 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     };
     let (pid, tid) = (p.tgid, p.pid);
     let p_ids = (p.pgid, p.sid);
+    let fsize = p.mm().rlimits.recorded[RLIMIT_FSIZE].cur as u64;
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
     let proc = ProcView {
@@ -228,6 +237,7 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         vfs: crate::fs::vfs(),
         fs: &mut fs,
         cred,
+        fsize,
         job: super::fs::JobIds {
             pid,
             pgid: p_ids.0,

@@ -85,6 +85,7 @@ pub(super) fn rlimit_of(p: &Process, resource: usize) -> Result<Rlimit, Errno> {
             cur: p.files.lock().nofile(),
             max: r.nofile_max,
         },
+        RLIMIT_CPU => *p.group.rlimit_cpu.lock(),
         n if n < RLIM_NLIMITS => r.recorded[n],
         _ => return Err(errno::EINVAL),
     })
@@ -121,6 +122,12 @@ pub(super) fn apply_rlimit(p: &mut Process, resource: usize, l: abi::Rlimit) -> 
         // Above `sysctl_nr_open`: EPERM, even for root.
         p.files.lock().set_nofile(new.max as u64)?;
         p.files.lock().set_nofile(new.cur as u64)?;
+    }
+    if resource == RLIMIT_CPU {
+        // `update_rlimit_cpu`: the tick checks the limit from its next beat.
+        *p.group.rlimit_cpu.lock() = new;
+        p.group.rearm_cpu_timers(&p.group.itimer_cpu.lock());
+        return Ok(());
     }
     let r = &mut p.mm().rlimits;
     match resource {

@@ -197,10 +197,7 @@ pub(super) fn setitimer(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) ->
         let mut timers = p.group.itimer_cpu.lock();
         timers[which - 1] =
             (value != 0).then_some(crate::task::process::ItimerCpu { expires, interval });
-        p.group.cpu_timers.store(
-            timers.iter().any(Option::is_some),
-            core::sync::atomic::Ordering::Relaxed,
-        );
+        p.group.rearm_cpu_timers(&timers);
     }
     if old != 0 {
         p.copy_to_user(old, &previous)?;
