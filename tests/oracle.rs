@@ -239,6 +239,11 @@ fn rlimits_on_linux() {
 }
 
 #[test]
+fn subreaper_on_linux() {
+    oracle("subreaper", "", "1G");
+}
+
+#[test]
 fn pagemap_on_linux() {
     oracle("pagemap", "", "1G");
 }

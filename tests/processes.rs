@@ -28,6 +28,15 @@ fn cpu_and_file_size_limits_raise_their_signals() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/subreaper.c`: orphans go to the nearest child subreaper among their ancestors
+/// (`PR_SET_CHILD_SUBREAPER`), or to the first process; zombies too, with SIGCHLD.
+#[test]
+fn orphans_go_to_the_nearest_subreaper() {
+    let o = Boot::default().program("c-subreaper", "").run();
+    o.assert_tap("subreaper", 13);
+    o.assert_no_frame_leak();
+}
+
 #[test]
 fn fork_on_a_small_machine_and_another_cpu() {
     let o = Boot::default()

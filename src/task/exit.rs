@@ -16,8 +16,9 @@ use core::sync::atomic::Ordering;
 /// A thread ends. Its `clear_child_tid` word is cleared and a futex waiter on it woken (how
 /// `pthread_join` returns). While other threads of its process live, that is all; the last
 /// thread ends the process: its memory and files go, a zombie keeps its status for the parent,
-/// which gets its exit signal and is woken, and its children are re-parented to the first
-/// process. The first process ending ends the run.
+/// which gets its exit signal and is woken, and its children are re-parented to the nearest
+/// child subreaper among its ancestors, or to the first process. The first process ending ends
+/// the run.
 pub(super) fn exit_process(mut p: Box<Process>) -> ! {
     let own = p.exit.expect("exiting process");
     fold_faults(&mut p);
@@ -102,10 +103,16 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
     }
     let mut tasks = TASKS.lock();
     tasks.procs.remove(&tid);
+    // `forget_original_parent`: the children go to their new reaper, with SIGCHLD as their exit
+    // signal.
+    let reaper = find_new_reaper(&tasks, ppid);
     let mut orphans = alloc::vec::Vec::new();
     let mut reparent = |child: &mut Process| {
         if child.ppid == pid {
-            child.ppid = 1;
+            child.ppid = reaper;
+            if child.exit_signal != 0 {
+                child.exit_signal = SIGCHLD;
+            }
             if child.pdeath_signal != 0 {
                 orphans.push((child.pid, child.pdeath_signal));
             }
@@ -119,8 +126,14 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
     for (child, sig) in orphans {
         let _ = tasks.signal(child, sig, SigInfo::kernel(sig));
     }
-    for z in tasks.zombies.values_mut().filter(|z| z.ppid == pid) {
-        z.ppid = 1;
+    // Children that are zombies already are news to the reaper (`reparent_leader`).
+    let mut dead = alloc::vec::Vec::new();
+    for (&z, zombie) in tasks.zombies.iter_mut().filter(|(_, z)| z.ppid == pid) {
+        zombie.ppid = reaper;
+        dead.push((z, zombie.reason));
+    }
+    for (z, reason) in dead {
+        notify_parent(&mut tasks, reaper, z, reason, SIGCHLD);
     }
     tasks.zombies.insert(
         pid,
@@ -133,24 +146,52 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
             minflt,
         },
     );
-    if let Some(&first) = tasks.threads_of(ppid).first() {
-        let code = match reason {
-            ExitReason::Exited(_) => CLD_EXITED,
-            _ => CLD_KILLED,
-        };
-        if exit_signal != 0 {
-            if let Some(mut parent) = tasks.get_mut(first) {
-                let _ = parent
-                    .signals
-                    .send(exit_signal, SigInfo::user(SIGCHLD, code, pid as u32, 0));
-            }
-        }
-        // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a
-        // handler installed, in sigsuspend or ppoll), as `send_to` does for any signal.
-        tasks.wake_waiters(ppid, pid);
-    }
+    notify_parent(&mut tasks, ppid, pid, reason, exit_signal);
     tasks.wake_expired();
     leave_for_good(tasks)
+}
+
+/// `do_notify_parent`: process `ppid` learns that its child `pid` ended: the exit signal (none
+/// if 0), and its threads waiting for children wake.
+fn notify_parent(tasks: &mut Tasks, ppid: i32, pid: i32, reason: ExitReason, exit_signal: u32) {
+    let Some(&first) = tasks.threads_of(ppid).first() else {
+        return;
+    };
+    let code = match reason {
+        ExitReason::Exited(_) => CLD_EXITED,
+        _ => CLD_KILLED,
+    };
+    if exit_signal != 0 {
+        if let Some(mut parent) = tasks.get_mut(first) {
+            let _ = parent
+                .signals
+                .send(exit_signal, SigInfo::user(SIGCHLD, code, pid as u32, 0));
+        }
+    }
+    // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a handler
+    // installed, in sigsuspend or ppoll), as `send_to` does for any signal.
+    tasks.wake_waiters(ppid, pid);
+}
+
+/// `find_new_reaper`: where the children of a process that ended, whose parent was `ancestor`,
+/// go: to the nearest ancestor that made itself a child subreaper (`PR_SET_CHILD_SUBREAPER`)
+/// and still has a thread, else to the first process. Every process's parent lives (a process
+/// that ends hands its children on), so the walk climbs live processes only.
+fn find_new_reaper(tasks: &Tasks, mut ancestor: i32) -> i32 {
+    while ancestor > 1 {
+        let Some(a) = tasks
+            .threads_of(ancestor)
+            .first()
+            .and_then(|&t| tasks.get(t))
+        else {
+            break;
+        };
+        if a.group.is_child_subreaper.load(Ordering::Relaxed) {
+            return ancestor;
+        }
+        ancestor = a.ppid;
+    }
+    1
 }
 
 /// How the first process ended, for [`end_of_run_on_boot_stack`].

@@ -84,6 +84,9 @@ pub struct ThreadGroup {
     /// `ITIMER_VIRTUAL` and `ITIMER_PROF`, in that order (Linux's `signal->it[]`): the same for
     /// tidemark, which counts all CPU time as user time.
     pub itimer_cpu: crate::sync::Mutex<[Option<ItimerCpu>; 2]>,
+    /// `PR_SET_CHILD_SUBREAPER`: the orphans of this process's descendants come here rather
+    /// than to the first process. A fork's child does not inherit it; an exec keeps it.
+    pub is_child_subreaper: core::sync::atomic::AtomicBool,
     /// RLIMIT_CPU, in seconds of the process's CPU time. Linux keeps every limit here, in
     /// `signal_struct`; tidemark keeps the others with the mm, which consults them, and this one
     /// where the tick that enforces it looks ([`Process::itimer_cpu_check`]). A fork's child
@@ -110,6 +113,7 @@ impl ThreadGroup {
             itimer_real: crate::sync::Mutex::new(None),
             real_armed: core::sync::atomic::AtomicBool::new(false),
             itimer_cpu: crate::sync::Mutex::new([None; 2]),
+            is_child_subreaper: core::sync::atomic::AtomicBool::new(false),
             rlimit_cpu: crate::sync::Mutex::new(Rlimit::INFINITY),
             cpu_timers: core::sync::atomic::AtomicBool::new(false),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),

@@ -411,15 +411,15 @@ pub(super) fn read_file(
 
 /// What a write takes from its caller besides the file and the bytes.
 #[derive(Clone, Copy)]
-pub(super) struct WriteCtx {
+pub(super) struct WriteCtx<'a> {
     /// The time stamped on a regular file written.
     pub now: crate::fs::inode::Time,
     /// The caller's RLIMIT_FSIZE ([`FsCtx::fsize`]).
-    pub fsize: u64,
+    pub fsize: &'a dyn Fn() -> u64,
 }
 
-impl WriteCtx {
-    pub(super) fn of(ctx: &FsCtx<'_>) -> WriteCtx {
+impl<'a> WriteCtx<'a> {
+    pub(super) fn of(ctx: &FsCtx<'a>) -> WriteCtx<'a> {
         WriteCtx {
             now: ctx.vfs.now(),
             fsize: ctx.fsize,
@@ -439,7 +439,7 @@ pub(super) fn write_file(
     buf: usize,
     count: usize,
     at: Option<u64>,
-    w: WriteCtx,
+    w: WriteCtx<'_>,
 ) -> SysResult {
     let nonblock = file.nonblock();
     let append = file.flags & O_APPEND != 0;
@@ -472,10 +472,11 @@ pub(super) fn write_file(
             if count == 0 {
                 return Ok(0);
             }
-            if p >= w.fsize {
+            let limit = (w.fsize)();
+            if p >= limit {
                 return Err(errno::EFBIG_XFSZ);
             }
-            let count = count.min(usize::try_from(w.fsize - p).unwrap_or(usize::MAX));
+            let count = count.min(usize::try_from(limit - p).unwrap_or(usize::MAX));
             let n = write_regular(inode, mem, buf, count, p, w.now)?;
             if at.is_none() {
                 *pos = p + n as u64;

@@ -185,6 +185,8 @@ impl Env {
     }
 
     fn call<R>(&mut self, f: impl FnOnce(&mut FsCtx<'_>) -> R) -> R {
+        let fsize = self.fsize;
+        let fsize = move || fsize;
         let mut ctx = FsCtx {
             mem: &mut self.mem,
             files: &mut self.files,
@@ -194,7 +196,7 @@ impl Env {
             vfs: &self.vfs,
             fs: &mut self.fs,
             cred: self.cred,
-            fsize: self.fsize,
+            fsize: &fsize,
             job: JobIds {
                 pid: PID,
                 pgid: PID,

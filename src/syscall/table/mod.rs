@@ -216,9 +216,9 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     };
     let (pid, tid) = (p.tgid, p.pid);
     let p_ids = (p.pgid, p.sid);
-    let fsize = p.mm().rlimits.recorded[RLIMIT_FSIZE].cur as u64;
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
+    let fsize = || shared.0.borrow().mm().rlimits.recorded[RLIMIT_FSIZE].cur as u64;
     let proc = ProcView {
         shared: &shared,
         pid,
@@ -237,7 +237,7 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         vfs: crate::fs::vfs(),
         fs: &mut fs,
         cred,
-        fsize,
+        fsize: &fsize,
         job: super::fs::JobIds {
             pid,
             pgid: p_ids.0,

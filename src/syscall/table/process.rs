@@ -85,6 +85,8 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
         const PR_GET_THP_DISABLE: usize = 42;
         const PR_SET_PDEATHSIG: usize = 1;
         const PR_GET_PDEATHSIG: usize = 2;
+        const PR_SET_CHILD_SUBREAPER: usize = 36;
+        const PR_GET_CHILD_SUBREAPER: usize = 37;
         const PR_SET_TIMERSLACK: usize = 29;
         const PR_GET_TIMERSLACK: usize = 30;
         match a0 {
@@ -96,6 +98,19 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
                 Ok(0)
             }
             PR_GET_PDEATHSIG => p.write_pod(a1, &(p.pdeath_signal as i32)).map(|_| 0),
+            PR_SET_CHILD_SUBREAPER => {
+                p.group
+                    .is_child_subreaper
+                    .store(a1 != 0, core::sync::atomic::Ordering::Relaxed);
+                Ok(0)
+            }
+            PR_GET_CHILD_SUBREAPER => {
+                let is = p
+                    .group
+                    .is_child_subreaper
+                    .load(core::sync::atomic::Ordering::Relaxed);
+                p.write_pod(a1, &(is as i32)).map(|_| 0)
+            }
             // The slack the kernel may add to this process's timers (`current->timer_slack_ns`):
             // 0 sets the default back. tidemark's timers have no slack; the value is kept for
             // the caller, as Linux's is.
