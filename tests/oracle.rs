@@ -244,6 +244,11 @@ fn subreaper_on_linux() {
 }
 
 #[test]
+fn coredump_on_linux() {
+    oracle("coredump", "", "1G");
+}
+
+#[test]
 fn pagemap_on_linux() {
     oracle("pagemap", "", "1G");
 }

@@ -9,7 +9,7 @@ use crate::println;
 use crate::task::klock;
 use crate::task::process::{ExitReason, Process};
 use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
-use crate::task::wait::{CLD_EXITED, CLD_KILLED};
+use crate::task::wait::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
 use alloc::boxed::Box;
 use core::sync::atomic::Ordering;
 
@@ -69,18 +69,22 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
         tasks.wake_expired();
         leave_for_good(tasks);
     }
-    // No core is ever dumped, so the report never says so, whatever the signal's default.
-    if let ExitReason::Signaled { sig, .. } = reason {
+    if let ExitReason::Signaled { sig, core } = reason {
         // Only the first process's death is news to whoever booted the machine; a shell's
         // pipeline losing its reader (SIGPIPE) is not.
+        let dumped = if core { " (core dumped)" } else { "" };
         if pid == 1 {
             println!(
-                "tidemark: {} (pid {pid}) killed by {}",
+                "tidemark: {} (pid {pid}) killed by {}{dumped}",
                 p.exe,
                 signal_name(sig)
             );
         } else {
-            log::info!("{} (pid {pid}) killed by {}", p.exe, signal_name(sig));
+            log::info!(
+                "{} (pid {pid}) killed by {}{dumped}",
+                p.exe,
+                signal_name(sig)
+            );
         }
     } else if reason == ExitReason::OutOfMemory {
         println!("tidemark: {} (pid {pid}) killed: out of memory in a page fault (no swap, no OOM killer)", p.exe);
@@ -159,6 +163,7 @@ fn notify_parent(tasks: &mut Tasks, ppid: i32, pid: i32, reason: ExitReason, exi
     };
     let code = match reason {
         ExitReason::Exited(_) => CLD_EXITED,
+        ExitReason::Signaled { core: true, .. } => CLD_DUMPED,
         _ => CLD_KILLED,
     };
     if exit_signal != 0 {

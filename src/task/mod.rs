@@ -5,12 +5,13 @@
 //! advertises. All three are portable and host-tested: the kernel only copies their output into
 //! user pages.
 pub mod binfmt;
+#[cfg(target_os = "none")]
+pub mod coredump;
 pub mod elf;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
 mod exit;
-#[cfg(target_os = "none")]
 #[cfg(target_os = "none")]
 pub mod futex;
 pub mod hwcaps;

@@ -771,7 +771,9 @@ impl Process {
                             tf.sp_el0
                         );
                     }
-                    // A fatal signal ends the whole process (`do_group_exit`).
+                    // A signal whose default dumps core does so first, where it can
+                    // (`do_coredump`); then it ends the whole process (`do_group_exit`).
+                    let core = core && crate::task::coredump::do_coredump(self, tf, sig, &info);
                     self.exit = Some(self.group_exit(ExitReason::Signaled { sig, core }));
                     return;
                 }

@@ -36,8 +36,7 @@ pub const CLD_CONTINUED: i32 = 6;
 /// `SIGCHLD`, the `si_signo` `waitid` reports.
 const SIGCHLD: i32 = crate::task::signal::SIGCHLD as i32;
 
-/// The core-dump flag of a status word (`WCOREFLAG`). tidemark never dumps core, so
-/// [`wait_status`] never sets it.
+/// The core-dump flag of a status word (`WCOREFLAG`).
 pub const WCOREFLAG: i32 = 0x80;
 
 /// How a child changed state, as the waiter learns it.
@@ -47,6 +46,8 @@ pub enum ChildState {
     Exited(i32),
     /// Killed by signal `sig` (an out-of-memory kill is `SIGKILL`).
     Killed(u32),
+    /// Killed by signal `sig`, after a core dump.
+    Dumped(u32),
     /// Stopped by signal `sig` (`WUNTRACED` / `WSTOPPED`).
     Stopped(u32),
     /// Continued by `SIGCONT` (`WCONTINUED`).
@@ -54,12 +55,13 @@ pub enum ChildState {
 }
 
 /// The status word `wait4` stores (`W_EXITCODE` and friends): exited → `(code & 0xff) << 8`;
-/// killed → the signal number (the `0x80` core flag never set); stopped → `sig << 8 | 0x7f`;
-/// continued → `0xffff`.
+/// killed → the signal number, with the `0x80` core flag after a dump; stopped →
+/// `sig << 8 | 0x7f`; continued → `0xffff`.
 pub fn wait_status(state: ChildState) -> i32 {
     match state {
         ChildState::Exited(code) => (code & 0xff) << 8,
         ChildState::Killed(sig) => (sig & 0x7f) as i32,
+        ChildState::Dumped(sig) => (sig & 0x7f) as i32 | WCOREFLAG,
         ChildState::Stopped(sig) => (((sig & 0xff) as i32) << 8) | 0x7f,
         ChildState::Continued => 0xffff,
     }
@@ -157,7 +159,7 @@ pub fn waitid_args(idtype: u32, id: i32, options: i32) -> Result<(WaitTarget, Wa
 /// `WEXITED`, stops `WUNTRACED`/`WSTOPPED`, continues `WCONTINUED`).
 pub fn wanted(state: ChildState, options: WaitOptions) -> bool {
     match state {
-        ChildState::Exited(_) | ChildState::Killed(_) => options.exited(),
+        ChildState::Exited(_) | ChildState::Killed(_) | ChildState::Dumped(_) => options.exited(),
         ChildState::Stopped(_) => options.stopped(),
         ChildState::Continued => options.continued(),
     }
@@ -183,7 +185,7 @@ const _: () = assert!(WAITID_INFO_LEN <= SIGINFO_SIZE);
 
 impl WaitidInfo {
     /// What `waitid` reports for `child` (pid, uid, state): `SIGCHLD`, `CLD_EXITED` with the
-    /// exit code (low 8 bits), `CLD_KILLED` with the signal (never `CLD_DUMPED`),
+    /// exit code (low 8 bits), `CLD_KILLED` or, after a core dump, `CLD_DUMPED` with the signal,
     /// `CLD_STOPPED` with the signal, `CLD_CONTINUED` with `SIGCONT`. `None` (`WNOHANG` and no
     /// child ready) is all zeros, which is how the caller tells "nothing" apart.
     pub fn new(child: Option<(i32, u32, ChildState)>) -> WaitidInfo {
@@ -193,6 +195,7 @@ impl WaitidInfo {
         let (code, status) = match state {
             ChildState::Exited(c) => (CLD_EXITED, c & 0xff),
             ChildState::Killed(sig) => (CLD_KILLED, (sig & 0x7f) as i32),
+            ChildState::Dumped(sig) => (CLD_DUMPED, (sig & 0x7f) as i32),
             ChildState::Stopped(sig) => (CLD_STOPPED, (sig & 0xff) as i32),
             ChildState::Continued => (CLD_CONTINUED, 18),
         };
@@ -333,7 +336,10 @@ mod tests {
             assert!(!wifexited(s) && wifsignaled(s) && !wifstopped(s) && !wifcontinued(s));
             assert_eq!(wtermsig(s), sig as i32);
             assert_eq!(s & WCOREFLAG, 0);
+            let d = wait_status(ChildState::Dumped(sig));
+            assert!(wifsignaled(d) && wtermsig(d) == sig as i32 && d & WCOREFLAG != 0);
         }
+        assert_eq!(wait_status(ChildState::Dumped(11)), 0x008b);
         let s = wait_status(ChildState::Stopped(19));
         assert!(wifstopped(s) && !wifsignaled(s) && !wifexited(s));
         assert!(wifcontinued(wait_status(ChildState::Continued)));
@@ -417,6 +423,8 @@ mod tests {
         let k = WaitidInfo::new(Some((5, 0, ChildState::Killed(11))));
         assert_eq!((k.code, k.status), (CLD_KILLED, 11));
         assert_ne!(k.code, CLD_DUMPED);
+        let d = WaitidInfo::new(Some((5, 0, ChildState::Dumped(6))));
+        assert_eq!((d.code, d.status), (CLD_DUMPED, 6));
         let s = WaitidInfo::new(Some((5, 0, ChildState::Stopped(19))));
         assert_eq!((s.code, s.status), (CLD_STOPPED, 19));
         let c = WaitidInfo::new(Some((5, 0, ChildState::Continued)));

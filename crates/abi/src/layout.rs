@@ -543,6 +543,130 @@ pub fn c_probe(tag: &str, body: &str) -> Option<alloc::vec::Vec<(alloc::string::
     )
 }
 
+// The ELF core file (`include/uapi/linux/elf.h`, `elfcore.h`; arm64's `elf_gregset_t` and
+// `user_fpsimd_state`), as `fs/binfmt_elf.c`'s `elf_core_dump` writes it.
+
+/// `e_type` of a core file.
+pub const ET_CORE: u16 = 4;
+/// `e_machine` of arm64.
+pub const EM_AARCH64: u16 = 183;
+/// Program header types.
+pub const PT_LOAD: u32 = 1;
+pub const PT_NOTE: u32 = 4;
+/// Segment permissions.
+pub const PF_X: u32 = 1;
+pub const PF_W: u32 = 2;
+pub const PF_R: u32 = 4;
+/// Note types: the "CORE" ones, then the "LINUX" one.
+pub const NT_PRSTATUS: u32 = 1;
+pub const NT_PRFPREG: u32 = 2;
+pub const NT_PRPSINFO: u32 = 3;
+pub const NT_SIGINFO: u32 = 0x5349_4749;
+pub const NT_FILE: u32 = 0x4649_4c45;
+pub const NT_ARM_TLS: u32 = 0x401;
+
+pod_struct! {
+    /// `Elf64_Ehdr`: 64 bytes.
+    pub struct Elf64Ehdr {
+        pub e_ident: [u8; 16],
+        pub e_type: u16,
+        pub e_machine: u16,
+        pub e_version: u32,
+        pub e_entry: u64,
+        pub e_phoff: u64,
+        pub e_shoff: u64,
+        pub e_flags: u32,
+        pub e_ehsize: u16,
+        pub e_phentsize: u16,
+        pub e_phnum: u16,
+        pub e_shentsize: u16,
+        pub e_shnum: u16,
+        pub e_shstrndx: u16,
+    }
+    linux_size = 64;
+}
+
+pod_struct! {
+    /// `Elf64_Phdr`: 56 bytes.
+    pub struct Elf64Phdr {
+        pub p_type: u32,
+        pub p_flags: u32,
+        pub p_offset: u64,
+        pub p_vaddr: u64,
+        pub p_paddr: u64,
+        pub p_filesz: u64,
+        pub p_memsz: u64,
+        pub p_align: u64,
+    }
+    linux_size = 56;
+}
+
+pod_struct! {
+    /// `Elf64_Nhdr`: a note's header, before its name and description (each padded to 4 bytes).
+    pub struct Elf64Nhdr {
+        pub n_namesz: u32,
+        pub n_descsz: u32,
+        pub n_type: u32,
+    }
+    linux_size = 12;
+}
+
+pod_struct! {
+    /// `struct elf_prstatus` on arm64: the signal, the ids and times (`elf_prstatus_common`),
+    /// then the registers (`user_pt_regs`: x0-x30, sp, pc, pstate), 392 bytes.
+    pub struct ElfPrstatus {
+        pub si_signo: i32,
+        pub si_code: i32,
+        pub si_errno: i32,
+        pub pr_cursig: u16,
+        pub pad0: u16,
+        pub pr_sigpend: u64,
+        pub pr_sighold: u64,
+        pub pr_pid: i32,
+        pub pr_ppid: i32,
+        pub pr_pgrp: i32,
+        pub pr_sid: i32,
+        /// `pr_utime`, `pr_stime`, `pr_cutime`, `pr_cstime`: seconds and microseconds each.
+        pub pr_times: [i64; 8],
+        pub pr_reg: [u64; 34],
+        pub pr_fpvalid: i32,
+        pub pad1: i32,
+    }
+    linux_size = 392;
+}
+
+pod_struct! {
+    /// `struct elf_prpsinfo`: the process's state, ids and names, 136 bytes.
+    pub struct ElfPrpsinfo {
+        pub pr_state: u8,
+        pub pr_sname: u8,
+        pub pr_zomb: u8,
+        pub pr_nice: u8,
+        pub pad0: u32,
+        pub pr_flag: u64,
+        pub pr_uid: u32,
+        pub pr_gid: u32,
+        pub pr_pid: i32,
+        pub pr_ppid: i32,
+        pub pr_pgrp: i32,
+        pub pr_sid: i32,
+        pub pr_fname: [u8; 16],
+        pub pr_psargs: [u8; 80],
+    }
+    linux_size = 136;
+}
+
+pod_struct! {
+    /// `struct user_fpsimd_state`: the vector registers, FPSR and FPCR, 528 bytes.
+    pub struct UserFpsimdState {
+        pub vregs: [u128; 32],
+        pub fpsr: u32,
+        pub fpcr: u32,
+        pub reserved: [u32; 2],
+    }
+    linux_size = 528;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,8 @@
 //! MADV_DONTNEED: Linux frees the pages lazily, only under memory pressure, and keeps them if they
 //! are written again before that; dropping them at once is one of the outcomes Linux allows, and
 //! the one a program must be ready for. MADV_HUGEPAGE and MADV_NOHUGEPAGE mark the VMAs for
-//! transparent huge pages ([`crate::thp`]). The other hints (MADV_NORMAL, RANDOM, SEQUENTIAL,
+//! transparent huge pages ([`crate::thp`]), MADV_DONTDUMP and MADV_DODUMP for core dumps
+//! (`VM_DONTDUMP`). The other hints (MADV_NORMAL, RANDOM, SEQUENTIAL,
 //! WILLNEED, DONTFORK, DOFORK) are accepted and ignored: tidemark has no readahead and no
 //! fork-time page sharing. Any other advice is EINVAL.
 use super::addr::{is_page_aligned, PAGE_SIZE};
@@ -15,7 +16,11 @@ use super::mlock::VM_PFNMAP;
 use super::mm_struct::{MmStruct, PageTableOps};
 use super::mprotect::vma_modify_flags;
 use super::thp::{VM_HUGEPAGE, VM_NOHUGEPAGE};
-use super::vma::{VmFlags, VM_LOCKED, VM_SHARED};
+use super::vma::{VmFlags, VM_DONTDUMP, VM_DONTEXPAND, VM_LOCKED, VM_SHARED};
+
+/// `VM_SPECIAL`: mappings MADV_DODUMP refuses (tidemark has `VM_DONTEXPAND` and `VM_PFNMAP` of
+/// Linux's four).
+const VM_SPECIAL: VmFlags = VmFlags::from_bits(VM_DONTEXPAND.bits() | VM_PFNMAP.bits());
 
 pub const MADV_NORMAL: i32 = 0;
 pub const MADV_RANDOM: i32 = 1;
@@ -27,6 +32,8 @@ pub const MADV_DONTFORK: i32 = 10;
 pub const MADV_DOFORK: i32 = 11;
 pub const MADV_HUGEPAGE: i32 = 14;
 pub const MADV_NOHUGEPAGE: i32 = 15;
+pub const MADV_DONTDUMP: i32 = 16;
+pub const MADV_DODUMP: i32 = 17;
 pub const MADV_DONTNEED_LOCKED: i32 = 24;
 
 /// Whether tidemark knows `advice` (Linux `madvise_behavior_valid`, restricted to the advice
@@ -44,6 +51,8 @@ pub const fn madvise_behavior_valid(advice: i32) -> bool {
             | MADV_DOFORK
             | MADV_HUGEPAGE
             | MADV_NOHUGEPAGE
+            | MADV_DONTDUMP
+            | MADV_DODUMP
             | MADV_DONTNEED_LOCKED
     )
 }
@@ -76,6 +85,20 @@ fn madvise_vma_behavior<P: PageTableOps>(
                 return Ok(());
             }
             mm.pt.unmap_range(start, end)
+        }
+        MADV_DONTDUMP | MADV_DODUMP => {
+            // `madvise_vma_behavior`: the VMA leaves core dumps, or comes back to them (not
+            // a special mapping: EINVAL).
+            let newflags = if advice == MADV_DONTDUMP {
+                VmFlags::from_bits(flags.bits() | VM_DONTDUMP.bits())
+            } else {
+                if flags.intersects(VM_SPECIAL) {
+                    return Err(MmError::Invalid);
+                }
+                VmFlags::from_bits(flags.bits() & !VM_DONTDUMP.bits())
+            };
+            let vma_start = mm.find_vma(start).map_or(start, |v| v.start);
+            vma_modify_flags(mm, vma_start, start, end, newflags)
         }
         MADV_HUGEPAGE | MADV_NOHUGEPAGE => {
             // `hugepage_madvise`: the VMA's advice for transparent huge pages, one flag set and

@@ -106,6 +106,8 @@ pub const VM_ACCOUNT: VmFlags = VmFlags(0x10_0000);
 pub const VM_NORESERVE: VmFlags = VmFlags(0x20_0000);
 /// `VM_ARCH_1` on arm64: a BTI-guarded page (PROT_BTI).
 pub const VM_ARM64_BTI: VmFlags = VmFlags(0x100_0000);
+/// MADV_DONTDUMP: left out of core dumps.
+pub const VM_DONTDUMP: VmFlags = VmFlags(0x400_0000);
 /// `VM_HIGH_ARCH_1` on arm64 (CONFIG_ARM64_MTE): MTE may be enabled. Part of arm64's
 /// `VM_DATA_DEFAULT_FLAGS`, so brk and stack VMAs carry it while anonymous mmaps on a CPU without
 /// MTE do not — which is why Linux/arm64 never merges the heap with an adjacent anonymous mmap.

@@ -454,7 +454,8 @@ pub(super) fn kernel_clone(p: &mut Process, tf: &TrapFrame, args: CloneArgs) -> 
 pub(super) fn child_state(reason: ExitReason) -> ChildState {
     match reason {
         ExitReason::Exited(code) => ChildState::Exited(code),
-        ExitReason::Signaled { sig, .. } => ChildState::Killed(sig),
+        ExitReason::Signaled { sig, core: false } => ChildState::Killed(sig),
+        ExitReason::Signaled { sig, core: true } => ChildState::Dumped(sig),
         ExitReason::OutOfMemory => ChildState::Killed(signal::SIGKILL),
     }
 }

@@ -489,3 +489,30 @@ fn madvise_dontneed_refuses_locked_memory() {
         Err(MmError::Invalid)
     );
 }
+
+/// MADV_DONTDUMP marks the range `VM_DONTDUMP`, splitting its VMA, and keeps the pages;
+/// MADV_DODUMP clears it, and the pieces merge again.
+#[test]
+fn madvise_dontdump_marks_and_dodump_unmarks() {
+    use crate::vma::VM_DONTDUMP;
+    let mut mm = bare_mm();
+    anon(&mut mm, A, 4, RW);
+    fill(&mut mm, A, 4);
+    do_madvise(&mut mm, A + P, 2 * P, MADV_DONTDUMP).unwrap();
+    let marked: Vec<_> = mm
+        .vmas()
+        .map(|v| (v.start, v.end, v.flags.contains(VM_DONTDUMP)))
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            (A, A + P, false),
+            (A + P, A + 3 * P, true),
+            (A + 3 * P, A + 4 * P, false)
+        ]
+    );
+    assert_eq!(read_byte(&mut mm, A + P), Ok(2), "the pages stay");
+    do_madvise(&mut mm, A, 4 * P, MADV_DODUMP).unwrap();
+    assert_eq!(mm.vmas().count(), 1);
+    assert!(!mm.vmas().any(|v| v.flags.contains(VM_DONTDUMP)));
+}

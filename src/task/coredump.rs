@@ -1,0 +1,449 @@
+//! Core dumps (Linux's `do_coredump` in fs/coredump.c and `elf_core_dump` in fs/binfmt_elf.c):
+//! a process killed by a signal whose default action dumps core leaves an ELF core file named
+//! `core` in its working directory, when RLIMIT_CORE allows a page or more, and the status its
+//! parent reads says so (`WCOREDUMP`).
+//!
+//! The file is what Linux writes for arm64, so that GDB reads it (`gdb PROGRAM core`): an ELF
+//! header, a `PT_NOTE` segment with the notes, then one `PT_LOAD` segment per VMA, holding the
+//! VMA's resident pages where the dump filter wants them (pages never touched, and the zero page,
+//! are holes). The notes are the dumping thread's registers (`NT_PRSTATUS`, `NT_PRFPREG`,
+//! `NT_ARM_TLS`), the process (`NT_PRPSINFO`), the signal (`NT_SIGINFO`) and the mapped files
+//! (`NT_FILE`). Linux also writes every other thread's registers and the auxiliary vector;
+//! tidemark writes the thread that took the signal only, keeps no auxiliary vector, and does not
+//! stop the process's other threads while it dumps.
+//!
+//! RLIMIT_CORE is Linux's: below a page nothing is written; otherwise writing stops at the first
+//! piece that would pass the limit (holes do not count), and the dump still counts as made.
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::fs::inode::{Cred, Data, Inode};
+use crate::fs::vfs::Loc;
+use crate::mm::addr::PAGE_SIZE;
+use crate::mm::uaccess::UserMemExt;
+use crate::task::process::Process;
+use crate::task::signal::SigInfo;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use tidemark_abi::layout::*;
+
+/// `core_pattern`, which tidemark does not let change: the file `core` in the working directory.
+pub const CORE_PATTERN: &str = "core";
+
+/// The default `/proc/PID/coredump_filter` (`MMF_DUMP_FILTER_DEFAULT`): anonymous private and
+/// shared memory, the first page of ELF files, private huge pages.
+pub const DUMP_FILTER: u32 = 0x33;
+const FILTER_ANON_PRIVATE: u32 = 1 << 0;
+const FILTER_ANON_SHARED: u32 = 1 << 1;
+const FILTER_MAPPED_PRIVATE: u32 = 1 << 2;
+const FILTER_MAPPED_SHARED: u32 = 1 << 3;
+const FILTER_ELF_HEADERS: u32 = 1 << 4;
+
+/// RLIMIT_CORE's resource number.
+const RLIMIT_CORE: usize = 4;
+/// `PF_DUMPCORE`, the task flag `NT_PRPSINFO` shows while the dump is written.
+const PF_DUMPCORE: u64 = 0x200;
+
+/// What the dump needs of a VMA, taken under the mmap lock.
+struct Segment {
+    start: usize,
+    end: usize,
+    flags: u32,
+    /// Bytes from `start` that go into the file (`vma_dump_size`).
+    dump: usize,
+    /// For `NT_FILE`: the file's name and page offset.
+    file: Option<(Arc<str>, usize)>,
+}
+
+/// Writes the core file of `p`, which `sig` (with `info`) kills while its registers are `tf`.
+/// Whether a dump was made, as the exit status will say.
+pub fn do_coredump(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo) -> bool {
+    let limit = p.mm().rlimits.recorded[RLIMIT_CORE].cur as u64;
+    if limit < PAGE_SIZE as u64 {
+        return false;
+    }
+    let Some(inode) = create_core_file(p) else {
+        return false;
+    };
+    let segments = snapshot_segments(p);
+    let notes = notes(p, tf, sig, info, &segments);
+    let mut out = CoreFile {
+        inode,
+        pos: 0,
+        written: 0,
+        limit,
+        stopped: false,
+    };
+    write_headers(&mut out, &segments, &notes);
+    for s in &segments {
+        dump_user_range(&mut out, p, s.start, s.dump);
+    }
+    out.finish();
+    true
+}
+
+/// The file `core` in the working directory, made anew (Linux unlinks an old one first, then
+/// creates it with `O_EXCL`, mode 0600 less the umask, and gives up unless the mode is still
+/// 0600: a umask that takes the owner's rights makes no dump).
+fn create_core_file(p: &Process) -> Option<Arc<Inode>> {
+    let (cwd, umask) = {
+        let fs = p.fs.lock();
+        (fs.cwd.clone(), fs.umask)
+    };
+    let Loc::Tmp(dir) = cwd else {
+        return None;
+    };
+    let cred = Cred {
+        fsuid: p.creds.euid,
+        fsgid: p.creds.egid,
+    };
+    let vfs = crate::fs::vfs();
+    let name = CORE_PATTERN.as_bytes();
+    let _ = vfs.remove(&dir, name, false, cred);
+    let mode = 0o600 & !umask;
+    let inode = vfs
+        .create(
+            &dir,
+            name,
+            tidemark_abi::layout::S_IFREG | mode,
+            0,
+            Data::File(Default::default()),
+            cred,
+        )
+        .ok()?;
+    (mode & 0o677 == 0o600).then_some(inode)
+}
+
+/// The VMAs and how much of each goes into the file (`vma_dump_size`, with the default filter).
+fn snapshot_segments(p: &mut Process) -> Vec<Segment> {
+    use crate::mm::vma::{VM_EXEC, VM_READ, VM_SHARED, VM_WRITE};
+    let filter = DUMP_FILTER;
+    let mm = p.mm();
+    let mut v = Vec::new();
+    for vma in mm.vmas() {
+        let len = vma.end - vma.start;
+        let backed = vma.backing().is_some();
+        let unlinked = vma.name().is_some_and(|n| n.ends_with(" (deleted)"));
+        let dump = if vma.flags.contains(crate::mm::vma::VM_DONTDUMP) {
+            0
+        } else if vma.flags.contains(VM_SHARED) {
+            let bit = if unlinked {
+                FILTER_ANON_SHARED
+            } else {
+                FILTER_MAPPED_SHARED
+            };
+            if filter & bit != 0 {
+                len
+            } else {
+                0
+            }
+        } else if vma.anon_vma.is_some() && filter & FILTER_ANON_PRIVATE != 0 {
+            // Written to: Linux's test is the anon_vma.
+            len
+        } else if !backed {
+            0
+        } else if filter & FILTER_MAPPED_PRIVATE != 0 {
+            len
+        } else if filter & FILTER_ELF_HEADERS != 0 && vma.pgoff == 0 && vma.flags.contains(VM_READ)
+        {
+            // The first page, if the file is an ELF one (decided below, as Linux does after
+            // the snapshot).
+            usize::MAX
+        } else {
+            0
+        };
+        let mut flags = 0;
+        for (f, pf) in [(VM_READ, PF_R), (VM_WRITE, PF_W), (VM_EXEC, PF_X)] {
+            if vma.flags.contains(f) {
+                flags |= pf;
+            }
+        }
+        v.push(Segment {
+            start: vma.start,
+            end: vma.end,
+            flags,
+            dump,
+            file: backed.then(|| {
+                (
+                    vma.name().cloned().unwrap_or_else(|| Arc::from("")),
+                    vma.pgoff,
+                )
+            }),
+        });
+    }
+    drop(mm);
+    for s in v.iter_mut().filter(|s| s.dump == usize::MAX) {
+        let magic: Result<u32, _> = UserMemExt::read_pod(p, s.start);
+        s.dump = if magic == Ok(u32::from_le_bytes(*b"\x7fELF")) {
+            PAGE_SIZE
+        } else {
+            0
+        };
+    }
+    v
+}
+
+/// One note: header, name and description, each padded to 4 bytes.
+fn note(out: &mut Vec<u8>, name: &str, ty: u32, desc: &[u8]) {
+    let nhdr = Elf64Nhdr {
+        n_namesz: name.len() as u32 + 1,
+        n_descsz: desc.len() as u32,
+        n_type: ty,
+    };
+    out.extend_from_slice(nhdr.as_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    out.resize(out.len().next_multiple_of(4), 0);
+    out.extend_from_slice(desc);
+    out.resize(out.len().next_multiple_of(4), 0);
+}
+
+/// Seconds and microseconds of a span in counter ticks.
+fn timeval(ticks: u64) -> [i64; 2] {
+    let us = crate::arch::aarch64::timer::ticks_to_ns(ticks) / 1000;
+    [(us / 1_000_000) as i64, (us % 1_000_000) as i64]
+}
+
+/// The notes, in Linux's order: the thread's status, the process's, the signal, the files, then
+/// the thread's other registers.
+fn notes(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo, segs: &[Segment]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut reg = [0u64; 34];
+    reg[..31].copy_from_slice(&tf.x);
+    reg[31] = tf.sp_el0;
+    reg[32] = tf.elr;
+    reg[33] = tf.spsr;
+    let [u0, u1] = timeval(p.process_cpu_ticks());
+    let [c0, c1] = timeval(
+        p.group
+            .children_cpu
+            .load(core::sync::atomic::Ordering::Relaxed),
+    );
+    let status = ElfPrstatus {
+        si_signo: sig as i32,
+        si_code: 0,
+        si_errno: 0,
+        pr_cursig: sig as u16,
+        pad0: 0,
+        pr_sigpend: p.signals.pending().0,
+        pr_sighold: p.signals.blocked.0,
+        pr_pid: p.pid,
+        pr_ppid: p.ppid,
+        pr_pgrp: p.pgid,
+        pr_sid: p.sid,
+        pr_times: [u0, u1, 0, 0, c0, c1, 0, 0],
+        pr_reg: reg,
+        pr_fpvalid: 1,
+        pad1: 0,
+    };
+    note(&mut out, "CORE", NT_PRSTATUS, status.as_bytes());
+
+    let mut psargs = [0u8; 80];
+    let len = p.arg_end.saturating_sub(p.arg_start).min(psargs.len() - 1);
+    let args = p.arg_start;
+    if p.copy_from_user(args, &mut psargs[..len]).is_ok() {
+        for b in &mut psargs[..len] {
+            if *b == 0 {
+                *b = b' ';
+            }
+        }
+    } else {
+        psargs = [0; 80];
+    }
+    let ps = ElfPrpsinfo {
+        pr_state: 0,
+        pr_sname: b'R',
+        pr_zomb: 0,
+        pr_nice: 0,
+        pad0: 0,
+        pr_flag: PF_DUMPCORE,
+        pr_uid: p.creds.uid,
+        pr_gid: p.creds.gid,
+        pr_pid: p.tgid,
+        pr_ppid: p.ppid,
+        pr_pgrp: p.pgid,
+        pr_sid: p.sid,
+        pr_fname: p.comm,
+        pr_psargs: psargs,
+    };
+    note(&mut out, "CORE", NT_PRPSINFO, ps.as_bytes());
+    note(
+        &mut out,
+        "CORE",
+        NT_SIGINFO,
+        &crate::task::sigframe::encode_siginfo(info, 0),
+    );
+
+    // `fill_files_note`: how many, the page size, then each mapping's start, end and page
+    // offset, then their names.
+    let files: Vec<_> = segs
+        .iter()
+        .filter_map(|s| s.file.as_ref().map(|f| (s, f)))
+        .collect();
+    let mut desc = Vec::new();
+    desc.extend_from_slice(&(files.len() as u64).to_le_bytes());
+    desc.extend_from_slice(&(PAGE_SIZE as u64).to_le_bytes());
+    for (s, (_, pgoff)) in &files {
+        for x in [s.start as u64, s.end as u64, *pgoff as u64] {
+            desc.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    for (_, (name, _)) in &files {
+        desc.extend_from_slice(name.as_bytes());
+        desc.push(0);
+    }
+    note(&mut out, "CORE", NT_FILE, &desc);
+
+    let fp = UserFpsimdState {
+        vregs: p.fp.v,
+        fpsr: p.fp.fpsr,
+        fpcr: p.fp.fpcr,
+        reserved: [0; 2],
+    };
+    note(&mut out, "CORE", NT_PRFPREG, fp.as_bytes());
+    note(&mut out, "LINUX", NT_ARM_TLS, &p.tpidr.to_le_bytes());
+    out
+}
+
+/// The ELF header, the program headers and the notes; the segments' data starts at the next
+/// page boundary.
+fn write_headers(out: &mut CoreFile, segs: &[Segment], notes: &[u8]) {
+    let phnum = segs.len() + 1;
+    let mut ident = [0u8; 16];
+    ident[..4].copy_from_slice(b"\x7fELF");
+    ident[4] = 2; // ELFCLASS64
+    ident[5] = 1; // ELFDATA2LSB
+    ident[6] = 1; // EV_CURRENT
+    let ehdr = Elf64Ehdr {
+        e_ident: ident,
+        e_type: ET_CORE,
+        e_machine: EM_AARCH64,
+        e_version: 1,
+        e_entry: 0,
+        e_phoff: 64,
+        e_shoff: 0,
+        e_flags: 0,
+        e_ehsize: 64,
+        e_phentsize: 56,
+        e_phnum: phnum.min(0xffff) as u16,
+        e_shentsize: 0,
+        e_shnum: 0,
+        e_shstrndx: 0,
+    };
+    let notes_at = 64 + 56 * phnum as u64;
+    let mut data_at = (notes_at + notes.len() as u64).next_multiple_of(PAGE_SIZE as u64);
+    let mut headers = Vec::with_capacity(56 * phnum);
+    let note_phdr = Elf64Phdr {
+        p_type: PT_NOTE,
+        p_flags: 0,
+        p_offset: notes_at,
+        p_vaddr: 0,
+        p_paddr: 0,
+        p_filesz: notes.len() as u64,
+        p_memsz: 0,
+        p_align: 0,
+    };
+    headers.extend_from_slice(note_phdr.as_bytes());
+    for s in segs {
+        let ph = Elf64Phdr {
+            p_type: PT_LOAD,
+            p_flags: s.flags,
+            p_offset: data_at,
+            p_vaddr: s.start as u64,
+            p_paddr: 0,
+            p_filesz: s.dump as u64,
+            p_memsz: (s.end - s.start) as u64,
+            p_align: PAGE_SIZE as u64,
+        };
+        headers.extend_from_slice(ph.as_bytes());
+        data_at += s.dump as u64;
+    }
+    let _ = out.emit(ehdr.as_bytes()) && out.emit(&headers) && out.emit(notes);
+    out.skip((notes_at + notes.len() as u64).next_multiple_of(PAGE_SIZE as u64) - out.pos);
+}
+
+/// `dump_user_range`: the resident pages of `[start, start + len)` of `p`, holes for the rest
+/// and for the zero page.
+fn dump_user_range(out: &mut CoreFile, p: &Process, start: usize, len: usize) {
+    let mm = p.mm();
+    let zero = mm.pt.pages.lock().zero_page();
+    for va in (start..start + len).step_by(PAGE_SIZE) {
+        let page = mm.pt.translate(va).filter(|t| {
+            let pa = t.pa.align_down(PAGE_SIZE);
+            pa != zero
+        });
+        match page {
+            Some(t) => {
+                let pa = t.pa.align_down(PAGE_SIZE);
+                // SAFETY: a frame mapped in `p`, whose mmap lock is held, so that it stays
+                // mapped while it is read through the kernel's linear map; 4 KiB from its start
+                // lie inside it.
+                let bytes = unsafe {
+                    use crate::mm::phys::PhysMem;
+                    core::slice::from_raw_parts(
+                        crate::mm::frame::KernelPhys.phys_to_virt(pa),
+                        PAGE_SIZE,
+                    )
+                };
+                if !out.emit(bytes) {
+                    return;
+                }
+            }
+            None => out.skip(PAGE_SIZE as u64),
+        }
+    }
+}
+
+/// The core file being written: where the next byte goes, how many were written (holes do not
+/// count), and whether writing has stopped (RLIMIT_CORE reached, or the file system full).
+struct CoreFile {
+    inode: Arc<Inode>,
+    pos: u64,
+    written: u64,
+    limit: u64,
+    stopped: bool,
+}
+
+impl CoreFile {
+    /// `dump_emit`: writes `bytes` at the current place, unless that would pass the limit.
+    fn emit(&mut self, bytes: &[u8]) -> bool {
+        if self.stopped || self.written + bytes.len() as u64 > self.limit {
+            self.stopped = true;
+            return false;
+        }
+        let sb = self.inode.sb.clone();
+        let mut i = self.inode.lock();
+        let Data::File(f) = &mut i.data else {
+            self.stopped = true;
+            return false;
+        };
+        match f.write_at(&sb, self.pos, bytes) {
+            Ok(n) if n == bytes.len() => {
+                self.pos += n as u64;
+                self.written += n as u64;
+                true
+            }
+            _ => {
+                self.stopped = true;
+                false
+            }
+        }
+    }
+
+    /// `dump_skip`: a hole of `n` bytes.
+    fn skip(&mut self, n: u64) {
+        self.pos += n;
+    }
+
+    /// The file ends where the dump does, a hole included, unless writing stopped early.
+    fn finish(self) {
+        let now = crate::fs::vfs().now();
+        let sb = self.inode.sb.clone();
+        let mut i = self.inode.lock();
+        if let Data::File(f) = &mut i.data {
+            if !self.stopped && f.size < self.pos {
+                f.truncate(&sb, self.pos);
+            }
+        }
+        i.mtime = now;
+        i.ctime = now;
+    }
+}
