@@ -43,6 +43,8 @@ pub enum ProcFile {
     /// `pagemap` (`pagemap_read`): binary, 8 bytes per virtual page, read a window at a time
     /// ([`tidemark_mm::pagemap`]).
     Pagemap,
+    /// `coredump_filter`: which memory a core dump holds, in hexadecimal; writable.
+    CoredumpFilter,
 }
 
 impl ProcFile {
@@ -60,10 +62,11 @@ impl ProcFile {
             ProcFile::Mounts => "mounts",
             ProcFile::Smaps => "smaps",
             ProcFile::Pagemap => "pagemap",
+            ProcFile::CoredumpFilter => "coredump_filter",
         }
     }
 
-    pub const ALL: [ProcFile; 11] = [
+    pub const ALL: [ProcFile; 12] = [
         ProcFile::Maps,
         ProcFile::Status,
         ProcFile::Stat,
@@ -75,12 +78,15 @@ impl ProcFile {
         ProcFile::Mounts,
         ProcFile::Smaps,
         ProcFile::Pagemap,
+        ProcFile::CoredumpFilter,
     ];
 
-    /// `environ` and `pagemap` are private to the process's owner (mode 0400 on Linux).
+    /// `environ` and `pagemap` are private to the process's owner (mode 0400 on Linux);
+    /// `coredump_filter` may be written.
     pub const fn mode(self) -> u32 {
         match self {
             ProcFile::Environ | ProcFile::Pagemap => 0o400,
+            ProcFile::CoredumpFilter => 0o644,
             _ => 0o444,
         }
     }
@@ -134,8 +140,8 @@ pub enum SysDir {
     Sysvipc,
 }
 
-/// A file of `/proc/sys` (read-only here: the kernel's values are fixed), or of
-/// `/proc/sysvipc` (the System V IPC tables).
+/// A file of `/proc/sys` (read-only here but `core_pattern`: the kernel's other values are
+/// fixed), or of `/proc/sysvipc` (the System V IPC tables).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SysFile {
     PidMax,
@@ -149,10 +155,11 @@ pub enum SysFile {
     IpcShm,
     IpcMsg,
     IpcSem,
+    CorePattern,
 }
 
 impl SysFile {
-    pub const ALL: [SysFile; 11] = [
+    pub const ALL: [SysFile; 12] = [
         SysFile::PidMax,
         SysFile::Tainted,
         SysFile::Osrelease,
@@ -164,7 +171,16 @@ impl SysFile {
         SysFile::IpcShm,
         SysFile::IpcMsg,
         SysFile::IpcSem,
+        SysFile::CorePattern,
     ];
+
+    /// Root may write `core_pattern`; the rest is read-only.
+    pub const fn mode(self) -> u32 {
+        match self {
+            SysFile::CorePattern => 0o644,
+            _ => 0o444,
+        }
+    }
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -179,6 +195,7 @@ impl SysFile {
             SysFile::IpcShm => "shm",
             SysFile::IpcMsg => "msg",
             SysFile::IpcSem => "sem",
+            SysFile::CorePattern => "core_pattern",
         }
     }
 
@@ -264,6 +281,16 @@ impl Node {
         }
     }
 
+    /// Whether the node is a file that may be written: by root, and a process's own by the
+    /// process itself.
+    pub const fn writable(self) -> bool {
+        match self {
+            Node::File(_, f) => f.mode() & 0o200 != 0,
+            Node::Sys(f) => f.mode() & 0o200 != 0,
+            _ => false,
+        }
+    }
+
     /// The process whose directory holds the node, if any.
     pub const fn pid(self) -> Option<i32> {
         match self {
@@ -293,6 +320,10 @@ pub trait ProcSource {
         -> Result<(), Errno>;
     /// The target of a link other than `self` and `mounts`.
     fn link(&self, link: ProcLink) -> Result<String, Errno>;
+    /// A write to one of the writable files ([`Node::writable`]): how much was taken.
+    fn write(&self, _node: Node, _data: &[u8]) -> Result<usize, Errno> {
+        Err(errno::EINVAL)
+    }
     /// What a magic link (`fd/N`, `cwd`) leads to when followed: the open file's own place in
     /// the tree, reached even after it was renamed or removed (Linux's `nd_jump_link`). `None`
     /// for what has no place (an anonymous pipe, the console): the link's text is then walked.
@@ -763,8 +794,48 @@ impl StatFields {
     }
 }
 
+/// `kstrtouint` with base 0, as procfs files that take a number read their text: `0x` or `0X`
+/// and hexadecimal, `0` and octal, or decimal, with one trailing newline allowed; `None` for
+/// anything else, or a value above `u32::MAX`.
+pub fn parse_uint(text: &str) -> Option<u32> {
+    let t = text.strip_suffix('\n').unwrap_or(text);
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn parse_uint_reads_kstrtouint_bases() {
+        assert_eq!(parse_uint("0x33\n"), Some(0x33));
+        assert_eq!(parse_uint("0X1ff"), Some(0x1ff));
+        assert_eq!(parse_uint("063"), Some(0o63));
+        assert_eq!(parse_uint("51"), Some(51));
+        assert_eq!(parse_uint("0"), Some(0));
+        for bad in [
+            "",
+            "\n",
+            "0x",
+            "33 ",
+            "-1",
+            "08",
+            "0x1g",
+            "4294967296",
+            "1\n\n",
+        ] {
+            assert_eq!(parse_uint(bad), None, "{bad:?}");
+        }
+    }
     use super::*;
     use alloc::vec::Vec;
 

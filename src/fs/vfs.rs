@@ -167,6 +167,9 @@ impl ProcSource for Namei<'_> {
     fn render(&self, node: Node, out: &mut alloc::string::String) -> Result<(), Errno> {
         self.proc.render(node, out)
     }
+    fn write(&self, node: Node, data: &[u8]) -> Result<usize, Errno> {
+        self.proc.write(node, data)
+    }
     fn pagemap(
         &self,
         pid: i32,

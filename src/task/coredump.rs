@@ -21,16 +21,35 @@ use crate::mm::addr::PAGE_SIZE;
 use crate::mm::uaccess::UserMemExt;
 use crate::task::process::Process;
 use crate::task::signal::SigInfo;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use tidemark_abi::errno::{self, Errno};
 use tidemark_abi::layout::*;
 
-/// `core_pattern`, which tidemark does not let change: the file `core` in the working directory.
-pub const CORE_PATTERN: &str = "core";
+/// `/proc/sys/kernel/core_pattern` once written (`None`: Linux's default, `core`, the file
+/// `core` in the working directory).
+static CORE_PATTERN: spin::Mutex<Option<String>> = spin::Mutex::new(None);
+/// `CORENAME_MAX_SIZE`: the pattern is shorter.
+const CORENAME_MAX_SIZE: usize = 128;
 
-/// The default `/proc/PID/coredump_filter` (`MMF_DUMP_FILTER_DEFAULT`): anonymous private and
-/// shared memory, the first page of ELF files, private huge pages.
-pub const DUMP_FILTER: u32 = 0x33;
+/// The current `core_pattern`.
+pub fn core_pattern() -> String {
+    CORE_PATTERN
+        .lock()
+        .clone()
+        .unwrap_or_else(|| String::from("core"))
+}
+
+/// A write to `core_pattern` (`proc_dostring`): the text up to the first newline, at most
+/// `CORENAME_MAX_SIZE - 1` bytes of it.
+pub fn set_core_pattern(text: &[u8]) {
+    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = &line[..line.len().min(CORENAME_MAX_SIZE - 1)];
+    *CORE_PATTERN.lock() = Some(String::from_utf8_lossy(line).into_owned());
+}
+
 const FILTER_ANON_PRIVATE: u32 = 1 << 0;
 const FILTER_ANON_SHARED: u32 = 1 << 1;
 const FILTER_MAPPED_PRIVATE: u32 = 1 << 2;
@@ -57,10 +76,10 @@ struct Segment {
 /// Whether a dump was made, as the exit status will say.
 pub fn do_coredump(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo) -> bool {
     let limit = p.mm().rlimits.recorded[RLIMIT_CORE].cur as u64;
-    if limit < PAGE_SIZE as u64 {
+    if limit < PAGE_SIZE as u64 || !p.group.dumpable.load(Ordering::Relaxed) {
         return false;
     }
-    let Some(inode) = create_core_file(p) else {
+    let Some(inode) = create_core_file(p, sig, limit) else {
         return false;
     };
     let segments = snapshot_segments(p);
@@ -80,29 +99,105 @@ pub fn do_coredump(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo) ->
     true
 }
 
-/// The file `core` in the working directory, made anew (Linux unlinks an old one first, then
-/// creates it with `O_EXCL`, mode 0600 less the umask, and gives up unless the mode is still
-/// 0600: a umask that takes the owner's rights makes no dump).
-fn create_core_file(p: &Process) -> Option<Arc<Inode>> {
+/// `format_corename`: the pattern with its `%` specifiers filled in (`%p` the process id, `%P`
+/// the same, `%i` / `%I` the thread's, `%u` / `%g` the real user and group, `%s` the signal,
+/// `%t` the time in seconds, `%h` the host name, `%e` the name, `%c` RLIMIT_CORE, `%d` the dump
+/// mode, `%%` a `%`; others give nothing). `None` for a pipe to a helper (`|`), which tidemark
+/// does not run, or for an empty name.
+fn format_corename(p: &Process, sig: u32, limit: u64) -> Option<Vec<u8>> {
+    use core::fmt::Write;
+    let pattern = core_pattern();
+    if pattern.starts_with('|') || pattern.is_empty() {
+        return None;
+    }
+    let mut name = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            name.push(c);
+            continue;
+        }
+        let _ = match chars.next() {
+            Some('%') => write!(name, "%"),
+            Some('p' | 'P') => write!(name, "{}", p.tgid),
+            Some('i' | 'I') => write!(name, "{}", p.pid),
+            Some('u') => write!(name, "{}", p.creds.uid),
+            Some('g') => write!(name, "{}", p.creds.gid),
+            Some('s') => write!(name, "{sig}"),
+            Some('t') => write!(
+                name,
+                "{}",
+                crate::arch::aarch64::timer::realtime_ns() / 1_000_000_000
+            ),
+            Some('h') => write!(name, "tidemark"),
+            Some('e') => write!(name, "{}", p.comm_str().replace('/', "!")),
+            Some('c') => write!(name, "{limit}"),
+            Some('d') => write!(name, "1"),
+            _ => Ok(()),
+        };
+    }
+    (!name.is_empty()).then(|| name.into_bytes())
+}
+
+/// The walker's view of /proc while the name is looked up: the process itself, nothing to read.
+struct DumpView(i32);
+
+impl crate::fs::procfs::ProcSource for DumpView {
+    fn pid(&self) -> i32 {
+        self.0
+    }
+    fn pids(&self) -> Vec<i32> {
+        alloc::vec![self.0]
+    }
+    fn fds(&self, _: i32) -> Vec<u32> {
+        Vec::new()
+    }
+    fn render(&self, _: crate::fs::procfs::Node, _: &mut String) -> Result<(), Errno> {
+        Err(errno::EACCES)
+    }
+    fn pagemap(&self, _: i32, _: usize, _: &mut [u64], _: bool) -> Result<(), Errno> {
+        Err(errno::EACCES)
+    }
+    fn link(&self, _: crate::fs::procfs::ProcLink) -> Result<String, Errno> {
+        Err(errno::ENOENT)
+    }
+}
+
+/// The core file, made anew where the pattern says, from the working directory (Linux unlinks
+/// an old one first, then creates it with `O_EXCL`, mode 0600 less the umask, and gives up
+/// unless the mode is still 0600: a umask that takes the owner's rights makes no dump).
+fn create_core_file(p: &Process, sig: u32, limit: u64) -> Option<Arc<Inode>> {
+    let name = format_corename(p, sig, limit)?;
     let (cwd, umask) = {
         let fs = p.fs.lock();
         (fs.cwd.clone(), fs.umask)
-    };
-    let Loc::Tmp(dir) = cwd else {
-        return None;
     };
     let cred = Cred {
         fsuid: p.creds.euid,
         fsgid: p.creds.egid,
     };
     let vfs = crate::fs::vfs();
-    let name = CORE_PATTERN.as_bytes();
-    let _ = vfs.remove(&dir, name, false, cred);
+    let view = DumpView(p.tgid);
+    let nd = crate::fs::vfs::Namei {
+        vfs,
+        cwd: &cwd,
+        cred,
+        proc: &view,
+        own: None,
+    };
+    let (dir, last) = nd.lookup_parent(&cwd, &name).ok()?;
+    let Loc::Tmp(dir) = dir else {
+        return None;
+    };
+    if last.kind != crate::fs::vfs::LastKind::Norm || last.slash {
+        return None;
+    }
+    let _ = vfs.remove(&dir, &last.name, false, cred);
     let mode = 0o600 & !umask;
     let inode = vfs
         .create(
             &dir,
-            name,
+            &last.name,
             tidemark_abi::layout::S_IFREG | mode,
             0,
             Data::File(Default::default()),
@@ -115,7 +210,7 @@ fn create_core_file(p: &Process) -> Option<Arc<Inode>> {
 /// The VMAs and how much of each goes into the file (`vma_dump_size`, with the default filter).
 fn snapshot_segments(p: &mut Process) -> Vec<Segment> {
     use crate::mm::vma::{VM_EXEC, VM_READ, VM_SHARED, VM_WRITE};
-    let filter = DUMP_FILTER;
+    let filter = p.group.coredump_filter.load(Ordering::Relaxed);
     let mm = p.mm();
     let mut v = Vec::new();
     for vma in mm.vmas() {

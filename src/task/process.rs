@@ -9,6 +9,10 @@ use crate::mm::error::MmError;
 use crate::mm::fault::{find_vma_for_fault, FaultAccess, FaultError};
 use crate::mm::frame::KernelPhys;
 use crate::mm::mm_struct::{MmStruct, Rlimit, RLIM_INFINITY};
+
+/// `MMF_DUMP_FILTER_DEFAULT`: anonymous private and shared memory, the first page of ELF files,
+/// private huge pages.
+pub const DUMP_FILTER_DEFAULT: u32 = 0x33;
 use crate::mm::phys::PhysMem;
 use crate::mm::thp::huge_fault_range;
 use crate::mm::user_pages::FaultResult;
@@ -87,6 +91,12 @@ pub struct ThreadGroup {
     /// `PR_SET_CHILD_SUBREAPER`: the orphans of this process's descendants come here rather
     /// than to the first process. A fork's child does not inherit it; an exec keeps it.
     pub is_child_subreaper: core::sync::atomic::AtomicBool,
+    /// `PR_SET_DUMPABLE`: whether a core dump may be written (Linux keeps it in the mm's flags,
+    /// which a fork copies and an exec sets back).
+    pub dumpable: core::sync::atomic::AtomicBool,
+    /// `/proc/PID/coredump_filter`: which memory a core dump holds (Linux's `MMF_DUMP_*` bits
+    /// of the mm's flags, which a fork copies and an exec keeps).
+    pub coredump_filter: core::sync::atomic::AtomicU32,
     /// RLIMIT_CPU, in seconds of the process's CPU time. Linux keeps every limit here, in
     /// `signal_struct`; tidemark keeps the others with the mm, which consults them, and this one
     /// where the tick that enforces it looks ([`Process::itimer_cpu_check`]). A fork's child
@@ -114,6 +124,8 @@ impl ThreadGroup {
             real_armed: core::sync::atomic::AtomicBool::new(false),
             itimer_cpu: crate::sync::Mutex::new([None; 2]),
             is_child_subreaper: core::sync::atomic::AtomicBool::new(false),
+            dumpable: core::sync::atomic::AtomicBool::new(true),
+            coredump_filter: core::sync::atomic::AtomicU32::new(DUMP_FILTER_DEFAULT),
             rlimit_cpu: crate::sync::Mutex::new(Rlimit::INFINITY),
             cpu_timers: core::sync::atomic::AtomicBool::new(false),
             dead_cpu: core::sync::atomic::AtomicU64::new(0),
@@ -123,11 +135,15 @@ impl ThreadGroup {
         })
     }
 
-    /// A fork's child's group: what it inherits of this one (RLIMIT_CPU; timers are not
-    /// inherited, as on Linux).
+    /// A fork's child's group: what it inherits of this one (RLIMIT_CPU, whether it may dump
+    /// core and what; timers are not inherited, as on Linux).
     pub fn forked(&self) -> alloc::sync::Arc<ThreadGroup> {
+        use core::sync::atomic::Ordering::Relaxed;
         let g = ThreadGroup::new();
         *g.rlimit_cpu.lock() = *self.rlimit_cpu.lock();
+        g.dumpable.store(self.dumpable.load(Relaxed), Relaxed);
+        g.coredump_filter
+            .store(self.coredump_filter.load(Relaxed), Relaxed);
         g.rearm_cpu_timers(&[None; 2]);
         g
     }

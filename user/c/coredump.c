@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -49,11 +50,37 @@ static void set_core_limit(rlim_t cur)
 	setrlimit(RLIMIT_CORE, &r);
 }
 
+static int read_text(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t got = read(fd, buf, n - 1);
+	close(fd);
+	buf[got > 0 ? got : 0] = 0;
+	return got > 0 ? 0 : -1;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static pid_t last_child;
+
 /* Forks a child that takes `sig` with RLIMIT_CORE at `limit`; its wait status. */
 static int crash(int sig, rlim_t limit)
 {
 	unlink("core");
 	pid_t c = fork();
+	last_child = c;
 	if (c == 0) {
 		set_core_limit(limit);
 		fill(written);
@@ -232,6 +259,59 @@ int main(int argc, char **argv)
 	CHECK(WIFSIGNALED(st) && WCOREDUMP(st) && stat("core", &fs) == 0 && fs.st_size <= PAGE, "RLIMIT_CORE of a page: a dump cut at the limit (%ld bytes)", (long)fs.st_size);
 	st = crash(SIGABRT, PAGE - 1);
 	CHECK(WIFSIGNALED(st) && !WCOREDUMP(st) && access("core", F_OK) == -1, "less than a page: none (status %#x)", st);
+	unlink("core");
+
+	/* Where the file goes: /proc/sys/kernel/core_pattern. */
+	char pat[256] = "";
+	CHECK(read_text("/proc/sys/kernel/core_pattern", pat, sizeof pat) == 0 && !strcmp(pat, "core\n"), "core_pattern is `core` (%s)", pat);
+	CHECK(write_text("/proc/sys/kernel/core_pattern", "dump-%p.%e.%s\n") == 0, "root sets core_pattern");
+	c = fork();
+	if (c == 0) {
+		set_core_limit(RLIM_INFINITY);
+		raise(SIGABRT);
+		_exit(100);
+	}
+	waitpid(c, &st, 0);
+	char name[64];
+	snprintf(name, sizeof name, "dump-%d.%s.%d", (int)c, comm, SIGABRT);
+	CHECK(WCOREDUMP(st) && access(name, F_OK) == 0, "the dump is %s", name);
+	unlink(name);
+	mkdir("/tmp/coredump-dir/sub", 0755);
+	write_text("/proc/sys/kernel/core_pattern", "/tmp/coredump-dir/sub/core.%p");
+	st = crash(SIGBUS, RLIM_INFINITY);
+	snprintf(name, sizeof name, "sub/core.%d", last_child);
+	CHECK(WCOREDUMP(st) && access(name, F_OK) == 0, "an absolute pattern: %s", name);
+	unlink(name);
+	write_text("/proc/sys/kernel/core_pattern", "|/nonexistent-helper %p");
+	st = crash(SIGABRT, RLIM_INFINITY);
+	CHECK(WIFSIGNALED(st) && !WCOREDUMP(st), "a pipe to a helper that cannot run: no dump (status %#x)", st);
+	write_text("/proc/sys/kernel/core_pattern", "core");
+
+	/* What goes in: /proc/PID/coredump_filter. */
+	CHECK(read_text("/proc/self/coredump_filter", pat, sizeof pat) == 0 && !strcmp(pat, "00000033\n"), "coredump_filter is 0x33 (%s)", pat);
+	CHECK(write_text("/proc/self/coredump_filter", "0x32") == 0 && read_text("/proc/self/coredump_filter", pat, sizeof pat) == 0 && !strcmp(pat, "00000032\n"),
+	      "writing 0x32 reads back (%s)", pat);
+	CHECK(write_text("/proc/self/coredump_filter", "nonsense") == -1 && errno == EINVAL, "not a number: EINVAL");
+	st = crash(SIGSEGV, RLIM_INFINITY);
+	w = NULL;
+	if (WCOREDUMP(st) && read_core() == 0)
+		w = load_at((unsigned long)written);
+	CHECK(w && w->p_filesz == 0, "without bit 0, anonymous private memory is left out (and the child inherited the filter) (%ld)", w ? (long)w->p_filesz : -1L);
+	write_text("/proc/self/coredump_filter", "0x33");
+
+	/* Whether: PR_SET_DUMPABLE. */
+	CHECK(prctl(PR_GET_DUMPABLE) == 1, "PR_GET_DUMPABLE: 1");
+	CHECK(prctl(PR_SET_DUMPABLE, 2) == -1 && errno == EINVAL, "PR_SET_DUMPABLE 2: EINVAL");
+	c = fork();
+	if (c == 0) {
+		set_core_limit(RLIM_INFINITY);
+		prctl(PR_SET_DUMPABLE, 0);
+		raise(SIGABRT);
+		_exit(100);
+	}
+	unlink("core");
+	waitpid(c, &st, 0);
+	CHECK(WIFSIGNALED(st) && !WCOREDUMP(st) && access("core", F_OK) == -1, "not dumpable: no dump (status %#x)", st);
 	unlink("core");
 	return tap_done("coredump");
 }

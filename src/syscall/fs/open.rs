@@ -206,6 +206,13 @@ fn open_tmpfile(ctx: &mut FsCtx<'_>, start: &Loc, name: &[u8], flags: u32, mode:
     )
 }
 
+/// Whether the caller may write procfs node `n`: one of the writable files, as root, or its own
+/// process's file.
+fn proc_may_write(ctx: &FsCtx<'_>, n: Node) -> bool {
+    let own = matches!(n, Node::File(pid, _) if pid == ctx.proc.pid());
+    n.writable() && (ctx.cred.privileged() || own)
+}
+
 /// `do_open` and `vfs_open`: the checks on what was found, then the open file itself.
 fn do_open(
     ctx: &mut FsCtx<'_>,
@@ -235,11 +242,12 @@ fn do_open(
         Loc::Proc(Node::Link(_)) => return Err(errno::ELOOP),
         Loc::Proc(n) => {
             if acc & MAY_WRITE != 0 {
-                return Err(if n.is_dir() {
-                    errno::EISDIR
-                } else {
-                    errno::EACCES
-                });
+                if n.is_dir() {
+                    return Err(errno::EISDIR);
+                }
+                if !proc_may_write(ctx, *n) {
+                    return Err(errno::EACCES);
+                }
             }
             if n.is_dir() {
                 return Ok(FileKind::Dir { loc, pos: 0 });
@@ -437,6 +445,10 @@ pub fn sys_faccessat2(
     if mode == F_OK {
         return Ok(0);
     }
+    let mode = match &loc {
+        Loc::Proc(n) if mode & W_OK != 0 && proc_may_write(ctx, *n) => mode & !W_OK,
+        _ => mode,
+    };
     loc_permission(&loc, ctx.cred, mode)?;
     Ok(0)
 }

@@ -416,6 +416,8 @@ pub(super) struct WriteCtx<'a> {
     pub now: crate::fs::inode::Time,
     /// The caller's RLIMIT_FSIZE ([`FsCtx::fsize`]).
     pub fsize: &'a dyn Fn() -> u64,
+    /// The caller's /proc, which takes the writes to its writable files.
+    pub proc: &'a dyn ProcSource,
 }
 
 impl<'a> WriteCtx<'a> {
@@ -423,6 +425,7 @@ impl<'a> WriteCtx<'a> {
         WriteCtx {
             now: ctx.vfs.now(),
             fsize: ctx.fsize,
+            proc: ctx.proc,
         }
     }
 }
@@ -487,8 +490,14 @@ pub(super) fn write_file(
             dev: CharDev::Full, ..
         } => Err(errno::ENOSPC),
         FileKind::Device { .. } => Ok(count),
-        // No `write` method: `vfs_write` refuses with `EINVAL` (`FMODE_CAN_WRITE` unset). Not
-        // reachable through `openat`, which never opens these for writing.
+        // A writable /proc file takes what is written at once (at most a page, as a sysctl
+        // does), whatever the position; the others have no `write` method, and `vfs_write`
+        // refuses with `EINVAL` (`FMODE_CAN_WRITE` unset).
+        FileKind::Snapshot { node, .. } if node.writable() => {
+            let mut text = alloc::vec![0u8; count.min(crate::mm::addr::PAGE_SIZE)];
+            mem.copy_from_user(buf, &mut text)?;
+            w.proc.write(*node, &text)
+        }
         FileKind::Snapshot { .. } | FileKind::Dir { .. } => Err(errno::EINVAL),
         FileKind::PipeWrite(p) | FileKind::PipeRdWr(_, p) => {
             write_pipe(p, nonblock, mem, &[(buf, count)])

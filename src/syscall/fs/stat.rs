@@ -11,13 +11,15 @@ pub use crate::fs::devnum::{makedev, CONSOLE_RDEV, DEVPTS_DEV, PROC_DEV, ROOT_DE
 pub(super) const TTY_GID: u32 = 5;
 
 /// `generic_fillattr` for a procfs node: files are empty regular files of mode 0444 (size 0,
-/// as Linux reports for them; `environ` 0400), directories 0555, links 0777; `st_blksize` is
+/// as Linux reports for them; `environ` 0400, the writable ones 0644), directories 0555, links
+/// 0777; `st_blksize` is
 /// procfs's 1024. Everything belongs to root.
 pub fn stat_node(node: Node) -> Stat {
     let (mode, nlink, dev, blksize) = match node {
         n if n.is_dir() => (S_IFDIR | 0o555, 2, PROC_DEV, 1024),
         Node::Link(_) => (S_IFLNK | 0o777, 1, PROC_DEV, 1024),
         Node::File(_, f) => (S_IFREG | f.mode(), 1, PROC_DEV, 1024),
+        Node::Sys(f) => (S_IFREG | f.mode(), 1, PROC_DEV, 1024),
         _ => (S_IFREG | 0o444, 1, PROC_DEV, 1024),
     };
     Stat {

@@ -60,7 +60,15 @@ fn maps_text() -> String {
 /// A second process, to see another pid directory.
 const OTHER: i32 = 7;
 
+/// What the fake /proc was asked to write, by node.
+static PROC_WRITES: std::sync::Mutex<Vec<(Node, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+
 impl ProcSource for FakeProc {
+    fn write(&self, node: Node, data: &[u8]) -> Result<usize, Errno> {
+        PROC_WRITES.lock().unwrap().push((node, data.to_vec()));
+        Ok(data.len())
+    }
+
     /// Each entry is its page's number, with the top bit for a frame-number reader.
     fn pagemap(
         &self,
@@ -315,6 +323,55 @@ fn rlimit_fsize_limits_regular_files() {
     );
     e.fsize = u64::MAX;
     assert_eq!(e.call(|c| sys_write(c, fd, u, 16)), Ok(16));
+}
+
+/// The writable /proc files: `core_pattern` for root, a process's own `coredump_filter` for
+/// itself (and root); a write goes to the kernel's /proc whole; the others stay read-only, for
+/// open and for access(2) alike.
+#[test]
+fn proc_writable_files() {
+    use crate::fs::procfs::SysFile;
+    let mut e = Env::new();
+    let pattern = Node::Sys(SysFile::CorePattern);
+    let fd = e.open("/proc/sys/kernel/core_pattern", O_WRONLY).unwrap() as u64;
+    e.mem.put(U, b"core.%p\n");
+    assert_eq!(e.call(|c| sys_write(c, fd, U as u64, 8)), Ok(8));
+    assert!(PROC_WRITES
+        .lock()
+        .unwrap()
+        .contains(&(pattern, b"core.%p\n".to_vec())));
+    assert_eq!(
+        e.open("/proc/sys/kernel/osrelease", O_WRONLY),
+        Err(errno::EACCES)
+    );
+    let p = e.cstr(0x8000, "/proc/sys/kernel/core_pattern");
+    assert_eq!(
+        e.call(|c| sys_faccessat2(c, AT_FDCWD as u64, p, 2, 0)),
+        Ok(0)
+    );
+    assert_eq!(
+        e.call(|c| sys_newfstatat(c, AT_FDCWD as u64, p, U as u64 + 0x1000, 0)),
+        Ok(0)
+    );
+    assert_eq!(e.stat_at(0x1000).st_mode, S_IFREG | 0o644);
+    e.cred = Cred {
+        fsuid: 1000,
+        fsgid: 1000,
+    };
+    assert_eq!(
+        e.open("/proc/sys/kernel/core_pattern", O_WRONLY),
+        Err(errno::EACCES)
+    );
+    let p = e.cstr(0x8000, "/proc/sys/kernel/core_pattern");
+    assert_eq!(
+        e.call(|c| sys_faccessat2(c, AT_FDCWD as u64, p, 2, 0)),
+        Err(errno::EACCES)
+    );
+    assert!(e.open("/proc/self/coredump_filter", O_RDWR).is_ok());
+    assert_eq!(
+        e.open(&format!("/proc/{OTHER}/coredump_filter"), O_WRONLY),
+        Err(errno::EACCES)
+    );
 }
 
 #[test]

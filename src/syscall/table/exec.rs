@@ -354,6 +354,11 @@ fn begin_new_exec(
     }
     p.exe = l.exe;
     p.exe_file = Some(exe_file);
+    // `begin_new_exec`: a new program may dump core (`set_dumpable(SUID_DUMP_USER)`: no
+    // set-user-ID programs here).
+    p.group
+        .dumpable
+        .store(true, core::sync::atomic::Ordering::Relaxed);
     let base = filename.rsplit(|&b| b == b'/').next().unwrap_or(filename);
     p.comm = crate::task::process::comm_of(core::str::from_utf8(base).unwrap_or("?"));
     p.sigtramp = l.sigtramp;

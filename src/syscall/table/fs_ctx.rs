@@ -83,6 +83,13 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
     drop(pages);
     let _ = match f {
         ProcFile::Maps => show_maps(out, &mm),
+        ProcFile::CoredumpFilter => writeln!(
+            out,
+            "{:08x}",
+            p.group
+                .coredump_filter
+                .load(core::sync::atomic::Ordering::Relaxed)
+        ),
         ProcFile::Status => {
             let name = p.comm_str();
             let _ = write!(
@@ -395,6 +402,7 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
             }
             SysFile::MmapMinAddr => writeln!(out, "{}", crate::mm::mm_struct::DAC_MMAP_MIN_ADDR),
             SysFile::IpcShm => super::shm::proc_show(out),
+            SysFile::CorePattern => writeln!(out, "{}", crate::task::coredump::core_pattern()),
             // tidemark has no message queues or semaphore sets: the tables are empty.
             SysFile::IpcMsg => out.write_str(
                 "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
@@ -419,6 +427,35 @@ impl ProcView<'_, '_> {
 impl ProcSource for ProcView<'_, '_> {
     fn pid(&self) -> i32 {
         self.pid
+    }
+
+    fn write(&self, node: Node, data: &[u8]) -> Result<usize, Errno> {
+        match node {
+            Node::Sys(SysFile::CorePattern) => {
+                crate::task::coredump::set_core_pattern(data);
+                Ok(data.len())
+            }
+            Node::File(pid, ProcFile::CoredumpFilter) => {
+                // `proc_coredump_filter_write`: a number in any base `kstrtouint` reads, of
+                // which the filter's nine bits are kept.
+                let text = core::str::from_utf8(data).map_err(|_| errno::EINVAL)?;
+                let v = crate::fs::procfs::parse_uint(text).ok_or(errno::EINVAL)?;
+                let set = |p: &Process| {
+                    p.group
+                        .coredump_filter
+                        .store(v & 0x1ff, core::sync::atomic::Ordering::Relaxed)
+                };
+                if pid == self.pid || pid == self.tid {
+                    set(&self.shared.0.borrow());
+                } else {
+                    let tasks = TASKS.lock();
+                    let q = tasks.get(pid).ok_or(errno::ESRCH)?;
+                    set(&q);
+                }
+                Ok(data.len())
+            }
+            _ => Err(errno::EINVAL),
+        }
     }
     fn cpus(&self) -> usize {
         crate::arch::aarch64::smp::online()

@@ -85,6 +85,8 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
         const PR_GET_THP_DISABLE: usize = 42;
         const PR_SET_PDEATHSIG: usize = 1;
         const PR_GET_PDEATHSIG: usize = 2;
+        const PR_GET_DUMPABLE: usize = 3;
+        const PR_SET_DUMPABLE: usize = 4;
         const PR_SET_CHILD_SUBREAPER: usize = 36;
         const PR_GET_CHILD_SUBREAPER: usize = 37;
         const PR_SET_TIMERSLACK: usize = 29;
@@ -98,6 +100,19 @@ pub(super) fn prctl(p: &mut Process, call: &SyscallArgs, _tf: &TrapFrame) -> Sys
                 Ok(0)
             }
             PR_GET_PDEATHSIG => p.write_pod(a1, &(p.pdeath_signal as i32)).map(|_| 0),
+            PR_GET_DUMPABLE => {
+                Ok(p.group.dumpable.load(core::sync::atomic::Ordering::Relaxed) as usize)
+            }
+            // 0 or 1 (`SUID_DUMP_USER`); 2 is for the sysctl alone.
+            PR_SET_DUMPABLE => {
+                if a1 > 1 {
+                    return Err(errno::EINVAL);
+                }
+                p.group
+                    .dumpable
+                    .store(a1 == 1, core::sync::atomic::Ordering::Relaxed);
+                Ok(0)
+            }
             PR_SET_CHILD_SUBREAPER => {
                 p.group
                     .is_child_subreaper
