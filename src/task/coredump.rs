@@ -1,7 +1,7 @@
 //! Core dumps (Linux's `do_coredump` in fs/coredump.c and `elf_core_dump` in fs/binfmt_elf.c):
-//! a process killed by a signal whose default action dumps core leaves an ELF core file named
-//! `core` in its working directory, when RLIMIT_CORE allows a page or more, and the status its
-//! parent reads says so (`WCOREDUMP`).
+//! a process killed by a signal whose default action dumps core leaves an ELF core file where
+//! `core_pattern` says (by default `core` in its working directory), when it is dumpable and
+//! RLIMIT_CORE allows a page or more, and the status its parent reads says so (`WCOREDUMP`).
 //!
 //! The file is what Linux writes for arm64, so that GDB reads it (`gdb PROGRAM core`): an ELF
 //! header, a `PT_NOTE` segment with the notes, then one `PT_LOAD` segment per VMA, holding the
@@ -207,7 +207,8 @@ fn create_core_file(p: &Process, sig: u32, limit: u64) -> Option<Arc<Inode>> {
     (mode & 0o677 == 0o600).then_some(inode)
 }
 
-/// The VMAs and how much of each goes into the file (`vma_dump_size`, with the default filter).
+/// The VMAs and how much of each goes into the file (`vma_dump_size`, with the process's
+/// `coredump_filter`).
 fn snapshot_segments(p: &mut Process) -> Vec<Segment> {
     use crate::mm::vma::{VM_EXEC, VM_READ, VM_SHARED, VM_WRITE};
     let filter = p.group.coredump_filter.load(Ordering::Relaxed);
