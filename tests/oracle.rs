@@ -249,6 +249,11 @@ fn coredump_on_linux() {
 }
 
 #[test]
+fn autoreap_on_linux() {
+    oracle("autoreap", "", "1G");
+}
+
+#[test]
 fn pagemap_on_linux() {
     oracle("pagemap", "", "1G");
 }

@@ -37,6 +37,15 @@ fn orphans_go_to_the_nearest_subreaper() {
     o.assert_no_frame_leak();
 }
 
+/// `user/c/autoreap.c`: the children of a process that ignores SIGCHLD or set SA_NOCLDWAIT are
+/// reaped as they end, and its wait ends with ECHILD.
+#[test]
+fn children_nobody_waits_for_are_reaped() {
+    let o = Boot::default().program("c-autoreap", "").run();
+    o.assert_tap("autoreap", 5);
+    o.assert_no_frame_leak();
+}
+
 #[test]
 fn fork_on_a_small_machine_and_another_cpu() {
     let o = Boot::default()

@@ -8,7 +8,7 @@ use crate::mm::vm_space::VmSpace;
 use crate::println;
 use crate::task::klock;
 use crate::task::process::{ExitReason, Process};
-use crate::task::signal::{signal_name, SigInfo, SIGCHLD};
+use crate::task::signal::{signal_name, SigInfo, SA_NOCLDWAIT, SIGCHLD, SIG_IGN};
 use crate::task::wait::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
 use alloc::boxed::Box;
 use core::sync::atomic::Ordering;
@@ -137,7 +137,9 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
         dead.push((z, zombie.reason));
     }
     for (z, reason) in dead {
-        notify_parent(&mut tasks, reaper, z, reason, SIGCHLD);
+        if notify_parent(&mut tasks, reaper, z, reason, SIGCHLD) {
+            tasks.zombies.remove(&z);
+        }
     }
     tasks.zombies.insert(
         pid,
@@ -150,17 +152,39 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
             minflt,
         },
     );
-    notify_parent(&mut tasks, ppid, pid, reason, exit_signal);
+    if notify_parent(&mut tasks, ppid, pid, reason, exit_signal) {
+        tasks.zombies.remove(&pid);
+    }
     tasks.wake_expired();
     leave_for_good(tasks)
 }
 
 /// `do_notify_parent`: process `ppid` learns that its child `pid` ended: the exit signal (none
-/// if 0), and its threads waiting for children wake.
-fn notify_parent(tasks: &mut Tasks, ppid: i32, pid: i32, reason: ExitReason, exit_signal: u32) {
+/// if 0), and its threads waiting for children wake. Whether the child is reaped at once instead
+/// of staying a zombie: the parent ignores SIGCHLD or set `SA_NOCLDWAIT` (then a `wait4` that
+/// has no other child to wait for ends with `ECHILD`; SIGCHLD still comes with `SA_NOCLDWAIT`).
+fn notify_parent(
+    tasks: &mut Tasks,
+    ppid: i32,
+    pid: i32,
+    reason: ExitReason,
+    mut exit_signal: u32,
+) -> bool {
     let Some(&first) = tasks.threads_of(ppid).first() else {
-        return;
+        return false;
     };
+    let mut autoreap = false;
+    if exit_signal == SIGCHLD {
+        if let Some(parent) = tasks.get(first) {
+            let a = parent.signals.action(SIGCHLD);
+            if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
+                autoreap = true;
+                if a.handler == SIG_IGN {
+                    exit_signal = 0;
+                }
+            }
+        }
+    }
     let code = match reason {
         ExitReason::Exited(_) => CLD_EXITED,
         ExitReason::Signaled { core: true, .. } => CLD_DUMPED,
@@ -176,6 +200,7 @@ fn notify_parent(tasks: &mut Tasks, ppid: i32, pid: i32, reason: ExitReason, exi
     // A waiter in wait4 or vfork wakes; so does one whose SIGCHLD now interrupts it (a handler
     // installed, in sigsuspend or ppoll), as `send_to` does for any signal.
     tasks.wake_waiters(ppid, pid);
+    autoreap
 }
 
 /// `find_new_reaper`: where the children of a process that ended, whose parent was `ancestor`,
