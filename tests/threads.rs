@@ -97,7 +97,7 @@ fn threads_on_one_core() {
 #[test]
 fn pthreads_on_four_cores() {
     let o = four_cores().program("c-threads", "").run();
-    o.assert_tap("threads", 27);
+    o.assert_tap("threads", 28);
     o.assert_no_frame_leak();
 }
 
@@ -118,7 +118,7 @@ fn the_mm_under_threads_on_four_cores() {
 #[test]
 fn pthreads_behave_as_on_linux() {
     let o = Boot::default().program("c-threads", "").run();
-    o.assert_tap("threads", 27);
+    o.assert_tap("threads", 28);
     o.assert_no_frame_leak();
 }
 

@@ -223,7 +223,6 @@ pub fn exec(
         ran_since: 0,
         clear_child_tid: 0,
         robust_list: 0,
-        exit_signal: crate::task::signal::SIGCHLD,
         sigtramp: l.sigtramp,
         arg_start: l.arg_start,
         arg_end: l.arg_end,

@@ -48,7 +48,7 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
         + p.group
             .children_cpu
             .load(core::sync::atomic::Ordering::Relaxed);
-    let exit_signal = p.exit_signal;
+    let exit_signal = p.group.exit_signal.load(Ordering::Relaxed);
     if !last {
         log::debug!("{} (pid {pid}): thread {tid} exited", p.exe);
         VmSpace::deactivate_all();
@@ -114,9 +114,7 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
     let mut reparent = |child: &mut Process| {
         if child.ppid == pid {
             child.ppid = reaper;
-            if child.exit_signal != 0 {
-                child.exit_signal = SIGCHLD;
-            }
+            child.group.exit_signal.store(SIGCHLD, Ordering::Relaxed);
             if child.pdeath_signal != 0 {
                 orphans.push((child.pid, child.pdeath_signal));
             }

@@ -91,6 +91,10 @@ pub struct ThreadGroup {
     /// `PR_SET_CHILD_SUBREAPER`: the orphans of this process's descendants come here rather
     /// than to the first process. A fork's child does not inherit it; an exec keeps it.
     pub is_child_subreaper: core::sync::atomic::AtomicBool,
+    /// The signal the parent gets when the process ends (`clone`'s `CSIGNAL` byte; SIGCHLD for
+    /// fork; SIGCHLD again once re-parented). Linux keeps it in the leader's task; here the last
+    /// thread to end finds it, whichever thread that is.
+    pub exit_signal: core::sync::atomic::AtomicU32,
     /// `PR_SET_DUMPABLE`: whether a core dump may be written (Linux keeps it in the mm's flags,
     /// which a fork copies and an exec sets back).
     pub dumpable: core::sync::atomic::AtomicBool,
@@ -124,6 +128,7 @@ impl ThreadGroup {
             real_armed: core::sync::atomic::AtomicBool::new(false),
             itimer_cpu: crate::sync::Mutex::new([None; 2]),
             is_child_subreaper: core::sync::atomic::AtomicBool::new(false),
+            exit_signal: core::sync::atomic::AtomicU32::new(crate::task::signal::SIGCHLD),
             dumpable: core::sync::atomic::AtomicBool::new(true),
             coredump_filter: core::sync::atomic::AtomicU32::new(DUMP_FILTER_DEFAULT),
             rlimit_cpu: crate::sync::Mutex::new(Rlimit::INFINITY),
@@ -197,9 +202,6 @@ pub struct Process {
     pub clear_child_tid: usize,
     /// `set_robust_list`: the head of the robust futexes this thread holds (0: none).
     pub robust_list: usize,
-    /// The signal the parent gets when this process ends (`clone`'s `CSIGNAL` byte; SIGCHLD for
-    /// fork; 0 for a thread).
-    pub exit_signal: u32,
     /// Where the signal return trampoline is mapped.
     pub sigtramp: usize,
     pub arg_start: usize,
@@ -680,7 +682,6 @@ impl Process {
             ran_since: 0,
             clear_child_tid: 0,
             robust_list: 0,
-            exit_signal: crate::task::signal::SIGCHLD,
             sigtramp: self.sigtramp,
             arg_start: self.arg_start,
             arg_end: self.arg_end,

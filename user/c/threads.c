@@ -252,6 +252,14 @@ static int count_entries(const char *path)
 	return n;
 }
 
+static volatile int sigchlds;
+
+static void count_sigchld(int sig)
+{
+	(void)sig;
+	sigchlds++;
+}
+
 int main(int argc, char **argv)
 {
 	saved_argv = argv;
@@ -413,7 +421,11 @@ int main(int argc, char **argv)
 	int st = child_status(c);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit from a thread ends every thread (status %#x)", st);
 
-	/* 11. The first thread leaves; the process lives until its last thread ends. */
+	/* 11. The first thread leaves; the process lives until its last thread ends, and its parent
+	 * gets the process's SIGCHLD then, whichever thread ended last. */
+	struct sigaction chld = { .sa_handler = count_sigchld, .sa_flags = SA_RESTART };
+	sigaction(SIGCHLD, &chld, NULL);
+	sigchlds = 0;
 	c = fork();
 	if (c == 0) {
 		pthread_create(&t[0], NULL, last_one, NULL);
@@ -421,6 +433,8 @@ int main(int argc, char **argv)
 	}
 	st = child_status(c);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "after pthread_exit in main, the last thread's end ends the process (status %#x)", st);
+	CHECK(sigchlds == 1, "and the parent gets SIGCHLD (%d)", sigchlds);
+	signal(SIGCHLD, SIG_DFL);
 
 	/* 12. A fault in one thread kills the process. */
 	c = fork();

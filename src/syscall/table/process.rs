@@ -437,11 +437,12 @@ pub(super) fn kernel_clone(p: &mut Process, tf: &TrapFrame, args: CloneArgs) -> 
             }
         }
     }
-    child.exit_signal = if flags & CLONE_THREAD != 0 {
-        0
-    } else {
-        args.exit_signal as u32
-    };
+    if flags & CLONE_THREAD == 0 {
+        child.group.exit_signal.store(
+            args.exit_signal as u32,
+            core::sync::atomic::Ordering::Relaxed,
+        );
+    }
     if flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = args.child_tid;
     }
