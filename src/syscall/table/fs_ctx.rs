@@ -125,6 +125,10 @@ fn render_pid(p: &Process, f: ProcFile, out: &mut String, umask: u32) {
             s.session = p.sid;
             s.state = if p.wait.is_some() { 'S' } else { 'R' };
             s.minflt = p.minflt;
+            s.exit_signal = p
+                .group
+                .exit_signal
+                .load(core::sync::atomic::Ordering::Relaxed) as i64;
             // CPU time in clock ticks (USER_HZ): the thread's, with its process's ended threads.
             s.utime = crate::arch::aarch64::timer::ticks_to_ns(
                 p.cpu_ticks + p.group.dead_cpu.load(core::sync::atomic::Ordering::Relaxed),
