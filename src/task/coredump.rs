@@ -42,10 +42,10 @@ pub fn core_pattern() -> String {
         .unwrap_or_else(|| String::from("core"))
 }
 
-/// A write to `core_pattern` (`proc_dostring`): the text up to the first newline, at most
+/// A write to `core_pattern` (`proc_dostring`): the text up to the first newline or NUL, at most
 /// `CORENAME_MAX_SIZE - 1` bytes of it.
 pub fn set_core_pattern(text: &[u8]) {
-    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = text.split(|&b| b == b'\n' || b == 0).next().unwrap_or(&[]);
     let line = &line[..line.len().min(CORENAME_MAX_SIZE - 1)];
     *CORE_PATTERN.lock() = Some(String::from_utf8_lossy(line).into_owned());
 }
