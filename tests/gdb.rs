@@ -436,9 +436,9 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
-/// `user/c/coredump.c emit`: a program killed by SIGSEGV dumps core, and GDB on the host reads
-/// the file as it reads a Linux one: the signal, the command line, and a backtrace through the
-/// program's functions to `main`.
+/// `user/c/coredump.c emit`: a program of three threads killed by SIGSEGV dumps core, and GDB on
+/// the host reads the file as it reads a Linux one: the signal, the command line, a backtrace
+/// through the program's functions to `main`, and the three threads.
 #[test]
 fn gdb_reads_a_core_file() {
     let o = common::Boot::default().program("c-coredump", "emit").run();
@@ -448,7 +448,7 @@ fn gdb_reads_a_core_file() {
     let core = common::root().join("target/gdb-test.core");
     std::fs::write(&core, base64_decode(&body.concat())).unwrap();
     let out = Command::new("gdb-multiarch")
-        .args(["-batch", "-nx", "-ex", "bt"])
+        .args(["-batch", "-nx", "-ex", "bt", "-ex", "info threads"])
         .arg(common::root().join("build/user/c/coredump"))
         .arg(&core)
         .output()
@@ -464,4 +464,9 @@ fn gdb_reads_a_core_file() {
     ] {
         assert!(gdb.contains(want), "GDB did not show {want:?}:\n{gdb}");
     }
+    let threads = gdb
+        .lines()
+        .filter(|l| l.contains("LWP") && l.contains(" in "))
+        .count();
+    assert_eq!(threads, 3, "GDB did not list the three threads:\n{gdb}");
 }

@@ -18,7 +18,7 @@ fn signals_behave_as_on_linux() {
 #[test]
 fn a_fatal_signal_dumps_core() {
     let o = Boot::default().program("c-coredump", "").run();
-    o.assert_tap("coredump", 34);
+    o.assert_tap("coredump", 35);
     o.assert_no_frame_leak();
 }
 

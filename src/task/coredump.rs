@@ -8,9 +8,10 @@
 //! VMA's resident pages where the dump filter wants them (pages never touched, and the zero page,
 //! are holes). The notes are the dumping thread's registers (`NT_PRSTATUS`, `NT_PRFPREG`,
 //! `NT_ARM_TLS`), the process (`NT_PRPSINFO`), the signal (`NT_SIGINFO`) and the mapped files
-//! (`NT_FILE`). Linux also writes every other thread's registers and the auxiliary vector;
-//! tidemark writes the thread that took the signal only, keeps no auxiliary vector, and does not
-//! stop the process's other threads while it dumps.
+//! (`NT_FILE`), then every other thread's registers. Linux stops the other threads first;
+//! tidemark writes those that are off every core as their last entry to the kernel left them,
+//! leaves out one running on another core at that moment, and keeps no auxiliary vector
+//! (`NT_AUXV`).
 //!
 //! RLIMIT_CORE is Linux's: below a page nothing is written; otherwise writing stops at the first
 //! piece that would pass the limit (holes do not count), and the dump still counts as made.
@@ -298,38 +299,55 @@ fn timeval(ticks: u64) -> [i64; 2] {
     [(us / 1_000_000) as i64, (us % 1_000_000) as i64]
 }
 
-/// The notes, in Linux's order: the thread's status, the process's, the signal, the files, then
-/// the thread's other registers.
-fn notes(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo, segs: &[Segment]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// A thread's `NT_PRSTATUS`: the signal, the ids, its CPU time (`utime`) and its children's
+/// (`cutime`), and its registers as `tf` has them.
+fn prstatus(t: &Process, tf: &TrapFrame, sig: u32, utime: u64, cutime: u64) -> ElfPrstatus {
     let mut reg = [0u64; 34];
     reg[..31].copy_from_slice(&tf.x);
     reg[31] = tf.sp_el0;
     reg[32] = tf.elr;
     reg[33] = tf.spsr;
-    let [u0, u1] = timeval(p.process_cpu_ticks());
-    let [c0, c1] = timeval(
-        p.group
-            .children_cpu
-            .load(core::sync::atomic::Ordering::Relaxed),
-    );
-    let status = ElfPrstatus {
+    let [u0, u1] = timeval(utime);
+    let [c0, c1] = timeval(cutime);
+    ElfPrstatus {
         si_signo: sig as i32,
         si_code: 0,
         si_errno: 0,
         pr_cursig: sig as u16,
         pad0: 0,
-        pr_sigpend: p.signals.pending().0,
-        pr_sighold: p.signals.blocked.0,
-        pr_pid: p.pid,
-        pr_ppid: p.ppid,
-        pr_pgrp: p.pgid,
-        pr_sid: p.sid,
+        pr_sigpend: t.signals.pending().0,
+        pr_sighold: t.signals.blocked.0,
+        pr_pid: t.pid,
+        pr_ppid: t.ppid,
+        pr_pgrp: t.pgid,
+        pr_sid: t.sid,
         pr_times: [u0, u1, 0, 0, c0, c1, 0, 0],
         pr_reg: reg,
         pr_fpvalid: 1,
         pad1: 0,
+    }
+}
+
+/// A thread's other registers: FP/SIMD and the thread pointer.
+fn thread_regs(out: &mut Vec<u8>, t: &Process) {
+    let fp = UserFpsimdState {
+        vregs: t.fp.v,
+        fpsr: t.fp.fpsr,
+        fpcr: t.fp.fpcr,
+        reserved: [0; 2],
     };
+    note(out, "CORE", NT_PRFPREG, fp.as_bytes());
+    note(out, "LINUX", NT_ARM_TLS, &t.tpidr.to_le_bytes());
+}
+
+/// The notes, in Linux's order: the dumping thread's status, the process's, the signal, the
+/// files, the thread's other registers; then each other thread's status and registers, for the
+/// threads off every core (one running on another core at this moment is left out: its
+/// registers are nowhere to read).
+fn notes(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo, segs: &[Segment]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let children = p.group.children_cpu.load(Ordering::Relaxed);
+    let status = prstatus(p, tf, sig, p.process_cpu_ticks(), children);
     note(&mut out, "CORE", NT_PRSTATUS, status.as_bytes());
 
     let mut psargs = [0u8; 80];
@@ -387,15 +405,23 @@ fn notes(p: &mut Process, tf: &TrapFrame, sig: u32, info: &SigInfo, segs: &[Segm
         desc.push(0);
     }
     note(&mut out, "CORE", NT_FILE, &desc);
+    thread_regs(&mut out, p);
 
-    let fp = UserFpsimdState {
-        vregs: p.fp.v,
-        fpsr: p.fp.fpsr,
-        fpcr: p.fp.fpcr,
-        reserved: [0; 2],
-    };
-    note(&mut out, "CORE", NT_PRFPREG, fp.as_bytes());
-    note(&mut out, "LINUX", NT_ARM_TLS, &p.tpidr.to_le_bytes());
+    let tasks = crate::task::sched::TASKS.lock();
+    for tid in tasks.threads_of(p.tgid) {
+        let Some(t) = tasks.procs.get(&tid).filter(|t| t.pid != p.pid) else {
+            continue;
+        };
+        let Some(k) = t.kstack.as_ref() else {
+            continue;
+        };
+        // SAFETY: `t` is in the table of tasks off every core, and the table's lock is held,
+        // so it cannot be switched in while its frame is read.
+        let frame = unsafe { k.saved_frame() };
+        let status = prstatus(t, &frame, sig, t.cpu_ticks, children);
+        note(&mut out, "CORE", NT_PRSTATUS, status.as_bytes());
+        thread_regs(&mut out, t);
+    }
     out
 }
 

@@ -34,6 +34,17 @@ impl KernelStack {
         user_frame(self.top())
     }
 
+    /// A copy of the user registers the task's last entry to the kernel saved.
+    ///
+    /// # Safety
+    /// The task must be off every core (switched out, or never run), so that nothing writes the
+    /// frame while it is read.
+    pub unsafe fn saved_frame(&self) -> TrapFrame {
+        // SAFETY: the slot lies inside this stack, which lives as long as `self`; the caller
+        // guarantees no core writes it meanwhile.
+        unsafe { (*self.user_frame()).clone() }
+    }
+
     /// Puts `frame` where the vector would have saved it, for a task that has never run.
     pub fn put_frame(&self, frame: &TrapFrame) {
         // SAFETY: the slot lies inside this stack, which nothing runs on yet.

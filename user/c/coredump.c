@@ -9,6 +9,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -16,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define PAGE 4096
 #define YS 0x500
@@ -74,6 +76,8 @@ static int write_text(const char *path, const char *text)
 }
 
 static pid_t last_child;
+static int crash_threads;
+static void *blocked(void *arg);
 
 /* Forks a child that takes `sig` with RLIMIT_CORE at `limit`; its wait status. */
 static int crash(int sig, rlim_t limit)
@@ -86,6 +90,14 @@ static int crash(int sig, rlim_t limit)
 		fill(written);
 		fill(dontdump);
 		madvise(dontdump, PAGE, MADV_DONTDUMP);
+		for (int i = 0; i < crash_threads; i++) {
+			pthread_t t;
+			pthread_create(&t, NULL, blocked, NULL);
+		}
+		if (crash_threads) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
 		raise(sig);
 		_exit(100);
 	}
@@ -138,6 +150,37 @@ static const char *find_note(const char *name, unsigned type, size_t *len)
 	return NULL;
 }
 
+/* The pids of the NT_PRSTATUS notes, in order, at most `max`; how many there are. */
+static int prstatus_pids(int *pids, int max)
+{
+	const Elf64_Ehdr *eh = (const void *)core;
+	const Elf64_Phdr *ph = (const void *)(core + eh->e_phoff);
+	int n = 0;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_NOTE)
+			continue;
+		size_t off = ph[i].p_offset, end = off + ph[i].p_filesz;
+		while (off + sizeof(Elf64_Nhdr) <= end && end <= core_len) {
+			const Elf64_Nhdr *nh = (const void *)(core + off);
+			const char *desc = core + off + sizeof *nh + ((nh->n_namesz + 3) & ~3u);
+			if (nh->n_type == NT_PRSTATUS && nh->n_descsz >= 36) {
+				if (n < max)
+					memcpy(&pids[n], desc + 32, sizeof(int));
+				n++;
+			}
+			off = (desc - core) + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	return n;
+}
+
+static void *blocked(void *arg)
+{
+	while (arg == NULL)
+		pause();
+	return arg;
+}
+
 static const Elf64_Phdr *load_at(unsigned long va)
 {
 	const Elf64_Ehdr *eh = (const void *)core;
@@ -148,11 +191,12 @@ static const Elf64_Phdr *load_at(unsigned long va)
 	return NULL;
 }
 
-/* `coredump emit`: the core of a SIGSEGV, in base64 between two marker lines on stdout, for
- * GDB on the host (tests/gdb.rs). */
+/* `coredump emit`: the core of a SIGSEGV in a process of three threads, in base64 between two
+ * marker lines on stdout, for GDB on the host (tests/gdb.rs). */
 static int emit(void)
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	crash_threads = 2;
 	int st = crash(SIGSEGV, RLIM_INFINITY);
 	if (!WCOREDUMP(st) || read_core())
 		return 1;
@@ -259,6 +303,25 @@ int main(int argc, char **argv)
 	CHECK(WIFSIGNALED(st) && WCOREDUMP(st) && stat("core", &fs) == 0 && fs.st_size <= PAGE, "RLIMIT_CORE of a page: a dump cut at the limit (%ld bytes)", (long)fs.st_size);
 	st = crash(SIGABRT, PAGE - 1);
 	CHECK(WIFSIGNALED(st) && !WCOREDUMP(st) && access("core", F_OK) == -1, "less than a page: none (status %#x)", st);
+	unlink("core");
+
+	/* Every thread's registers, the dumping thread's first. */
+	c = fork();
+	if (c == 0) {
+		set_core_limit(RLIM_INFINITY);
+		pthread_t t;
+		pthread_create(&t, NULL, blocked, NULL);
+		pthread_create(&t, NULL, blocked, NULL);
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		raise(SIGSEGV);
+		_exit(100);
+	}
+	waitpid(c, &st, 0);
+	int pids[4] = { 0 };
+	int threads = WCOREDUMP(st) && read_core() == 0 ? prstatus_pids(pids, 4) : -1;
+	CHECK(threads == 3 && pids[0] == c && pids[1] != pids[2] && pids[1] > c && pids[2] > c,
+	      "three threads: three NT_PRSTATUS notes, the one that took the signal first (%d: %d %d %d)", threads, pids[0], pids[1], pids[2]);
 	unlink("core");
 
 	/* Where the file goes: /proc/sys/kernel/core_pattern. */
