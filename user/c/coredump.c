@@ -127,8 +127,8 @@ static int read_core(void)
 	return 0;
 }
 
-/* The description of the first note of type `type` named `name`, and its size. */
-static const char *find_note(const char *name, unsigned type, size_t *len)
+/* The description of the `nth` note (from 0) of type `type` named `name`, and its size. */
+static const char *nth_note(const char *name, unsigned type, int nth, size_t *len)
 {
 	const Elf64_Ehdr *eh = (const void *)core;
 	const Elf64_Phdr *ph = (const void *)(core + eh->e_phoff);
@@ -140,7 +140,7 @@ static const char *find_note(const char *name, unsigned type, size_t *len)
 			const Elf64_Nhdr *nh = (const void *)(core + off);
 			const char *nm = core + off + sizeof *nh;
 			const char *desc = nm + ((nh->n_namesz + 3) & ~3u);
-			if (nh->n_type == type && nh->n_namesz == strlen(name) + 1 && !memcmp(nm, name, nh->n_namesz)) {
+			if (nh->n_type == type && nh->n_namesz == strlen(name) + 1 && !memcmp(nm, name, nh->n_namesz) && nth-- == 0) {
 				*len = nh->n_descsz;
 				return desc;
 			}
@@ -150,26 +150,21 @@ static const char *find_note(const char *name, unsigned type, size_t *len)
 	return NULL;
 }
 
+static const char *find_note(const char *name, unsigned type, size_t *len)
+{
+	return nth_note(name, type, 0, len);
+}
+
 /* The pids of the NT_PRSTATUS notes, in order, at most `max`; how many there are. */
 static int prstatus_pids(int *pids, int max)
 {
-	const Elf64_Ehdr *eh = (const void *)core;
-	const Elf64_Phdr *ph = (const void *)(core + eh->e_phoff);
 	int n = 0;
-	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_NOTE)
-			continue;
-		size_t off = ph[i].p_offset, end = off + ph[i].p_filesz;
-		while (off + sizeof(Elf64_Nhdr) <= end && end <= core_len) {
-			const Elf64_Nhdr *nh = (const void *)(core + off);
-			const char *desc = core + off + sizeof *nh + ((nh->n_namesz + 3) & ~3u);
-			if (nh->n_type == NT_PRSTATUS && nh->n_descsz >= 36) {
-				if (n < max)
-					memcpy(&pids[n], desc + 32, sizeof(int));
-				n++;
-			}
-			off = (desc - core) + ((nh->n_descsz + 3) & ~3u);
-		}
+	size_t len;
+	const char *desc;
+	while ((desc = nth_note("CORE", NT_PRSTATUS, n, &len)) && len >= 36) {
+		if (n < max)
+			memcpy(&pids[n], desc + 32, sizeof(int));
+		n++;
 	}
 	return n;
 }
