@@ -320,6 +320,11 @@ pub trait ProcSource {
         -> Result<(), Errno>;
     /// The target of a link other than `self` and `mounts`.
     fn link(&self, link: ProcLink) -> Result<String, Errno>;
+    /// The caller's RLIMIT_FSIZE (soft), in bytes: no write or truncation takes a regular file
+    /// past it (`EFBIG_XFSZ`). Asked for only when a regular file would grow.
+    fn rlimit_fsize(&self) -> u64 {
+        u64::MAX
+    }
     /// A write to one of the writable files ([`Node::writable`]): how much was taken.
     fn write(&self, _node: Node, _data: &[u8]) -> Result<usize, Errno> {
         Err(errno::EINVAL)

@@ -170,6 +170,9 @@ impl ProcSource for Namei<'_> {
     fn write(&self, node: Node, data: &[u8]) -> Result<usize, Errno> {
         self.proc.write(node, data)
     }
+    fn rlimit_fsize(&self) -> u64 {
+        self.proc.rlimit_fsize()
+    }
     fn pagemap(
         &self,
         pid: i32,

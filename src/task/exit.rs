@@ -108,8 +108,14 @@ pub(super) fn exit_process(mut p: Box<Process>) -> ! {
     let mut tasks = TASKS.lock();
     tasks.procs.remove(&tid);
     // `forget_original_parent`: the children go to their new reaper, with SIGCHLD as their exit
-    // signal.
-    let reaper = find_new_reaper(&tasks, ppid);
+    // signal. The walk up the ancestors is for a process that has children.
+    let has_children =
+        tasks.iter().any(|t| t.ppid == pid) || tasks.zombies.values().any(|z| z.ppid == pid);
+    let reaper = if has_children {
+        find_new_reaper(&tasks, ppid)
+    } else {
+        1
+    };
     let mut orphans = alloc::vec::Vec::new();
     let mut reparent = |child: &mut Process| {
         if child.ppid == pid {

@@ -145,7 +145,7 @@ fn truncate(ctx: &FsCtx<'_>, inode: &Inode, len: u64) -> SysResult {
     };
     // `inode_newsize_ok`, for growth: past RLIMIT_FSIZE (which raises SIGXFSZ), then past the
     // largest file.
-    if len > f.size && len > (ctx.fsize)() {
+    if len > f.size && len > ctx.proc.rlimit_fsize() {
         return Err(errno::EFBIG_XFSZ);
     }
     if len > MAX_FILE_SIZE {
@@ -336,7 +336,7 @@ pub fn sys_fallocate(ctx: &mut FsCtx<'_>, fd: u64, mode: u64, offset: u64, len: 
     // `shmem_fallocate`: `inode_newsize_ok` for an allocation that ends past the end of the file
     // (RLIMIT_FSIZE, even under `KEEP_SIZE`); no hole in a write-sealed file, no growth of a
     // size-sealed one.
-    if mode & FALLOC_FL_PUNCH_HOLE == 0 && end > f.size && end > (ctx.fsize)() {
+    if mode & FALLOC_FL_PUNCH_HOLE == 0 && end > f.size && end > ctx.proc.rlimit_fsize() {
         return Err(errno::EFBIG_XFSZ);
     }
     use crate::fs::inode::{F_SEALS_NO_WRITE, F_SEAL_GROW};

@@ -153,10 +153,6 @@ pub struct FsCtx<'a> {
     pub vfs: &'a Vfs,
     pub fs: &'a mut FsState,
     pub cred: Cred,
-    /// The caller's RLIMIT_FSIZE (soft), in bytes: no write or truncation takes a regular file
-    /// past it ([`errno::EFBIG_XFSZ`]). Asked for only when a regular file would grow: the
-    /// kernel reads it under the mmap lock, which a pipe's write should not pay for.
-    pub fsize: &'a dyn Fn() -> u64,
     /// The caller's process ids, for the terminal's job control.
     pub job: JobIds,
 }

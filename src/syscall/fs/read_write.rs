@@ -414,9 +414,8 @@ pub(super) fn read_file(
 pub(super) struct WriteCtx<'a> {
     /// The time stamped on a regular file written.
     pub now: crate::fs::inode::Time,
-    /// The caller's RLIMIT_FSIZE ([`FsCtx::fsize`]).
-    pub fsize: &'a dyn Fn() -> u64,
-    /// The caller's /proc, which takes the writes to its writable files.
+    /// The caller's /proc, which takes the writes to its writable files and knows its
+    /// RLIMIT_FSIZE.
     pub proc: &'a dyn ProcSource,
 }
 
@@ -424,7 +423,6 @@ impl<'a> WriteCtx<'a> {
     pub(super) fn of(ctx: &FsCtx<'a>) -> WriteCtx<'a> {
         WriteCtx {
             now: ctx.vfs.now(),
-            fsize: ctx.fsize,
             proc: ctx.proc,
         }
     }
@@ -475,7 +473,7 @@ pub(super) fn write_file(
             if count == 0 {
                 return Ok(0);
             }
-            let limit = (w.fsize)();
+            let limit = w.proc.rlimit_fsize();
             if p >= limit {
                 return Err(errno::EFBIG_XFSZ);
             }

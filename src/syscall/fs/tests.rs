@@ -42,7 +42,10 @@ impl Console for RecConsole {
     }
 }
 
-struct FakeProc;
+/// The fake /proc, with the caller's RLIMIT_FSIZE.
+struct FakeProc {
+    fsize: u64,
+}
 
 /// A maps text longer than a page, so reads cross chunk boundaries.
 fn maps_text() -> String {
@@ -64,6 +67,10 @@ const OTHER: i32 = 7;
 static PROC_WRITES: std::sync::Mutex<Vec<(Node, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
 
 impl ProcSource for FakeProc {
+    fn rlimit_fsize(&self) -> u64 {
+        self.fsize
+    }
+
     fn write(&self, node: Node, data: &[u8]) -> Result<usize, Errno> {
         PROC_WRITES.lock().unwrap().push((node, data.to_vec()));
         Ok(data.len())
@@ -193,18 +200,15 @@ impl Env {
     }
 
     fn call<R>(&mut self, f: impl FnOnce(&mut FsCtx<'_>) -> R) -> R {
-        let fsize = self.fsize;
-        let fsize = move || fsize;
         let mut ctx = FsCtx {
             mem: &mut self.mem,
             files: &mut self.files,
             console: &self.con,
-            proc: &FakeProc,
+            proc: &FakeProc { fsize: self.fsize },
             sleeper: &self.sleep,
             vfs: &self.vfs,
             fs: &mut self.fs,
             cred: self.cred,
-            fsize: &fsize,
             job: JobIds {
                 pid: PID,
                 pgid: PID,

@@ -421,6 +421,18 @@ fn render_global(node: Node, out: &mut String, me: &Process) -> Result<(), Errno
 }
 
 impl ProcView<'_, '_> {
+    /// Runs `f` on process `pid`: the caller's own (held by this call), or another from the
+    /// task table (`ESRCH` if it is gone).
+    fn with_process<R>(&self, pid: i32, f: impl FnOnce(&Process) -> R) -> Result<R, Errno> {
+        if pid == self.pid || pid == self.tid {
+            Ok(f(&self.shared.0.borrow()))
+        } else {
+            let tasks = TASKS.lock();
+            let p = tasks.get(pid).ok_or(errno::ESRCH)?;
+            Ok(f(&p))
+        }
+    }
+
     /// Whether task `pid`, not the caller, has `same` with it.
     fn shares(&self, pid: i32, same: impl Fn(&Process, &Process) -> bool) -> bool {
         let me = self.shared.0.borrow();
@@ -431,6 +443,10 @@ impl ProcView<'_, '_> {
 impl ProcSource for ProcView<'_, '_> {
     fn pid(&self) -> i32 {
         self.pid
+    }
+
+    fn rlimit_fsize(&self) -> u64 {
+        self.shared.0.borrow().mm().rlimits.recorded[super::RLIMIT_FSIZE].cur as u64
     }
 
     fn write(&self, node: Node, data: &[u8]) -> Result<usize, Errno> {
@@ -444,18 +460,11 @@ impl ProcSource for ProcView<'_, '_> {
                 // which the filter's nine bits are kept.
                 let text = core::str::from_utf8(data).map_err(|_| errno::EINVAL)?;
                 let v = crate::fs::procfs::parse_uint(text).ok_or(errno::EINVAL)?;
-                let set = |p: &Process| {
+                self.with_process(pid, |p| {
                     p.group
                         .coredump_filter
                         .store(v & 0x1ff, core::sync::atomic::Ordering::Relaxed)
-                };
-                if pid == self.pid || pid == self.tid {
-                    set(&self.shared.0.borrow());
-                } else {
-                    let tasks = TASKS.lock();
-                    let q = tasks.get(pid).ok_or(errno::ESRCH)?;
-                    set(&q);
-                }
+                })?;
                 Ok(data.len())
             }
             _ => Err(errno::EINVAL),
@@ -532,19 +541,11 @@ impl ProcSource for ProcView<'_, '_> {
         out: &mut [u64],
         show_pfn: bool,
     ) -> Result<(), Errno> {
-        let mut walk = |p: &Process| {
+        self.with_process(pid, |p| {
             let mm = p.mm();
             let vmas = smaps_vmas(&mm, |_| true);
             mm.pt.pages.lock().pagemap(&vmas, first, out, show_pfn);
-        };
-        if pid == self.pid || pid == self.tid {
-            walk(&self.shared.0.borrow());
-        } else {
-            let tasks = TASKS.lock();
-            let p = tasks.get(pid).ok_or(errno::ESRCH)?;
-            walk(&p);
-        }
-        Ok(())
+        })
     }
 
     fn link(&self, link: ProcLink) -> Result<String, Errno> {

@@ -218,7 +218,6 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
     let p_ids = (p.pgid, p.sid);
     let shared = Shared(core::cell::RefCell::new(p));
     let mut mem = MemView(&shared);
-    let fsize = || shared.0.borrow().mm().rlimits.recorded[RLIMIT_FSIZE].cur as u64;
     let proc = ProcView {
         shared: &shared,
         pid,
@@ -237,7 +236,6 @@ fn fs_call(p: &mut Process, tf: &TrapFrame) -> Option<SysResult> {
         vfs: crate::fs::vfs(),
         fs: &mut fs,
         cred,
-        fsize: &fsize,
         job: super::fs::JobIds {
             pid,
             pgid: p_ids.0,
